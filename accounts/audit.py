@@ -1,0 +1,45 @@
+"""The audit log writer. Services call it inside their transaction; nothing else writes events."""
+
+from typing import Any
+
+from accounts.models import Account, AuditEvent
+
+SECRET_FIELDS = {"password", "starter_code", "token", "secret", "api_key"}
+MASK = "••••••"
+
+
+def _masked(changes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        field: [MASK, MASK] if any(s in field for s in SECRET_FIELDS) else value for field, value in changes.items()
+    }
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Account | None,
+    school=None,
+    target: Account | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    changes: dict[str, Any] | None = None,
+    job=None,
+) -> AuditEvent:
+    if target is not None:
+        target_type, target_id, target_label = "account", str(target.pk), target.username
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=getattr(actor, "username", "") or ("system" if job is None else f"job {job.pk}"),
+        school=school,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        changes=_masked(changes or {}),
+        job=job,
+    )
+
+
+def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list]:
+    return {k: [before.get(k), after[k]] for k in after if before.get(k) != after[k]}

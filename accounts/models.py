@@ -1,0 +1,230 @@
+"""The sign-on registry: one Account per person, held in schools through Memberships.
+
+Account is global (one username across every school); everything a school owns about a
+person (person type, MIS code, year group, roles, contact links) hangs off a Membership,
+which is school-owned and therefore scoped.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django_scopes import ScopedManager
+
+from tenancy.models import School, SchoolOwned
+
+
+class PersonType(models.TextChoices):
+    STUDENT = "student", "Student"
+    STAFF = "staff", "Staff"
+    CONTACT = "contact", "Contact"
+
+
+class AccountManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        return self.get(username__iexact=username)
+
+    def create_user(self, username, password=None, **extra):
+        account = self.model(username=username, **extra)
+        if password:
+            account.set_password(password)
+        else:
+            account.set_unusable_password()
+        account.save(using=self._db)
+        return account
+
+    def create_superuser(self, username, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(username, password, **extra)
+
+
+class Account(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    username = models.CharField(max_length=150, help_text="Unique across every school, ignoring case.")
+    given_name = models.CharField("given names", max_length=150, blank=True)
+    family_name = models.CharField(max_length=150, blank=True)
+    email = models.EmailField(blank=True)
+    email_verified = models.BooleanField(default=False)
+    upn = models.CharField("UPN", max_length=20, blank=True, help_text="Unique pupil number, for students.")
+    home_school = models.ForeignKey(
+        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="home_accounts"
+    )
+    approved = models.BooleanField(default=True)
+    locked_out = models.BooleanField(default=False)
+    override_network_auth = models.BooleanField("override network authentication", default=False)
+    must_change_password = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField("support staff", default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="account_username_ci_unique"),
+        ]
+        indexes = [
+            models.Index(Lower("email"), name="account_email_ci_idx"),
+            models.Index(fields=["upn"], name="account_upn_idx"),
+        ]
+
+    def __str__(self):
+        return self.username
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip() or self.username
+
+    def get_full_name(self):
+        return self.full_name
+
+    def get_short_name(self):
+        return self.given_name or self.username
+
+
+class Service(models.Model):
+    code = models.SlugField(max_length=40, primary_key=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.Model):
+    """A role a school grants; what each one unlocks lives in accounts/permissions.py."""
+
+    code = models.SlugField(max_length=40, primary_key=True)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="roles")
+    name = models.CharField(max_length=100)
+    short_name = models.CharField(max_length=20, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["service__name", "sort_order"]
+
+    def __str__(self):
+        return self.short_name or self.name
+
+
+class Membership(SchoolOwned):
+    """An account's place in one school, as one person type."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        LEFT = "left", "Left"
+        ARCHIVED = "archived", "Archived"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    person_type = models.CharField(max_length=10, choices=PersonType.choices)
+    mis_code = models.CharField("MIS code", max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    year_group = models.CharField(max_length=20, blank=True)
+    form = models.CharField("registration group", max_length=40, blank=True)
+    portal_access = models.BooleanField(
+        "parent portal access", default=False, help_text="The MIS flag that allows a contact into the parent portal."
+    )
+    left_on = models.DateField(null=True, blank=True)
+    archived_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account__family_name", "account__given_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "person_type", "mis_code"],
+                condition=~models.Q(mis_code=""),
+                name="membership_mis_code_unique",
+            ),
+            models.UniqueConstraint(fields=["school", "account", "person_type"], name="membership_once_per_type"),
+        ]
+        indexes = [
+            models.Index(fields=["school", "person_type", "status"], name="membership_type_status_idx"),
+            models.Index(fields=["school", "year_group"], name="membership_year_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} at {self.school} ({self.get_person_type_display()})"
+
+
+class RoleAssignment(SchoolOwned):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["membership", "role"], name="role_assignment_once")]
+        indexes = [models.Index(fields=["school", "role"], name="role_assignment_role_idx")]
+
+    def __str__(self):
+        return f"{self.role} for {self.membership.account}"
+
+
+class ContactLink(SchoolOwned):
+    """A contact (parent, carer) linked to a student at the same school, as the MIS records it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contact = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="student_links")
+    student = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="contact_links")
+    relationship = models.CharField(max_length=40, blank=True)
+    portal_access = models.BooleanField("parent portal access", default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "student"], name="contact_link_once")]
+
+    def __str__(self):
+        return f"{self.contact.account} → {self.student.account}"
+
+
+class AuditEvent(models.Model):
+    """Who changed what, when, and from which job. Written only by services.
+
+    Scoped like every school-owned row; the school is optional only because support staff's
+    changes to an account itself (in the Django admin) belong to no single school.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=80)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey("tenancy.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = ScopedManager(school="school")
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["school", "-at"], name="audit_school_at_idx"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_label}"

@@ -1,0 +1,51 @@
+"""Reads of the registry that several screens share. The first argument is the school."""
+
+from django.db.models import Count, QuerySet
+
+from accounts.models import Account, AuditEvent, ContactLink, Membership, RoleAssignment
+from accounts.permissions import Perm, grantable_roles_for, permissions_for_roles
+from tenancy.models import School
+
+
+def role_codes_for(*, school: School, account: Account) -> frozenset[str]:
+    """Roles the account holds at the school through memberships that still count."""
+    if not account.is_authenticated:
+        return frozenset()
+    codes = RoleAssignment.objects.filter(
+        school=school,
+        membership__account=account,
+        membership__status__in=[Membership.Status.ACTIVE, Membership.Status.LEFT],
+    ).values_list("role_id", flat=True)
+    return frozenset(codes)
+
+
+def permissions_for(*, school: School, account: Account) -> frozenset[Perm]:
+    return permissions_for_roles(role_codes_for(school=school, account=account))
+
+
+def grantable_roles(*, school: School, account: Account) -> frozenset[str]:
+    return grantable_roles_for(role_codes_for(school=school, account=account))
+
+
+def membership_get(*, school: School, membership_id) -> Membership:
+    """Look a membership up through the school: another school's id is simply not found."""
+    return Membership.objects.select_related("account").get(school=school, id=membership_id)
+
+
+def memberships_of(*, school: School, account: Account) -> QuerySet[Membership]:
+    return Membership.objects.filter(school=school, account=account)
+
+
+def membership_counts(*, school: School) -> dict[tuple[str, str], int]:
+    rows = Membership.objects.filter(school=school).values("person_type", "status").annotate(n=Count("id")).order_by()
+    return {(row["person_type"], row["status"]): row["n"] for row in rows}
+
+
+def linked_students(*, school: School, contact_account: Account) -> QuerySet[ContactLink]:
+    return ContactLink.objects.filter(
+        school=school, contact__account=contact_account, student__status=Membership.Status.ACTIVE
+    ).select_related("student__account", "student__school")
+
+
+def audit_for_account(*, school: School, account: Account) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(school=school, target_type="account", target_id=str(account.pk))

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tenancy import views as tenancy_views
+
+
+def health(request):
+    return JsonResponse({"status": "ok"})
+
+
+# Support staff sign in through allauth too, so its rate limits protect the admin.
+admin.site.login = login_required(admin.site.login)
+admin.site.site_header = "Rollcall support"
+
+school_patterns = [
+    path("", include("tenancy.urls")),
+]
+
+urlpatterns = [
+    path("", tenancy_views.home, name="home"),
+    path("health/", health, name="health"),
+    path("switch/", tenancy_views.switch_school, name="switch_school"),
+    path("accounts/", include("allauth.urls")),
+    path("me/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("s/<slug:school_slug>/", include(school_patterns)),
+]

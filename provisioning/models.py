@@ -1,0 +1,1 @@
+"""Filled in by the upload and MIS sync issues."""

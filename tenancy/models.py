@@ -1,0 +1,143 @@
+"""Organisations, schools, the school-owned base model and background jobs.
+
+Every school-owned model inherits SchoolOwned: its default manager is a django-scopes
+ScopedManager, so a query made while no school is in scope raises ScopeError instead of
+quietly returning every school's rows.
+"""
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+from django_scopes import ScopedManager
+
+
+def time_zone_choices():
+    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name]
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        TRUST = "trust", "Trust"
+        LOCAL_AUTHORITY = "local_authority", "Local authority"
+        STANDALONE = "standalone", "Single school"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TRUST)
+    support_contact = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Shown in every page footer and error page, e.g. a phone number and email.",
+    )
+    privacy_notice = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class School(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="schools")
+    name = models.CharField(max_length=200)
+    urn = models.CharField("URN / DfE number", max_length=20, blank=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    time_zone = models.CharField(max_length=64, default="Europe/London")
+    is_active = models.BooleanField(default=True)
+    email_domains = models.CharField(
+        max_length=500, blank=True, help_text="Centre email domains, comma separated (e.g. northfield.sch.uk)."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["urn"], condition=~models.Q(urn=""), name="school_urn_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def email_domain_list(self) -> list[str]:
+        return [d.strip().lower().lstrip("@") for d in self.email_domains.split(",") if d.strip()]
+
+
+class SchoolOwned(models.Model):
+    """Base for every row that belongs to one school."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+
+    objects = ScopedManager(school="school")
+
+    class Meta:
+        abstract = True
+
+
+class Job(SchoolOwned):
+    """A background job: its state and progress are what the browser's progress bar polls."""
+
+    class Kind(models.TextChoices):
+        DEMO = "demo", "School census report"
+        SYNC = "sync", "MIS sync"
+        UPLOAD = "upload", "Bulk upload"
+        REVOKE = "revoke", "Revoke Access"
+        WELCOME_EMAIL = "welcome_email", "Send Welcome Email"
+        CERTIFICATE_ZIP = "certificate_zip", "Certificate download"
+        CERTIFICATE_PDF = "certificate_pdf", "Certificate rendering"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        NEEDS_CONFIRMATION = "needs_confirmation", "Needs confirmation"
+        SUCCEEDED = "succeeded", "Finished"
+        FAILED = "failed", "Failed"
+
+    FINISHED_STATES = (State.SUCCEEDED, State.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    state = models.CharField(max_length=24, choices=State.choices, default=State.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    report = models.FileField(upload_to="job-reports/%Y/%m/", blank=True)
+    report_name = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["school", "kind", "-created_at"], name="job_school_kind_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.get_state_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED_STATES
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.SUCCEEDED:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

@@ -1,0 +1,30 @@
+"""What every background task does first: load the job, enter its school's scope, claim it."""
+
+import logging
+from collections.abc import Callable
+
+from django_scopes import scope
+
+from tenancy.models import Job, School
+from tenancy.services import job_claim, job_fail
+
+log = logging.getLogger(__name__)
+
+
+def run_school_job(school_id: str, job_id: str, work: Callable[[Job], None]) -> None:
+    """Tasks take ids, then call this with their one service function.
+
+    A re-delivered message finds the job already claimed and does nothing. An error is recorded
+    on the job, in words a person can act on, and the worker carries on.
+    """
+    school = School.objects.get(pk=school_id)
+    with scope(school=school):
+        job = Job.objects.filter(school=school, pk=job_id).first()
+        if job is None or not job_claim(job):
+            log.info("job %s already claimed or gone; nothing to do", job_id)
+            return
+        try:
+            work(job)
+        except Exception as exc:  # noqa: BLE001 - recorded for the person who started the job
+            log.exception("job %s failed", job_id)
+            job_fail(job, message=f"The job stopped with an error and changed nothing: {exc}")

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from tenancy import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("jobs/census/", views.census_start, name="census_start"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
+    path("jobs/<uuid:job_id>/progress/", views.job_progress_fragment, name="job_progress"),
+    path("jobs/<uuid:job_id>/report/", views.job_report, name="job_report"),
+]

@@ -1,0 +1,104 @@
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from accounts.decorators import require_perm
+from accounts.models import Membership, PersonType
+from accounts.permissions import Perm
+from tenancy.models import Job
+from tenancy.selectors import job_get, latest_jobs, schools_of
+
+
+def _start_page(user, school) -> str | None:
+    """The first page the person's roles open at this school, or None."""
+    from django_scopes import scope
+
+    from accounts.selectors import permissions_for
+
+    with scope(school=school):
+        perms = permissions_for(school=school, account=user)
+    if Perm.DASHBOARD_VIEW in perms or user.is_staff:
+        return reverse("dashboard", kwargs={"school_slug": school.slug})
+    if Perm.ASSESSMENTS_TAKE in perms:
+        try:
+            return reverse("assessments_home", kwargs={"school_slug": school.slug})
+        except NoReverseMatch:
+            return None
+    return None
+
+
+@login_required
+def home(request):
+    """Send each person to the first place their roles open, at their first school."""
+    for school in schools_of(request.user):
+        url = _start_page(request.user, school)
+        if url:
+            return redirect(url)
+    return redirect("profile")
+
+
+@login_required
+def switch_school(request):
+    """The school switcher; a school that is not the person's own falls back to their start page."""
+    slug = request.GET.get("school", "")
+    for school in schools_of(request.user):
+        if school.slug == slug:
+            return redirect(_start_page(request.user, school) or "profile")
+    return redirect("home")
+
+
+@require_perm(Perm.DASHBOARD_VIEW)
+def dashboard(request, school_slug):
+    counts = account_selectors.membership_counts(school=request.school)
+    rows = []
+    for person_type in PersonType:
+        by_status = {status: counts.get((person_type.value, status.value), 0) for status in Membership.Status}
+        rows.append({"label": person_type.label, "by_status": by_status, "total": sum(by_status.values())})
+    return render(
+        request,
+        "tenancy/dashboard.html",
+        {
+            "rows": rows,
+            "statuses": list(Membership.Status),
+            "jobs": latest_jobs(school=request.school),
+            "can_start_census": Perm.JOBS_VIEW in request.school_perms,
+        },
+    )
+
+
+@require_POST
+@require_perm(Perm.JOBS_VIEW)
+def census_start(request, school_slug):
+    job = account_services.census_report_start(school=request.school, actor=request.user)
+    return redirect("job_detail", school_slug=school_slug, job_id=job.pk)
+
+
+@require_perm(Perm.JOBS_VIEW)
+def job_detail(request, school_slug, job_id):
+    job = _job_or_404(request, job_id)
+    return render(request, "tenancy/job_detail.html", {"job": job})
+
+
+@require_perm(Perm.JOBS_VIEW)
+def job_progress_fragment(request, school_slug, job_id):
+    job = _job_or_404(request, job_id)
+    return render(request, "tenancy/_job_progress.html", {"job": job})
+
+
+@require_perm(Perm.JOBS_VIEW)
+def job_report(request, school_slug, job_id):
+    job = _job_or_404(request, job_id)
+    if not job.report:
+        raise Http404("This job has no report.")
+    return FileResponse(job.report.open("rb"), as_attachment=True, filename=job.report_name or "report")
+
+
+def _job_or_404(request, job_id) -> Job:
+    try:
+        return job_get(school=request.school, job_id=job_id)
+    except Job.DoesNotExist as exc:
+        raise Http404("No such job.") from exc

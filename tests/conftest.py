@@ -1,0 +1,85 @@
+"""Shared fixtures: two schools, and people at them holding each kind of role."""
+
+import pytest
+from django_scopes import scopes_disabled
+
+from tests.factories import PASSWORD, OrganisationFactory, SchoolFactory, member
+
+
+@pytest.fixture(autouse=True)
+def _test_code_sees_all_schools(request):
+    """Test bodies build and inspect data freely; views still run inside the middleware's scope.
+
+    A test marked `scoped` keeps scoping on, to check the wall itself.
+    """
+    if request.node.get_closest_marker("scoped"):
+        yield
+        return
+    with scopes_disabled():
+        yield
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "scoped: run the test body with django-scopes enforcing")
+
+
+@pytest.fixture
+def organisation(db):
+    return OrganisationFactory(name="Northfield Learning Trust", support_contact="Trust IT 01632 960 000")
+
+
+@pytest.fixture
+def school_a(organisation):
+    return SchoolFactory(organisation=organisation, name="Alder Academy", slug="alder")
+
+
+@pytest.fixture
+def school_b(db):
+    return SchoolFactory(name="Birch High", slug="birch")
+
+
+@pytest.fixture
+def centre_admin(school_a):
+    return member(school_a, "centre_admin", username="ca.alder").account
+
+
+@pytest.fixture
+def eo_user(school_a):
+    return member(school_a, "eo", username="eo.alder").account
+
+
+@pytest.fixture
+def inv_user(school_a):
+    return member(school_a, "inv", username="inv.alder").account
+
+
+@pytest.fixture
+def nominated_contact(school_a):
+    return member(school_a, "nominated_contact", username="nc.alder").account
+
+
+@pytest.fixture
+def other_school_admin(school_b):
+    """The persona who must see nothing of school A."""
+    return member(school_b, "centre_admin", username="ca.birch").account
+
+
+@pytest.fixture
+def support_user(db):
+    from tests.factories import AccountFactory
+
+    return AccountFactory(username="support", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def login(client):
+    def _login(account):
+        client.force_login(account)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
