@@ -5,7 +5,7 @@ from django.urls import reverse
 from accounts.services import sign_in_refusal
 
 # Paths a person who must change their password can still reach.
-_OPEN_PREFIXES = ("/accounts/", "/static/", "/media/", "/verify/", "/health")
+_OPEN_PREFIXES = ("/accounts/", "/welcome/", "/static/", "/media/", "/verify/", "/health")
 
 
 class AccountStateMiddleware:

@@ -1,6 +1,6 @@
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django_scopes import scope
 
 from accounts import selectors
@@ -29,4 +29,29 @@ def profile(request):
             "social_accounts": SocialAccount.objects.filter(user=request.user),
             "schools": schools_of(request.user),
         },
+    )
+
+
+def set_password_from_link(request, token):
+    """The page an invitation or welcome email links to: choose a password, once."""
+    from django.contrib.auth import login
+    from django.contrib.auth.forms import SetPasswordForm
+
+    from accounts.credentials import set_password_link_find, set_password_link_use
+
+    link = set_password_link_find(token)
+    if link is None:
+        return render(request, "accounts/set_password_link_invalid.html", status=410)
+    form = SetPasswordForm(link.account, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = set_password_link_use(link=link, password=form.cleaned_data["new_password1"])
+        except ValueError:
+            return render(request, "accounts/set_password_link_invalid.html", status=410)
+        login(request, account, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("home")
+    return render(
+        request,
+        "accounts/set_password_from_link.html",
+        {"form": form, "account": link.account, "school": None, "link_school": link.school},
     )

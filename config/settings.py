@@ -137,6 +137,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
+    "accounts.backends.StarterCodeBackend",
 ]
 # Usernames are unique ignoring case through a functional UniqueConstraint, which this check
 # cannot see; Account.objects.get_by_natural_key looks them up with iexact.

@@ -4,6 +4,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import views as account_views
 from tenancy import views as tenancy_views
 
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("", tenancy_views.home, name="home"),
     path("health/", health, name="health"),
     path("switch/", tenancy_views.switch_school, name="switch_school"),
+    path("welcome/<str:token>/", account_views.set_password_from_link, name="set_password_from_link"),
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
     path("admin/", admin.site.urls),

@@ -71,8 +71,12 @@ class ContactLinkFactory(DjangoModelFactory):
 
 def member(school, *roles, person_type=PersonType.STAFF, **account_fields) -> Membership:
     """A person at `school` holding `roles`."""
-    membership = MembershipFactory(school=school, person_type=person_type, account__home_school=school,
-                                   **{f"account__{k}": v for k, v in account_fields.items()})
+    membership = MembershipFactory(
+        school=school,
+        person_type=person_type,
+        account__home_school=school,
+        **{f"account__{k}": v for k, v in account_fields.items()},
+    )
     for role in roles:
         RoleAssignmentFactory(membership=membership, role_id=role)
     return membership

@@ -1,0 +1,178 @@
+"""Initial credentials, one mechanism for +Add, upload and sync alike.
+
+- Starter codes: a short one-time code printed on a slip; stored as an HMAC keyed with the
+  site's secret; single use; expiring (30 days by default); signing in with one forces the
+  person to choose a password (hashed with argon2 then).
+- Set-password links: a single-use, expiring URL emailed as an invitation or welcome email.
+  Issuing a new one revokes the older ones, and no password is ever emailed.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from accounts.audit import audit_record
+from accounts.models import Account, SetPasswordLink, StarterCode
+from tenancy.models import School
+
+# No 0/O, 1/I/L: read off paper and typed by a child.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_GROUPS, CODE_GROUP_LEN = 3, 4
+STARTER_CODE_DAYS = 30
+LINK_DAYS = 7
+
+
+def _keyed_hash(value: str, *, purpose: str) -> str:
+    key = hashlib.sha256(f"rollcall.{purpose}.{settings.SECRET_KEY}".encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def new_starter_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LEN))
+    return "-".join(raw[i : i + CODE_GROUP_LEN] for i in range(0, len(raw), CODE_GROUP_LEN))
+
+
+def starter_code_hash(code: str) -> str:
+    return _keyed_hash(normalise_code(code), purpose="starter-code")
+
+
+def starter_codes_build(
+    *, school: School, accounts: list[Account], job=None, days: int = STARTER_CODE_DAYS
+) -> tuple[list[StarterCode], dict]:
+    """Unsaved StarterCode rows and {account_id: plain code}, for a caller that bulk-inserts them
+    (sync and upload write thousands at once inside their own transaction)."""
+    expires = timezone.now() + timedelta(days=days)
+    plain, rows = {}, []
+    for account in accounts:
+        code = new_starter_code()
+        plain[account.pk] = code
+        rows.append(
+            StarterCode(school=school, account=account, code_hash=starter_code_hash(code), expires_at=expires, job=job)
+        )
+    return rows, plain
+
+
+@transaction.atomic
+def starter_code_issue(*, school: School, account: Account, actor=None, job=None) -> str:
+    """Issue (or re-issue) one account's starter code; any older code stops working."""
+    now = timezone.now()
+    StarterCode.objects.filter(school=school, account=account, used_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    rows, plain = starter_codes_build(school=school, accounts=[account], job=job)
+    rows[0].save()
+    if account.has_usable_password():
+        account.set_unusable_password()
+    account.must_change_password = True
+    account.save(update_fields=["password", "must_change_password"])
+    audit_record(
+        action="accounts.starter_code.issued",
+        actor=actor,
+        school=school,
+        target=account,
+        job=job,
+        changes={"starter_code": ["", "issued"], "expires_at": [None, rows[0].expires_at.isoformat()]},
+    )
+    return plain[account.pk]
+
+
+def starter_code_redeem(*, account: Account, code: str) -> bool:
+    """Spend a starter code: True once, for a valid unexpired code; the person must then choose a password.
+
+    Sign-in has no school in scope, and a code belongs to the account whichever school issued it.
+    """
+    now = timezone.now()
+    with scopes_disabled(), transaction.atomic():
+        spent = StarterCode.objects.filter(
+            account=account,
+            code_hash=starter_code_hash(code),
+            used_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+        ).update(used_at=now)
+        if not spent:
+            return False
+        Account.objects.filter(pk=account.pk).update(must_change_password=True)
+        account.must_change_password = True
+        audit_record(
+            action="accounts.starter_code.used",
+            actor=account,
+            school=account.home_school,
+            target=account,
+            changes={"starter_code": ["issued", "used"]},
+        )
+    return True
+
+
+@transaction.atomic
+def set_password_link_issue(
+    *, school: School, account: Account, purpose: str, actor=None, job=None, days: int = LINK_DAYS
+) -> str:
+    """A new single-use link (its path); older unused links of the account stop working."""
+    now = timezone.now()
+    SetPasswordLink.objects.filter(
+        school=school, account=account, used_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    SetPasswordLink.objects.create(
+        school=school,
+        account=account,
+        token_hash=_keyed_hash(token, purpose="set-password"),
+        purpose=purpose,
+        expires_at=now + timedelta(days=days),
+        job=job,
+    )
+    audit_record(
+        action=f"accounts.set_password_link.{purpose}",
+        actor=actor,
+        school=school,
+        target=account,
+        job=job,
+        changes={"token": ["", "issued"]},
+    )
+    return reverse("set_password_from_link", kwargs={"token": token})
+
+
+def set_password_link_find(token: str) -> SetPasswordLink | None:
+    with scopes_disabled():
+        link = (
+            SetPasswordLink.objects.select_related("account", "school")
+            .filter(token_hash=_keyed_hash(token, purpose="set-password"))
+            .first()
+        )
+    return link if link is not None and link.is_usable else None
+
+
+def set_password_link_use(*, link: SetPasswordLink, password: str) -> Account:
+    """Spend the link and set the chosen password; a second use finds nothing."""
+    now = timezone.now()
+    with scopes_disabled(), transaction.atomic():
+        spent = SetPasswordLink.objects.filter(pk=link.pk, used_at__isnull=True, revoked_at__isnull=True).update(
+            used_at=now
+        )
+        if not spent:
+            raise ValueError("This link has already been used.")
+        account = link.account
+        account.set_password(password)
+        account.must_change_password = False
+        account.email_verified = True
+        account.save(update_fields=["password", "must_change_password", "email_verified"])
+        audit_record(
+            action="accounts.account.password_chosen",
+            actor=account,
+            school=link.school,
+            target=account,
+            changes={"password": ["", "chosen"], "token": ["issued", "used"]},
+        )
+    return account
