@@ -24,6 +24,8 @@ class Perm(StrEnum):
     ASSESSMENTS_ACCESS = "assessments.access"
     CERTIFICATES_VIEW = "certificates.view"
     SUMMARY_VIEW = "summary.view"
+    FEEDS_PUSH = "feeds.push"
+    API_TOKENS_MANAGE = "api_tokens.manage"
 
 
 _NOMINATED_CONTACT = {
@@ -39,6 +41,8 @@ _NOMINATED_CONTACT = {
     Perm.SYNC_MANAGE,
     Perm.SYNC_HISTORY_VIEW,
     Perm.JOBS_VIEW,
+    Perm.FEEDS_PUSH,
+    Perm.API_TOKENS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -80,13 +84,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     "teacher_security": frozenset(),
     "student_portal": frozenset(),
     "parent": frozenset(),
+    # Not a person's role: what a school's MIS agent token (AutoUpdate) may do.
+    "mis_agent": frozenset({Perm.FEEDS_PUSH}),
 }
 
 # Which roles a holder of each role may grant (on +Add, edit, upload and sync). Nobody grants
 # Centre Admin except another Centre Admin, and upload and sync never grant it at all.
 GRANTABLE_ROLES: dict[str, frozenset[str]] = {
-    "centre_admin": frozenset(ROLE_PERMISSIONS),
-    "admin_security": frozenset(set(ROLE_PERMISSIONS) - {"centre_admin"}),
+    "centre_admin": frozenset(set(ROLE_PERMISSIONS) - {"mis_agent"}),
+    "admin_security": frozenset(set(ROLE_PERMISSIONS) - {"centre_admin", "mis_agent"}),
     "eo": frozenset({"eo", "slt", "inv"}),
     "nominated_contact": frozenset({"student_portal", "parent", "teacher_security"}),
 }

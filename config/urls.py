@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from tenancy import urls as tenancy_urls
 from tenancy import views as tenancy_views
 
 
@@ -16,8 +17,14 @@ def health(request):
 admin.site.login = login_required(admin.site.login)
 admin.site.site_header = "Rollcall support"
 
+# School screens, under /s/<school_slug>/ — one include per app.
 school_patterns = [
     path("", include("tenancy.urls")),
+]
+
+# School API, under /api/s/<school_slug>/ — one include per app's api_urlpatterns.
+api_school_patterns = [
+    path("", include(tenancy_urls.api_urlpatterns)),
 ]
 
 urlpatterns = [
@@ -31,4 +38,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("s/<slug:school_slug>/", include(school_patterns)),
+    path("api/s/<slug:school_slug>/", include(api_school_patterns)),
 ]

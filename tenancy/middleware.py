@@ -7,7 +7,7 @@ raises rather than leaking rows.
 
 from contextlib import contextmanager
 
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject
 from django_scopes import scope
@@ -15,6 +15,7 @@ from django_scopes.state import state as scope_state
 
 from tenancy.models import School
 from tenancy.selectors import school_for_user
+from tenancy.tokens import api_token_for_request
 
 
 class SchoolScopeMiddleware:
@@ -23,6 +24,7 @@ class SchoolScopeMiddleware:
 
     def __call__(self, request):
         request.school = None
+        request.api_token = None
         try:
             match = resolve(request.path_info)
         except Resolver404:
@@ -31,14 +33,37 @@ class SchoolScopeMiddleware:
         if slug is None:
             with no_school_in_scope():
                 return self.get_response(request)
-        school = school_for_user(request.user, slug)
+        school, token = _school_and_token(request, slug)
         if school is None:
+            if request.path_info.startswith("/api/"):
+                return JsonResponse({"detail": "Not found."}, status=404)
             # Rendered by the normal 404 handler, which reads no school-owned data.
             raise Http404("No such school.")
         request.school = school
-        request.school_perms = SimpleLazyObject(lambda: _perms(request.user, school))
+        request.api_token = token
+        if token is not None:
+            request.school_perms = SimpleLazyObject(lambda: _token_perms(token, school))
+        else:
+            request.school_perms = SimpleLazyObject(lambda: _perms(request.user, school))
         with scope(school=school):
             return self.get_response(request)
+
+
+def _school_and_token(request, slug: str):
+    """The school a request may open: by the session's user, or by a per-school API token."""
+    school = school_for_user(request.user, slug)
+    if school is not None or not request.path_info.startswith("/api/"):
+        return school, None
+    candidate = School.objects.filter(slug=slug, is_active=True).first()
+    token = api_token_for_request(request, candidate) if candidate else None
+    return (candidate, token) if token else (None, None)
+
+
+def _token_perms(token, school: School):
+    """A token may do what its roles allow and its creator still may, nothing more."""
+    from accounts.permissions import permissions_for_roles
+
+    return permissions_for_roles(token.role_codes) & _perms(token.account, school)
 
 
 def _perms(user, school: School):

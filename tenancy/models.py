@@ -141,3 +141,27 @@ class Job(SchoolOwned):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class ApiToken(SchoolOwned):
+    """A per-school API token, for a school's MIS agent or scripts.
+
+    It acts for the person who created it, limited to the roles it was given, so it can never do
+    more than its creator may at that school. Only a hash is stored; the token is shown once.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8, help_text="The first characters, to tell tokens apart.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    role_codes = models.JSONField(default=list, help_text='Roles the token acts with, e.g. ["mis_agent"].')
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"

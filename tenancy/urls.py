@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenancy import views
+from tenancy import api, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -8,4 +8,8 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/progress/", views.job_progress_fragment, name="job_progress"),
     path("jobs/<uuid:job_id>/report/", views.job_report, name="job_report"),
+]
+
+api_urlpatterns = [
+    path("jobs/<uuid:job_id>/", api.JobDetailApi.as_view(), name="api_job_detail"),
 ]
