@@ -1,12 +1,16 @@
 """allauth hooks: nobody signs up, and sign-in refusals say why."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
-from accounts.services import sign_in_refusal
+from accounts.selectors import accounts_with_email
+from accounts.services import sign_in_refusal, social_sign_in_match
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -36,3 +40,41 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def is_open_for_signup(self, request, sociallogin):
         return False
+
+    def pre_social_login(self, request, sociallogin):
+        """Runs once allauth has looked for an existing link to this Microsoft or Google identity.
+
+        Without one, the identity's verified email must name exactly one Rollcall account, which is
+        then linked. We match here rather than through allauth's SOCIALACCOUNT_EMAIL_AUTHENTICATION,
+        which compares the stored email's case exactly and wipes the account's password on the
+        first match (a guard against self-sign-up squatting an address, which cannot happen here:
+        schools create every account).
+        """
+        if sociallogin.state.get("process") == AuthProcess.CONNECT:
+            return  # linking from the profile page: allauth links it to the person signed in
+        if sociallogin.is_existing:
+            account = sociallogin.user
+        else:
+            verified = [address.email for address in sociallogin.email_addresses if address.verified]
+            account, problem = social_sign_in_match(verified_emails=verified, provider=sociallogin.provider.name)
+            if account is None:
+                _refuse(request, problem)
+        refusal = sign_in_refusal(account)
+        if refusal:
+            _refuse(request, refusal)
+        if not sociallogin.is_existing:
+            sociallogin.connect(request, account)
+
+
+def _refuse(request, message: str):
+    messages.error(request, message)
+    raise ImmediateHttpResponse(redirect("account_login"))
+
+
+class ResetPasswordForm(AllauthResetPasswordForm):
+    """allauth's reset form, finding the account by email whatever the case it was stored in."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        self.users = [a for a in accounts_with_email(email) if a.is_active and a.deleted_at is None]
+        return email

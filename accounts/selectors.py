@@ -7,6 +7,15 @@ from accounts.permissions import Perm, grantable_roles_for, permissions_for_role
 from tenancy.models import School
 
 
+def accounts_with_email(email: str) -> QuerySet[Account]:
+    """Accounts using this address, whatever its case: MIS exports keep "Jane.Smith@...", and a family
+    address may be shared by several accounts. Sign-in, password reset and social sign-in use it."""
+    email = (email or "").strip()
+    if not email:
+        return Account.objects.none()
+    return Account.objects.filter(email__iexact=email).order_by("date_joined")
+
+
 def role_codes_for(*, school: School, account: Account) -> frozenset[str]:
     """Roles the account holds at the school through memberships that still count."""
     if not account.is_authenticated:

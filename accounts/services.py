@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from accounts.audit import audit_record, diff_fields
 from accounts.models import Account, Membership, PersonType, Role, RoleAssignment
 from accounts.permissions import Perm
-from accounts.selectors import grantable_roles, permissions_for, role_codes_for
+from accounts.selectors import accounts_with_email, grantable_roles, permissions_for, role_codes_for
 from tenancy.models import School
 
 ACCOUNT_FIELDS = (
@@ -291,6 +291,26 @@ def sign_in_refusal(account: Account) -> str | None:
     if not account.approved:
         return "Your account is waiting for approval by your school. You can sign in once it has been approved."
     return None
+
+
+def social_sign_in_match(*, verified_emails: list[str], provider: str) -> tuple[Account | None, str]:
+    """The one account a Microsoft or Google sign-in names by its verified email, or why there is none.
+
+    It never creates an account; a shared (family) address is ambiguous, so it links nothing.
+    """
+    how_to_link = f"sign in with your username and password, then link {provider} from your profile page."
+    if not verified_emails:
+        return None, f"{provider} did not confirm an email address for you. Please {how_to_link}"
+    for email in verified_emails:
+        matches = list(accounts_with_email(email).filter(deleted_at__isnull=True))
+        if len(matches) == 1:
+            return matches[0], ""
+        if matches:
+            return (
+                None,
+                f"Several Rollcall accounts use {email}, so we cannot tell which is yours. Please {how_to_link}",
+            )
+    return None, f"No Rollcall account uses {verified_emails[0]}. Ask your school to add you, or {how_to_link}"
 
 
 def census_report_start(*, school: School, actor: Account):

@@ -138,6 +138,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
+    "accounts.backends.EmailBackend",
     "accounts.backends.StarterCodeBackend",
 ]
 # Usernames are unique ignoring case through a functional UniqueConstraint, which this check
@@ -166,9 +167,13 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# Finds the account by email ignoring case, as sign-in does (accounts.selectors.accounts_with_email).
+ACCOUNT_FORMS = {"reset_password": "accounts.adapters.ResetPasswordForm"}
 SOCIALACCOUNT_AUTO_SIGNUP = False
-SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
-SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+# A Microsoft/Google sign-in finds its account by verified email in accounts.adapters.SocialAccountAdapter
+# (case-insensitive, one account only, then linked). allauth's own email authentication is off because
+# it would wipe the account's Rollcall password on the first match.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_PROVIDERS = {}
 if os.environ.get("MICROSOFT_CLIENT_ID"):
@@ -177,7 +182,12 @@ if os.environ.get("MICROSOFT_CLIENT_ID"):
             {
                 "client_id": os.environ["MICROSOFT_CLIENT_ID"],
                 "secret": os.environ.get("MICROSOFT_CLIENT_SECRET", ""),
-                "settings": {"tenant": os.environ.get("MICROSOFT_TENANT", "organizations")},
+                "settings": {
+                    "tenant": os.environ.get("MICROSOFT_TENANT", "organizations"),
+                    # Microsoft does not say whether a mailbox address is verified, and any tenant
+                    # can set one; trust it only on domains the deployment names.
+                    "verified_email": env_list("MICROSOFT_VERIFIED_EMAIL_DOMAINS"),
+                },
             }
         ]
     }
