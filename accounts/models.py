@@ -281,3 +281,16 @@ class SetPasswordLink(SchoolOwned):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class UsernameHold(models.Model):
+    """A released username, kept from anyone else for a while (365 days) so mail and habits do not
+    reach a stranger. Global like usernames themselves; the account that held it may take it back."""
+
+    username_lower = models.CharField(max_length=150, unique=True)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    released_at = models.DateTimeField(default=timezone.now)
+    held_until = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.username_lower} (held until {self.held_until:%Y-%m-%d})"
