@@ -58,3 +58,46 @@ class UploadBatch(SchoolOwned):
 
     def __str__(self):
         return f"{self.file_name} ({self.get_state_display()})"
+
+
+# --- Contacts: what Account Manager jobs did, per person (issue 6) ----------------------------------
+# Owned by provisioning/contacts/. One row per person per Revoke Access or Send Welcome Email job.
+# (uuid, models and SchoolOwned are imported by the section above.)
+
+class ContactJobItem(SchoolOwned):
+    """What one Revoke Access or Send Welcome Email job did for one person.
+
+    Rows are written when the job starts (outcome "pending") and claimed in batches with a conditional
+    UPDATE, so a redelivered task never sends a second email nor revokes twice. Welcome rows are the
+    delivery record: the address used and the outcome (sent, or failed with the reason), which the
+    Account Manager lists as email problems.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        WORKING = "working", "In progress"
+        SENT = "sent", "Sent"
+        REVOKED = "revoked", "Access revoked"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey("tenancy.Job", on_delete=models.CASCADE, related_name="contact_items")
+    kind = models.CharField(max_length=32, help_text="The job's kind: revoke or welcome_email.")
+    membership = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="job_items")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    detail = models.CharField(max_length=300, blank=True, help_text="Why it failed or was skipped.")
+    email = models.EmailField(blank=True, help_text="The address the welcome email went to.")
+    username = models.CharField(max_length=150, blank=True, help_text="The username a revoke removed.")
+    reason = models.CharField(max_length=40, blank=True, help_text="Why the contact was Ready to Revoke Access.")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "membership"], name="contact_job_item_once")]
+        indexes = [
+            models.Index(fields=["school", "kind", "outcome"], name="contact_job_item_outcome_idx"),
+            models.Index(fields=["school", "membership", "kind"], name="contact_job_item_member_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.get_outcome_display()}"
