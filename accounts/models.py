@@ -77,6 +77,9 @@ class Account(AbstractBaseUser, PermissionsMixin):
         indexes = [
             models.Index(Lower("email"), name="account_email_ci_idx"),
             models.Index(fields=["upn"], name="account_upn_idx"),
+            # The Users list sorts by these (and PostgreSQL adds trigram indexes for its search).
+            models.Index(Lower("family_name"), Lower("given_name"), name="account_family_given_ci_idx"),
+            models.Index(Lower("given_name"), Lower("family_name"), name="account_given_family_ci_idx"),
         ]
 
     def __str__(self):
@@ -157,6 +160,7 @@ class Membership(SchoolOwned):
         indexes = [
             models.Index(fields=["school", "person_type", "status"], name="membership_type_status_idx"),
             models.Index(fields=["school", "year_group"], name="membership_year_idx"),
+            models.Index(fields=["school", "mis_code"], name="membership_mis_code_idx"),
         ]
 
     def __str__(self):
