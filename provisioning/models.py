@@ -101,3 +101,201 @@ class ContactJobItem(SchoolOwned):
 
     def __str__(self):
         return f"{self.kind} {self.get_outcome_display()}"
+
+
+# --- MIS sync: feeds, the school's sync policy, runs and their per-record plan (issue 10) ------------
+# Owned by provisioning/sync/.
+
+import uuid  # noqa: E402
+from datetime import time as _time  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.db import models  # noqa: E402
+
+from tenancy.models import SchoolOwned  # noqa: E402
+
+
+class Feed(SchoolOwned):
+    """What the MIS sent, kept as sent and dated; parsed again whenever a run uses it."""
+
+    class Format(models.TextChoices):
+        ROLLCALL_CSV = "rollcall_csv", "Rollcall export (CSV files)"
+        ROLLCALL_XLSX = "rollcall_xlsx", "Rollcall export (.xlsx)"
+        ONEROSTER_11 = "oneroster_1.1", "OneRoster 1.1"
+        ONEROSTER_12 = "oneroster_1.2", "OneRoster 1.2"
+
+    class State(models.TextChoices):
+        VALID = "valid", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Uploaded in the browser"
+        API = "api", "Pushed by the MIS agent"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    file = models.FileField(upload_to="feeds/%Y/%m/")
+    file_name = models.CharField(max_length=200)
+    file_format = models.CharField(max_length=16, choices=Format.choices)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.UPLOAD)
+    state = models.CharField(max_length=10, choices=State.choices)
+    row_counts = models.JSONField(default=dict, blank=True)
+    modes = models.JSONField(default=dict, blank=True, help_text="Per person type: bulk, delta or absent.")
+    errors = models.JSONField(default=list, blank=True, help_text="Row-level problems: file, row, column, message.")
+    warnings = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["school", "-received_at"], name="feed_school_received_idx")]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_state_display()})"
+
+
+class SyncPolicy(SchoolOwned):
+    """The school's Bulk User Synchronise settings: one row per school, also the lock two runs share."""
+
+    class UsernameMethod(models.TextChoices):
+        MIS_CODE = "mis_code", "MIS code"
+        INITIAL_SURNAME = "initial_surname", "Initial + surname (ASmith)"
+        FIRST_LAST = "first_last", "first.last"
+        SURNAME_INITIAL = "surname_initial", "Surname + initial (SmithA)"
+        EMAIL_LOCAL = "email_local", "Email local part"
+
+    class PasswordMethod(models.TextChoices):
+        RANDOM = "random", "Auto generate random password (one-time starter code)"
+        DEFAULT = "default", "Enter default password for all users"
+        NONE = "none", "None: users sign in with Microsoft 365 or Google"
+
+    username_method = models.CharField(max_length=20, choices=UsernameMethod.choices, default=UsernameMethod.MIS_CODE)
+    lowercase = models.BooleanField("Lower-case usernames", default=True)
+    prepend_text = models.CharField("Prepend text to username", max_length=20, blank=True)
+    postpend_text = models.CharField("Postpend text to username", max_length=20, blank=True)
+    year_groups = models.JSONField("Student Year Levels to Sync", default=list, blank=True)
+    password_method = models.CharField(max_length=10, choices=PasswordMethod.choices, default=PasswordMethod.RANDOM)
+    default_password_hash = models.CharField(max_length=200, blank=True)
+    overwrite_existing = models.BooleanField("Overwrite existing account details", default=True)
+    archive_inactive = models.BooleanField("Archive inactive users", default=True)
+    student_roles = models.JSONField(default=list, blank=True)
+    staff_roles = models.JSONField(default=list, blank=True)
+    contact_roles = models.JSONField(default=list, blank=True)
+    student_grace_days = models.PositiveIntegerField(default=14)
+    student_erase_days = models.PositiveIntegerField(default=0)
+    staff_grace_days = models.PositiveIntegerField(default=7)
+    staff_erase_days = models.PositiveIntegerField(default=0)
+    contact_grace_days = models.PositiveIntegerField(default=0)
+    contact_erase_days = models.PositiveIntegerField(default=0)
+    guard_threshold = models.PositiveIntegerField(null=True, blank=True)
+    nightly_enabled = models.BooleanField(default=False)
+    nightly_time = models.TimeField(default=_time(2, 0))
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["school"], name="sync_policy_one_per_school")]
+
+    def __str__(self):
+        return f"Sync policy of {self.school}"
+
+
+class SyncRun(SchoolOwned):
+    """One synchronisation: its plan (the records), whether it was applied, and how long it took."""
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "By hand"
+        SCHEDULED = "scheduled", "Nightly"
+        API = "api", "API"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PLANNING = "planning", "Planning"
+        PLANNED = "planned", "Preview ready"
+        NEEDS_CONFIRMATION = "needs_confirmation", "Needs confirmation"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        NO_FEED = "no_feed", "No new feed"
+        SUPERSEDED = "superseded", "Superseded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    feed = models.ForeignKey(Feed, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    dry_run = models.BooleanField(default=True)
+    counts = models.JSONField(default=dict, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    guard_threshold = models.PositiveIntegerField(default=0)
+    guard_count = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    job = models.ForeignKey("tenancy.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    plan_seconds = models.FloatField(null=True, blank=True)
+    apply_seconds = models.FloatField(null=True, blank=True)
+    credentials = models.FileField(upload_to="sync-credentials/", blank=True)
+    credentials_expire_at = models.DateTimeField(null=True, blank=True)
+    credentials_downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["school", "-created_at"], name="sync_run_school_idx")]
+
+    def __str__(self):
+        return f"Sync {self.created_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.plan_seconds is None:
+            return None
+        return round(self.plan_seconds + (self.apply_seconds or 0), 2)
+
+
+class SyncRecord(SchoolOwned):
+    """One person's (or one contact link's) outcome in a run: the stored plan and the audit trail.
+
+    Ids are kept as plain values, not foreign keys: a dry run plans accounts that do not exist yet.
+    """
+
+    class Outcome(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        TRANSFER = "transfer", "Transfer"
+        ARCHIVE = "archive", "Archive"
+        REACTIVATE = "reactivate", "Reactivate"
+        UNCHANGED = "unchanged", "Unchanged"
+        SKIPPED = "skipped", "Skipped"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="records")
+    entity = models.CharField(max_length=8, default="person")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    person_type = models.CharField(max_length=10)
+    mis_code = models.CharField(max_length=64, blank=True)
+    membership_id = models.UUIDField(null=True, blank=True)
+    account_id = models.UUIDField(null=True, blank=True)
+    username = models.CharField(max_length=150, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["run", "outcome"], name="sync_record_run_outcome_idx"),
+            models.Index(fields=["school", "account_id"], name="sync_record_account_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.outcome} {self.person_type} {self.mis_code}"
