@@ -41,5 +41,29 @@ def audit_record(
     )
 
 
+def audit_record_many(
+    *, action: str, actor: Account | None, school=None, targets: list[tuple[Account, dict[str, Any]]], job=None
+) -> None:
+    """One event per account, written in one INSERT: bulk jobs (Revoke Access, Welcome Email) change
+    thousands of accounts, and their query count must grow with batches, not people."""
+    actor_label = getattr(actor, "username", "") or ("system" if job is None else f"job {job.pk}")
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                action=action,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                actor_label=actor_label,
+                school=school,
+                target_type="account",
+                target_id=str(account.pk),
+                target_label=account.username,
+                changes=_masked(changes or {}),
+                job=job,
+            )
+            for account, changes in targets
+        ]
+    )
+
+
 def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list]:
     return {k: [before.get(k), after[k]] for k in after if before.get(k) != after[k]}

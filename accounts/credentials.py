@@ -144,6 +144,47 @@ def set_password_link_issue(
     return reverse("set_password_from_link", kwargs={"token": token})
 
 
+def set_password_links_issue_many(
+    *, school: School, accounts: list[Account], purpose: str, actor=None, job=None, days: int = LINK_DAYS
+) -> dict:
+    """set_password_link_issue for a batch, in a fixed number of queries: {account_id: link path}.
+
+    Same rules: older unused links of these accounts stop working; only a keyed hash is stored.
+    """
+    from accounts.audit import audit_record_many
+
+    if not accounts:
+        return {}
+    now = timezone.now()
+    with transaction.atomic():
+        SetPasswordLink.objects.filter(
+            school=school, account__in=accounts, used_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        paths, rows = {}, []
+        for account in accounts:
+            token = secrets.token_urlsafe(32)
+            paths[account.pk] = reverse("set_password_from_link", kwargs={"token": token})
+            rows.append(
+                SetPasswordLink(
+                    school=school,
+                    account=account,
+                    token_hash=_keyed_hash(token, purpose="set-password"),
+                    purpose=purpose,
+                    expires_at=now + timedelta(days=days),
+                    job=job,
+                )
+            )
+        SetPasswordLink.objects.bulk_create(rows)
+        audit_record_many(
+            action=f"accounts.set_password_link.{purpose}",
+            actor=actor,
+            school=school,
+            job=job,
+            targets=[(account, {"token": ["", "issued"]}) for account in accounts],
+        )
+    return paths
+
+
 def set_password_link_find(token: str) -> SetPasswordLink | None:
     with scopes_disabled():
         link = (

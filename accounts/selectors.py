@@ -50,10 +50,34 @@ def membership_counts(*, school: School) -> dict[tuple[str, str], int]:
     return {(row["person_type"], row["status"]): row["n"] for row in rows}
 
 
-def linked_students(*, school: School, contact_account: Account) -> QuerySet[ContactLink]:
+def portal_links(*, school: School) -> QuerySet[ContactLink]:
+    """Links that give a contact the parent portal: a current contact flagged for Parent portal access,
+    linked (with the link's flag on) to a current student. The one rule for contact eligibility:
+    the profile and the Account Manager's contact states (provisioning.contacts.selectors) both use it."""
     return ContactLink.objects.filter(
-        school=school, contact__account=contact_account, student__status=Membership.Status.ACTIVE
-    ).select_related("student__account", "student__school")
+        school=school,
+        portal_access=True,
+        contact__status=Membership.Status.ACTIVE,
+        contact__portal_access=True,
+        student__person_type="student",
+        student__status=Membership.Status.ACTIVE,
+    )
+
+
+def linked_students(*, school: School, contact_account: Account) -> QuerySet[ContactLink]:
+    """The students a parent sees: none at all once the contact is no longer eligible (Ready to
+    Revoke Access), even before an admin revokes the sign-in."""
+    return (
+        portal_links(school=school)
+        .filter(contact__account=contact_account)
+        .select_related("student__account", "student__school")
+    )
+
+
+def contact_without_portal_access(*, school: School, account: Account) -> bool:
+    """The account is a contact here but no longer eligible for the parent portal (the profile's notice)."""
+    contacts = Membership.objects.filter(school=school, account=account, person_type="contact")
+    return contacts.exists() and not portal_links(school=school).filter(contact__account=account).exists()
 
 
 def audit_for_account(*, school: School, account: Account) -> QuerySet[AuditEvent]:

@@ -10,9 +10,11 @@ from tenancy.selectors import schools_of
 @login_required
 def profile(request):
     """Your own details, linked sign-ins, and (for a parent) the students linked to you."""
-    linked = []
+    linked, withdrawn = [], []
     for school in schools_of(request.user):
         with scope(school=school):
+            if selectors.contact_without_portal_access(school=school, account=request.user):
+                withdrawn.append(school.name)
             for link in selectors.linked_students(school=school, contact_account=request.user):
                 linked.append(
                     {
@@ -26,6 +28,7 @@ def profile(request):
         "accounts/profile.html",
         {
             "linked_students": linked,
+            "portal_withdrawn_at": withdrawn,
             "social_accounts": SocialAccount.objects.filter(user=request.user),
             "schools": schools_of(request.user),
         },
