@@ -7,3 +7,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("rollcall")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Sub-packages with their own tasks module (Account Manager jobs).
+app.autodiscover_tasks(["provisioning.contacts"], related_name="tasks")
