@@ -1,0 +1,232 @@
+"""Account Manager screens. Thin: parse the request, call a selector or a service, render."""
+
+import uuid
+from collections import OrderedDict
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import require_perm
+from accounts.models import PersonType
+from accounts.permissions import Perm
+from provisioning.contacts import selectors, services
+from provisioning.contacts.selectors import USER_TYPES, ContactStatus, RevokeReason
+from tenancy.models import Job
+
+PAGE_SIZE = 50
+LISTED_PER_GROUP = 200
+ACTIONS = {
+    "revoke": ("Revoke Access", Perm.ACCOUNT_MANAGER_ACT),
+    "welcome_email": ("Send Welcome Email", Perm.WELCOME_EMAIL_SEND),
+    "starter_code": ("Re-issue Starter Code", Perm.ACCOUNT_MANAGER_ACT),
+}
+
+
+def _filters(data) -> tuple[str, str]:
+    person_type = data.get("type", PersonType.CONTACT)
+    if person_type not in USER_TYPES:
+        person_type = PersonType.CONTACT
+    state = data.get("status", "")
+    if state not in dict(selectors.status_choices(person_type)):
+        state = ""
+    return person_type, state
+
+
+def _ids(values: list[str]) -> list:
+    """The valid UUIDs among posted values; anything else is ignored (never a 500)."""
+    ids = []
+    for raw in values:
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    return ids
+
+
+def _selected(request, data) -> tuple[list, dict]:
+    """The rows the admin chose (ticked ids, or every row matching the filter) and the form fields
+    that carry the same choice to the next page."""
+    person_type, state = _filters(data)
+    carry = {"type": person_type, "status": state}
+    if data.get("all") == "1":
+        rows = selectors.selection(school=request.school, person_type=person_type, state=state)
+        carry["all"] = "1"
+    else:
+        ids = _ids(data.getlist("ids"))
+        rows = selectors.selection(school=request.school, person_type=person_type, ids=ids)
+        carry["ids"] = [str(i) for i in ids]
+    return list(rows), carry
+
+
+def _back_url(request, person_type: str, state: str, jobs=()) -> str:
+    query = [("type", person_type), ("status", state), *(("job", str(j.pk)) for j in jobs)]
+    return reverse("account_manager", kwargs={"school_slug": request.school.slug}) + "?" + urlencode(query)
+
+
+@require_perm(Perm.ACCOUNT_MANAGER_VIEW)
+def account_manager(request, school_slug):
+    school = request.school
+    person_type, state = _filters(request.GET)
+    rows = selectors.account_manager_list(school=school, person_type=person_type, state=state)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    reasons = selectors.revoke_reasons(school=school, contacts=list(page.object_list))
+    for row in page.object_list:
+        found = reasons.get(row.pk)
+        row.reason_label = found.label if found else ""
+        row.replacement = found.replacement if found else None
+    is_contacts = person_type == PersonType.CONTACT
+    counts = selectors.contact_state_counts(school=school) if is_contacts else {}
+    job_ids = _ids(request.GET.getlist("job")[:5])
+    perms = request.school_perms
+    return render(
+        request,
+        "provisioning/contacts/account_manager.html",
+        {
+            "page": page,
+            "person_type": person_type,
+            "state": state,
+            "user_types": USER_TYPES.items(),
+            "statuses": [(value, label, counts.get(value)) for value, label in selectors.status_choices(person_type)],
+            "state_labels": dict(selectors.status_choices(person_type)),
+            "is_contacts": is_contacts,
+            "problems": selectors.email_problems(school=school) if is_contacts else None,
+            "jobs": list(Job.objects.filter(school=school, id__in=job_ids)) if job_ids else [],
+            "actions": [
+                (key, label)
+                for key, (label, perm) in ACTIONS.items()
+                if perm in perms and (key != "revoke" or is_contacts)
+            ],
+            "person_type_label": PersonType(person_type).label,
+        },
+    )
+
+
+@require_POST
+@require_perm(Perm.ACCOUNT_MANAGER_VIEW)
+def account_manager_confirm(request, school_slug):
+    """The Confirm page every action shows first. Changes nothing."""
+    action = request.POST.get("action", "")
+    if action not in ACTIONS:
+        messages.error(request, "Choose an action from the Actions... menu.")
+        return redirect(_back_url(request, *_filters(request.POST)))
+    label, perm = ACTIONS[action]
+    if perm not in request.school_perms:
+        raise PermissionDenied("Your roles at this school do not allow this.")
+    rows, carry = _selected(request, request.POST)
+    if not rows:
+        messages.error(request, "Select at least one person first.")
+        return redirect(_back_url(request, carry["type"], carry["status"]))
+    context = {"action": action, "action_label": label, "carry": carry, "selected_count": len(rows)}
+    if action == "revoke":
+        context.update(_revoke_context(request, rows))
+    elif action == "welcome_email":
+        welcome = [m for m in rows if services._may_welcome(m)]
+        context.update(
+            {
+                "targets": welcome[:LISTED_PER_GROUP],
+                "target_count": len(welcome),
+                "reminders": sum(1 for m in welcome if m.state == ContactStatus.ACTIVE and m.person_type == "contact"),
+                "without_email": [m for m in welcome if not m.account.email][:LISTED_PER_GROUP],
+            }
+        )
+    else:
+        context.update({"targets": rows[:LISTED_PER_GROUP], "target_count": len(rows)})
+    context["skipped_count"] = len(rows) - context["target_count"]
+    return render(request, "provisioning/contacts/confirm.html", context)
+
+
+def _revoke_context(request, rows) -> dict:
+    targets = [m for m in rows if m.person_type == PersonType.CONTACT and m.state == ContactStatus.READY_TO_REVOKE]
+    reasons = selectors.revoke_reasons(school=request.school, contacts=targets)
+    groups = OrderedDict((reason, []) for reason in RevokeReason)
+    for m in targets:
+        found = reasons[m.pk]
+        m.replacement = found.replacement
+        groups[RevokeReason(found.reason)].append(m)
+    replacements = {m.replacement.pk: m.replacement for m in targets if m.replacement is not None}
+    return {
+        "groups": [
+            {"reason": reason, "count": len(members), "members": members[:LISTED_PER_GROUP]}
+            for reason, members in groups.items()
+            if members
+        ],
+        "target_count": len(targets),
+        "replacements": list(replacements.values()),
+        "can_welcome": Perm.WELCOME_EMAIL_SEND in request.school_perms,
+        "needs_typed_count": len(targets) > services.REVOKE_WARNING_OVER,
+        "warning": services.revoke_warning(len(targets)) if len(targets) > services.REVOKE_WARNING_OVER else "",
+    }
+
+
+@require_POST
+@require_perm(Perm.ACCOUNT_MANAGER_ACT)
+def account_manager_revoke(request, school_slug):
+    rows, carry = _selected(request, request.POST)
+    typed = request.POST.get("confirm_count", "").replace(",", "").strip()
+    try:
+        job = services.revoke_start(
+            school=request.school,
+            actor=request.user,
+            memberships=rows,
+            confirm_count=int(typed) if typed.isdigit() else None,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(_back_url(request, carry["type"], carry["status"]))
+    jobs = [job]
+    replacement_ids = _ids(request.POST.getlist("replacement_ids"))
+    if replacement_ids and Perm.WELCOME_EMAIL_SEND in request.school_perms:
+        replacements = list(
+            selectors.selection(school=request.school, person_type=PersonType.CONTACT, ids=replacement_ids)
+        )
+        try:
+            jobs.append(
+                services.welcome_email_start(
+                    school=request.school,
+                    actor=request.user,
+                    memberships=replacements,
+                    base_url=request.build_absolute_uri("/"),
+                )
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    messages.success(request, f"Revoke Access started for {job.progress_total} contacts.")
+    return redirect(_back_url(request, carry["type"], carry["status"], jobs))
+
+
+@require_POST
+@require_perm(Perm.WELCOME_EMAIL_SEND)
+def account_manager_welcome(request, school_slug):
+    rows, carry = _selected(request, request.POST)
+    try:
+        job = services.welcome_email_start(
+            school=request.school, actor=request.user, memberships=rows, base_url=request.build_absolute_uri("/")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(_back_url(request, carry["type"], carry["status"]))
+    messages.success(request, f"Send Welcome Email started for {job.progress_total} people.")
+    return redirect(_back_url(request, carry["type"], carry["status"], [job]))
+
+
+@require_POST
+@require_perm(Perm.ACCOUNT_MANAGER_ACT)
+def account_manager_starter_codes(request, school_slug):
+    rows, carry = _selected(request, request.POST)
+    try:
+        issued = services.starter_codes_reissue(school=request.school, actor=request.user, memberships=rows)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(_back_url(request, carry["type"], carry["status"]))
+    response = render(
+        request,
+        "provisioning/contacts/starter_codes.html",
+        {"issued": issued, "back_url": _back_url(request, carry["type"], carry["status"])},
+    )
+    response["Cache-Control"] = "no-store"  # the codes are shown once
+    return response
