@@ -9,3 +9,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Sub-packages with their own tasks module (Account Manager jobs).
 app.autodiscover_tasks(["provisioning.contacts"], related_name="tasks")
+# Task modules that are not an app's own tasks.py.
+app.autodiscover_tasks(["provisioning.upload"])

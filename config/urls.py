@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from provisioning.contacts import urls as contacts_urls
+from provisioning.upload import urls as upload_urls
 from tenancy import urls as tenancy_urls
 from tenancy import views as tenancy_views
 
@@ -21,12 +22,14 @@ admin.site.site_header = "Rollcall support"
 # School screens, under /s/<school_slug>/ — one include per app.
 school_patterns = [
     path("", include("tenancy.urls")),
+    path("", include("provisioning.upload.urls")),
     path("account-manager/", include("provisioning.contacts.urls")),
 ]
 
 # School API, under /api/s/<school_slug>/ — one include per app's api_urlpatterns.
 api_school_patterns = [
     path("", include(tenancy_urls.api_urlpatterns)),
+    path("", include(upload_urls.api_urlpatterns)),
     path("", include(contacts_urls.api_urlpatterns)),
 ]
 

@@ -1,0 +1,235 @@
+"""Turn an uploaded file into a header and rows, refusing anything that is not a plain spreadsheet.
+
+Every check that protects the server runs on the raw bytes BEFORE a reader opens them: the size
+limit, the file's real type (a PDF renamed .xlsx is still a PDF), and for zipped formats (.xlsx,
+.ods) the archive's entry count and its declared and actual unzipped sizes (a zip bomb is refused
+while being measured, never inflated in full). Spreadsheets are read with python-calamine.
+"""
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+ALLOWED_EXTENSIONS = ("xlsx", "xls", "ods", "csv")
+MAX_ZIP_ENTRIES = 200
+MAX_UNZIPPED_BYTES = 60 * 1024 * 1024
+MAX_ROWS = 20_000
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class UploadRefused(Exception):
+    """The whole file is refused; the message is shown to the person as it is."""
+
+
+@dataclass
+class Table:
+    format: str
+    header: list[str]
+    header_row: int  # the sheet's row number of the header (1-based)
+    rows: list[tuple[int, list]]  # (sheet row number, cell values) for every non-blank row
+    formula_cells: set[tuple[int, int]] = field(default_factory=set)  # (sheet row, 0-based column)
+
+
+def _extension(file_name: str) -> str:
+    return file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def check_size(size: int) -> None:
+    limit = settings.UPLOAD_MAX_BYTES
+    if size == 0:
+        raise UploadRefused("The file is empty. Fill in the template and upload it again.")
+    if size > limit:
+        raise UploadRefused(
+            f"The file is {_mb(size)}; the limit is {_mb(limit)}. Split it into smaller files and upload each."
+        )
+
+
+def sniff_format(data: bytes, file_name: str) -> str:
+    """The file's real format, from its first bytes; the name's extension must agree."""
+    ext = _extension(file_name)
+    if ext not in ALLOWED_EXTENSIONS:
+        raise UploadRefused("Upload an Excel workbook (.xlsx or .xls), an OpenDocument sheet (.ods) or a .csv file.")
+    if data.startswith(b"%PDF"):
+        raise UploadRefused(f"{file_name} is a PDF document, not a spreadsheet. Upload the completed template.")
+    if data.startswith(ZIP_MAGIC):
+        actual = "zip"
+    elif data.startswith(OLE_MAGIC):
+        actual = "xls"
+    elif b"\x00" in data[:8192]:
+        actual = "binary"
+    else:
+        actual = "csv"
+    expected = {"xlsx": "zip", "ods": "zip", "xls": "xls", "csv": "csv"}[ext]
+    if actual != expected:
+        raise UploadRefused(
+            f"{file_name} is named .{ext} but is not a {ext.upper()} file. "
+            "Open it in your spreadsheet program and save it as .xlsx or .csv."
+        )
+    return ext
+
+
+def check_zip(data: bytes) -> dict[str, bytes]:
+    """Measure a zipped workbook without trusting it; returns the few small parts we scan ourselves.
+
+    The declared sizes are checked first, then every entry is inflated in chunks and counted, so a
+    header that lies about its size is caught before the total passes the limit.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise UploadRefused("The workbook is damaged and cannot be opened. Save it again and upload it.") from exc
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise UploadRefused(f"The workbook holds {len(entries)} parts; a user list needs far fewer. Save it again.")
+    declared = sum(entry.file_size for entry in entries)
+    if declared > MAX_UNZIPPED_BYTES:
+        raise UploadRefused(_too_big_unzipped(declared))
+    kept: dict[str, bytes] = {}
+    wanted = re.compile(r"^(xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/worksheets/[^/]+\.xml|content\.xml)$")
+    total = 0
+    try:
+        for entry in entries:
+            keep = bool(wanted.match(entry.filename))
+            chunks = []
+            with archive.open(entry) as part:
+                while chunk := part.read(1024 * 1024):
+                    total += len(chunk)
+                    if total > MAX_UNZIPPED_BYTES:
+                        raise UploadRefused(_too_big_unzipped(total))
+                    if keep:
+                        chunks.append(chunk)
+            if keep:
+                kept[entry.filename] = b"".join(chunks)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError) as exc:
+        raise UploadRefused("The workbook is damaged or encrypted and cannot be opened. Save it again.") from exc
+    return kept
+
+
+def _too_big_unzipped(size: int) -> str:
+    return (
+        f"The workbook unpacks to more than {_mb(MAX_UNZIPPED_BYTES)} (at least {_mb(size)}), far more than a user "
+        "list needs. Copy the rows into the downloaded template and upload that."
+    )
+
+
+# --- formulas ------------------------------------------------------------------------------
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+
+
+def _column_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1
+
+
+def _first_sheet_part(parts: dict[str, bytes]) -> str | None:
+    workbook = parts.get("xl/workbook.xml", b"")
+    rels = parts.get("xl/_rels/workbook.xml.rels", b"")
+    sheet = re.search(rb"<(?:\w+:)?sheet\b[^>]*?\br:id=\"([^\"]+)\"", workbook)
+    if not sheet:
+        return None
+    rel = re.search(rb'<Relationship\b[^>]*\bId="' + re.escape(sheet.group(1)) + rb'"[^>]*>', rels)
+    target = re.search(rb'Target="([^"]+)"', rel.group(0)) if rel else None
+    if not target:
+        return None
+    path = target.group(1).decode().lstrip("/")
+    return path if path.startswith("xl/") else f"xl/{path}"
+
+
+def xlsx_formula_cells(parts: dict[str, bytes]) -> set[tuple[int, int]]:
+    """Cells of the first sheet that hold a formula: calamine reads only their cached value."""
+    xml = parts.get(_first_sheet_part(parts) or "", b"")
+    if b"<f" not in xml:
+        return set()
+    found = set()
+    for match in _CELL.finditer(xml):
+        inner = match.group(2) or b""
+        if b"<f" in inner:
+            ref = _REF.search(match.group(1))
+            if ref:
+                found.add((int(ref.group(2)), _column_index(ref.group(1))))
+    return found
+
+
+# --- readers ---------------------------------------------------------------------------------
+def _decode_text(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UploadRefused("The CSV file is not UTF-8 or Windows-1252 text. Save it as 'CSV UTF-8' and upload it again.")
+
+
+def _read_csv(data: bytes) -> list[list]:
+    text = _decode_text(data)
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise UploadRefused(f"The CSV file cannot be read: {exc}.") from exc
+
+
+def _read_sheet(data: bytes) -> list[list]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        if not workbook.sheet_names:
+            return []
+        return workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own errors for damaged files
+        raise UploadRefused(
+            "The spreadsheet cannot be read; it may be damaged or password protected. Save it again and upload it."
+        ) from exc
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def read_upload(data: bytes, file_name: str) -> Table:
+    check_size(len(data))
+    fmt = sniff_format(data, file_name)
+    formula_cells: set[tuple[int, int]] = set()
+    if fmt in ("xlsx", "ods"):
+        parts = check_zip(data)
+        if fmt == "xlsx":
+            if "xl/workbook.xml" not in parts:
+                raise UploadRefused(f"{file_name} is not an Excel workbook. Upload the completed template.")
+            formula_cells = xlsx_formula_cells(parts)
+        elif "content.xml" not in parts:
+            raise UploadRefused(f"{file_name} is not an OpenDocument spreadsheet.")
+        elif b"table:formula=" in parts["content.xml"]:
+            raise UploadRefused(
+                "The sheet holds formulas. Copy the cells and paste them as values only, then upload it again."
+            )
+    grid = _read_csv(data) if fmt == "csv" else _read_sheet(data)
+    numbered = [(number, row) for number, row in enumerate(grid, start=1) if not all(_blank(v) for v in row)]
+    if not numbered:
+        raise UploadRefused("The file has no rows. Fill in the template and upload it again.")
+    header_row, header = numbered[0]
+    rows = numbered[1:]
+    if not rows:
+        raise UploadRefused("The file has a header row but no people in it. Add one row per person.")
+    if len(rows) > MAX_ROWS:
+        raise UploadRefused(f"The file has {len(rows):,} rows; upload at most {MAX_ROWS:,} at a time.")
+    return Table(
+        format=fmt,
+        header=["" if v is None else str(v).strip() for v in header],
+        header_row=header_row,
+        rows=rows,
+        formula_cells=formula_cells,
+    )
