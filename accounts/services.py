@@ -2,14 +2,26 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
+from django.template.loader import render_to_string
 
 from accounts.audit import audit_record, diff_fields
-from accounts.models import Account, Membership, PersonType, Role, RoleAssignment
+from accounts.credentials import LINK_DAYS, set_password_link_issue, starter_code_issue
+from accounts.models import Account, Membership, PersonType, Role, RoleAssignment, SetPasswordLink
 from accounts.permissions import Perm
-from accounts.selectors import accounts_with_email, grantable_roles, permissions_for, role_codes_for
+from accounts.selectors import (
+    account_match_existing,
+    accounts_with_email,
+    grantable_roles,
+    permissions_for,
+    role_codes_for,
+)
 from tenancy.models import School
 
 ACCOUNT_FIELDS = (
@@ -61,6 +73,92 @@ def _check_email_domain(*, school: School, person_type: str, email: str) -> str 
     return None
 
 
+# How +Add (and the API) gives a new person their first credential.
+PASSWORD_SET = "set"  # the admin sets one; the person must change it at first sign-in
+PASSWORD_STARTER_CODE = "starter_code"  # a one-time starter code, shown once to the admin
+PASSWORD_INVITATION = "invitation"  # an email with a single-use, expiring set-password link
+PASSWORD_NONE = "none"  # no Rollcall password: Microsoft 365 / Google sign-in only
+PASSWORD_METHODS = (PASSWORD_SET, PASSWORD_STARTER_CODE, PASSWORD_INVITATION, PASSWORD_NONE)
+
+CONSENT_TEXT = (
+    "I have this person's permission to create their account and use their email address, and I have told "
+    "them that their information and assessment results will be kept and may be shared as the privacy "
+    "notice explains."
+)
+
+
+class ExistingAccountFound(ValidationError):
+    """The person already has an account (matched by verified email or UPN): add it, never duplicate it."""
+
+    def __init__(self, account: Account):
+        super().__init__(
+            f"{account.full_name} ({account.username}) already has a Rollcall account. "
+            "Add this person to your school instead of creating a second account."
+        )
+        self.account = account
+
+
+def _check_consent(*, actor: Actor, consent: bool | None) -> None:
+    # A person adding someone by hand acknowledges consent each time; jobs (upload, sync) ask it once
+    # on their preview, and support staff act under their own agreement.
+    if actor.account is None or actor.job is not None or actor.is_support:
+        return
+    if consent is not True:
+        raise ValidationError({"consent": "Tick the consent acknowledgement to add this person."})
+
+
+def _check_mis_code_free(*, school: School, person_type: str, mis_code: str, exclude=None) -> None:
+    if not mis_code:
+        return
+    taken = Membership.objects.filter(school=school, person_type=person_type, mis_code=mis_code)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise ValidationError({"mis_code": f"The MIS code {mis_code} is already used by another person here."})
+
+
+def _check_password(password: str | None, *, account: Account) -> None:
+    if not password:
+        raise ValidationError({"password": "Enter a password, or choose another way to give them one."})
+    try:
+        password_validation.validate_password(password, user=account)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+
+
+def _link_url(path: str, base_url: str) -> str:
+    base = (base_url or getattr(settings, "ROLLCALL_BASE_URL", "") or "http://localhost:8000").rstrip("/")
+    return base + path
+
+
+def set_password_email_send(
+    *, school: School, actor: Actor, account: Account, purpose: str, base_url: str = ""
+) -> None:
+    """Email a single-use set-password link (invitation or reset): HTML and text, never a password.
+
+    The mail leaves only once the transaction commits, so a refused change sends nothing.
+    """
+    if not account.email:
+        raise ValidationError({"email": "An email address is needed to send a set-password link."})
+    path = set_password_link_issue(school=school, account=account, purpose=purpose, actor=actor.account, job=actor.job)
+    context = {
+        "account": account,
+        "school": school,
+        "purpose": purpose,
+        "url": _link_url(path, base_url),
+        "days": LINK_DAYS,
+        "privacy_notice": school.organisation.privacy_notice,
+    }
+    subject = render_to_string("accounts/email/set_password_subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("accounts/email/set_password.txt", context),
+        to=[account.email],
+    )
+    message.attach_alternative(render_to_string("accounts/email/set_password.html", context), "text/html")
+    transaction.on_commit(message.send)
+
+
 @transaction.atomic
 def account_create(
     *,
@@ -80,25 +178,67 @@ def account_create(
     role_codes: tuple[str, ...] = (),
     approved: bool = True,
     portal_access: bool = False,
+    password_method: str | None = None,
+    consent: bool | None = None,
+    add_existing=None,
+    base_url: str = "",
 ) -> Membership:
-    username = username.strip()
+    """+Add, for the screen and the API alike (and the demo loader).
+
+    - An account that already exists for this person (verified email, or UPN for a student) raises
+      ExistingAccountFound; calling again with add_existing=<its id> adds it to this school instead.
+    - password_method: "set" (must change at first sign-in), "starter_code", "invitation" or "none";
+      left out, a given password means "set" and none means "none".
+    The returned membership carries `starter_code` (the plain code, to show once, never stored),
+    `warnings` (e.g. an off-domain staff email) and `added_existing`.
+    """
+    _check_consent(actor=actor, consent=consent)
+    username, email, mis_code, upn = username.strip(), email.strip(), mis_code.strip(), upn.strip()
+    if person_type not in PersonType.values:
+        raise ValidationError({"person_type": "Choose Student, Staff or Contact."})
+    if person_type == PersonType.STAFF and not email:
+        raise ValidationError({"email": "Email is required for staff."})
+    _check_mis_code_free(school=school, person_type=person_type, mis_code=mis_code)
+    existing = account_match_existing(school=school, email=email, upn=upn, person_type=person_type)
+    if existing is not None:
+        if add_existing is None or str(add_existing) != str(existing.pk):
+            raise ExistingAccountFound(existing)
+        return _existing_add(
+            school=school,
+            actor=actor,
+            account=existing,
+            person_type=person_type,
+            mis_code=mis_code,
+            year_group=year_group,
+            form=form,
+            portal_access=portal_access,
+            role_codes=role_codes,
+            consent=consent,
+        )
+    if add_existing is not None:
+        raise ValidationError("That account no longer matches this person's email or UPN; check the details.")
+    method = password_method or (PASSWORD_SET if password else PASSWORD_NONE)
+    if method not in PASSWORD_METHODS:
+        raise ValidationError({"password_method": "Choose how the person gets their password."})
+    if method == PASSWORD_INVITATION and not email:
+        raise ValidationError({"email": "An invitation needs an email address."})
     if not username:
         raise ValidationError({"username": "A username is required."})
     if username_taken(username):
         raise ValidationError({"username": f"The username {username} is already taken."})
-    if person_type == PersonType.STAFF and not email:
-        raise ValidationError({"email": "Email is required for staff."})
     account = Account(
         username=username,
-        given_name=given_name,
-        family_name=family_name,
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
         email=email,
         upn=upn,
         home_school=school,
         approved=approved,
-        must_change_password=must_change_password and bool(password),
+        must_change_password=must_change_password and method == PASSWORD_SET,
     )
-    if password:
+    if method == PASSWORD_SET:
+        if password_method is not None:  # the demo loader's own passwords skip the strength rules
+            _check_password(password, account=account)
         account.set_password(password)
     else:
         account.set_unusable_password()
@@ -125,11 +265,54 @@ def account_create(
             "family_name": [None, family_name],
             "email": [None, email],
             "mis_code": [None, mis_code],
-            "password": [None, "set" if password else "unusable"],
+            "password": [None, method if method != PASSWORD_NONE else "unusable"],
+            **({"consent": [None, "acknowledged"]} if consent else {}),
         },
     )
     for code in role_codes:
         role_assign(school=school, actor=actor, membership=membership, role_code=code)
+    membership.starter_code = None
+    if method == PASSWORD_STARTER_CODE:
+        membership.starter_code = starter_code_issue(school=school, account=account, actor=actor.account, job=actor.job)
+    elif method == PASSWORD_INVITATION:
+        set_password_email_send(
+            school=school, actor=actor, account=account, purpose=SetPasswordLink.Purpose.INVITATION, base_url=base_url
+        )
+    warning = _check_email_domain(school=school, person_type=person_type, email=email)
+    membership.warnings = [warning] if warning else []
+    membership.added_existing = False
+    return membership
+
+
+def _existing_add(
+    *, school, actor, account, person_type, mis_code, year_group, form, portal_access, role_codes, consent
+) -> Membership:
+    if Membership.objects.filter(school=school, account=account, person_type=person_type).exists():
+        raise ValidationError(f"{account.full_name} ({account.username}) is already in your school as this type.")
+    membership = membership_add(
+        school=school,
+        actor=actor,
+        account=account,
+        person_type=person_type,
+        mis_code=mis_code,
+        year_group=year_group,
+        form=form,
+        portal_access=portal_access,
+    )
+    if consent:
+        audit_record(
+            action="accounts.consent.acknowledged",
+            actor=actor.account,
+            school=school,
+            target=account,
+            job=actor.job,
+            changes={"consent": [None, "acknowledged"]},
+        )
+    for code in role_codes:
+        role_assign(school=school, actor=actor, membership=membership, role_code=code)
+    membership.starter_code = None
+    membership.warnings = []
+    membership.added_existing = True
     return membership
 
 
@@ -224,6 +407,8 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
         return []
     if "email" in changes:
         check_email_change(actor=actor, account=account)
+    if "approved" in changes:
+        check_approval_change(actor=actor)
     warnings = []
     if "email" in changes and school is not None:
         types = set(Membership.objects.filter(school=school, account=account).values_list("person_type", flat=True))
@@ -363,6 +548,7 @@ def membership_add(
     portal_access: bool = False,
 ) -> Membership:
     """Add an existing account (perhaps held by another school) to this school: never a duplicate."""
+    _check_mis_code_free(school=school, person_type=person_type, mis_code=mis_code)
     membership = Membership.objects.create(
         school=school,
         account=account,
@@ -381,3 +567,188 @@ def membership_add(
         changes={"person_type": [None, person_type], "mis_code": [None, mis_code]},
     )
     return membership
+
+
+# --- Edit, roles, credentials and delete (the Users screens and the API) -------------------------
+
+
+def check_approval_change(*, actor: Actor) -> None:
+    """Approving (or un-approving) an account is for a Centre Admin or Nominated Contact."""
+    if actor.account is None or actor.job is not None or actor.is_support:
+        return
+    if Perm.USERS_APPROVE not in actor.perms():
+        raise PermissionDenied("Only a Centre Admin or Nominated Contact can approve an account.")
+
+
+@transaction.atomic
+def membership_update(*, school: School, actor: Actor, membership: Membership, **fields) -> None:
+    """Change what the school holds about the person (MIS code, year group...)."""
+    unknown = set(fields) - set(MEMBERSHIP_FIELDS)
+    if unknown:
+        raise ValueError(f"Not membership fields: {sorted(unknown)}")
+    changes = diff_fields({name: getattr(membership, name) for name in fields}, fields)
+    if not changes:
+        return
+    if "mis_code" in changes:
+        _check_mis_code_free(
+            school=school, person_type=membership.person_type, mis_code=fields["mis_code"], exclude=membership
+        )
+    for name, value in fields.items():
+        setattr(membership, name, value)
+    membership.save(update_fields=[*changes, "updated_at"])
+    audit_record(
+        action="accounts.membership.updated",
+        actor=actor.account,
+        school=school,
+        target=membership.account,
+        job=actor.job,
+        changes=changes,
+    )
+
+
+@transaction.atomic
+def membership_roles_set(*, school: School, actor: Actor, membership: Membership, role_codes) -> None:
+    """Make the membership hold exactly `role_codes`; each grant and removal is checked on its own."""
+    wanted = set(role_codes)
+    current = set(RoleAssignment.objects.filter(school=school, membership=membership).values_list("role_id", flat=True))
+    for code in sorted(wanted - current):
+        role_assign(school=school, actor=actor, membership=membership, role_code=code)
+    for code in sorted(current - wanted):
+        role_remove(school=school, actor=actor, membership=membership, role_code=code)
+
+
+RESET_SET = "set"
+RESET_STARTER_CODE = "starter_code"
+RESET_LINK = "link"
+
+
+@transaction.atomic
+def account_credentials_reset(
+    *, school: School, actor: Actor, account: Account, method: str, password: str | None = None, base_url: str = ""
+) -> str | None:
+    """A password reset from the edit screen: set one (must change at next sign-in), issue a starter
+    code (returned, to show once), or email a set-password link. Any of them ends old sessions."""
+    if method == RESET_SET:
+        _check_password(password, account=account)
+        account_set_password(actor=actor, account=account, password=password, must_change=True, school=school)
+        return None
+    if method == RESET_STARTER_CODE:
+        return starter_code_issue(school=school, account=account, actor=actor.account, job=actor.job)
+    if method == RESET_LINK:
+        set_password_email_send(
+            school=school, actor=actor, account=account, purpose=SetPasswordLink.Purpose.RESET, base_url=base_url
+        )
+        return None
+    raise ValidationError({"password_method": "Choose how to reset the password."})
+
+
+PERSONAL_FIELDS = ("username", "given_name", "family_name", "email", "upn", "mis_code")
+
+
+@transaction.atomic
+def account_delete(*, school: School, actor: Actor, account: Account) -> bool:
+    """Delete a person, for good. Returns True when the account was erased, False when the person
+    also belongs to another school: then only this school lets them go (its data about them erased,
+    roles removed), because one school may not delete another school's member.
+
+    Erasing: the account can never sign in again (inactive, no usable password, so every session
+    ends; sign-in links, social links, starter codes, set-password links and API tokens revoked),
+    names, email, UPN and MIS codes are blanked and the username released; the row stays as a
+    tombstone (deleted_at) so the audit trail and certificates still point somewhere. Certificates
+    stay verifiable, revoked with reason "holder account deleted".
+    """
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+    from django.utils import timezone
+    from django_scopes import scopes_disabled
+
+    from accounts.models import AuditEvent, ContactLink, SetPasswordLink, StarterCode
+    from tenancy.models import ApiToken
+
+    if not actor.is_support and Perm.USERS_DELETE not in actor.perms():
+        raise PermissionDenied("Only a Centre Admin can delete an account.")
+    if actor.account is not None and actor.account.pk == account.pk:
+        raise ValidationError("You cannot delete your own account; ask another Centre Admin.")
+    if account.deleted_at is not None:
+        raise ValidationError("This account has already been deleted.")
+    if RoleAssignment.objects.filter(
+        school=school, membership__account=account, role_id="centre_admin", membership__status=Membership.Status.ACTIVE
+    ).exists():
+        _refuse_losing_last_centre_admin(school=school, account=account)
+
+    now = timezone.now()
+    with scopes_disabled():
+        elsewhere = (
+            Membership.objects.filter(account=account)
+            .exclude(school=school)
+            .exclude(status=Membership.Status.ARCHIVED)
+            .exists()
+        )
+        # Erasing everywhere or only here: the memberships concerned lose roles, links and MIS data.
+        memberships = Membership.objects.filter(account=account)
+        if elsewhere:
+            memberships = memberships.filter(school=school)
+        RoleAssignment.objects.filter(membership__in=memberships).delete()
+        ContactLink.objects.filter(Q(contact__in=memberships) | Q(student__in=memberships)).delete()
+        memberships.filter(archived_on__isnull=True).update(archived_on=now.date())
+        memberships.update(
+            status=Membership.Status.ARCHIVED, mis_code="", year_group="", form="", portal_access=False, updated_at=now
+        )
+        if elsewhere:
+            audit_record(
+                action="accounts.membership.removed",
+                actor=actor.account,
+                school=school,
+                target=account,
+                job=actor.job,
+                changes={"membership": ["active", "removed"], "account": ["kept", "kept: held by another school"]},
+            )
+            return False
+        StarterCode.objects.filter(account=account, used_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        SetPasswordLink.objects.filter(account=account, used_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        ApiToken.objects.filter(account=account, revoked_at__isnull=True).update(revoked_at=now)
+    SocialAccount.objects.filter(user=account).delete()
+    EmailAddress.objects.filter(user=account).delete()
+
+    account.username = f"deleted-{account.pk.hex[:12]}"
+    account.given_name = account.family_name = account.email = account.upn = ""
+    account.email_verified = account.approved = account.must_change_password = False
+    account.is_active = account.is_staff = account.is_superuser = False
+    account.deleted_at = now
+    account.set_unusable_password()  # a new password hash: every session of the account is void
+    account.save()
+
+    from assessments.services import certificates_revoke_for_deleted_holder
+
+    certificates_revoke_for_deleted_holder(account=account, actor=actor.account)
+    _audit_trail_erase(account=account, events=AuditEvent)
+    audit_record(
+        action="accounts.account.deleted",
+        actor=actor.account,
+        school=school,
+        target=account,
+        job=actor.job,
+        changes={"personal_data": ["held", "erased"], "is_active": [True, False]},
+    )
+    return True
+
+
+def _audit_trail_erase(*, account: Account, events) -> None:
+    """The trail stays (who did what, when) but stops naming the person: earlier events about or by
+    them lose the personal values they recorded."""
+    from django_scopes import scopes_disabled
+
+    with scopes_disabled():
+        about = events.objects.filter(target_type="account", target_id=str(account.pk))
+        for event in about:
+            event.target_label = account.username
+            event.changes = {
+                field: (["erased", "erased"] if field in PERSONAL_FIELDS else value)
+                for field, value in (event.changes or {}).items()
+            }
+            event.save(update_fields=["target_label", "changes"])
+        events.objects.filter(actor=account).update(actor_label=account.username)

@@ -1,9 +1,19 @@
 from allauth.socialaccount.models import SocialAccount
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django_scopes import scope
 
-from accounts import selectors
+from accounts import selectors, services
+from accounts.decorators import require_perm
+from accounts.forms import UserAddForm, UserDeleteForm, UserEditForm, UserFilterForm, add_service_error
+from accounts.models import Membership, Role
+from accounts.permissions import Perm
 from tenancy.selectors import schools_of
 
 
@@ -58,3 +68,204 @@ def set_password_from_link(request, token):
         "accounts/set_password_from_link.html",
         {"form": form, "account": link.account, "school": None, "link_school": link.school},
     )
+
+
+# --- Users: the list, +Add, Edit and Delete --------------------------------------------------------
+
+
+def _actor(request) -> services.Actor:
+    return services.Actor(account=request.user, school=request.school)
+
+
+def _membership_or_404(request, membership_id) -> Membership:
+    try:
+        membership = selectors.membership_get(school=request.school, membership_id=membership_id)
+    except Membership.DoesNotExist as exc:
+        raise Http404("No such person at this school.") from exc
+    if membership.account.deleted_at is not None:
+        raise Http404("This account has been deleted.")
+    return membership
+
+
+@require_perm(Perm.USERS_VIEW)
+def users_list(request, school_slug):
+    school = request.school
+    roles = list(Role.objects.all())
+    form = UserFilterForm(request.GET, roles=roles, year_groups=selectors.year_groups(school=school))
+    filters = form.filters()
+    paginator = Paginator(selectors.user_list(school=school, filters=filters), form.page_size())
+    page = paginator.get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    started = selectors.started_assessment_ids(school=school, membership_ids=[m.pk for m in rows])
+    for membership in rows:
+        membership.started_assessment = membership.pk in started
+    return render(
+        request,
+        "accounts/users_list.html",
+        {
+            "form": form,
+            "filters": filters,
+            "page": page,
+            "rows": rows,
+            "tabs": [("student", "Students"), ("staff", "Staff"), ("contact", "Contacts"), ("", "All")],
+            "columns": USER_LIST_COLUMNS,
+        },
+    )
+
+
+# (label, sort key or None): the columns of the list, in PRODUCT.md's order.
+USER_LIST_COLUMNS = [
+    ("User Name", "username"),
+    ("MIS Code", "mis_code"),
+    ("Family Name", "family_name"),
+    ("Given Names", "given_name"),
+    ("Email", "email"),
+    ("Roles", None),
+    ("Approved", None),
+    ("Locked Out", None),
+    ("Override Network Authentication", None),
+    ("Linked sign-ins", None),
+]
+
+
+@require_perm(Perm.USERS_ADD)
+def user_add(request, school_slug):
+    school = request.school
+    grantable = selectors.grantable_roles(school=school, account=request.user)
+    form = UserAddForm(request.POST or None, grantable=grantable)
+    existing = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = services.account_create(
+                school=school,
+                actor=_actor(request),
+                username=data["username"],
+                person_type=data["person_type"],
+                given_name=data["given_name"],
+                family_name=data["family_name"],
+                email=data["email"],
+                mis_code=data["mis_code"],
+                upn=data["upn"],
+                year_group=data["year_group"],
+                role_codes=tuple(data["roles"]),
+                password_method=data["password_method"],
+                password=data["password"] or None,
+                consent=data["consent"],
+                add_existing=data["add_existing"],
+                base_url=request.build_absolute_uri("/"),
+            )
+        except services.ExistingAccountFound as exc:
+            existing = exc.account  # offered on the page: "Add this person to your school"
+        except (ValidationError, PermissionDenied) as exc:
+            add_service_error(form, exc, field="roles")
+        else:
+            return _added(request, membership, data)
+    return render(request, "accounts/user_add.html", {"form": form, "existing": existing})
+
+
+def _added(request, membership: Membership, data):
+    account = membership.account
+    for warning in membership.warnings:
+        messages.warning(request, warning)
+    if membership.added_existing:
+        messages.success(request, f"{account.full_name} ({account.username}) was added to your school.")
+    elif membership.starter_code:
+        # Shown on this response only: the code is never stored in plain text, so a reload cannot show it again.
+        return render(request, "accounts/user_added_code.html", {"membership": membership, "account": account})
+    elif data["password_method"] == services.PASSWORD_INVITATION:
+        messages.success(request, f"{account.full_name} was added; an invitation was sent to {account.email}.")
+    else:
+        messages.success(request, f"{account.full_name} ({account.username}) was added.")
+    return redirect(reverse("users_list", args=[request.school.slug]) + f"?q={account.username}")
+
+
+@require_perm(Perm.USERS_EDIT)
+def user_edit(request, school_slug, membership_id):
+    school = request.school
+    membership = _membership_or_404(request, membership_id)
+    account = membership.account
+    actor = _actor(request)
+    grantable = selectors.grantable_roles(school=school, account=request.user)
+    held = set(membership.role_assignments.values_list("role_id", flat=True))
+    form = UserEditForm(request.POST or None, membership=membership, actor=actor, grantable=grantable, held=held)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                warnings = services.account_update(
+                    actor=actor, account=account, school=school, **form.account_changes()
+                )
+                services.membership_update(
+                    school=school, actor=actor, membership=membership, **form.membership_changes()
+                )
+                # Roles this person may not grant stay as they are.
+                services.membership_roles_set(
+                    school=school,
+                    actor=actor,
+                    membership=membership,
+                    role_codes=set(data["roles"]) | (held - grantable),
+                )
+                code = None
+                if data["password_method"]:
+                    code = services.account_credentials_reset(
+                        school=school,
+                        actor=actor,
+                        account=account,
+                        method=data["password_method"],
+                        password=data["password"] or None,
+                        base_url=request.build_absolute_uri("/"),
+                    )
+        except PermissionDenied as exc:
+            membership.refresh_from_db()
+            account.refresh_from_db()
+            add_service_error(form, exc, field="email" if "email" in str(exc) else "roles")
+        except ValidationError as exc:
+            membership.refresh_from_db()
+            account.refresh_from_db()
+            add_service_error(form, exc)
+        else:
+            for warning in warnings:
+                messages.warning(request, warning)
+            if code:
+                return render(
+                    request,
+                    "accounts/user_added_code.html",
+                    {"membership": membership, "account": account, "reissued": True, "starter_code": code},
+                )
+            messages.success(request, f"{account.full_name} ({account.username}) was saved.")
+            return redirect("users_list", school_slug=school.slug)
+    return render(
+        request,
+        "accounts/user_edit.html",
+        {
+            "form": form,
+            "membership": membership,
+            "account": account,
+            "other_roles": Role.objects.filter(code__in=held - grantable),
+            "linked_signins": selectors.linked_signins(account=account),
+        },
+    )
+
+
+@require_perm(Perm.USERS_DELETE)
+def user_delete(request, school_slug, membership_id):
+    school = request.school
+    membership = _membership_or_404(request, membership_id)
+    account = membership.account
+    form = UserDeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        name = f"{account.full_name} ({account.username})"
+        try:
+            erased = services.account_delete(school=school, actor=_actor(request), account=account)
+        except (ValidationError, PermissionDenied) as exc:
+            add_service_error(form, exc)
+        else:
+            if erased:
+                messages.success(request, f"The account of {name} was deleted.")
+            else:
+                messages.success(
+                    request, f"{name} was removed from your school; another school still holds their account."
+                )
+            return redirect("users_list", school_slug=school.slug)
+    return render(request, "accounts/user_delete.html", {"form": form, "membership": membership, "account": account})

@@ -4,6 +4,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import urls as account_urls
 from accounts import views as account_views
 from provisioning.contacts import urls as contacts_urls
 from provisioning.upload import urls as upload_urls
@@ -22,6 +23,7 @@ admin.site.site_header = "Rollcall support"
 # School screens, under /s/<school_slug>/ — one include per app.
 school_patterns = [
     path("", include("tenancy.urls")),
+    path("", include(account_urls.school_urlpatterns)),
     path("", include("provisioning.upload.urls")),
     path("account-manager/", include("provisioning.contacts.urls")),
 ]
@@ -29,6 +31,7 @@ school_patterns = [
 # School API, under /api/s/<school_slug>/ — one include per app's api_urlpatterns.
 api_school_patterns = [
     path("", include(tenancy_urls.api_urlpatterns)),
+    path("", include(account_urls.api_urlpatterns)),
     path("", include(upload_urls.api_urlpatterns)),
     path("", include(contacts_urls.api_urlpatterns)),
 ]

@@ -1,0 +1,322 @@
+"""The accounts REST API, per school: the same services as the Users screens, errors as JSON.
+
+A resource is a person at the school: its id is the membership id (one account may be, say, staff
+and contact at the same school).
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+
+from accounts import selectors, services
+from accounts.forms import UserFilterForm
+from accounts.models import Membership, PersonType, Role
+from accounts.permissions import Perm
+from tenancy.api import SchoolAPIView
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(required=False)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="pk")
+    account_id = serializers.UUIDField(source="account.pk")
+    username = serializers.CharField(source="account.username")
+    given_name = serializers.CharField(source="account.given_name")
+    family_name = serializers.CharField(source="account.family_name")
+    email = serializers.CharField(source="account.email")
+    person_type = serializers.CharField()
+    mis_code = serializers.CharField()
+    status = serializers.CharField()
+    year_group = serializers.CharField()
+    roles = serializers.SerializerMethodField()
+    approved = serializers.BooleanField(source="account.approved")
+    locked_out = serializers.BooleanField(source="account.locked_out")
+    override_network_auth = serializers.BooleanField(source="account.override_network_auth")
+    linked_signins = serializers.SerializerMethodField()
+
+    def get_roles(self, membership) -> list[str]:
+        return [ra.role_id for ra in membership.role_assignments.all()]
+
+    def get_linked_signins(self, membership) -> bool:
+        if hasattr(membership, "has_linked_signin"):
+            return membership.has_linked_signin
+        return bool(selectors.linked_signins(account=membership.account))
+
+
+class AccountPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    results = AccountSerializer(many=True)
+
+
+class AccountCreateSerializer(serializers.Serializer):
+    person_type = serializers.ChoiceField(choices=PersonType.choices)
+    username = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    given_name = serializers.CharField(max_length=150)
+    family_name = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    mis_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    upn = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    year_group = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    roles = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    password_method = serializers.ChoiceField(choices=services.PASSWORD_METHODS)
+    password = serializers.CharField(required=False, allow_blank=True, write_only=True, default="")
+    consent = serializers.BooleanField(
+        help_text="The consent acknowledgement: you have the person's permission (recorded in the audit log)."
+    )
+    add_existing = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="After a 409 naming an existing account, send its id here to add that person to the school.",
+    )
+
+
+class AccountCreatedSerializer(AccountSerializer):
+    starter_code = serializers.CharField(allow_null=True, help_text="Shown once, when password_method=starter_code.")
+    warnings = serializers.ListField(child=serializers.CharField())
+    added_existing = serializers.BooleanField()
+
+
+class AccountUpdateSerializer(serializers.Serializer):
+    given_name = serializers.CharField(max_length=150, required=False)
+    family_name = serializers.CharField(max_length=150, required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    approved = serializers.BooleanField(required=False)
+    locked_out = serializers.BooleanField(required=False)
+    override_network_auth = serializers.BooleanField(required=False)
+    mis_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    year_group = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+
+class AccountUpdatedSerializer(AccountSerializer):
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class RoleAssignSerializer(serializers.Serializer):
+    role = serializers.SlugField()
+
+
+class _AccountsApi(SchoolAPIView):
+    """Per-method permissions, and the services' refusals turned into JSON errors."""
+
+    method_perms: dict[str, Perm] = {}
+
+    @property
+    def required_perm(self):
+        return self.method_perms.get(self.request.method)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.ExistingAccountFound):
+            account = exc.account
+            return Response(
+                {
+                    "detail": exc.messages[0],
+                    "existing_account": {"id": str(account.pk), "username": account.username},
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        if isinstance(exc, DjangoValidationError):
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            return Response({"detail": "; ".join(sum(errors.values(), [])), "errors": errors}, status=400)
+        if isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(str(exc) or None)
+        return super().handle_exception(exc)
+
+    def actor(self) -> services.Actor:
+        return services.Actor(account=self.request.user, school=self.school)
+
+    def membership(self, membership_id) -> Membership:
+        try:
+            membership = (
+                Membership.objects.select_related("account")
+                .prefetch_related("role_assignments")
+                .get(school=self.school, id=membership_id, account__deleted_at__isnull=True)
+            )
+        except Membership.DoesNotExist as exc:
+            raise exceptions.NotFound() from exc
+        return membership
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("q", str, description="Search: name, username, email or MIS code"),
+    OpenApiParameter("person_type", str, enum=PersonType.values),
+    OpenApiParameter("role", str, description="Role code, e.g. eo"),
+    OpenApiParameter("status", str, enum=Membership.Status.values),
+    OpenApiParameter("year_group", str),
+    OpenApiParameter("sort", str, enum=list(selectors.USER_LIST_SORTS)),
+    OpenApiParameter("desc", bool),
+    OpenApiParameter("page", int),
+    OpenApiParameter("per_page", int, enum=list(selectors.USER_LIST_PAGE_SIZES)),
+]
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Refused: field messages in `errors`"),
+    403: OpenApiResponse(ErrorSerializer, description="Your roles do not allow this; `detail` says why"),
+    404: OpenApiResponse(ErrorSerializer, description="No such person at this school"),
+}
+
+
+class AccountListCreateApi(_AccountsApi):
+    method_perms = {"GET": Perm.USERS_VIEW, "POST": Perm.USERS_ADD}
+
+    @extend_schema(
+        operation_id="accounts_list",
+        parameters=LIST_PARAMETERS,
+        responses={200: AccountPageSerializer, 403: ERRORS[403]},
+    )
+    def get(self, request, school_slug):
+        form = UserFilterForm(
+            request.query_params, roles=list(Role.objects.all()), year_groups=selectors.year_groups(school=self.school)
+        )
+        paginator = Paginator(selectors.user_list(school=self.school, filters=form.filters()), form.page_size())
+        page = paginator.get_page(request.query_params.get("page"))
+        return Response(
+            {
+                "count": paginator.count,
+                "page": page.number,
+                "pages": paginator.num_pages,
+                "results": AccountSerializer(page.object_list, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        operation_id="accounts_create",
+        request=AccountCreateSerializer,
+        responses={
+            201: AccountCreatedSerializer,
+            409: OpenApiResponse(
+                inline_serializer(
+                    "ExistingAccount",
+                    {
+                        "detail": serializers.CharField(),
+                        "existing_account": inline_serializer(
+                            "ExistingAccountRef", {"id": serializers.UUIDField(), "username": serializers.CharField()}
+                        ),
+                    },
+                ),
+                description="The person already has an account: resend with add_existing=<id>",
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request, school_slug):
+        incoming = AccountCreateSerializer(data=request.data)
+        if not incoming.is_valid():
+            return _invalid(incoming)
+        data = incoming.validated_data
+        membership = services.account_create(
+            school=self.school,
+            actor=self.actor(),
+            username=data["username"],
+            person_type=data["person_type"],
+            given_name=data["given_name"],
+            family_name=data["family_name"],
+            email=data["email"],
+            mis_code=data["mis_code"],
+            upn=data["upn"],
+            year_group=data["year_group"],
+            role_codes=tuple(data["roles"]),
+            password_method=data["password_method"],
+            password=data["password"] or None,
+            consent=data["consent"],
+            add_existing=data["add_existing"],
+            base_url=request.build_absolute_uri("/"),
+        )
+        body = AccountSerializer(self.membership(membership.pk)).data
+        body |= {
+            "starter_code": membership.starter_code,
+            "warnings": membership.warnings,
+            "added_existing": membership.added_existing,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AccountDetailApi(_AccountsApi):
+    method_perms = {"GET": Perm.USERS_VIEW, "PATCH": Perm.USERS_EDIT, "DELETE": Perm.USERS_DELETE}
+
+    @extend_schema(operation_id="accounts_retrieve", responses={200: AccountSerializer, 404: ERRORS[404]})
+    def get(self, request, school_slug, membership_id):
+        return Response(AccountSerializer(self.membership(membership_id)).data)
+
+    @extend_schema(
+        operation_id="accounts_update",
+        request=AccountUpdateSerializer,
+        responses={200: AccountUpdatedSerializer, **ERRORS},
+    )
+    def patch(self, request, school_slug, membership_id):
+        membership = self.membership(membership_id)
+        incoming = AccountUpdateSerializer(data=request.data, partial=True)
+        if not incoming.is_valid():
+            return _invalid(incoming)
+        data = dict(incoming.validated_data)
+        membership_fields = {k: data.pop(k) for k in ("mis_code", "year_group") if k in data}
+        with transaction.atomic():
+            warnings = services.account_update(
+                actor=self.actor(), account=membership.account, school=self.school, **data
+            )
+            services.membership_update(
+                school=self.school, actor=self.actor(), membership=membership, **membership_fields
+            )
+        body = AccountSerializer(self.membership(membership_id)).data | {"warnings": warnings}
+        return Response(body)
+
+    @extend_schema(
+        operation_id="accounts_delete",
+        responses={
+            200: inline_serializer(
+                "AccountDeleted",
+                {"erased": serializers.BooleanField(help_text="False: only removed from this school")},
+            ),
+            **ERRORS,
+        },
+    )
+    def delete(self, request, school_slug, membership_id):
+        membership = self.membership(membership_id)
+        erased = services.account_delete(school=self.school, actor=self.actor(), account=membership.account)
+        return Response({"erased": erased})
+
+
+class AccountRoleAssignApi(_AccountsApi):
+    method_perms = {"POST": Perm.USERS_EDIT}
+
+    @extend_schema(
+        operation_id="accounts_roles_assign", request=RoleAssignSerializer, responses={200: AccountSerializer, **ERRORS}
+    )
+    def post(self, request, school_slug, membership_id):
+        membership = self.membership(membership_id)
+        incoming = RoleAssignSerializer(data=request.data)
+        if not incoming.is_valid():
+            return _invalid(incoming)
+        code = incoming.validated_data["role"]
+        if not Role.objects.filter(code=code).exists():
+            raise DjangoValidationError({"role": f"There is no role {code}."})
+        services.role_assign(school=self.school, actor=self.actor(), membership=membership, role_code=code)
+        return Response(AccountSerializer(self.membership(membership_id)).data)
+
+
+class AccountRoleRemoveApi(_AccountsApi):
+    method_perms = {"DELETE": Perm.USERS_EDIT}
+
+    @extend_schema(
+        operation_id="accounts_roles_remove",
+        parameters=[OpenApiParameter("role_code", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: AccountSerializer, **ERRORS},
+    )
+    def delete(self, request, school_slug, membership_id, role_code):
+        membership = self.membership(membership_id)
+        services.role_remove(school=self.school, actor=self.actor(), membership=membership, role_code=role_code)
+        return Response(AccountSerializer(self.membership(membership_id)).data)
+
+
+def _invalid(incoming: serializers.Serializer) -> Response:
+    errors = {field: [str(m) for m in messages] for field, messages in incoming.errors.items()}
+    return Response({"detail": "Some fields are not valid.", "errors": errors}, status=400)

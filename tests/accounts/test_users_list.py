@@ -1,0 +1,194 @@
+"""The Users list: columns, tabs, search, filters, sort, pages, and a fixed number of queries."""
+
+import pytest
+from allauth.socialaccount.models import SocialAccount
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.accounts.users_helpers import person as member
+
+URL = "/s/alder/users/"
+
+
+@pytest.fixture
+def people(school_a):
+    return {
+        "ada": member(
+            school_a,
+            "student_portal",
+            person_type="student",
+            username="ada.s",
+            given_name="Ada",
+            family_name="Lovelace",
+            email="ada@home.example",
+            mis_code="S001",
+            year_group="Year 7",
+        ),
+        "bob": member(
+            school_a,
+            "eo",
+            username="bob.t",
+            given_name="Bob",
+            family_name="Turing",
+            email="bob@alder.sch.uk",
+            mis_code="T042",
+        ),
+        "cat": member(
+            school_a,
+            "parent",
+            person_type="contact",
+            username="cat.c",
+            given_name="Cat",
+            family_name="Curie",
+            email="cat@home.example",
+            mis_code="C900",
+        ),
+        "dan": member(
+            school_a,
+            "student_portal",
+            person_type="student",
+            username="dan.h",
+            given_name="Dan",
+            family_name="Hopper",
+            mis_code="S002",
+            year_group="Year 8",
+            status="left",
+        ),
+    }
+
+
+def _usernames(response) -> list[str]:
+    return [m.account.username for m in response.context["rows"]]
+
+
+def test_it_lists_the_school_people_with_the_product_columns(login, centre_admin, people):
+    response = login(centre_admin).get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for column in [
+        "User Name",
+        "MIS Code",
+        "Family Name",
+        "Given Names",
+        "Email",
+        "Roles",
+        "Approved",
+        "Locked Out",
+        "Override Network Authentication",
+        "Linked sign-ins",
+        "Action",
+    ]:
+        assert f">{column}<" in html or f">{column}</a>" in html
+    assert {"ada.s", "bob.t", "cat.c", "dan.h", "ca.alder"} <= set(_usernames(response))
+    for tab in ["Students", "Staff", "Contacts", "All"]:
+        assert f">{tab}</a>" in html
+
+
+def test_it_never_shows_another_schools_people(login, centre_admin, people, school_b):
+    member(school_b, username="birch.only")
+    assert "birch.only" not in _usernames(login(centre_admin).get(URL))
+
+
+def test_the_tabs_filter_by_person_type(login, centre_admin, people):
+    client = login(centre_admin)
+    assert sorted(_usernames(client.get(URL + "?person_type=student"))) == ["ada.s", "dan.h"]
+    assert _usernames(client.get(URL + "?person_type=contact")) == ["cat.c"]
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("lovelace", ["ada.s"]),
+        ("BOB.T", ["bob.t"]),
+        ("home.example", ["ada.s", "cat.c"]),
+        ("c900", ["cat.c"]),
+        ("ada love", ["ada.s"]),
+    ],
+)
+def test_it_searches_names_usernames_emails_and_mis_codes(login, centre_admin, people, q, expected):
+    assert sorted(_usernames(login(centre_admin).get(URL, {"q": q}))) == expected
+
+
+def test_it_filters_by_role_status_and_year_group(login, centre_admin, people):
+    client = login(centre_admin)
+    assert _usernames(client.get(URL, {"role": "eo"})) == ["bob.t"]
+    assert _usernames(client.get(URL, {"status": "left"})) == ["dan.h"]
+    assert _usernames(client.get(URL, {"year_group": "Year 7"})) == ["ada.s"]
+
+
+def test_a_bad_filter_value_is_ignored_not_an_error(login, centre_admin, people):
+    response = login(centre_admin).get(URL, {"role": "no-such-role", "sort": "password", "per_page": "9999"})
+    assert response.status_code == 200
+    assert len(_usernames(response)) == 5
+
+
+def test_it_sorts_by_family_name_by_default_and_by_any_column(login, centre_admin, people):
+    client = login(centre_admin)
+    families = [m.account.family_name for m in client.get(URL, {"person_type": "student"}).context["rows"]]
+    assert families == ["Hopper", "Lovelace"]
+    assert _usernames(client.get(URL, {"sort": "username", "desc": "1", "person_type": "student"})) == [
+        "dan.h",
+        "ada.s",
+    ]
+    assert _usernames(client.get(URL, {"sort": "mis_code", "person_type": "student"})) == ["ada.s", "dan.h"]
+
+
+def test_it_pages_through_the_list(login, centre_admin, school_a):
+    for n in range(30):
+        member(school_a, username=f"p{n:02d}", family_name=f"Page{n:02d}")
+    client = login(centre_admin)
+    first = client.get(URL, {"per_page": 25})
+    second = client.get(URL, {"per_page": 25, "page": 2})
+    assert first.context["page"].paginator.count == 31
+    assert len(_usernames(first)) == 25 and len(_usernames(second)) == 6
+    assert not set(_usernames(first)) & set(_usernames(second))
+
+
+def test_it_shows_which_people_have_linked_sign_ins(login, centre_admin, people):
+    SocialAccount.objects.create(user=people["bob"].account, provider="microsoft", uid="bob-ms")
+    rows = {m.account.username: m for m in login(centre_admin).get(URL).context["rows"]}
+    assert rows["bob.t"].has_linked_signin and not rows["ada.s"].has_linked_signin
+
+
+def test_deleted_accounts_are_not_listed(login, centre_admin, people):
+    from django.utils import timezone
+
+    people["cat"].account.deleted_at = timezone.now()
+    people["cat"].account.save()
+    assert "cat.c" not in _usernames(login(centre_admin).get(URL))
+
+
+def test_the_query_count_does_not_grow_with_the_page(login, centre_admin, school_a, django_assert_max_num_queries):
+    client = login(centre_admin)
+    for n in range(5):
+        member(school_a, "eo", "slt", username=f"few{n}")
+    with CaptureQueriesContext(connection) as small:
+        client.get(URL, {"per_page": 25})
+    for n in range(150):
+        m = member(school_a, "eo", "slt", username=f"many{n}")
+        SocialAccount.objects.create(user=m.account, provider="google", uid=f"g{n}")
+    with CaptureQueriesContext(connection) as large:
+        response = client.get(URL, {"per_page": 200})
+    assert len(response.context["rows"]) == 156
+    assert len(large.captured_queries) == len(small.captured_queries)
+    with django_assert_max_num_queries(16):
+        client.get(URL, {"per_page": 200, "q": "many", "role": "eo"})
+
+
+def test_an_eo_sees_add_but_not_delete(login, eo_user, people):
+    html = login(eo_user).get(URL).content.decode()
+    assert "+Add" in html and ">Edit<" in html and ">Delete<" not in html
+
+
+@pytest.mark.parametrize("persona", ["inv_user"])
+def test_an_invigilator_cannot_open_the_users_list(login, request, persona, people):
+    assert login(request.getfixturevalue(persona)).get(URL).status_code == 403
+
+
+def test_a_parent_or_student_portal_user_cannot_open_the_users_list(login, people):
+    assert login(people["cat"].account).get(URL).status_code == 403
+    assert login(people["ada"].account).get(URL).status_code == 403
+
+
+def test_another_schools_admin_finds_no_such_school(login, other_school_admin):
+    assert login(other_school_admin).get(URL).status_code == 404
