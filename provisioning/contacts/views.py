@@ -92,7 +92,7 @@ def account_manager(request, school_slug):
             "state": state,
             "user_types": USER_TYPES.items(),
             "statuses": [(value, label, counts.get(value)) for value, label in selectors.status_choices(person_type)],
-            "state_labels": dict(selectors.status_choices(person_type)),
+            "state_label": dict(selectors.status_choices(person_type)).get(state, ""),
             "is_contacts": is_contacts,
             "problems": selectors.email_problems(school=school) if is_contacts else None,
             "jobs": list(Job.objects.filter(school=school, id__in=job_ids)) if job_ids else [],
