@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.AccountStateMiddleware",
     "tenancy.middleware.SchoolScopeMiddleware",
+    "tenancy.middleware.SupportAdminMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 from django_scopes.state import state as scope_state
 
 from tenancy.models import School
@@ -82,3 +82,25 @@ def no_school_in_scope():
         yield
     finally:
         scope_state.reset(token)
+
+
+class SupportAdminMiddleware:
+    """Support staff's Django admin sees every school: the one place outside tenancy itself,
+    migrations and management commands where scoping is switched off. Anyone else reaching
+    /admin/ keeps the no-school scope and Django sends them to sign in."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated and user.is_staff and request.path_info.startswith(_admin_prefix()):
+            with scopes_disabled():
+                return self.get_response(request)
+        return self.get_response(request)
+
+
+def _admin_prefix() -> str:
+    from django.urls import reverse
+
+    return reverse("admin:index")

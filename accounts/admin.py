@@ -1,0 +1,185 @@
+"""The registry in support staff's Django admin, across every school.
+
+Account edits go through accounts.services.account_update like the school screens do (support staff
+may change any email); everything else is audited by tenancy.admin.SupportAdmin.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.models import Group
+
+from accounts.models import (
+    Account,
+    AuditEvent,
+    ContactLink,
+    Membership,
+    Role,
+    RoleAssignment,
+    Service,
+    SetPasswordLink,
+    StarterCode,
+    UsernameHold,
+)
+from accounts.services import ACCOUNT_FIELDS, Actor, account_update
+from tenancy.admin import ReadOnlySupportAdmin, SupportAdmin, plain
+
+# Roles and support status replace Django's groups; an empty "Groups" page would only confuse.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ("school", "person_type", "mis_code", "status", "year_group", "form")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(SupportAdmin):
+    list_display = (
+        "username",
+        "family_name",
+        "given_name",
+        "email",
+        "home_school",
+        "approved",
+        "locked_out",
+        "is_active",
+        "is_staff",
+    )
+    list_filter = ("is_staff", "approved", "locked_out", "is_active", "must_change_password", "home_school")
+    list_select_related = ("home_school",)
+    search_fields = ("username", "email", "given_name", "family_name", "upn")
+    fields = (
+        "username",
+        "given_name",
+        "family_name",
+        "email",
+        "email_verified",
+        "upn",
+        "home_school",
+        "approved",
+        "locked_out",
+        "override_network_auth",
+        "must_change_password",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+        "deleted_at",
+        "how_to_delete",
+    )
+    readonly_fields = ("email_verified", "date_joined", "last_login", "deleted_at", "how_to_delete")
+    inlines = [MembershipInline]
+
+    @admin.display(description="Deleting")
+    def how_to_delete(self, obj):
+        return (
+            "Accounts are not deleted here. A Centre Admin deletes a person in the school's Users screen, "
+            "which erases their personal data and keeps their certificates verifiable."
+        )
+
+    def has_add_permission(self, request):
+        return False  # people are added at a school (+Add, upload, sync); support accounts by createsuperuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        stored = Account.objects.get(pk=obj.pk)
+        through_service = {n: form.cleaned_data[n] for n in form.changed_data if n in ACCOUNT_FIELDS}
+        others = [n for n in form.changed_data if n not in ACCOUNT_FIELDS]
+        if through_service:
+            account_update(actor=Actor(account=request.user), account=stored, **through_service)
+        if others:
+            changes = {n: [plain(getattr(stored, n)), plain(form.cleaned_data[n])] for n in others}
+            for name in others:
+                setattr(stored, name, form.cleaned_data[name])
+            stored.save(update_fields=others)
+            self.audit(request, stored, "changed", changes)
+        obj.refresh_from_db()
+
+
+@admin.register(Membership)
+class MembershipAdmin(SupportAdmin):
+    list_display = ("account", "school", "person_type", "mis_code", "status", "year_group", "form")
+    list_filter = ("school", "person_type", "status", "portal_access")
+    list_select_related = ("account", "school")
+    search_fields = ("account__username", "account__family_name", "account__given_name", "mis_code")
+    raw_id_fields = ("account",)
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(SupportAdmin):
+    list_display = ("membership", "role", "school", "granted_at", "granted_by")
+    list_filter = ("school", "role")
+    list_select_related = ("membership__account", "membership__school", "role", "school", "granted_by")
+    search_fields = ("membership__account__username", "membership__account__family_name", "role__name")
+    raw_id_fields = ("membership", "granted_by")
+
+
+@admin.register(ContactLink)
+class ContactLinkAdmin(SupportAdmin):
+    list_display = ("contact", "student", "school", "relationship", "portal_access")
+    list_filter = ("school", "portal_access")
+    list_select_related = ("contact__account", "student__account", "school")
+    search_fields = (
+        "contact__account__username",
+        "contact__account__family_name",
+        "student__account__username",
+        "student__account__family_name",
+    )
+    raw_id_fields = ("contact", "student")
+
+
+@admin.register(Service)
+class ServiceAdmin(SupportAdmin):
+    list_display = ("name", "code")
+    search_fields = ("name", "code")
+
+
+@admin.register(Role)
+class RoleAdmin(SupportAdmin):
+    list_display = ("name", "short_name", "code", "service", "sort_order")
+    list_filter = ("service",)
+    list_select_related = ("service",)
+    search_fields = ("name", "short_name", "code")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlySupportAdmin):
+    list_display = ("at", "action", "actor_label", "school", "target_type", "target_label")
+    list_filter = ("school", "target_type", "action")
+    list_select_related = ("school",)
+    search_fields = ("action", "actor_label", "target_label", "target_id")
+    date_hierarchy = "at"
+
+
+@admin.register(StarterCode)
+class StarterCodeAdmin(ReadOnlySupportAdmin):
+    list_display = ("account", "school", "created_at", "expires_at", "used_at", "revoked_at")
+    list_filter = ("school",)
+    list_select_related = ("account", "school")
+    search_fields = ("account__username", "account__family_name")
+    exclude = ("code_hash",)
+
+
+@admin.register(SetPasswordLink)
+class SetPasswordLinkAdmin(ReadOnlySupportAdmin):
+    list_display = ("account", "purpose", "school", "created_at", "expires_at", "used_at", "revoked_at")
+    list_filter = ("school", "purpose")
+    list_select_related = ("account", "school")
+    search_fields = ("account__username", "account__family_name")
+    exclude = ("token_hash",)
+
+
+@admin.register(UsernameHold)
+class UsernameHoldAdmin(ReadOnlySupportAdmin):
+    list_display = ("username_lower", "account", "released_at", "held_until")
+    list_select_related = ("account",)
+    search_fields = ("username_lower", "account__username")

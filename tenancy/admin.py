@@ -1,0 +1,140 @@
+"""Support staff's Django admin: every school at once, every change audited.
+
+Admin requests by support staff run with scoping switched off (tenancy.middleware.SupportAdminMiddleware,
+one of the short allow-list of scopes_disabled() uses). Every ModelAdmin here and in accounts/admin.py
+derives from SupportAdmin, which writes one audit event per add, change or delete.
+"""
+
+import datetime
+import uuid
+from decimal import Decimal
+
+from django.contrib import admin
+from django.db import models
+
+from tenancy.models import ApiToken, Job, Organisation, School
+
+
+def plain(value):
+    """A value as the audit log's JSON can hold it."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime.date | datetime.time | datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, list | tuple | set | models.QuerySet):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if hasattr(value, "all"):  # a related manager (many-to-many)
+        return [str(v) for v in value.all()]
+    return str(value)
+
+
+def audit_school(obj) -> School | None:
+    if isinstance(obj, School):
+        return obj
+    return getattr(obj, "school", None) or getattr(obj, "home_school", None)
+
+
+class SupportAdmin(admin.ModelAdmin):
+    """Any support staff member (is_staff) may use it, and each change leaves an audit event
+    `admin.<model>.added|changed|deleted` with the changed fields before and after."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def audit(self, request, obj, verb: str, changes: dict) -> None:
+        from accounts.audit import audit_record
+
+        audit_record(
+            action=f"admin.{obj._meta.model_name}.{verb}",
+            actor=request.user,
+            school=audit_school(obj),
+            target_type=obj._meta.model_name,
+            target_id=str(obj.pk),
+            target_label=str(obj)[:200],
+            changes=changes,
+        )
+
+    def save_model(self, request, obj, form, change):
+        # The admin's change view already runs in a transaction, so the event commits with the change.
+        before = type(obj)._base_manager.get(pk=obj.pk) if change else None
+        super().save_model(request, obj, form, change)
+        changes = {
+            name: [plain(getattr(before, name)) if before else None, plain(form.cleaned_data.get(name))]
+            for name in form.changed_data
+        }
+        self.audit(request, obj, "changed" if change else "added", changes)
+
+    def delete_model(self, request, obj):
+        self.audit(request, obj, "deleted", {"deleted": [str(obj), None]})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.audit(request, obj, "deleted", {"deleted": [str(obj), None]})
+        super().delete_queryset(request, queryset)
+
+
+class ReadOnlySupportAdmin(SupportAdmin):
+    """Records that only services write (audit, credentials, jobs): support may look, not touch."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(SupportAdmin):
+    list_display = ("name", "slug", "kind", "support_contact")
+    list_filter = ("kind",)
+    search_fields = ("name", "slug", "support_contact")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(School)
+class SchoolAdmin(SupportAdmin):
+    list_display = ("name", "organisation", "urn", "slug", "time_zone", "is_active")
+    list_filter = ("is_active", "organisation")
+    list_select_related = ("organisation",)
+    search_fields = ("name", "urn", "slug", "email_domains")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlySupportAdmin):
+    list_display = ("kind", "school", "state", "progress_done", "progress_total", "created_by", "created_at")
+    list_filter = ("state", "kind", "school")
+    list_select_related = ("school", "created_by")
+    search_fields = ("id", "error", "school__name", "created_by__username")
+    date_hierarchy = "created_at"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlySupportAdmin):
+    list_display = ("name", "prefix", "school", "account", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("school",)
+    list_select_related = ("school", "account")
+    search_fields = ("name", "prefix", "account__username", "school__name")
+    exclude = ("token_hash",)
