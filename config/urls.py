@@ -26,6 +26,7 @@ school_patterns = [
     path("", include(account_urls.school_urlpatterns)),
     path("", include("provisioning.upload.urls")),
     path("account-manager/", include("provisioning.contacts.urls")),
+    path("assessments/", include("assessments.urls")),
 ]
 
 # School API, under /api/s/<school_slug>/ — one include per app's api_urlpatterns.
@@ -34,6 +35,7 @@ api_school_patterns = [
     path("", include(account_urls.api_urlpatterns)),
     path("", include(upload_urls.api_urlpatterns)),
     path("", include(contacts_urls.api_urlpatterns)),
+    path("assessments/", include("assessments.urls_api")),
 ]
 
 urlpatterns = [
@@ -41,6 +43,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("switch/", tenancy_views.switch_school, name="switch_school"),
     path("welcome/<str:token>/", account_views.set_password_from_link, name="set_password_from_link"),
+    path("verify/", include("assessments.urls_public")),
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
     path("admin/", admin.site.urls),

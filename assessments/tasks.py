@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from assessments import services
+from tenancy.tasks import run_school_job
+
+
+@shared_task
+def render_certificate_pdf(school_id: str, job_id: str) -> None:
+    run_school_job(school_id, job_id, services.certificate_pdf_render)
+
+
+@shared_task
+def build_certificate_zip(school_id: str, job_id: str) -> None:
+    run_school_job(school_id, job_id, services.certificate_zip_build)

@@ -1,0 +1,3 @@
+"""School API for assessments, under /api/s/<school_slug>/assessments/."""
+
+urlpatterns = []
