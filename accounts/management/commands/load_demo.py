@@ -3,6 +3,7 @@ role, and parents linked to students. Safe to run twice (it does nothing the sec
 
 import random
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_scopes import scope, scopes_disabled
@@ -106,10 +107,12 @@ class Command(BaseCommand):
         with scopes_disabled():
             if Organisation.objects.filter(slug="northfield-trust").exists():
                 self.stdout.write("Demo data already loaded.")
+                call_command("load_demo_assessments", stdout=self.stdout)
                 return
         with transaction.atomic():
             self._load()
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        call_command("load_demo_assessments", stdout=self.stdout)
 
     def _load(self):
         rng = random.Random(2026)
