@@ -1,0 +1,215 @@
+"""Execute a stored plan, set-based, inside the caller's transaction: all of it or none of it.
+
+The plan's items are the SyncRecord rows of the run; nothing here decides anything new, except the
+starter codes of new accounts (issued with accounts.credentials.starter_codes_build).
+"""
+
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+from accounts.credentials import starter_codes_build
+from accounts.models import Account, ContactLink, Membership, RoleAssignment, StarterCode, UsernameHold
+from provisioning.sync.bulk import insert_rows, pk_chunks, update_rows
+
+ACCOUNT_FIELDS = ("username", "given_name", "family_name", "email", "upn")
+MEMBERSHIP_FIELDS = ("mis_code", "year_group", "form", "portal_access", "status")
+HOLD_DAYS = 365
+ACCOUNT_INSERT = [
+    "id", "password", "username", "given_name", "family_name", "email", "email_verified", "upn", "home_school_id",
+    "approved", "locked_out", "override_network_auth", "must_change_password", "is_active", "is_staff",
+    "is_superuser", "date_joined",
+]  # fmt: skip
+MEMBERSHIP_INSERT = [
+    "id", "school_id", "account_id", "person_type", "mis_code", "status", "year_group", "form", "portal_access",
+    "created_at", "updated_at",
+]  # fmt: skip
+
+
+def _uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def apply_plan(*, school, policy, items: list[dict], job=None) -> dict:
+    """Returns {"codes": [(account id, plain code)], ...} for the credentials sheet; raises to roll back."""
+    now = timezone.now()
+    today = timezone.localdate()
+    people = [i for i in items if i["entity"] == "person"]
+    by_outcome = defaultdict(list)
+    for item in people:
+        by_outcome[item["outcome"]].append(item)
+    new_accounts = _create_accounts(school, policy, by_outcome["create"], now)
+    _create_memberships(school, by_outcome["create"] + by_outcome["transfer"], now)
+    _close_transferred(school, by_outcome["transfer"], today)
+    _update_existing(school, by_outcome["update"] + by_outcome["reactivate"], now)
+    _grant_roles(school, people, now)
+    _archive(by_outcome["archive"], today)
+    _apply_links(school, [i for i in items if i["entity"] == "link"])
+    codes = []
+    if new_accounts and policy.password_method == "random":
+        rows, plain = starter_codes_build(school=school, accounts=new_accounts, job=job)
+        insert_rows(
+            StarterCode,
+            ["id", "school_id", "account_id", "code_hash", "created_at", "expires_at", "job_id"],
+            [(uuid.uuid4(), school.pk, r.account_id, r.code_hash, now, r.expires_at, r.job_id) for r in rows],
+        )
+        codes = list(plain.items())
+    return {"codes": codes}
+
+
+def _create_accounts(school, policy, creates, now) -> list[Account]:
+    fresh = [i for i in creates if not i["after"].get("existing_account")]
+    if not fresh:
+        return []
+    method = policy.password_method
+    if method == "default" and policy.default_password_hash:
+        password, must_change = policy.default_password_hash, True  # hashed once, when the policy was saved
+    else:
+        # Starter codes (or Microsoft/Google sign-in): no password at all until the person chooses one.
+        password, must_change = UNUSABLE_PASSWORD_PREFIX + get_random_string(40), method == "random"
+    rows, accounts = [], []
+    for item in fresh:
+        a = item["after"]
+        account_id = _uuid(item["account_id"])
+        rows.append((
+            account_id, password, item["username"], a.get("given_name", ""), a.get("family_name", ""),
+            a.get("email", ""), False, a.get("upn", ""), school.pk, True, False, False, must_change, True, False,
+            False, now,
+        ))  # fmt: skip
+        accounts.append(Account(pk=account_id))
+    insert_rows(Account, ACCOUNT_INSERT, rows)
+    return accounts
+
+
+def _create_memberships(school, items, now) -> None:
+    rows = []
+    for item in items:
+        a = item["after"]
+        rows.append((
+            _uuid(item["membership_id"]), school.pk, _uuid(item["account_id"]), item["person_type"], item["mis_code"],
+            Membership.Status.ACTIVE, a.get("year_group", ""), a.get("form", ""), bool(a.get("portal_access")),
+            now, now,
+        ))  # fmt: skip
+    insert_rows(Membership, MEMBERSHIP_INSERT, rows)
+
+
+def _close_transferred(school, transfers, today) -> None:
+    """The account and username move here; the other school's membership is closed."""
+    if not transfers:
+        return
+    old_ids = [_uuid(i["after"]["from_membership_id"]) for i in transfers]
+    for chunk in pk_chunks(old_ids):
+        Membership.objects.filter(id__in=chunk).update(
+            status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now()
+        )
+    update_rows(
+        Account,
+        [
+            (
+                _uuid(i["account_id"]),
+                {"home_school_id": school.pk, "is_active": True,
+                 **{k: i["after"][k] for k in ACCOUNT_FIELDS if k in i["after"] and k != "username"}},
+            )
+            for i in transfers
+        ],
+    )  # fmt: skip
+
+
+def _update_existing(school, items, now) -> None:
+    account_changes, membership_changes, holds = [], [], []
+    for item in items:
+        after = item["after"]
+        values = {k: after[k] for k in ACCOUNT_FIELDS if k in after}
+        if "email" in values:
+            values["email_verified"] = False
+        if item["outcome"] == "reactivate":
+            values["is_active"] = True
+        if values:
+            account_changes.append((_uuid(item["account_id"]), values))
+        if "username" in after:
+            holds.append((item["before"]["username"].lower(), _uuid(item["account_id"])))
+        m_values = {k: after[k] for k in MEMBERSHIP_FIELDS if k in after}
+        if m_values.get("status") == Membership.Status.ACTIVE:
+            m_values.update(left_on=None, archived_on=None)
+        if m_values:
+            m_values["updated_at"] = now
+            membership_changes.append((_uuid(item["membership_id"]), m_values))
+    update_rows(Account, account_changes)
+    update_rows(Membership, membership_changes)
+    _hold_usernames(holds, now)
+
+
+def _hold_usernames(holds, now) -> None:
+    """Released names stay reserved for 365 days for everyone but their old holder."""
+    if not holds:
+        return
+    names = [name for name, _ in holds]
+    for chunk in pk_chunks(names):
+        UsernameHold.objects.filter(username_lower__in=chunk).delete()
+    until = now + timedelta(days=HOLD_DAYS)
+    UsernameHold.objects.bulk_create(
+        [UsernameHold(username_lower=n, account_id=a, released_at=now, held_until=until) for n, a in holds],
+        batch_size=1000,
+    )
+
+
+def _grant_roles(school, people, now) -> None:
+    rows = []
+    for item in people:
+        after = item["after"]
+        if "roles" not in after or item["outcome"] not in ("create", "transfer", "update", "reactivate"):
+            continue
+        already = set(item["before"].get("roles", []))
+        for role in after["roles"]:
+            if role not in already:
+                rows.append((uuid.uuid4(), school.pk, _uuid(item["membership_id"]), role, now))
+    insert_rows(RoleAssignment, ["id", "school_id", "membership_id", "role_id", "granted_at"], rows)
+
+
+def _archive(items, today) -> None:
+    """Leavers: Left (still signing in for the grace period) or Archived; an account with nothing left
+    anywhere stops signing in."""
+    left = [_uuid(i["membership_id"]) for i in items if i["after"]["status"] == Membership.Status.LEFT]
+    archived = [_uuid(i["membership_id"]) for i in items if i["after"]["status"] == Membership.Status.ARCHIVED]
+    stamp = timezone.now()
+    for chunk in pk_chunks(left):
+        Membership.objects.filter(id__in=chunk).update(status=Membership.Status.LEFT, left_on=today, updated_at=stamp)
+    for chunk in pk_chunks(archived):
+        Membership.objects.filter(id__in=chunk).update(
+            status=Membership.Status.ARCHIVED, archived_on=today, updated_at=stamp
+        )
+    if archived:
+        deactivate_if_nothing_left([_uuid(i["account_id"]) for i in items if i["after"]["status"] == "archived"])
+
+
+def deactivate_if_nothing_left(account_ids) -> None:
+    for chunk in pk_chunks(sorted(set(account_ids), key=str)):
+        still = set(
+            Membership.objects.filter(account_id__in=chunk)
+            .exclude(status=Membership.Status.ARCHIVED)
+            .values_list("account_id", flat=True)
+        )
+        Account.objects.filter(id__in=[a for a in chunk if a not in still]).update(is_active=False)
+
+
+def _apply_links(school, links) -> None:
+    creates, updates, deletes = [], [], []
+    for item in links:
+        a = item["after"]
+        if item["outcome"] == "create":
+            creates.append((
+                uuid.uuid4(), school.pk, _uuid(a["contact_membership_id"]), _uuid(a["student_membership_id"]),
+                a["relationship"], a["portal_access"],
+            ))  # fmt: skip
+        elif item["outcome"] == "update":
+            updates.append((_uuid(item["membership_id"]), {k: a[k] for k in ("relationship", "portal_access")}))
+        elif item["outcome"] == "archive":
+            deletes.append(_uuid(item["membership_id"]))
+    insert_rows(ContactLink, ["id", "school_id", "contact_id", "student_id", "relationship", "portal_access"], creates)
+    update_rows(ContactLink, updates)
+    for chunk in pk_chunks(deletes):
+        ContactLink.objects.filter(school=school, id__in=chunk).delete()

@@ -1,0 +1,357 @@
+"""Reading a feed into one shape, whatever the MIS sent: Rollcall's export (CSV files in a zip, or one
+.xlsx with a sheet per file) here, OneRoster bundles in oneroster.py.
+
+Every problem is reported against its file, row and column, and a feed with any error changes nothing:
+the caller stores the messages and refuses to plan from it.
+"""
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+MAX_ERRORS = 1000
+PERSON_FILES = {"students": "student", "staff": "staff", "contacts": "contact"}
+LINK_FILE = "relationships"
+
+# Columns of Rollcall's documented export (docs/mis-export.md). The first of each list is required.
+COLUMNS = {
+    "students": {
+        "required": ["mis_code", "given_name", "family_name"],
+        "optional": ["upn", "email", "year_group", "form", "date_of_birth", "leaving_date", "inactive"],
+    },
+    "staff": {
+        "required": ["mis_code", "given_name", "family_name", "email"],
+        "optional": ["staff_roles", "leaving_date", "inactive"],
+    },
+    "contacts": {
+        "required": ["mis_code", "given_name", "family_name"],
+        "optional": ["email", "portal_access", "inactive"],
+    },
+    "relationships": {
+        "required": ["contact_code", "student_code"],
+        "optional": ["relationship", "portal_access"],
+    },
+}
+HEADER_ALIASES = {
+    "mis": "mis_code",
+    "code": "mis_code",
+    "sis_code": "mis_code",
+    "given_names": "given_name",
+    "first_name": "given_name",
+    "forename": "given_name",
+    "surname": "family_name",
+    "last_name": "family_name",
+    "year": "year_group",
+    "year_level": "year_group",
+    "registration_group": "form",
+    "dob": "date_of_birth",
+    "roles": "staff_roles",
+    "parent_portal_access": "portal_access",
+}
+TRUE_WORDS = {"1", "y", "yes", "true", "t"}
+FALSE_WORDS = {"", "0", "n", "no", "false", "f"}
+
+
+@dataclass
+class ParsedFeed:
+    """People per person type, contact-student links, and per file whether it is a full snapshot."""
+
+    file_format: str
+    people: dict[str, list[dict]] = field(default_factory=dict)
+    links: list[dict] = field(default_factory=list)
+    modes: dict[str, str] = field(default_factory=dict)  # student/staff/contact/link -> bulk|delta|absent
+    errors: list[dict] = field(default_factory=list)
+    error_total: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def error(self, file: str, row: int | None, column: str, message: str) -> None:
+        self.error_total += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"file": file, "row": row, "column": column, "message": message})
+
+    @property
+    def ok(self) -> bool:
+        return self.error_total == 0
+
+    def row_counts(self) -> dict[str, int]:
+        counts = {pt: len(rows) for pt, rows in self.people.items()}
+        counts["link"] = len(self.links)
+        return counts
+
+
+class FeedUnreadable(ValueError):
+    """The file is not any feed format we know: said in words, never a 500."""
+
+
+def normalise_header(name) -> str:
+    key = str(name or "").strip().lower().replace(" ", "_").replace("-", "_").lstrip("\ufeff")
+    return HEADER_ALIASES.get(key, key)
+
+
+def cell_text(value) -> str:
+    """A cell as text: spreadsheets give numbers as floats (1234.0) and dates as dates."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def parse_bool(text: str) -> bool | None:
+    low = text.lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    return None
+
+
+def parse_iso_date(text: str) -> date | None:
+    """YYYY-MM-DD only: 03/04/2025 is ambiguous between countries, so it is refused, not guessed."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        raise ValueError(text)
+    return date.fromisoformat(text)
+
+
+def detect_format(name: str, content: bytes) -> str:
+    if content[:2] != b"PK":
+        raise FeedUnreadable("The file is neither a .zip of CSV files nor an .xlsx workbook.")
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = {n.rsplit("/", 1)[-1].lower() for n in archive.namelist()}
+            if "[content_types].xml" in names and any(n.startswith("xl/") for n in archive.namelist()):
+                return "rollcall_xlsx"
+            if "manifest.csv" in names:
+                from provisioning.sync.oneroster import manifest_version
+
+                return manifest_version(archive)
+    except zipfile.BadZipFile as exc:
+        raise FeedUnreadable("The file looks like a zip but cannot be opened.") from exc
+    return "rollcall_csv"
+
+
+def bundle_csv_files(files: dict[str, bytes]) -> bytes:
+    """Several CSV files uploaded together become one zip, so a feed is always one stored file."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name.rsplit("/", 1)[-1], data)
+    return out.getvalue()
+
+
+def parse_feed(content: bytes, *, name: str = "", today: date | None = None) -> ParsedFeed:
+    file_format = detect_format(name, content)
+    if file_format.startswith("oneroster"):
+        from provisioning.sync.oneroster import parse_oneroster
+
+        return parse_oneroster(content, file_format=file_format, today=today)
+    tables = _xlsx_tables(content) if file_format == "rollcall_xlsx" else _zip_csv_tables(content)
+    return parse_rollcall_tables(tables, file_format=file_format, today=today)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _zip_csv_tables(content: bytes) -> dict[str, list[list[str]]]:
+    tables = {}
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for info in archive.infolist():
+            base = info.filename.rsplit("/", 1)[-1].lower()
+            if base.endswith(".csv"):
+                tables[base[:-4]] = list(csv.reader(io.StringIO(_decode(archive.read(info)))))
+    return tables
+
+
+def _xlsx_tables(content: bytes) -> dict[str, list[list[str]]]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+    except Exception as exc:  # noqa: BLE001 - any reader error is the sender's file, said in words
+        raise FeedUnreadable(f"The workbook cannot be read: {exc}") from exc
+    tables = {}
+    for sheet_name in workbook.sheet_names:
+        rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        tables[sheet_name.strip().lower()] = [[cell_text(v) for v in row] for row in rows]
+    return tables
+
+
+def parse_rollcall_tables(tables: dict[str, list[list[str]]], *, file_format: str, today=None) -> ParsedFeed:
+    today = today or date.today()
+    feed = ParsedFeed(file_format=file_format)
+    known = set(PERSON_FILES) | {LINK_FILE}
+    for extra in sorted(set(tables) - known):
+        feed.warnings.append(f"{extra}: not part of the export, ignored.")
+    if not known & set(tables):
+        raise FeedUnreadable(
+            "The feed has none of students, staff, contacts or relationships (as CSV files or sheets)."
+        )
+    for file_name, person_type in PERSON_FILES.items():
+        if file_name not in tables:
+            feed.modes[person_type] = "absent"
+            continue
+        feed.modes[person_type] = "bulk"
+        feed.people[person_type] = _people(feed, file_name, person_type, tables[file_name], today)
+    if LINK_FILE in tables:
+        feed.modes["link"] = "bulk"
+        feed.links = _links(feed, tables[LINK_FILE])
+    else:
+        feed.modes["link"] = "absent"
+    return feed
+
+
+def _columns(feed: ParsedFeed, file_name: str, header: list[str]) -> dict[str, int] | None:
+    spec = COLUMNS[file_name]
+    index = {}
+    for i, name in enumerate(header):
+        key = normalise_header(name)
+        if key in index or not key:
+            continue
+        if key not in spec["required"] and key not in spec["optional"]:
+            feed.warnings.append(f"{file_name}: column {name!r} is not part of the export, ignored.")
+            continue
+        index[key] = i
+    missing = [c for c in spec["required"] if c not in index]
+    for column in missing:
+        feed.error(file_name, 1, column, f"The required column {column} is missing.")
+    return None if missing else index
+
+
+def _getter(index: dict[str, int]):
+    def get(row: list[str], key: str) -> str:
+        i = index.get(key)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    return get
+
+
+def _people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list[str]], today: date) -> list[dict]:
+    if not table:
+        feed.error(file_name, None, "", "The file is empty: it needs a header row.")
+        return []
+    index = _columns(feed, file_name, table[0])
+    if index is None:
+        return []
+    get = _getter(index)
+    people, seen = [], {}
+    for number, row in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        person = _person(feed, file_name, person_type, number, row, get, today)
+        if person is None:
+            continue
+        code = person["mis_code"]
+        if code in seen:
+            feed.error(file_name, number, "mis_code", f"MIS code {code} is also on row {seen[code]}.")
+            continue
+        seen[code] = number
+        people.append(person)
+    return people
+
+
+def _person(feed, file_name, person_type, number, row, get, today) -> dict | None:
+    before = feed.error_total
+    code = get(row, "mis_code")
+    if not code:
+        feed.error(file_name, number, "mis_code", "The MIS code is empty.")
+    elif len(code) > 64:
+        feed.error(file_name, number, "mis_code", "The MIS code is longer than 64 characters.")
+    email = get(row, "email")
+    if email and ("@" not in email or " " in email or len(email) > 254):
+        feed.error(file_name, number, "email", f"{email!r} is not an email address.")
+    if person_type == "staff" and not email:
+        feed.error(file_name, number, "email", "Email is required for staff.")
+    active = True
+    inactive = parse_bool(get(row, "inactive"))
+    if inactive is None:
+        feed.error(file_name, number, "inactive", "Use yes or no.")
+    elif inactive:
+        active = False
+    leaving = get(row, "leaving_date")
+    if leaving:
+        try:
+            if parse_iso_date(leaving) <= today:
+                active = False
+        except ValueError:
+            feed.error(file_name, number, "leaving_date", f"{leaving!r} is not a date as YYYY-MM-DD.")
+    dob = get(row, "date_of_birth")
+    if dob:
+        try:
+            parse_iso_date(dob)
+        except ValueError:
+            feed.error(file_name, number, "date_of_birth", f"{dob!r} is not a date as YYYY-MM-DD.")
+    portal = parse_bool(get(row, "portal_access"))
+    if portal is None:
+        feed.error(file_name, number, "portal_access", "Use yes or no.")
+    given, family = get(row, "given_name"), get(row, "family_name")
+    if len(given) > 150 or len(family) > 150:
+        feed.error(file_name, number, "given_name", "A name is longer than 150 characters.")
+    if feed.error_total != before:
+        return None
+    roles = [r.strip() for r in get(row, "staff_roles").replace(";", ",").split(",") if r.strip()]
+    return {
+        "mis_code": code,
+        "upn": get(row, "upn").upper()[:20],
+        "given_name": given,
+        "family_name": family,
+        "email": email,
+        "year_group": get(row, "year_group")[:20],
+        "form": get(row, "form")[:40],
+        "portal_access": bool(portal),
+        "active": active,
+        "roles": roles,
+        "row": number,
+    }
+
+
+def _links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
+    if not table:
+        return []
+    index = _columns(feed, LINK_FILE, table[0])
+    if index is None:
+        return []
+    get = _getter(index)
+    contacts = {p["mis_code"] for p in feed.people.get("contact", [])}
+    students = {p["mis_code"] for p in feed.people.get("student", [])}
+    links, seen = [], set()
+    for number, row in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        contact, student = get(row, "contact_code"), get(row, "student_code")
+        portal = parse_bool(get(row, "portal_access") or "yes")
+        problems = False
+        for column, code, known, label in (
+            ("contact_code", contact, contacts, "contact"),
+            ("student_code", student, students, "student"),
+        ):
+            if not code:
+                feed.error(LINK_FILE, number, column, f"The {label} code is empty.")
+                problems = True
+            elif feed.modes.get(label) == "bulk" and code not in known:
+                feed.error(LINK_FILE, number, column, f"No {label} with MIS code {code} in this feed.")
+                problems = True
+        if portal is None:
+            feed.error(LINK_FILE, number, "portal_access", "Use yes or no.")
+            problems = True
+        if problems or (contact, student) in seen:
+            continue
+        seen.add((contact, student))
+        links.append(
+            {
+                "contact_code": contact,
+                "student_code": student,
+                "relationship": get(row, "relationship")[:40],
+                "portal_access": portal,
+            }
+        )
+    return links

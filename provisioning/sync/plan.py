@@ -1,0 +1,494 @@
+"""The dry run: compare a parsed feed with the school's accounts and give every person one outcome.
+
+Everything the school holds is read in a handful of set-based queries (memberships with their
+accounts, role assignments, contact links), compared in memory, and the result is a list of plain
+dicts (the plan) that apply.py executes and that SyncRecord rows store as they are.
+"""
+
+import hashlib
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models.functions import Lower
+
+from accounts.models import Account, ContactLink, Membership, RoleAssignment
+from accounts.permissions import BULK_NEVER_GRANTS
+from provisioning.sync import usernames
+from provisioning.sync.feeds import ParsedFeed
+
+BATCH = 900
+ACTIVE, LEFT, ARCHIVED = Membership.Status.ACTIVE, Membership.Status.LEFT, Membership.Status.ARCHIVED
+STATE_FIELDS = (
+    "id",
+    "account_id",
+    "person_type",
+    "mis_code",
+    "status",
+    "year_group",
+    "form",
+    "portal_access",
+    "account__username",
+    "account__given_name",
+    "account__family_name",
+    "account__email",
+    "account__upn",
+    "account__home_school_id",
+)
+EMPTY_USERNAME = "No account is created where the username would be empty."
+
+
+@dataclass
+class SchoolState:
+    """The school's accounts as the sync sees them, read once per plan."""
+
+    members: dict[tuple[str, str], dict] = field(default_factory=dict)  # (person_type, mis_code) -> row
+    uncoded: dict[tuple[str, str], dict] = field(default_factory=dict)  # (person_type, account_id) -> row
+    roles: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # membership id -> roles
+    links: dict[tuple[str, str], dict] = field(default_factory=dict)  # (contact mid, student mid) -> link
+    fingerprint: str = ""
+    active_count: int = 0
+
+
+def load_state(school) -> SchoolState:
+    state = SchoolState()
+    digest = hashlib.sha256()
+    keys = [f.replace("account__", "") for f in STATE_FIELDS]
+    rows = Membership.objects.filter(school=school).order_by("id").values_list(*STATE_FIELDS)
+    for values in rows.iterator(chunk_size=5000):
+        digest.update(repr(values).encode())
+        row = dict(zip(keys, values, strict=True))
+        row["id"], row["account_id"] = str(row["id"]), str(row["account_id"])
+        if row["status"] == ACTIVE:
+            state.active_count += 1
+        if row["mis_code"]:
+            state.members[(row["person_type"], row["mis_code"])] = row
+        else:
+            state.uncoded[(row["person_type"], row["account_id"])] = row
+    roles = RoleAssignment.objects.filter(school=school).order_by("membership_id", "role_id")
+    for membership_id, role_id in roles.values_list("membership_id", "role_id").iterator(chunk_size=5000):
+        digest.update(f"{membership_id}:{role_id}".encode())
+        state.roles[str(membership_id)].add(role_id)
+    links = ContactLink.objects.filter(school=school).order_by("id")
+    for values in links.values_list("id", "contact_id", "student_id", "relationship", "portal_access").iterator(
+        chunk_size=5000
+    ):
+        digest.update(repr(values).encode())
+        link_id, contact_id, student_id, relationship, portal = values
+        state.links[(str(contact_id), str(student_id))] = {
+            "id": str(link_id),
+            "relationship": relationship,
+            "portal_access": portal,
+        }
+    state.fingerprint = digest.hexdigest()
+    return state
+
+
+def guard_threshold_for(policy, active_count: int) -> int:
+    if policy.guard_threshold is not None:
+        return policy.guard_threshold
+    return min(-(-active_count // 10), 500)  # 10% rounded up, at most 500
+
+
+def policy_roles(policy, person_type: str) -> list[str]:
+    roles = {"student": policy.student_roles, "staff": policy.staff_roles, "contact": policy.contact_roles}
+    return [r for r in roles[person_type] if r not in BULK_NEVER_GRANTS]
+
+
+@dataclass
+class Plan:
+    items: list[dict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    fingerprint: str = ""
+    guard_count: int = 0
+    guard_threshold: int = 0
+
+    def add(self, item: dict) -> None:
+        key = item["outcome"] if item["entity"] == "person" else f"link_{item['outcome']}"
+        self.counts[key] += 1
+        if item["outcome"] != "unchanged":
+            self.items.append(item)
+
+
+def _item(
+    outcome,
+    person_type,
+    code,
+    *,
+    membership_id="",
+    account_id="",
+    username="",
+    before=None,
+    after=None,
+    reason="",
+    entity="person",
+) -> dict:
+    return {
+        "entity": entity,
+        "outcome": outcome,
+        "person_type": person_type,
+        "mis_code": code,
+        "membership_id": membership_id,
+        "account_id": account_id,
+        "username": username,
+        "before": before or {},
+        "after": after or {},
+        "reason": reason,
+    }
+
+
+def make_plan(*, school, policy, feed: ParsedFeed, state: SchoolState | None = None, grantable=None) -> Plan:
+    """One outcome per person in the feed (and per leaver missing from a full snapshot)."""
+    state = state or load_state(school)
+    plan = Plan(fingerprint=state.fingerprint)
+    plan.guard_threshold = guard_threshold_for(policy, state.active_count)
+    years = {str(y).strip().lower() for y in policy.year_groups or []}
+    newcomers: list[tuple[str, dict]] = []
+    renames: list[tuple[dict, str]] = []  # (item, stem) whose username the new policy changes
+    codes_now: dict[str, dict[str, str]] = defaultdict(dict)  # person_type -> code -> membership id
+    for person_type in ("student", "staff", "contact"):
+        mode = feed.modes.get(person_type, "absent")
+        if mode == "absent":
+            for (pt, code), row in state.members.items():
+                if pt == person_type:
+                    codes_now[pt][code] = row["id"]
+            continue
+        extra_roles_ok = grantable
+        seen: set[str] = set()
+        for person in feed.people.get(person_type, []):
+            code = person["mis_code"]
+            seen.add(code)
+            if person_type == "student" and years and person["year_group"].strip().lower() not in years:
+                plan.add(
+                    _item(
+                        "skipped",
+                        person_type,
+                        code,
+                        reason=f"Year {person['year_group'] or '(none)'} is not in Student Year Levels to Sync.",
+                    )
+                )
+                if (person_type, code) in state.members:
+                    codes_now[person_type][code] = state.members[(person_type, code)]["id"]
+                continue
+            row = state.members.get((person_type, code))
+            if person.get("deleted"):
+                _plan_leaver(plan, policy, row, person_type, code, reason="Marked to be deleted in the MIS.")
+                continue
+            if row is None:
+                if not person["active"]:
+                    plan.add(_item("skipped", person_type, code, reason="Left in the MIS before an account was made."))
+                    continue
+                newcomers.append((person_type, person))
+                continue
+            codes_now[person_type][code] = row["id"]
+            if not person["active"]:
+                _plan_leaver(plan, policy, row, person_type, code, reason="Inactive or left in the MIS.")
+                continue
+            _plan_existing(plan, policy, school, row, person_type, person, state, renames, extra_roles_ok)
+        if mode == "bulk":
+            for (pt, code), row in state.members.items():
+                if pt != person_type or code in seen:
+                    continue
+                if pt == "student" and years and (row["year_group"] or "").strip().lower() not in years:
+                    continue
+                if row["status"] == ACTIVE:
+                    _plan_leaver(plan, policy, row, person_type, code, reason="Missing from the MIS export.")
+    _plan_newcomers(plan, policy, school, newcomers, state, codes_now)
+    _plan_renames(plan, renames)
+    _plan_links(plan, feed, state, codes_now)
+    plan.guard_count = plan.counts.get("archive", 0) + sum(
+        1 for item in plan.items if item["outcome"] == "update" and "username" in item["after"]
+    )
+    return plan
+
+
+def _plan_leaver(plan, policy, row, person_type, code, *, reason):
+    if row is None:
+        plan.add(_item("skipped", person_type, code, reason=f"{reason} No account is held here."))
+        return
+    if row["status"] != ACTIVE:
+        plan.add(_item("unchanged", person_type, code))
+        return
+    common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
+    if not policy.archive_inactive:
+        plan.add(_item("skipped", person_type, code, reason=f"{reason} Archive inactive users is off.", **common))
+        return
+    grace = getattr(policy, f"{person_type}_grace_days")
+    to = LEFT if grace else ARCHIVED
+    plan.add(
+        _item("archive", person_type, code, before={"status": ACTIVE}, after={"status": to}, reason=reason, **common)
+    )
+
+
+def _wanted(person_type: str, person: dict) -> tuple[dict, dict]:
+    """Account and membership values the feed asks for (empty optional values keep what is held)."""
+    account = {"given_name": person["given_name"], "family_name": person["family_name"]}
+    if person["email"]:
+        account["email"] = person["email"]
+    if person_type == "student" and person.get("upn"):
+        account["upn"] = person["upn"]
+    membership = {}
+    if person_type == "student":
+        membership = {"year_group": person["year_group"], "form": person["form"]}
+    elif person_type == "contact":
+        membership = {"portal_access": person["portal_access"]}
+    return account, membership
+
+
+def _roles_for(policy, person_type, person, grantable) -> list[str]:
+    roles = list(policy_roles(policy, person_type))
+    if person_type == "staff" and person.get("roles"):
+        allowed = (grantable if grantable is not None else set(policy.staff_roles)) - BULK_NEVER_GRANTS
+        roles += [r for r in person["roles"] if r in allowed and r not in roles]
+    return roles
+
+
+def _plan_existing(plan, policy, school, row, person_type, person, state, renames, grantable):
+    account_wanted, membership_wanted = _wanted(person_type, person)
+    before, after = {}, {}
+    own_account = str(row["home_school_id"]) == str(school.pk)
+    if own_account:  # a person whose account another school runs keeps that school's details
+        for name, value in account_wanted.items():
+            if (row[name] or "") != value:
+                before[name], after[name] = row[name], value
+    for name, value in membership_wanted.items():
+        if row[name] != value:
+            before[name], after[name] = row[name], value
+    held = state.roles.get(row["id"], set())
+    wanted_roles = _roles_for(policy, person_type, person, grantable)
+    missing = [r for r in wanted_roles if r not in held]
+    if missing:
+        before["roles"], after["roles"] = sorted(held), sorted(held | set(missing))
+    stem = usernames.username_stem(policy, person) if own_account else ""
+    rename = bool(stem) and not usernames.fits_stem(row["username"], stem)
+    common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
+    if row["status"] != ACTIVE:
+        before["status"], after["status"] = row["status"], ACTIVE
+        item = _item("reactivate", person_type, person["mis_code"], before=before, after=after, **common)
+        if rename and policy.overwrite_existing:
+            renames.append((item, stem))
+        plan.add(item)
+        return
+    if not after and not rename:
+        plan.add(_item("unchanged", person_type, person["mis_code"]))
+        return
+    if not policy.overwrite_existing:
+        plan.add(
+            _item(
+                "skipped",
+                person_type,
+                person["mis_code"],
+                before=before,
+                after=after,
+                reason="Overwrite existing account details is off.",
+                **common,
+            )
+        )
+        return
+    item = _item("update", person_type, person["mis_code"], before=before, after=after, **common)
+    if rename:
+        renames.append((item, stem))
+    plan.add(item)
+
+
+def _plan_renames(plan, renames):
+    if not renames:
+        return
+    chosen = usernames.resolve([(i, stem, item["account_id"]) for i, (item, stem) in enumerate(renames)])
+    for i, (item, _stem) in enumerate(renames):
+        new = chosen[i]
+        if new != item["username"]:
+            item["before"]["username"], item["after"]["username"] = item["username"], new
+
+
+def _find_elsewhere(school, newcomers) -> tuple[dict, dict]:
+    """Accounts newcomers already have: students by UPN, staff and contacts by verified email."""
+    upns = sorted({p["upn"] for pt, p in newcomers if pt == "student" and p.get("upn")})
+    emails = sorted({p["email"].lower() for pt, p in newcomers if pt != "student" and p.get("email")})
+    by_upn, by_email = {}, {}
+    fields = ("id", "username", "upn", "email", "home_school_id", "given_name", "family_name")
+    for i in range(0, len(upns), BATCH):
+        for row in Account.objects.filter(upn__in=upns[i : i + BATCH], deleted_at__isnull=True).values(*fields):
+            by_upn.setdefault(row["upn"], row)
+    for i in range(0, len(emails), BATCH):
+        qs = (
+            Account.objects.annotate(low=Lower("email"))
+            .filter(low__in=emails[i : i + BATCH], email_verified=True, deleted_at__isnull=True)
+            .order_by("date_joined")
+        )
+        for row in qs.values(*fields, "low"):
+            by_email.setdefault(row["low"], row)
+    return by_upn, by_email
+
+
+def _memberships_of(account_ids) -> dict[str, list[dict]]:
+    """Every school's memberships of these accounts: a transfer closes the old school's one."""
+    found = defaultdict(list)
+    ids = sorted(account_ids)
+    for i in range(0, len(ids), BATCH):
+        rows = Membership.objects.filter(account_id__in=ids[i : i + BATCH]).values(
+            "id", "account_id", "school_id", "person_type", "status", "mis_code"
+        )
+        for row in rows:
+            found[str(row["account_id"])].append(row)
+    return found
+
+
+def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):
+    if not newcomers:
+        return
+    by_upn, by_email = _find_elsewhere(school, newcomers)
+    matched_ids = {str(r["id"]) for r in by_upn.values()} | {str(r["id"]) for r in by_email.values()}
+    memberships = _memberships_of(matched_ids)
+    to_name: list[tuple[int, str]] = []
+    pending: list[dict] = []
+    for person_type, person in newcomers:
+        code = person["mis_code"]
+        account_wanted, membership_wanted = _wanted(person_type, person)
+        roles = _roles_for(policy, person_type, person, None)
+        existing = None
+        if person_type == "student" and person.get("upn"):
+            existing = by_upn.get(person["upn"])
+        elif person_type in ("staff", "contact") and person.get("email"):
+            existing = by_email.get(person["email"].lower())
+        after = {**account_wanted, **membership_wanted, "roles": roles, "mis_code": code}
+        if existing is not None:
+            account_id = str(existing["id"])
+            held = memberships.get(account_id, [])
+            here = [m for m in held if str(m["school_id"]) == str(school.pk) and m["person_type"] == person_type]
+            if here:
+                # The same person under a new MIS code: keep the account and membership, change the code.
+                m = here[0]
+                row = state.uncoded.get((person_type, account_id)) or {}
+                item = _item(
+                    "update",
+                    person_type,
+                    code,
+                    membership_id=str(m["id"]),
+                    account_id=account_id,
+                    username=existing["username"],
+                    before={"mis_code": m["mis_code"]},
+                    after={"mis_code": code, **({"status": ACTIVE} if m["status"] != ACTIVE else {})},
+                )
+                codes_now[person_type][code] = str(m["id"])
+                if row:
+                    item["before"]["status"] = row.get("status")
+                plan.add(item)
+                continue
+            others = [
+                m
+                for m in held
+                if str(m["school_id"]) != str(school.pk) and m["person_type"] == person_type and m["status"] != ARCHIVED
+            ]
+            membership_id = str(uuid.uuid4())
+            codes_now[person_type][code] = membership_id
+            if person_type in ("student", "staff") and others:
+                old = others[0]
+                after.update({"from_membership_id": str(old["id"]), "from_school_id": str(old["school_id"])})
+                plan.add(
+                    _item(
+                        "transfer",
+                        person_type,
+                        code,
+                        membership_id=membership_id,
+                        account_id=account_id,
+                        username=existing["username"],
+                        before={"school_id": str(old["school_id"]), "status": old["status"]},
+                        after=after,
+                        reason="Held by another school: the account and username move here.",
+                    )
+                )
+            else:
+                after["existing_account"] = True
+                plan.add(
+                    _item(
+                        "create",
+                        person_type,
+                        code,
+                        membership_id=membership_id,
+                        account_id=account_id,
+                        username=existing["username"],
+                        after=after,
+                        reason="Already has an account: added to this school, not duplicated.",
+                    )
+                )
+            continue
+        stem = usernames.username_stem(policy, person)
+        if not stem:
+            plan.add(_item("skipped", person_type, code, reason=EMPTY_USERNAME))
+            continue
+        item = _item(
+            "create", person_type, code, membership_id=str(uuid.uuid4()), account_id=str(uuid.uuid4()), after=after
+        )
+        codes_now[person_type][code] = item["membership_id"]
+        to_name.append((len(pending), stem))
+        pending.append(item)
+    chosen = usernames.resolve([(i, stem, None) for i, stem in to_name])
+    for i, item in enumerate(pending):
+        item["username"] = item["after"]["username"] = chosen[i]
+        plan.add(item)
+
+
+def _plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
+    mode = feed.modes.get("link", "absent")
+    if mode == "absent":
+        return
+    contacts, students = codes_now.get("contact", {}), codes_now.get("student", {})
+    wanted = set()
+    for link in feed.links:
+        contact_id = contacts.get(link["contact_code"])
+        student_id = students.get(link["student_code"])
+        code = link["contact_code"]
+        if contact_id is None or student_id is None:
+            missing = "contact" if contact_id is None else "student"
+            plan.add(
+                _item(
+                    "skipped",
+                    "contact",
+                    code,
+                    entity="link",
+                    after={"student_code": link["student_code"]},
+                    reason=f"The {missing} has no account here, so the link is not made.",
+                )
+            )
+            continue
+        key = (contact_id, student_id)
+        wanted.add(key)
+        values = {"relationship": link["relationship"], "portal_access": link["portal_access"]}
+        held = state.links.get(key)
+        ends = {
+            "contact_membership_id": contact_id,
+            "student_membership_id": student_id,
+            "student_code": link["student_code"],
+        }
+        if held is None:
+            plan.add(_item("create", "contact", code, entity="link", after={**values, **ends}))
+        elif any(held[k] != v for k, v in values.items()):
+            plan.add(
+                _item(
+                    "update",
+                    "contact",
+                    code,
+                    entity="link",
+                    membership_id=held["id"],
+                    before={k: held[k] for k in values},
+                    after={**values, **ends},
+                )
+            )
+        else:
+            plan.add(_item("unchanged", "contact", code, entity="link"))
+    if mode == "bulk":
+        touched_contacts = set(contacts.values())
+        for (contact_id, student_id), held in state.links.items():
+            if (contact_id, student_id) not in wanted and contact_id in touched_contacts:
+                plan.add(
+                    _item(
+                        "archive",
+                        "contact",
+                        "",
+                        entity="link",
+                        membership_id=held["id"],
+                        before={"contact_membership_id": contact_id, "student_membership_id": student_id},
+                        reason="The link is no longer in the MIS export.",
+                    )
+                )

@@ -1,0 +1,540 @@
+"""MIS sync services: the only writers of feeds, sync policies and runs.
+
+Screens, the API, the Celery tasks and the scheduler call these; nothing else decides anything.
+"""
+
+import csv
+import io
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from accounts.audit import audit_record
+from accounts.models import Account, Membership, RoleAssignment
+from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
+from accounts.selectors import grantable_roles
+from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
+from provisioning.sync import plan as planning
+from provisioning.sync.apply import apply_plan, deactivate_if_nothing_left
+from provisioning.sync.bulk import insert_rows
+from provisioning.sync.feeds import FeedUnreadable, parse_feed
+from tenancy.models import Job, School
+from tenancy.services import job_progress, job_start, job_succeed
+
+log = logging.getLogger(__name__)
+CREDENTIALS_HOURS = 24
+RECORD_FIELDS = [
+    "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
+    "username", "before", "after", "reason",
+]  # fmt: skip
+OPEN_STATES = (SyncRun.State.QUEUED, SyncRun.State.PLANNING, SyncRun.State.PLANNED, SyncRun.State.NEEDS_CONFIRMATION)
+
+
+class SyncRefused(ValidationError):
+    """A run that may not go ahead, said in words a person can act on."""
+
+
+# --- Policy -----------------------------------------------------------------------------------------
+
+
+def policy_for(school: School) -> SyncPolicy:
+    """The school's policy, made with the defaults on first use (Students Student Portal, Contacts Parent)."""
+    policy, _ = SyncPolicy.objects.get_or_create(
+        school=school, defaults={"student_roles": ["student_portal"], "contact_roles": ["parent"]}
+    )
+    return policy
+
+
+def admin_roles(role_codes) -> list[str]:
+    """Roles that open any screen: giving one to students needs a confirmation."""
+    return [code for code in role_codes if ROLE_PERMISSIONS.get(code)]
+
+
+@transaction.atomic
+def policy_save(
+    *,
+    school: School,
+    actor: Account,
+    values: dict,
+    default_password: str = "",
+    confirm_student_admin_roles: bool = False,
+) -> SyncPolicy:
+    """Save the Bulk User Synchronise settings: sync grants only roles the saver may grant, never
+    Centre Admin, and students get an administrator role only when the saver confirms it."""
+    policy = SyncPolicy.objects.select_for_update().get(pk=policy_for(school).pk)
+    may_grant = grantable_roles(school=school, account=actor) - BULK_NEVER_GRANTS
+    before = {}
+    for person_type in ("student", "staff", "contact"):
+        key = f"{person_type}_roles"
+        wanted = list(values.get(key, getattr(policy, key)))
+        held = set(getattr(policy, key))
+        refused = [r for r in wanted if r not in may_grant and r not in held]
+        if refused or any(r in BULK_NEVER_GRANTS for r in wanted):
+            raise PermissionDenied(f"You may not give {person_type}s the role(s) {', '.join(sorted(refused))}.")
+    if admin_roles(values.get("student_roles", [])) and not confirm_student_admin_roles:
+        names = ", ".join(admin_roles(values["student_roles"]))
+        raise ValidationError(
+            {"student_roles": f"Giving students an administrator role ({names}) needs your confirmation."}
+        )
+    if values.get("password_method") == SyncPolicy.PasswordMethod.DEFAULT and not (
+        default_password or policy.default_password_hash
+    ):
+        raise ValidationError({"default_password": "Enter the default password for all users."})
+    for name, value in values.items():
+        if getattr(policy, name) != value:
+            before[name] = [_jsonable(getattr(policy, name)), _jsonable(value)]
+            setattr(policy, name, value)
+    if default_password:
+        policy.default_password_hash = make_password(default_password)  # hashed once, never stored plain
+        before["default_password"] = ["", "set"]
+    policy.updated_by = actor
+    policy.save()
+    audit_record(
+        action="provisioning.sync_policy.updated",
+        actor=actor,
+        school=school,
+        target_type="sync_policy",
+        target_id=str(policy.pk),
+        target_label="Bulk User Synchronise",
+        changes=before,
+    )
+    return policy
+
+
+def _jsonable(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def username_preview(*, policy: SyncPolicy, samples: list[dict]) -> list[dict]:
+    """What usernames these settings would give (before collision counters), for the policy page."""
+    from provisioning.sync.usernames import username_stem
+
+    return [{**s, "username": username_stem(policy, s) or ""} for s in samples]
+
+
+# --- Feeds ------------------------------------------------------------------------------------------
+
+
+def feed_receive(*, school: School, actor: Account | None, name: str, content: bytes, source: str) -> Feed:
+    """Keep what the MIS sent, dated, with its row counts and every row-level problem.
+
+    A rejected feed is stored too (so the school sees why), but no run ever plans from it.
+    """
+    errors, warnings, counts, modes, file_format = [], [], {}, {}, ""
+    try:
+        parsed = parse_feed(content, name=name)
+        errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
+        file_format = parsed.file_format
+        if parsed.error_total > len(errors):
+            warnings.append(f"{parsed.error_total} problems in all; the first {len(errors)} are listed.")
+    except FeedUnreadable as exc:
+        errors = [{"file": name, "row": None, "column": "", "message": str(exc)}]
+    except Exception as exc:  # noqa: BLE001 - a broken file is the sender's problem, never a 500
+        log.warning("feed %s unreadable: %s", name, exc)
+        errors = [{"file": name, "row": None, "column": "", "message": f"The file cannot be read: {exc}"}]
+    feed = Feed(
+        school=school,
+        file_name=name[:200],
+        file_format=file_format or "rollcall_csv",
+        source=source,
+        state=Feed.State.REJECTED if errors else Feed.State.VALID,
+        row_counts=counts,
+        modes=modes,
+        errors=errors,
+        warnings=warnings[:200],
+        received_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    feed.file.save(name.rsplit("/", 1)[-1] or "feed", ContentFile(content), save=False)
+    feed.save()
+    return feed
+
+
+# --- Runs -------------------------------------------------------------------------------------------
+
+
+def _first_sync(school: School) -> bool:
+    return not SyncRun.objects.filter(school=school, state=SyncRun.State.APPLIED).exists()
+
+
+def newest_feed(school: School) -> Feed | None:
+    return Feed.objects.filter(school=school, state=Feed.State.VALID).order_by("-received_at").first()
+
+
+@transaction.atomic
+def sync_start(
+    *, school: School, actor: Account | None, trigger: str, feed: Feed | None = None, dry_run: bool | None = None
+) -> SyncRun:
+    """Start a run on the newest accepted feed. The first sync of a school and any run started by hand
+    are dry runs: they store the plan and wait for Apply."""
+    from provisioning.tasks import sync_run_job
+
+    feed = feed or newest_feed(school)
+    if feed is None or feed.state != Feed.State.VALID:
+        raise SyncRefused("There is no accepted feed to synchronise from; upload one first.")
+    if dry_run is None:
+        dry_run = trigger != SyncRun.Trigger.SCHEDULED or _first_sync(school)
+    elif not dry_run and _first_sync(school):
+        dry_run = True
+    SyncRun.objects.filter(school=school, state__in=[SyncRun.State.PLANNED, SyncRun.State.NEEDS_CONFIRMATION]).update(
+        state=SyncRun.State.SUPERSEDED, message="A newer run was started."
+    )
+    run = SyncRun.objects.create(school=school, feed=feed, trigger=trigger, dry_run=dry_run, created_by=_person(actor))
+    run.job = job_start(school=school, kind=Job.Kind.SYNC, actor=actor, params={"run_id": str(run.pk), "action":
+                        "plan"}, task=sync_run_job)  # fmt: skip
+    run.save(update_fields=["job"])
+    return run
+
+
+def _person(actor):
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+@transaction.atomic
+def sync_apply_start(*, school: School, actor: Account, run: SyncRun, confirm: bool = False) -> SyncRun:
+    """Apply a stored plan. A run the mass-change guard stopped needs a person to confirm it."""
+    from provisioning.tasks import sync_run_job
+
+    run = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)
+    if run.state == SyncRun.State.NEEDS_CONFIRMATION:
+        if not confirm:
+            raise SyncRefused(
+                f"This run would archive or rename {run.guard_count} accounts, more than the "
+                f"{run.guard_threshold} allowed without confirmation. Tick the confirmation to apply it."
+            )
+        run.confirmed_by, run.confirmed_at = actor, timezone.now()
+    elif run.state != SyncRun.State.PLANNED:
+        raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
+    run.state = SyncRun.State.QUEUED
+    run.job = job_start(school=school, kind=Job.Kind.SYNC, actor=actor, params={"run_id": str(run.pk), "action":
+                        "apply"}, task=sync_run_job)  # fmt: skip
+    run.save(update_fields=["state", "job", "confirmed_by", "confirmed_at"])
+    audit_record(
+        action="provisioning.sync_run.confirmed" if confirm else "provisioning.sync_run.apply_requested",
+        actor=actor,
+        school=school,
+        target_type="sync_run",
+        target_id=str(run.pk),
+        target_label=f"Sync {run.created_at:%Y-%m-%d %H:%M}",
+        job=run.job,
+    )
+    return run
+
+
+def sync_run_job(job: Job) -> None:
+    """The job's work: make the plan (and, for a scheduled run, apply it) or apply a stored plan."""
+    run = SyncRun.objects.get(school=job.school, pk=job.params["run_id"])
+    try:
+        if job.params.get("action") == "apply":
+            sync_apply(run=run, job=job)
+        else:
+            sync_plan(run=run, job=job)
+    except SyncRefused as exc:
+        _run_failed(run, " ".join(exc.messages), state=SyncRun.State.SUPERSEDED)
+        raise
+    except Exception as exc:
+        _run_failed(run, f"Nothing was changed: {exc}")
+        raise
+    job_succeed(job, counts=run.counts)
+
+
+def _run_failed(run: SyncRun, message: str, *, state=SyncRun.State.FAILED) -> None:
+    SyncRun.objects.filter(school=run.school, pk=run.pk).update(state=state, message=message)
+    run.state, run.message = state, message
+
+
+def _lock_policy(school: School) -> SyncPolicy:
+    """Two runs for one school never overlap: each holds the policy row's lock for its whole work."""
+    policy_for(school)
+    return SyncPolicy.objects.select_for_update().get(school=school)
+
+
+def sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
+    school = run.school
+    started = time.perf_counter()
+    with transaction.atomic():
+        policy = _lock_policy(school)
+        SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
+        with run.feed.file.open("rb") as handle:
+            parsed = parse_feed(handle.read(), name=run.feed.file_name)
+        if not parsed.ok:
+            raise SyncRefused("The feed has errors; nothing was changed.")
+        plan = planning.make_plan(school=school, policy=policy, feed=parsed)
+        _store_records(run, plan.items)
+        run.counts = dict(plan.counts)
+        run.fingerprint = plan.fingerprint
+        run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
+        run.planned_at = timezone.now()
+        run.plan_seconds = time.perf_counter() - started
+        if job is not None:
+            job_progress(job, done=1, total=2)
+        if plan.guard_count > plan.guard_threshold:
+            run.state = SyncRun.State.NEEDS_CONFIRMATION
+            transaction.on_commit(lambda: _notify_guard(run))
+        elif run.dry_run:
+            run.state = SyncRun.State.PLANNED
+        else:
+            _apply_items(run=run, policy=policy, items=plan.items, job=job)
+        run.save()
+    return run
+
+
+def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
+    """Execute exactly the stored plan, refusing when the school's accounts changed since it was made."""
+    school = run.school
+    with transaction.atomic():
+        policy = _lock_policy(school)
+        run = SyncRun.objects.get(school=school, pk=run.pk)
+        if run.state not in (SyncRun.State.QUEUED, SyncRun.State.PLANNED):
+            raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
+        if planning.load_state(school).fingerprint != run.fingerprint:
+            raise SyncRefused(
+                "The school's accounts changed since this plan was made, so it was not applied. "
+                "Press Synchronise Users for a fresh plan."
+            )
+        items = list(
+            SyncRecord.objects.filter(school=school, run=run)
+            .order_by("id")
+            .values(
+                "entity",
+                "outcome",
+                "person_type",
+                "mis_code",
+                "membership_id",
+                "account_id",
+                "username",
+                "before",
+                "after",
+                "reason",
+            )  # fmt: skip
+        )
+        _apply_items(run=run, policy=policy, items=items, job=job)
+        run.save()
+    return run
+
+
+def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job) -> None:
+    started = time.perf_counter()
+    result = apply_plan(school=run.school, policy=policy, items=items, job=job)
+    if result["codes"]:
+        _store_credentials(run, result["codes"], items)
+    if run.feed_id:
+        Feed.objects.filter(school=run.school, pk=run.feed_id).update(applied_at=timezone.now())
+    run.state, run.applied_at = SyncRun.State.APPLIED, timezone.now()
+    run.apply_seconds = time.perf_counter() - started
+    audit_record(
+        action="provisioning.sync_run.applied",
+        actor=run.confirmed_by or run.created_by,
+        school=run.school,
+        target_type="sync_run",
+        target_id=str(run.pk),
+        target_label=f"Sync {run.created_at:%Y-%m-%d %H:%M}",
+        changes={"counts": [None, dict(run.counts)], "feed": [None, run.feed.file_name if run.feed else ""]},
+        job=job,
+    )
+
+
+def _store_records(run: SyncRun, items: list[dict]) -> None:
+    school_id = run.school_id
+    rows = [
+        (school_id, run.pk, i["entity"], i["outcome"], i["person_type"], i["mis_code"], i["membership_id"] or None,
+         i["account_id"] or None, i["username"], i["before"], i["after"], i["reason"][:300])
+        for i in items
+    ]  # fmt: skip
+    insert_rows(SyncRecord, RECORD_FIELDS, rows)
+
+
+def _notify_guard(run: SyncRun) -> None:
+    """Tell the school's nominated contacts that a run waits for their confirmation."""
+    with scope(school=run.school):
+        emails = sorted(
+            set(
+                RoleAssignment.objects.filter(
+                    school=run.school, role_id="nominated_contact", membership__status=Membership.Status.ACTIVE
+                )
+                .exclude(membership__account__email="")
+                .values_list("membership__account__email", flat=True)
+            )
+        )
+    if not emails:
+        return
+    send_mail(
+        subject=f"MIS sync needs confirmation at {run.school.name}",
+        message=(
+            f"A synchronisation from the MIS would archive or rename {run.guard_count} accounts at "
+            f"{run.school.name}, more than the {run.guard_threshold} allowed without confirmation.\n\n"
+            "Nothing has been changed. Sign in to Rollcall, open Bulk User Synchronise, check the preview "
+            "and confirm it if it is right."
+        ),
+        from_email=None,
+        recipient_list=emails,
+    )
+
+
+# --- Credentials sheet --------------------------------------------------------------------------------
+
+
+def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
+    """Codes reach the disk only once the apply has committed: a rolled-back run leaves none behind."""
+    by_account = {str(i["account_id"]): i for i in items if i["outcome"] == "create"}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for account_id, code in codes:
+        item = by_account.get(str(account_id), {})
+        a = item.get("after", {})
+        writer.writerow(
+            [item.get("person_type", ""), a.get("year_group", ""), a.get("form", "")]
+            + [a.get("family_name", ""), a.get("given_name", ""), item.get("username", ""), code]
+        )
+    content = out.getvalue().encode()
+    school, run_id = run.school, run.pk
+
+    def write():
+        with scope(school=school):
+            stored = SyncRun.objects.get(school=school, pk=run_id)
+            stored.credentials.save(f"{run_id}.csv", ContentFile(content), save=False)
+            stored.credentials_expire_at = timezone.now() + timedelta(hours=CREDENTIALS_HOURS)
+            stored.save(update_fields=["credentials", "credentials_expire_at"])
+
+    transaction.on_commit(write)
+
+
+def credentials_take(*, school: School, actor: Account, run: SyncRun) -> bytes:
+    """The run's starter codes as an xlsx sheet, once, within 24 hours; then the codes are gone."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)
+        if not run.credentials or run.credentials_downloaded_at is not None:
+            raise SyncRefused("The credentials sheet has already been downloaded; re-issue codes from Account Manager.")
+        if run.credentials_expire_at and run.credentials_expire_at < timezone.now():
+            _credentials_delete(run)
+            raise SyncRefused("The credentials sheet expired after 24 hours; re-issue codes from Account Manager.")
+        with run.credentials.open("rb") as handle:
+            rows = list(csv.reader(io.StringIO(handle.read().decode())))
+        _credentials_delete(run)
+        run.credentials_downloaded_at = timezone.now()
+        run.save(update_fields=["credentials", "credentials_downloaded_at"])
+        audit_record(
+            action="provisioning.sync_run.credentials_downloaded",
+            actor=actor,
+            school=school,
+            target_type="sync_run",
+            target_id=str(run.pk),
+            target_label=f"Sync {run.created_at:%Y-%m-%d %H:%M}",
+            changes={"starter_code": ["", "downloaded"]},
+        )
+    return _credentials_xlsx(rows)
+
+
+def _credentials_delete(run: SyncRun) -> None:
+    if run.credentials:
+        run.credentials.delete(save=False)
+    SyncRun.objects.filter(school=run.school, pk=run.pk).update(credentials="")
+
+
+def _credentials_xlsx(rows: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Starter codes")
+    sheet.append(["Person type", "Year group", "Form", "Family Name", "Given Names", "User Name", "Starter code"])
+    for row in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3], r[4])):
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def credentials_purge() -> int:
+    """Sheets not downloaded within 24 hours are deleted with their codes."""
+    purged = 0
+    with scopes_disabled():
+        for run in SyncRun.objects.filter(credentials_expire_at__lt=timezone.now()).exclude(credentials=""):
+            _credentials_delete(run)
+            purged += 1
+    return purged
+
+
+# --- Schedule and leaver timers ----------------------------------------------------------------------
+
+
+def scheduled_tick(*, now: datetime | None = None) -> list[SyncRun]:
+    """Every 15 minutes: start each school's nightly sync once its own local time has come, on the
+    newest feed not yet applied; record "no new feed" when there is none."""
+    now = now or timezone.now()
+    started = []
+    with scopes_disabled():
+        policies = list(
+            SyncPolicy.objects.filter(nightly_enabled=True, school__is_active=True).select_related("school")
+        )
+    for policy in policies:
+        school = policy.school
+        with scope(school=school):
+            run = _tick_school(school, now)
+            leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date())
+        if run is not None:
+            started.append(run)
+    credentials_purge()
+    return started
+
+
+def _tz(school: School):
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(school.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+@transaction.atomic
+def _tick_school(school: School, now: datetime) -> SyncRun | None:
+    policy = _lock_policy(school)
+    local = timezone.localtime(now, _tz(school))
+    if local.time() < policy.nightly_time:
+        return None
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if SyncRun.objects.filter(school=school, trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight).exists():
+        return None
+    feed = newest_feed(school)
+    if feed is None or feed.applied_at is not None:
+        return SyncRun.objects.create(
+            school=school, trigger=SyncRun.Trigger.SCHEDULED, state=SyncRun.State.NO_FEED, dry_run=False,
+            message="No new feed since the last synchronisation.",
+        )  # fmt: skip
+    return sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED, feed=feed)
+
+
+@transaction.atomic
+def leaver_timers(*, school: School, today=None) -> dict:
+    """Leavers past their grace period are archived (cannot sign in)."""
+    today = today or timezone.localdate()
+    policy = policy_for(school)
+    moved = 0
+    for person_type in ("student", "staff", "contact"):
+        grace = getattr(policy, f"{person_type}_grace_days")
+        due = Membership.objects.filter(
+            school=school, person_type=person_type, status=Membership.Status.LEFT, left_on__lte=today - timedelta(grace)
+        )
+        account_ids = list(due.values_list("account_id", flat=True))
+        if not account_ids:
+            continue
+        moved += due.update(status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now())
+        deactivate_if_nothing_left(account_ids)
+    if moved:
+        audit_record(
+            action="provisioning.sync.leavers_archived",
+            actor=None,
+            school=school,
+            target_type="school",
+            target_id=str(school.pk),
+            target_label=school.name,
+            changes={"archived": [None, moved]},
+        )
+    return {"archived": moved}

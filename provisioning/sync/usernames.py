@@ -1,0 +1,141 @@
+"""Usernames from a sync policy, and collision handling that never reuses a taken or held name.
+
+Collisions are resolved for a whole run at once: one query per batch of candidate names, then one
+more per batch of colliding stems, so the number of queries grows with batches, not people.
+"""
+
+import re
+import unicodedata
+from collections import defaultdict
+
+from django.db import connection
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.models import Account, UsernameHold
+
+BATCH = 900  # under SQLite's default limit on query parameters
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _ascii(text: str) -> str:
+    """Zoë -> Zoe, Łukasz -> Lukasz; anything left that is not a letter, digit, dot, dash or
+    underscore is dropped, because usernames are typed on school keyboards."""
+    text = text.replace("Ł", "L").replace("ł", "l").replace("Ø", "O").replace("ø", "o").replace("ß", "ss")
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _NOT_ALLOWED.sub("", folded)
+
+
+def username_stem(policy, person: dict) -> str:
+    """The username the policy gives this person before any collision counter, or "" when the
+    field it is made from is empty (then no account is created)."""
+    method = policy.username_method
+    given, family = _ascii(person.get("given_name", "")), _ascii(person.get("family_name", ""))
+    if method == "mis_code":
+        base = _ascii(person.get("mis_code", ""))
+    elif method == "initial_surname":
+        base = given[:1] + family if given and family else ""
+    elif method == "first_last":
+        base = f"{given}.{family}" if given and family else ""
+    elif method == "surname_initial":
+        base = family + given[:1] if given and family else ""
+    elif method == "email_local":
+        email = person.get("email", "")
+        base = _ascii(email.split("@", 1)[0]) if "@" in email else ""
+    else:
+        raise ValueError(f"Unknown username method {method}")
+    if not base:
+        return ""
+    name = f"{_ascii(policy.prepend_text)}{base}{_ascii(policy.postpend_text)}"[:140]
+    return name.lower() if policy.lowercase else name
+
+
+def fits_stem(username: str, stem: str) -> bool:
+    """Is this existing username what the policy would give (perhaps with a counter)?"""
+    low, stem = username.lower(), stem.lower()
+    return low == stem or (low.startswith(stem) and low[len(stem) :].isdigit())
+
+
+def _taken_exact(names: list[str]) -> dict[str, object]:
+    """{lower name: account id or None for a hold} for names held by an account or a live hold."""
+    taken: dict[str, object] = {}
+    now = timezone.now()
+    if connection.vendor == "postgresql" and names:
+        table = Account._meta.db_table
+        hold_table = UsernameHold._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT lower(username), id FROM {table} WHERE lower(username) = ANY(%s)", [names])
+            taken.update({name: pk for name, pk in cursor.fetchall()})
+            cursor.execute(
+                f"SELECT username_lower, account_id FROM {hold_table}"
+                " WHERE username_lower = ANY(%s) AND held_until > %s",
+                [names, now],
+            )
+            for name, account_id in cursor.fetchall():
+                taken.setdefault(name, ("hold", account_id))
+        return taken
+    for i in range(0, len(names), BATCH):
+        chunk = names[i : i + BATCH]
+        rows = Account.objects.annotate(low=Lower("username")).filter(low__in=chunk).values_list("low", "id")
+        taken.update(dict(rows))
+        for name, account_id in UsernameHold.objects.filter(username_lower__in=chunk, held_until__gt=now).values_list(
+            "username_lower", "account_id"
+        ):
+            taken.setdefault(name, ("hold", account_id))
+    return taken
+
+
+def _taken_with_stems(stems: list[str]) -> set[str]:
+    """Every taken or held lower-case name that starts with one of these stems."""
+    found: set[str] = set()
+    now = timezone.now()
+    for i in range(0, len(stems), 100):
+        chunk = stems[i : i + 100]
+        accounts, holds = Q(), Q()
+        for stem in chunk:
+            accounts |= Q(low__startswith=stem)
+            holds |= Q(username_lower__startswith=stem)
+        found.update(Account.objects.annotate(low=Lower("username")).filter(accounts).values_list("low", flat=True))
+        found.update(UsernameHold.objects.filter(holds, held_until__gt=now).values_list("username_lower", flat=True))
+    return found
+
+
+def _free_for(taken: dict, name: str, account_id) -> bool:
+    holder = taken.get(name)
+    if holder is None:
+        return True
+    if isinstance(holder, tuple):  # a hold: only the account that released it may take it back
+        return holder[1] is not None and account_id is not None and str(holder[1]) == str(account_id)
+    return account_id is not None and str(holder) == str(account_id)
+
+
+def resolve(wanted: list[tuple[object, str, object]]) -> dict[object, str]:
+    """wanted: (key, stem, account id or None). Returns {key: username}, stems kept where free,
+    else the stem with the lowest free counter (asmith2, asmith3...), never a name taken by another
+    account anywhere, held for someone else, or given to someone earlier in this same run."""
+    names = sorted({stem.lower() for _, stem, _ in wanted})
+    taken = _taken_exact(names)
+    result: dict[object, str] = {}
+    used: set[str] = set()
+    clashing: list[tuple[object, str, object]] = []
+    for key, stem, account_id in wanted:
+        low = stem.lower()
+        if low not in used and _free_for(taken, low, account_id):
+            result[key] = stem
+            used.add(low)
+        else:
+            clashing.append((key, stem, account_id))
+    if not clashing:
+        return result
+    in_use = _taken_with_stems(sorted({stem.lower() for _, stem, _ in clashing})) | used
+    next_counter: dict[str, int] = defaultdict(lambda: 2)
+    for key, stem, _account_id in clashing:
+        low = stem.lower()
+        n = next_counter[low]
+        while f"{low}{n}" in in_use:
+            n += 1
+        next_counter[low] = n + 1
+        in_use.add(f"{low}{n}")
+        result[key] = f"{stem}{n}"
+    return result

@@ -1,0 +1,17 @@
+"""Celery tasks of the MIS sync: each only loads ids and calls one service."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from provisioning.sync import services
+from tenancy.tasks import run_school_job
+
+
+@shared_task(name="provisioning.sync_run_job")
+def sync_run_job(school_id: str, job_id: str) -> None:
+    run_school_job(school_id, job_id, services.sync_run_job)
+
+
+@shared_task(name="provisioning.tasks.sync_scheduled_tick")
+def sync_scheduled_tick() -> None:
+    services.scheduled_tick(now=timezone.now())
