@@ -10,9 +10,31 @@ import uuid
 from decimal import Decimal
 
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from tenancy.models import ApiToken, Job, Organisation, School
+
+
+def support_admin_login(request, extra_context=None):
+    """The admin's own password form is never offered: support staff sign in on Rollcall's sign-in page
+    (allauth's rate limits and refusals apply), and anyone else signed in is refused outright."""
+    next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("admin:index")
+    if not request.user.is_authenticated:
+        return redirect_to_login(next_url)
+    if request.user.is_active and request.user.is_staff:
+        return redirect(next_url)
+    raise PermissionDenied("The support admin is for Rollcall support staff only.")
+
+
+admin.site.login = support_admin_login
 
 
 def plain(value):

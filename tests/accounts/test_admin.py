@@ -223,12 +223,22 @@ def test_support_staff_need_not_be_superusers(login, two_schools_of_rows):
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/accounts/account/", "/admin/accounts/membership/"])
 def test_a_signed_in_non_staff_user_cannot_reach_the_admin(login, centre_admin, other_school_admin, path):
-    response = login(centre_admin).get(path)
+    response = login(centre_admin).get(path, follow=True)
+    assert response.status_code == 403
+    assert "ca.birch" not in response.content.decode()
+    assert "Site administration" not in response.content.decode()
+
+
+def test_the_admins_own_password_form_is_never_offered(client, centre_admin, support_user):
+    client.force_login(centre_admin)
+    assert client.get("/admin/login/").status_code == 403
+    assert client.post("/admin/login/", {"username": "support", "password": "x"}).status_code == 403
+
+
+def test_a_support_user_signed_in_goes_straight_through_the_admin_login(login, support_user):
+    response = login(support_user).get("/admin/login/?next=/admin/accounts/account/")
     assert response.status_code == 302
-    assert response.url.startswith("/admin/login/")
-    followed = login(centre_admin).get(path, follow=True)
-    assert "ca.birch" not in followed.content.decode()
-    assert "Site administration" not in followed.content.decode()
+    assert response.url == "/admin/accounts/account/"
 
 
 def test_an_anonymous_visitor_is_sent_to_rollcalls_sign_in(client, db):

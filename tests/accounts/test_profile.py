@@ -9,20 +9,30 @@ from tests.factories import ContactLinkFactory, MembershipFactory, member
 PROFILE = "/me/profile/"
 
 
+def contact(school, username, **account_fields):
+    """A parent flagged for Parent portal access, as the MIS sends them."""
+    membership = member(school, "parent", person_type="contact", username=username, **account_fields)
+    membership.portal_access = True
+    membership.save()
+    return membership
+
+
 @pytest.fixture
 def parent(school_a):
-    return member(school_a, "parent", person_type="contact", username="p.green", email="pat@example.org")
+    return contact(school_a, "p.green", email="pat@example.org")
 
 
 def link(parent_membership, *, given_name, year_group, school=None):
     school = school or parent_membership.school
-    contact = parent_membership
-    if contact.school_id != school.id:
-        contact = MembershipFactory(school=school, account=parent_membership.account, person_type="contact")
+    contact_membership = parent_membership
+    if contact_membership.school_id != school.id:
+        contact_membership = MembershipFactory(
+            school=school, account=parent_membership.account, person_type="contact", portal_access=True
+        )
     student = MembershipFactory(
         school=school, person_type="student", year_group=year_group, account__given_name=given_name
     )
-    return ContactLinkFactory(school=school, contact=contact, student=student)
+    return ContactLinkFactory(school=school, contact=contact_membership, student=student)
 
 
 def test_it_needs_signing_in(client, db):
@@ -82,9 +92,9 @@ def test_a_parent_sees_students_at_each_of_their_schools(login, parent, school_b
 
 def test_a_parent_sees_no_other_familys_children(login, parent, school_a, school_b):
     link(parent, given_name="Robin", year_group="Year 7")
-    other_family = member(school_a, "parent", person_type="contact", username="o.family")
+    other_family = contact(school_a, "o.family")
     link(other_family, given_name="Quentin", year_group="Year 8")
-    elsewhere = member(school_b, "parent", person_type="contact", username="b.family")
+    elsewhere = contact(school_b, "b.family")
     link(elsewhere, given_name="Zara", year_group="Year 9")
 
     body = login(parent.account).get(PROFILE).content.decode()
