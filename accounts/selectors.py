@@ -207,4 +207,6 @@ def account_match_existing(*, school: School, email: str = "", upn: str = "", pe
 
 def linked_signins(*, account: Account) -> list[str]:
     """Names of the Microsoft 365 / Google sign-ins linked to the account, for admins."""
-    return [sa.get_provider().name for sa in SocialAccount.objects.filter(user=account)]
+    names = {"microsoft": "Microsoft 365", "google": "Google"}
+    providers = SocialAccount.objects.filter(user=account).values_list("provider", flat=True)
+    return [names.get(provider, provider) for provider in providers]
