@@ -1,3 +1,4 @@
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 
@@ -16,3 +17,18 @@ class SchoolTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class SchoolTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the per-school token in the OpenAPI schema (drf-spectacular warns otherwise)."""
+
+    target_class = "tenancy.authentication.SchoolTokenAuthentication"
+    name = "schoolToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'A per-school API token: "Token rc_..."',
+        }
