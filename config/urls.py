@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import urls as account_urls
 from accounts import views as account_views
 from provisioning.contacts import urls as contacts_urls
+from provisioning.sync import urls as sync_urls
 from provisioning.upload import urls as upload_urls
 from tenancy import urls as tenancy_urls
 from tenancy import views as tenancy_views
@@ -25,6 +26,7 @@ school_patterns = [
     path("", include("tenancy.urls")),
     path("", include(account_urls.school_urlpatterns)),
     path("", include("provisioning.upload.urls")),
+    path("", include("provisioning.sync.urls")),
     path("account-manager/", include("provisioning.contacts.urls")),
     path("assessments/", include("assessments.urls")),
 ]
@@ -35,6 +37,7 @@ api_school_patterns = [
     path("", include(account_urls.api_urlpatterns)),
     path("", include(upload_urls.api_urlpatterns)),
     path("", include(contacts_urls.api_urlpatterns)),
+    path("", include(sync_urls.api_urlpatterns)),
     path("assessments/", include("assessments.urls_api")),
 ]
 

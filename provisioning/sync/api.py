@@ -1,0 +1,146 @@
+"""The MIS sync over the API: the school's MIS agent pushes feeds; people (or scripts acting for them)
+start dry runs, read a run's plan and report, and confirm a run the mass-change guard stopped.
+
+The same services as the screens, so the same rules.
+"""
+
+from django.core.paginator import Paginator
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FileUploadParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.permissions import Perm
+from provisioning.models import Feed, SyncRecord, SyncRun
+from provisioning.sync import selectors, services
+from tenancy.api import SchoolAPIView
+
+MAX_FEED_BYTES = 200 * 1024 * 1024
+
+
+class FeedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Feed
+        fields = ["id", "file_name", "file_format", "source", "state", "row_counts", "modes", "errors", "warnings",
+                  "received_at", "applied_at"]  # fmt: skip
+
+
+class RunSerializer(serializers.ModelSerializer):
+    feed = serializers.UUIDField(source="feed_id", allow_null=True)
+    job = serializers.UUIDField(source="job_id", allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True)
+
+    class Meta:
+        model = SyncRun
+        fields = ["id", "feed", "job", "trigger", "state", "dry_run", "counts", "guard_count", "guard_threshold",
+                  "message", "created_at", "planned_at", "applied_at", "duration_seconds"]  # fmt: skip
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRecord
+        fields = ["entity", "outcome", "person_type", "mis_code", "membership_id", "account_id", "username",
+                  "before", "after", "reason"]  # fmt: skip
+
+
+def _run(view, run_id) -> SyncRun:
+    try:
+        return selectors.run_get(school=view.school, run_id=run_id)
+    except SyncRun.DoesNotExist as exc:
+        raise exceptions.NotFound() from exc
+
+
+class FeedPushApi(SchoolAPIView):
+    """The MIS agent (AutoUpdate) pushes the nightly export: multipart field "file", or the raw body with
+    a Content-Disposition filename. A malformed feed is stored as rejected with row-level errors (422)."""
+
+    required_perm = Perm.FEEDS_PUSH
+    parser_classes = [MultiPartParser, FileUploadParser]
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("FeedPush", {"file": serializers.FileField()})},
+        responses={201: FeedSerializer, 422: FeedSerializer},
+    )
+    def post(self, request, school_slug):
+        upload = request.data.get("file")
+        if upload is None:
+            raise exceptions.ValidationError({"file": "Send the export as the file field."})
+        if upload.size > MAX_FEED_BYTES:
+            raise exceptions.ValidationError({"file": "The export is larger than 200 MB."})
+        feed = services.feed_receive(
+            school=self.school, actor=request.user, name=upload.name or "feed.zip", content=upload.read(),
+            source=Feed.Source.API,
+        )  # fmt: skip
+        code = status.HTTP_201_CREATED if feed.state == Feed.State.VALID else status.HTTP_422_UNPROCESSABLE_ENTITY
+        return Response(FeedSerializer(feed).data, status=code)
+
+
+class SyncRunStartApi(SchoolAPIView):
+    """Start a dry run on the newest accepted feed; poll the run, then confirm or apply in the browser."""
+
+    required_perm = Perm.SYNC_MANAGE
+
+    @extend_schema(request=None, responses={202: RunSerializer})
+    def post(self, request, school_slug):
+        try:
+            run = services.sync_start(school=self.school, actor=request.user, trigger=SyncRun.Trigger.API,
+                                      dry_run=True)  # fmt: skip
+        except services.SyncRefused as exc:
+            raise exceptions.ValidationError({"detail": exc.messages}) from exc
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncRunDetailApi(SchoolAPIView):
+    """A run: state, counts per outcome, guard figures, duration."""
+
+    required_perm = Perm.SYNC_HISTORY_VIEW
+
+    @extend_schema(responses=RunSerializer)
+    def get(self, request, school_slug, run_id):
+        return Response(RunSerializer(_run(self, run_id)).data)
+
+
+class SyncRunRecordsApi(SchoolAPIView):
+    """The run's plan and report: one record per person or link (unchanged ones are only counted)."""
+
+    required_perm = Perm.SYNC_HISTORY_VIEW
+
+    @extend_schema(
+        parameters=[OpenApiParameter("outcome", str), OpenApiParameter("page", int)],
+        responses=inline_serializer(
+            "SyncRecordPage",
+            {
+                "count": serializers.IntegerField(),
+                "page": serializers.IntegerField(),
+                "pages": serializers.IntegerField(),
+                "results": RecordSerializer(many=True),
+            },  # fmt: skip
+        ),
+    )
+    def get(self, request, school_slug, run_id):
+        run = _run(self, run_id)
+        records = selectors.run_records(school=self.school, run=run, outcome=request.query_params.get("outcome", ""))
+        page = Paginator(records, 500).get_page(request.query_params.get("page"))
+        return Response(
+            {
+                "count": page.paginator.count,
+                "page": page.number,
+                "pages": page.paginator.num_pages,
+                "results": RecordSerializer(page.object_list, many=True).data,
+            }  # fmt: skip
+        )
+
+
+class SyncRunConfirmApi(SchoolAPIView):
+    """Apply a previewed run, confirming it when the mass-change guard stopped it."""
+
+    required_perm = Perm.SYNC_MANAGE
+
+    @extend_schema(request=None, responses={202: RunSerializer})
+    def post(self, request, school_slug, run_id):
+        run = _run(self, run_id)
+        try:
+            run = services.sync_apply_start(school=self.school, actor=request.user, run=run, confirm=True)
+        except services.SyncRefused as exc:
+            raise exceptions.ValidationError({"detail": exc.messages}) from exc
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,81 @@
+"""Reads of the MIS sync that screens and the API share. The first argument is the school."""
+
+import csv
+import io
+import json
+
+from django.db.models import QuerySet
+
+from provisioning.models import Feed, SyncRecord, SyncRun
+from tenancy.models import School
+
+OUTCOME_ORDER = ["create", "update", "transfer", "archive", "reactivate", "skipped", "unchanged"]
+LINK_OUTCOMES = ["link_create", "link_update", "link_archive", "link_skipped", "link_unchanged"]
+
+
+def run_get(*, school: School, run_id) -> SyncRun:
+    return SyncRun.objects.select_related("feed", "job", "created_by", "confirmed_by").get(school=school, id=run_id)
+
+
+def run_list(*, school: School, limit: int = 50) -> QuerySet[SyncRun]:
+    return SyncRun.objects.filter(school=school).select_related("feed", "job", "created_by")[:limit]
+
+
+def latest_open_run(*, school: School) -> SyncRun | None:
+    return (
+        SyncRun.objects.filter(
+            school=school,
+            state__in=[
+                SyncRun.State.PLANNED,
+                SyncRun.State.NEEDS_CONFIRMATION,
+                SyncRun.State.QUEUED,
+                SyncRun.State.PLANNING,
+                SyncRun.State.APPLYING,
+            ],  # fmt: skip
+        )
+        .select_related("job")
+        .first()
+    )
+
+
+def feed_list(*, school: School, limit: int = 10) -> QuerySet[Feed]:
+    return Feed.objects.filter(school=school).select_related("received_by")[:limit]
+
+
+def feed_get(*, school: School, feed_id) -> Feed:
+    return Feed.objects.get(school=school, id=feed_id)
+
+
+def ordered_counts(counts: dict) -> list[tuple[str, int]]:
+    """People's outcomes first in a fixed order, then contact links."""
+    return [(k, counts[k]) for k in OUTCOME_ORDER + LINK_OUTCOMES if counts.get(k)]
+
+
+def run_records(*, school: School, run: SyncRun, outcome: str = "", entity: str = "") -> QuerySet[SyncRecord]:
+    qs = SyncRecord.objects.filter(school=school, run=run).order_by("id")
+    if outcome:
+        qs = qs.filter(outcome=outcome)
+    if entity:
+        qs = qs.filter(entity=entity)
+    return qs
+
+
+def records_for_account(*, school: School, account_id) -> QuerySet[SyncRecord]:
+    """An account's history in the syncs of this school: the per-record audit trail."""
+    return SyncRecord.objects.filter(school=school, account_id=account_id).select_related("run").order_by("-id")
+
+
+def run_report_csv(*, school: School, run: SyncRun) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Outcome", "Kind", "Person type", "MIS Code", "User Name", "Reason", "Before", "After"])
+    for r in (
+        run_records(school=school, run=run)
+        .values_list("outcome", "entity", "person_type", "mis_code", "username", "reason", "before", "after")
+        .iterator(chunk_size=2000)
+    ):
+        writer.writerow([*r[:6], json.dumps(r[6], ensure_ascii=False), json.dumps(r[7], ensure_ascii=False)])
+    writer.writerow([])
+    for key, n in ordered_counts(run.counts):
+        writer.writerow(["count", key, "", "", "", "", "", n])
+    return out.getvalue().encode("utf-8-sig")

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from provisioning.sync import api, views
+
+urlpatterns = [
+    path("sync/", views.sync_policy, name="sync_policy"),
+    path("sync/preview-usernames/", views.sync_username_preview, name="sync_username_preview"),
+    path("sync/feeds/", views.sync_feed_upload, name="sync_feed_upload"),
+    path("sync/start/", views.sync_start, name="sync_start"),
+    path("sync/runs/", views.sync_history, name="sync_history"),
+    path("sync/runs/<uuid:run_id>/", views.sync_run_detail, name="sync_run_detail"),
+    path("sync/runs/<uuid:run_id>/status/", views.sync_run_status, name="sync_run_status"),
+    path("sync/runs/<uuid:run_id>/apply/", views.sync_apply, name="sync_apply"),
+    path("sync/runs/<uuid:run_id>/report/", views.sync_run_report, name="sync_run_report"),
+    path("sync/runs/<uuid:run_id>/credentials/", views.sync_credentials, name="sync_credentials"),
+]
+
+api_urlpatterns = [
+    path("sync/feeds/", api.FeedPushApi.as_view(), name="api_sync_feed_push"),
+    path("sync/runs/", api.SyncRunStartApi.as_view(), name="api_sync_run_start"),
+    path("sync/runs/<uuid:run_id>/", api.SyncRunDetailApi.as_view(), name="api_sync_run_detail"),
+    path("sync/runs/<uuid:run_id>/records/", api.SyncRunRecordsApi.as_view(), name="api_sync_run_records"),
+    path("sync/runs/<uuid:run_id>/confirm/", api.SyncRunConfirmApi.as_view(), name="api_sync_run_confirm"),
+]

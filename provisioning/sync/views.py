@@ -1,0 +1,212 @@
+"""Bulk User Synchronise, its runs and their previews: thin views over provisioning.sync.services."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.decorators import require_perm
+from accounts.models import Membership
+from accounts.permissions import Perm
+from accounts.selectors import grantable_roles
+from provisioning.models import SyncRun
+from provisioning.sync import selectors, services
+from provisioning.sync.feeds import bundle_csv_files
+from provisioning.sync.forms import SyncPolicyForm
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_FEED_BYTES = 200 * 1024 * 1024
+SAMPLES = [
+    {"mis_code": "S798236", "given_name": "Lucy", "family_name": "Adachi", "email": "lucy.adachi@example.org"},
+    {"mis_code": "S833954", "given_name": "Zoë", "family_name": "O'Brien-Best", "email": ""},
+    {"mis_code": "T1042", "given_name": "Violet", "family_name": "Boyce", "email": "vboyce@school.example"},
+]
+
+
+def _run_or_404(request, run_id) -> SyncRun:
+    try:
+        return selectors.run_get(school=request.school, run_id=run_id)
+    except SyncRun.DoesNotExist as exc:
+        raise Http404("No such run.") from exc
+
+
+def _policy_form(request, policy, data=None):
+    known = Membership.objects.filter(school=request.school, person_type="student").exclude(year_group="")
+    return SyncPolicyForm(
+        data,
+        instance=policy,
+        grantable=grantable_roles(school=request.school, account=request.user),
+        known_years=set(known.values_list("year_group", flat=True).distinct()[:50]),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm(Perm.SYNC_MANAGE)
+def sync_policy(request, school_slug):
+    """The Bulk User Synchronise page: feeds, settings (Save), Synchronise Users and the latest preview."""
+    policy = services.policy_for(request.school)
+    form = _policy_form(request, policy, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.policy_save(
+                school=request.school,
+                actor=request.user,
+                values=form.policy_values(),
+                default_password=form.cleaned_data["default_password"],
+                confirm_student_admin_roles=form.cleaned_data["confirm_student_admin_roles"],
+            )
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Bulk User Synchronise settings saved.")
+            return redirect("sync_policy", school_slug=school_slug)
+    return render(request, "provisioning/sync/policy.html", _policy_context(request, policy, form))
+
+
+def _errors_to_form(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _policy_context(request, policy, form) -> dict:
+    feeds = list(selectors.feed_list(school=request.school, limit=5))
+    return {
+        "form": form,
+        "policy": policy,
+        "feeds": feeds,
+        "newest_feed": services.newest_feed(request.school),
+        "open_run": selectors.latest_open_run(school=request.school),
+        "samples": services.username_preview(policy=policy, samples=SAMPLES),
+        "can_view_history": Perm.SYNC_HISTORY_VIEW in request.school_perms,
+    }
+
+
+@require_POST
+@require_perm(Perm.SYNC_MANAGE)
+def sync_username_preview(request, school_slug):
+    """htmx: the usernames the settings on screen would give, before they are saved."""
+    policy = services.policy_for(request.school)
+    form = _policy_form(request, policy, request.POST)
+    form.is_valid()
+    for name in ("username_method", "lowercase", "prepend_text", "postpend_text"):
+        if name in form.cleaned_data:
+            setattr(policy, name, form.cleaned_data[name])
+    samples = services.username_preview(policy=policy, samples=SAMPLES)
+    return render(request, "provisioning/sync/_username_preview.html", {"samples": samples})
+
+
+@require_POST
+@require_perm(Perm.SYNC_MANAGE)
+def sync_feed_upload(request, school_slug):
+    uploads = request.FILES.getlist("files")
+    if not uploads:
+        messages.error(request, "Choose the MIS export to upload.")
+        return redirect("sync_policy", school_slug=school_slug)
+    if sum(f.size for f in uploads) > MAX_FEED_BYTES:
+        messages.error(request, "The export is larger than 200 MB; split it or ask support.")
+        return redirect("sync_policy", school_slug=school_slug)
+    if len(uploads) == 1 and not uploads[0].name.lower().endswith(".csv"):
+        name, content = uploads[0].name, uploads[0].read()
+    else:
+        name, content = "export.zip", bundle_csv_files({f.name: f.read() for f in uploads})
+    feed = services.feed_receive(school=request.school, actor=request.user, name=name, content=content, source="upload")
+    if feed.state == feed.State.VALID:
+        messages.success(request, f"{feed.file_name} accepted. Press Synchronise Users to see what it would do.")
+    else:
+        messages.error(request, f"{feed.file_name} was rejected: nothing was changed. See the problems below.")
+    return redirect("sync_policy", school_slug=school_slug)
+
+
+@require_POST
+@require_perm(Perm.SYNC_MANAGE)
+def sync_start(request, school_slug):
+    """Synchronise Users: a dry run that stores the plan and shows the preview."""
+    try:
+        run = services.sync_start(school=request.school, actor=request.user, trigger=SyncRun.Trigger.MANUAL,
+                                  dry_run=True)  # fmt: skip
+    except services.SyncRefused as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("sync_policy", school_slug=school_slug)
+    return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
+
+
+@require_perm(Perm.SYNC_HISTORY_VIEW)
+def sync_history(request, school_slug):
+    runs = list(selectors.run_list(school=request.school))
+    for run in runs:
+        run.ordered_counts = selectors.ordered_counts(run.counts)
+    return render(request, "provisioning/sync/history.html", {"runs": runs})
+
+
+@require_perm(Perm.SYNC_HISTORY_VIEW)
+def sync_run_detail(request, school_slug, run_id):
+    run = _run_or_404(request, run_id)
+    outcome = request.GET.get("outcome", "")
+    records = selectors.run_records(school=request.school, run=run, outcome=outcome)
+    page = Paginator(records, 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "provisioning/sync/run_detail.html",
+        {
+            "run": run,
+            "counts": selectors.ordered_counts(run.counts),
+            "outcome": outcome,
+            "page": page,
+            "can_manage": Perm.SYNC_MANAGE in request.school_perms,
+        },
+    )
+
+
+@require_perm(Perm.SYNC_HISTORY_VIEW)
+def sync_run_status(request, school_slug, run_id):
+    """htmx: the run's progress until it stops, then the page reloads with the preview."""
+    run = _run_or_404(request, run_id)
+    response = render(request, "provisioning/sync/_run_status.html", {"run": run})
+    if run.state not in (SyncRun.State.QUEUED, SyncRun.State.PLANNING, SyncRun.State.APPLYING):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+@require_perm(Perm.SYNC_MANAGE)
+def sync_apply(request, school_slug, run_id):
+    """Apply (or, for a run the guard stopped, Confirm) a stored plan."""
+    run = _run_or_404(request, run_id)
+    try:
+        services.sync_apply_start(
+            school=request.school, actor=request.user, run=run, confirm=request.POST.get("confirm") == "yes"
+        )
+    except services.SyncRefused as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
+
+
+@require_perm(Perm.SYNC_HISTORY_VIEW)
+def sync_run_report(request, school_slug, run_id):
+    run = _run_or_404(request, run_id)
+    data = selectors.run_report_csv(school=request.school, run=run)
+    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="sync-{run.created_at:%Y%m%d-%H%M}.csv"'
+    return response
+
+
+@require_POST
+@require_perm(Perm.SYNC_MANAGE)
+def sync_credentials(request, school_slug, run_id):
+    """The run's starter codes, once, within 24 hours."""
+    run = _run_or_404(request, run_id)
+    try:
+        data = services.credentials_take(school=request.school, actor=request.user, run=run)
+    except services.SyncRefused as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
+    response = HttpResponse(data, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="starter-codes-{run.created_at:%Y%m%d}.xlsx"'
+    return response
