@@ -168,6 +168,7 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Rollcall: "
 # Finds the account by email ignoring case, as sign-in does (accounts.selectors.accounts_with_email).
 ACCOUNT_FORMS = {"reset_password": "accounts.adapters.ResetPasswordForm"}
 SOCIALACCOUNT_AUTO_SIGNUP = False

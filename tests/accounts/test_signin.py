@@ -95,6 +95,8 @@ def test_it_resets_a_password_by_email(client, teacher):
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["jane.smith@alder.sch.uk"]
     assert "j.smith" in mail.outbox[0].body
+    assert mail.outbox[0].subject.startswith("Rollcall: ")
+    assert "example.com" not in mail.outbox[0].body
     link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+/)", mail.outbox[0].body).group(1)
 
     form_page = client.get(link, follow=True)
@@ -113,6 +115,8 @@ def test_it_resets_a_password_by_email(client, teacher):
 def test_it_sends_no_reset_email_for_an_unknown_address(client, db):
     client.post("/accounts/password/reset/", {"email": "nobody@example.org"})
     assert all("password/reset/key" not in m.body for m in mail.outbox)
+    assert "sign up" not in mail.outbox[0].body
+    assert "no Rollcall account uses that address" in mail.outbox[0].body
 
 
 def test_it_holds_a_person_who_must_change_their_password_on_the_change_form(client, teacher):
