@@ -1,5 +1,6 @@
 """Spreadsheets built the way admins build them: openpyxl for .xlsx, text for .csv."""
 
+import csv
 import io
 
 from openpyxl import Workbook
@@ -23,6 +24,9 @@ def xlsx_bytes(rows: list[list], header: list | None = None) -> bytes:
 
 
 def csv_bytes(rows: list[list], header: list | None = None, *, delimiter=",", encoding="utf-8", bom=False) -> bytes:
-    lines = [delimiter.join(header or HEADER)] + [delimiter.join(str(v) for v in row) for row in rows]
-    data = ("\r\n".join(lines) + "\r\n").encode(encoding)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter)
+    writer.writerow(header or HEADER)
+    writer.writerows(rows)
+    data = out.getvalue().encode(encoding)
     return (b"\xef\xbb\xbf" + data) if bom else data

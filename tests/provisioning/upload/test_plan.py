@@ -1,0 +1,127 @@
+"""What each row would do, decided against the registry for the whole file at once."""
+
+import pytest
+
+from provisioning.upload import services
+from provisioning.upload.reader import read_upload
+from tests.factories import AccountFactory, MembershipFactory, member
+from tests.provisioning.upload.helpers import csv_bytes, staff_row, xlsx_bytes
+
+
+def here(school, *roles, mis_code="", **account):
+    membership = member(school, *roles, **account)
+    membership.mis_code = mis_code
+    membership.save()
+    return membership
+
+
+def plan_of(school, account, rows, mode="add_update", header=None, **kw):
+    table = read_upload(xlsx_bytes(rows, header=header), "u.xlsx")
+    return services.upload_plan(school=school, account=account, table=table, mode=mode, **kw)
+
+
+def test_duplicates_within_the_file_stop_both_rows(school_a, eo_user):
+    rows = [staff_row(1), staff_row(2), ["NEW.PERSON1", "A", "B", "a@alder.sch.uk", "Staff", "INV", "S99"]]
+    plan = plan_of(school_a, eo_user, rows)
+    assert [r.outcome for r in plan.rows] == ["error", "create", "error"]
+    assert "appears more than once in the file (rows 2, 4)" in plan.rows[0].messages
+
+
+def test_duplicate_mis_codes_within_the_file(school_a, eo_user):
+    rows = [staff_row(1), [*staff_row(2)[:6], "S00001"]]
+    plan = plan_of(school_a, eo_user, rows)
+    assert [r.outcome for r in plan.rows] == ["error", "error"]
+    assert "MIS code S00001 appears more than once" in plan.rows[1].messages
+
+
+def test_a_username_taken_at_another_school_is_a_collision(school_a, school_b, eo_user):
+    member(school_b, username="Taken.Name", email="someone@birch.sch.uk")
+    plan = plan_of(school_a, eo_user, [["taken.name", "A", "B", "a@alder.sch.uk", "Staff", "INV", "Q1"]])
+    row = plan.rows[0]
+    assert row.outcome == "error"
+    assert str(row.problems[0]) == "row 2, Username *: the username taken.name is already taken by another account"
+
+
+def test_the_same_person_at_another_school_is_offered_to_add(school_a, school_b, eo_user):
+    other = member(school_b, username="pat.teacher", email="pat@trust.org.uk").account
+    plan = plan_of(school_a, eo_user, [["pat.teacher", "Pat", "T", "PAT@trust.org.uk", "Staff", "INV", "Q1"]])
+    row = plan.rows[0]
+    assert row.outcome == "add_existing"
+    assert row.account["id"] == other.pk
+    assert "add this person to your school" in row.message
+
+
+def test_a_verified_email_elsewhere_offers_that_account_not_a_duplicate(school_a, school_b, eo_user):
+    other = member(school_b, username="p.smith", email="p.smith@trust.org.uk", email_verified=True).account
+    plan = plan_of(school_a, eo_user, [["psmith2", "P", "Smith", "P.Smith@trust.org.uk", "Staff", "INV", "Q1"]])
+    row = plan.rows[0]
+    assert row.outcome == "add_existing" and row.account["id"] == other.pk
+    assert "Already registered as p.smith at another school" in row.message
+    skipped = plan_of(school_a, eo_user, [["psmith2", "P", "Smith", "p.smith@trust.org.uk", "Staff", "INV", ""]],
+                      add_existing=False)  # fmt: skip
+    assert skipped.rows[0].outcome == "skip"
+
+
+def test_already_registered_here_is_unchanged_or_updated(school_a, eo_user):
+    existing = here(school_a, "inv", username="kim.here", email="kim@alder.sch.uk", given_name="Kim",
+                      family_name="Here", mis_code="K1")  # fmt: skip
+    same = ["kim.here", "Kim", "Here", "kim@alder.sch.uk", "Staff", "INV", "K1"]
+    assert plan_of(school_a, eo_user, [same]).rows[0].outcome == "unchanged"
+    changed = ["KIM.HERE", "Kimberley", "Here", "kim@alder.sch.uk", "Staff", "INV, SLT", "K1"]
+    row = plan_of(school_a, eo_user, [changed]).rows[0]
+    assert row.outcome == "update"
+    assert row.account_changes == {"given_name": ["Kim", "Kimberley"]}
+    assert row.roles_to_add == ("slt",)
+    assert row.membership["id"] == existing.pk
+    assert plan_of(school_a, eo_user, [changed], mode="add_new").rows[0].outcome == "skip"
+
+
+def test_update_only_skips_new_people(school_a, eo_user):
+    plan = plan_of(school_a, eo_user, [staff_row(1)], mode="update_only")
+    assert plan.rows[0].outcome == "skip"
+
+
+def test_an_eo_cannot_change_an_email_by_upload(school_a, eo_user, centre_admin):
+    here(school_a, "inv", username="lee.here", email="lee@alder.sch.uk", given_name="Lee", family_name="H",
+           mis_code="L1")  # fmt: skip
+    row = ["lee.here", "Lee", "H", "lee.new@alder.sch.uk", "Staff", "INV", "L1"]
+    refused = plan_of(school_a, eo_user, [row]).rows[0]
+    assert refused.outcome == "error"
+    assert "only a Centre Admin can change an email address" in refused.messages
+    assert plan_of(school_a, centre_admin, [row]).rows[0].outcome == "update"
+
+
+def test_a_mis_code_held_by_someone_else_here_is_an_error(school_a, eo_user):
+    here(school_a, username="holder", mis_code="S00001")
+    row = plan_of(school_a, eo_user, [staff_row(1)]).rows[0]
+    assert row.outcome == "error"
+    assert "MIS code S00001 already belongs to holder here" in row.messages
+
+
+def test_deleted_accounts_keep_their_username(school_a, eo_user):
+    from django.utils import timezone
+
+    AccountFactory(username="gone.person", deleted_at=timezone.now())
+    row = plan_of(school_a, eo_user, [["gone.person", "G", "P", "g@alder.sch.uk", "Staff", "INV", ""]]).rows[0]
+    assert row.outcome == "error" and "deleted account" in row.messages
+
+
+def test_the_sample_row_is_skipped(school_a, eo_user):
+    row = plan_of(school_a, eo_user, [["sample.person", "Sam", "Sample", "", "Staff", "EO", ""]]).rows[0]
+    assert row.outcome == "skip" and "sample row" in row.message
+
+
+def test_a_contact_can_share_a_mis_code_with_a_student(school_a, nominated_contact):
+    MembershipFactory(school=school_a, person_type="student", mis_code="C1")
+    header = ["Username", "Given Names", "Family Name", "Email", "Person Type", "Role", "MIS Code"]
+    plan = plan_of(school_a, nominated_contact, [["mum.one", "M", "One", "", "Contact", "", "C1"]], header=header)
+    assert plan.rows[0].outcome == "create"
+    assert plan.rows[0].clean["roles"] == ("parent",)  # the default role, which a nominated contact may grant
+
+
+@pytest.mark.parametrize("rows", [100, 2000])
+def test_validation_is_set_based(school_a, eo_user, django_assert_max_num_queries, rows):
+    table = read_upload(csv_bytes([staff_row(n) for n in range(rows)]), "u.csv")
+    with django_assert_max_num_queries(12 + 3 * (rows // 500)):
+        plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_new")
+    assert plan.counts["create"] == rows
