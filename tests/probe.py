@@ -1,0 +1,585 @@
+"""The cross-school probe: every route of the project, requested by school B with school A's ids.
+
+It walks the URL resolver (includes, DRF routers, everything), so a new route is probed the day it
+is added, with nobody listing it. For each route it fills the URL's kwargs from KWARGS below with
+objects of a rich school A, then asks as:
+
+- school B's most powerful person (Centre Admin, holding every other role too) and school B's API token,
+  first with school A's slug (the middleware must say 404), then with school B's own slug and school
+  A's ids (the view must say 404: it looked the object up through request.school, not by bare id);
+- nobody signed in (a school URL redirects to sign-in or says 404, never 200).
+
+Every answer is also searched for school A's marker strings (its name, its people's usernames, names,
+emails, MIS codes): none may appear. `probe()` returns what went wrong as a list of sentences instead
+of asserting, so tests can also prove that it catches a view which forgets the school.
+
+A route with a kwarg the probe cannot fill FAILS the probe: add the kwarg to KWARGS with a function
+that creates (or returns) an object of school A and gives its id. Return a list of ids when the kwarg
+can name several kinds of object (membership_id: a student's, a member of staff's, a contact's), so a
+view that only finds one kind is still tried with the right one.
+"""
+
+import copy
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.resolvers import RegexPattern, RoutePattern
+
+from accounts.models import Role
+
+# Route prefixes the probe leaves out, each with the reason. Everything else is probed.
+SKIPPED = {
+    "admin/": "Django admin: support staff (is_staff) see every school by design; tests/accounts cover it",
+    "accounts/": "allauth's sign-in, sign-out and password pages: global, no school, no object ids",
+    "static/": "static files",
+    "media/": "uploaded files are served only through views that check the school",
+    "api/schema/": "the OpenAPI schema describes routes and holds no school data",
+    "api/docs/": "Swagger UI, static",
+    "health/": "liveness check for the load balancer",
+    "welcome/": "set-password link: the token is the credential itself (tests/accounts/test_credentials.py)",
+    "verify/": "public certificate check: whoever holds the printed code may see it, by design (tests/assessments)",
+}
+
+SCHOOL_KWARG = "school_slug"
+LOGIN_PATH = "/accounts/login/"
+
+# ---------------------------------------------------------------------------------------------------
+# Kwarg registry: URL kwarg name -> function(world) returning one id (or a list of ids) of school A.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _memberships(w: "World"):
+    return [w.student.pk, w.staff.pk, w.contact.pk, w.admin.pk]
+
+
+def _assessment(w: "World"):
+    """Assessment content is global (every school offers it): one with a section, a question, two choices."""
+    from assessments.models import Assessment, Choice, Question, Section
+
+    def make():
+        assessment = Assessment.objects.create(code="probe-training", title="Probe training")
+        assessment.audience_roles.set(Role.objects.all())
+        section = Section.objects.create(assessment=assessment, order=1, title="Probe section", pass_mark=1)
+        question = Question.objects.create(section=section, order=1, text="Probe question?")
+        Choice.objects.create(question=question, order=1, text="Yes", is_correct=True)
+        Choice.objects.create(question=question, order=2, text="No")
+        return assessment
+
+    return w.once("assessment", make)
+
+
+def _certificate(w: "World"):
+    """School A's member of staff passed: progress, a section attempt, a certificate, and a hidden assessment."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from assessments.models import AssessmentHidden, AssessmentProgress, Certificate, SectionAttempt
+
+    def make():
+        assessment, now = _assessment(w), timezone.now()
+        section = assessment.sections.get()
+        account = w.staff.account
+        progress = AssessmentProgress.objects.create(
+            school=w.school_a,
+            account=account,
+            assessment=assessment,
+            status="passed",
+            run=1,
+            started_at=now,
+            finished_at=now,
+            sections_passed=1,
+        )
+        SectionAttempt.objects.create(
+            school=w.school_a,
+            progress=progress,
+            section=section,
+            run=1,
+            answers={},
+            mark=1,
+            out_of=1,
+            passed=True,
+            submitted_at=now,
+        )
+        AssessmentHidden.objects.create(school=w.school_a, account=w.admin.account, assessment=assessment)
+        w.mark("ZZCERTA1")
+        return Certificate.objects.create(
+            school=w.school_a,
+            code="ZZCERTA1",
+            account=account,
+            assessment=assessment,
+            holder_name=account.full_name,
+            assessment_title=assessment.title,
+            score=1,
+            out_of=1,
+            section_marks=[{"title": section.title, "mark": 1, "out_of": 1}],
+            issued_at=now,
+            expires_at=now + dt.timedelta(days=365),
+        )
+
+    return w.once("certificate", make)
+
+
+def _upload_batch(w: "World"):
+    """A +Upload Users spreadsheet of school A, previewed and applied, with a credentials sheet."""
+    from django.core.files.base import ContentFile
+
+    from provisioning.models import UploadBatch
+
+    def make():
+        rows = "Person Type,MIS Code,Username,Given Names,Family Name,Email\n"
+        rows += "student,ZZMISUPLOAD,zzalder.upload,Zzaldergivenupload,Zzalderfamilyupload,zzu@zzalder-secret.example\n"
+        w.mark("zzalder.upload", "Zzalderfamilyupload")
+        batch = UploadBatch(
+            school=w.school_a, file_name="zzalder-users.csv", file_format="csv", row_count=1, created_by=w.admin.account
+        )
+        batch.file.save("zzalder-users.csv", ContentFile(rows.encode()), save=False)
+        batch.credentials.save("zzalder-credentials.csv", ContentFile(rows.encode()), save=False)
+        batch.save()
+        return batch
+
+    return w.once("upload_batch", make)
+
+
+def _feed(w: "World"):
+    from django.core.files.base import ContentFile
+
+    from provisioning.models import Feed
+
+    def make():
+        feed = Feed(
+            school=w.school_a,
+            file_name="zzalder-feed.csv",
+            file_format="rollcall_csv",
+            state="valid",
+            errors=[{"row": 2, "message": "ZZALDERSECRET row"}],
+            received_by=w.admin.account,
+        )
+        feed.file.save("zzalder-feed.csv", ContentFile(b"ZZALDERSECRET feed"), save=False)
+        feed.save()
+        return feed
+
+    return w.once("feed", make)
+
+
+def _sync_run(w: "World"):
+    """A planned sync run of school A, waiting for confirmation, with one record naming a student."""
+    from provisioning.models import SyncRecord, SyncRun
+
+    def make():
+        run = SyncRun.objects.create(
+            school=w.school_a,
+            feed=_feed(w),
+            trigger="manual",
+            state="needs_confirmation",
+            message="ZZALDERSECRET run",
+            created_by=w.admin.account,
+        )
+        SyncRecord.objects.create(
+            school=w.school_a,
+            run=run,
+            outcome="update",
+            person_type="student",
+            mis_code=w.student.mis_code,
+            membership_id=w.student.pk,
+            account_id=w.student.account_id,
+            username=w.student.account.username,
+            before={"family_name": "Zzalderfamilyold"},
+            after={"family_name": w.student.account.family_name},
+        )
+        w.mark("ZZALDERSECRET run", "Zzalderfamilyold")
+        return run
+
+    return w.once("sync_run", make)
+
+
+KWARGS: dict[str, Callable[["World"], object]] = {
+    "job_id": lambda w: [job.pk for job in w.jobs],
+    "membership_id": _memberships,
+    "student_id": lambda w: w.student.pk,
+    "contact_id": lambda w: w.contact.pk,
+    "account_id": lambda w: [m.account_id for m in (w.student, w.staff, w.contact, w.admin)],
+    "link_id": lambda w: w.contact_link.pk,
+    "contact_link_id": lambda w: w.contact_link.pk,
+    "token_id": lambda w: w.api_token.pk,
+    "assessment_id": lambda w: _assessment(w).pk,
+    "section_id": lambda w: _assessment(w).sections.get().pk,
+    "certificate_id": lambda w: _certificate(w).pk,
+    "role_code": lambda w: ["student_portal", "eo", "parent", "centre_admin"],
+    "batch_id": lambda w: _upload_batch(w).pk,
+    "upload_id": lambda w: _upload_batch(w).pk,
+    "feed_id": lambda w: _feed(w).pk,
+    "run_id": lambda w: _sync_run(w).pk,
+    "format": lambda w: "json",
+}
+
+# Kwargs that name something every school shares (assessment content) or nothing at all: a route whose
+# only kwargs are these is school B's own page, so it may answer, but must still show nothing of school A.
+GLOBAL_KWARGS = {"assessment_id", "section_id", "role_code", "format"}
+
+# ---------------------------------------------------------------------------------------------------
+# School A: distinctive values, so finding one in a response can only mean a leak.
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """School A, full of data, and school B's most powerful persona. Built by build_world()."""
+
+    school_a: object
+    school_b: object
+    markers: list[str] = field(default_factory=list)
+    _cache: dict = field(default_factory=dict)
+
+    def mark(self, *values) -> None:
+        self.markers.extend(str(v) for v in values if v)
+
+    def once(self, key: str, make: Callable[[], object]):
+        """An object another app's kwarg needs, made the first time a route asks for it."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def person(self, role: str, person_type: str, tag: str, **membership_fields):
+        from tests.factories import MembershipFactory, RoleAssignmentFactory
+
+        membership = MembershipFactory(
+            school=self.school_a,
+            person_type=person_type,
+            mis_code=f"ZZMIS{tag.upper()}",
+            account__home_school=self.school_a,
+            account__username=f"zzalder.{tag}",
+            account__given_name=f"Zzaldergiven{tag.capitalize()}",
+            account__family_name=f"Zzalderfamily{tag.capitalize()}",
+            account__email=f"zzalder.{tag}@zzalder-secret.example",
+            **membership_fields,
+        )
+        RoleAssignmentFactory(membership=membership, role_id=role)
+        account = membership.account
+        self.mark(account.username, account.given_name, account.family_name, account.email, membership.mis_code)
+        return membership
+
+
+def build_world() -> World:
+    """Create school A (rich) and school B (with its all-powerful persona and an API token)."""
+    from accounts.models import PersonType
+    from accounts.services import census_report_build
+    from tenancy.models import Job
+    from tenancy.services import job_fail, job_start, job_succeed
+    from tenancy.tokens import api_token_issue
+    from tests.factories import ContactLinkFactory, OrganisationFactory, SchoolFactory, member
+
+    school_a = SchoolFactory(
+        organisation=OrganisationFactory(name="ZZALDERSECRET Trust"),
+        name="ZZALDERSECRET Academy",
+        slug="zz-alder",
+        urn="ZZURN1",
+    )
+    school_b = SchoolFactory(name="Birch Probe High", slug="birch-probe")
+    w = World(school_a=school_a, school_b=school_b)
+    w.mark(school_a.name, school_a.organisation.name, school_a.urn)
+
+    w.admin = w.person("centre_admin", PersonType.STAFF, "admin")
+    w.staff = w.person("eo", PersonType.STAFF, "staff")
+    w.student = w.person("student_portal", PersonType.STUDENT, "student", year_group="9", form="9ZZ")
+    w.contact = w.person("parent", PersonType.CONTACT, "contact", portal_access=True)
+    w.contact_link = ContactLinkFactory(school=school_a, contact=w.contact, student=w.student)
+
+    # One job of every kind, each with a report, so a view that also filters by kind still finds one.
+    w.job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=w.admin.account)
+    census_report_build(w.job)
+    w.failed_job = job_start(school=school_a, kind=Job.Kind.SYNC, actor=w.staff.account)
+    job_fail(w.failed_job, message="ZZALDERSECRET feed refused")
+    w.mark("ZZALDERSECRET feed refused", "ZZALDERSECRET report")
+    w.jobs = [w.job, w.failed_job]
+    for kind in Job.Kind:
+        if kind in (Job.Kind.DEMO, Job.Kind.SYNC):
+            continue
+        job = job_start(school=school_a, kind=kind, actor=w.admin.account)
+        job_succeed(job, counts={"zzalder": 1}, report=b"ZZALDERSECRET report", report_name=f"zz-{kind}.txt")
+        w.jobs.append(job)
+    w.api_token, _raw = api_token_issue(
+        school=school_a, account=w.admin.account, name="ZZALDERSECRET agent", role_codes=["mis_agent"]
+    )
+
+    # School B's most powerful person: Centre Admin, and every other role too, so no view can turn
+    # school A's id away for a reason other than the school (an audience, a role) and hide a leak.
+    every_role = list(Role.objects.values_list("code", flat=True))
+    w.b_admin = member(school_b, *every_role, username="probe.birch.admin").account
+    member(school_b, "student_portal", person_type=PersonType.STUDENT, username="probe.birch.student")
+    _token, w.b_token = api_token_issue(school=school_b, account=w.b_admin, name="probe", role_codes=every_role)
+    return w
+
+
+# ---------------------------------------------------------------------------------------------------
+# Routes
+# ---------------------------------------------------------------------------------------------------
+
+_ROUTE_PARAM = re.compile(r"<(?:[^>:]+:)?(?P<name>[^>]+)>")
+_REGEX_LEFTOVER = re.compile(r"[\[\](){}*+?|^$\\]")
+
+
+def _regex_template(regex: str) -> str:
+    """A DRF router's regex (^jobs/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$) as a template."""
+    out, i = [], 0
+    text = regex.removeprefix("^").removesuffix("$").removesuffix(r"\Z")
+    while i < len(text):
+        if text.startswith("(?P<", i):
+            name_end = text.index(">", i)
+            name = text[i + 4 : name_end]
+            depth, j = 1, name_end + 1
+            while depth:
+                depth += {"(": 1, ")": -1}.get(text[j], 0) if text[j - 1] != "\\" else 0
+                j += 1
+            out.append("\x00" + name + "\x01")
+            i = j
+        else:
+            out.append(text[i])
+            i += 1
+    template = "".join(out).replace(r"\.", ".").replace(r"\-", "-").replace("/?", "/")
+    if _REGEX_LEFTOVER.search(template):
+        raise ValueError(f"cannot build a URL from the regex {regex!r}")
+    return template.replace("\x00", "{").replace("\x01", "}")
+
+
+def _part(pattern) -> str:
+    if isinstance(pattern, RoutePattern):
+        return _ROUTE_PARAM.sub(lambda m: "{" + m["name"] + "}", str(pattern._route))
+    if isinstance(pattern, RegexPattern):
+        return _regex_template(pattern._regex)
+    raise ValueError(f"unknown URL pattern type {type(pattern).__name__}")
+
+
+@dataclass
+class Route:
+    parts: list
+    pattern: URLPattern
+
+    @cached_property
+    def template(self) -> str:
+        return "/" + "".join(_part(p) for p in self.parts)
+
+    @cached_property
+    def kwargs(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.template)
+
+    @property
+    def view(self) -> str:
+        callback = self.pattern.callback
+        target = getattr(callback, "view_class", None) or getattr(callback, "cls", None) or callback
+        return f"{target.__module__}.{getattr(target, '__qualname__', repr(target))}"
+
+    @property
+    def is_school(self) -> bool:
+        return SCHOOL_KWARG in self.kwargs
+
+    @property
+    def is_api(self) -> bool:
+        return self.template.startswith("/api/")
+
+    def label(self) -> str:
+        return f"{self.template} ({self.view})"
+
+
+def all_routes(urlconf=None) -> list[Route]:
+    found: list[Route] = []
+
+    def walk(patterns, parts):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, [*parts, entry.pattern])
+            elif isinstance(entry, URLPattern):
+                found.append(Route([*parts, entry.pattern], entry))
+
+    walk(get_resolver(urlconf).url_patterns, [])
+    return found
+
+
+def skip_reason(route: Route) -> str | None:
+    raw = "".join(str(p) for p in route.parts).lstrip("^")
+    for prefix, reason in SKIPPED.items():
+        if raw.startswith(prefix):
+            return reason
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The probe
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    failures: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
+
+
+def _kwarg_values(world: World, route: Route, report: Report) -> dict[str, list[str]] | None:
+    values, unknown = {}, []
+    for name in route.kwargs:
+        if name == SCHOOL_KWARG:
+            continue
+        filler = KWARGS.get(name)
+        if filler is None:
+            unknown.append(name)
+            continue
+        value = filler(world)
+        values[name] = [str(v) for v in (value if isinstance(value, list | tuple) else [value])]
+    if unknown:
+        report.failures.append(
+            f"{route.label()}: the probe cannot fill URL kwarg(s) {', '.join(unknown)}. Add each to KWARGS in "
+            "tests/probe.py: a function that creates (or returns) an object of school A and gives its id."
+        )
+        return None
+    return values
+
+
+def _variants(values: dict[str, list[str]]) -> list[dict[str, str]]:
+    """First value of each kwarg, then each other value of one kwarg at a time."""
+    base = {name: options[0] for name, options in values.items()}
+    out = [base]
+    for name, options in values.items():
+        out.extend({**base, name: option} for option in options[1:])
+    return out
+
+
+def _build(route: Route, slug: str | None, kwargs: dict[str, str], urlconf) -> str:
+    url = route.template.format(**({SCHOOL_KWARG: slug} if slug else {}), **kwargs)
+    match = resolve(url, urlconf)
+    if match.func is not route.pattern.callback:
+        raise ValueError(f"{url} resolves to {match.func!r}, not to this route's view")
+    return url
+
+
+def _body(response) -> str:
+    if getattr(response, "streaming", False):
+        content = b"".join(response.streaming_content)
+    else:
+        content = response.content
+    headers = " ".join(f"{k}: {v}" for k, v in response.items())
+    return (headers + "\n" + content.decode("utf-8", errors="replace")).lower()
+
+
+class _Persona:
+    def __init__(self, name: str, client: Client):
+        self.name, self.client = name, client
+
+    def request(self, method: str, url: str):
+        """One request that leaves no trace: its writes are rolled back, its cookies restored."""
+        cookies = copy.deepcopy(self.client.cookies)
+        try:
+            with transaction.atomic():
+                response = getattr(self.client, method)(url)
+                body = _body(response)
+                transaction.set_rollback(True)
+        finally:
+            self.client.cookies = cookies
+        return response, body
+
+
+def _check(report, world, persona, method, url, route, allowed: Callable[[object], bool], expected: str):
+    report.requests.append(f"{persona.name} {method.upper()} {url}")
+    where = f"{persona.name} {method.upper()} {url} [{route.view}]"
+    try:
+        response, body = persona.request(method, url)
+    except Exception as exc:  # noqa: BLE001 - a crash is a finding, and the probe carries on
+        report.failures.append(f"{where}: raised {type(exc).__name__}: {exc} (expected {expected})")
+        return
+    if not allowed(response):
+        report.failures.append(f"{where}: answered {response.status_code}, expected {expected}")
+    leaked = sorted({m for m in world.markers if m.lower() in body})
+    if leaked:
+        report.failures.append(f"{where}: the answer shows school A's {', '.join(map(repr, leaked))}")
+
+
+def _not_found(response) -> bool:
+    return response.status_code in (404, 405)
+
+
+def _to_login_or_not_found(response) -> bool:
+    if response.status_code == 302:
+        return LOGIN_PATH in response.get("Location", "")
+    return response.status_code in (401, 403, 404, 405)
+
+
+def _not_a_crash(response) -> bool:
+    return response.status_code < 500
+
+
+def probe(world: World, *, urlconf=None, only: Callable[[Route], bool] | None = None) -> Report:
+    """Request every route (or those `only` picks) as the other school and as nobody; return what went wrong."""
+    request_log = logging.getLogger("django.request")
+    level = request_log.level
+    request_log.setLevel(logging.CRITICAL)  # hundreds of expected 404s would bury the findings
+    try:
+        return _probe(world, urlconf, only)
+    finally:
+        request_log.setLevel(level)
+
+
+def _probe(world: World, urlconf, only) -> Report:
+    report = Report()
+    b_admin = Client()
+    b_admin.force_login(world.b_admin)
+    personas = {
+        "b_admin": _Persona("school B Centre Admin", b_admin),
+        "b_token": _Persona("school B API token", Client(HTTP_AUTHORIZATION=f"Token {world.b_token}")),
+        "anon": _Persona("signed-out visitor", Client()),
+    }
+    a_slug, b_slug = world.school_a.slug, world.school_b.slug
+
+    for route in all_routes(urlconf):
+        try:
+            route.template  # noqa: B018 - builds it, or says why it cannot
+        except ValueError as exc:
+            report.failures.append(f"{route.pattern!r}: {exc}; teach tests/probe.py to build it")
+            continue
+        if only is not None and not only(route):
+            continue
+        reason = skip_reason(route)
+        if reason:
+            report.skipped.append(f"{route.template}: {reason}")
+            continue
+        values = _kwarg_values(world, route, report)
+        if values is None:
+            continue
+        report.routes.append(route.template)
+        ours = [p for p in (personas["b_admin"], personas["b_token"]) if route.is_api or p is personas["b_admin"]]
+
+        def check(persona, method, url, allowed, expected, route=route):
+            _check(report, world, persona, method, url, route, allowed, expected)
+
+        foreign_ids = set(values) - GLOBAL_KWARGS
+        for n, kwargs in enumerate(_variants(values)):
+            # The middleware settles "not your school" and "not signed in" from the slug and the session
+            # alone, so the other id variants matter only where a view reads them.
+            first = n == 0
+            try:
+                foreign = _build(route, a_slug if route.is_school else None, kwargs, urlconf)
+                own = _build(route, b_slug, kwargs, urlconf) if route.is_school else foreign
+            except (ValueError, KeyError) as exc:
+                report.failures.append(f"{route.label()}: cannot build its URL: {exc}")
+                break
+            for method in ("get", "post"):
+                for persona in ours:
+                    if route.is_school and first:
+                        check(persona, method, foreign, _not_found, "404 (not your school)")
+                    if foreign_ids:
+                        check(persona, method, own, _not_found, "404 (another school's id)")
+                    elif method == "get":  # the persona's own page: may answer, must not show school A
+                        check(persona, method, own, _not_a_crash, "no error")
+                if route.is_school and not first:
+                    continue
+                if route.is_school or foreign_ids:
+                    check(personas["anon"], method, foreign, _to_login_or_not_found, "a redirect to sign-in, or 404")
+                elif method == "get":  # a global page such as the start page: may answer, must not show school A
+                    check(personas["anon"], method, foreign, _not_a_crash, "no error")
+    return report

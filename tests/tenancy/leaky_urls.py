@@ -1,0 +1,33 @@
+"""A test-only URLconf: the real routes plus views that forget the school, for the probe to catch."""
+
+from django.http import HttpResponse
+from django.urls import path
+from django_scopes import scopes_disabled
+
+from accounts.models import Membership
+from config.urls import urlpatterns as real_urlpatterns
+from tenancy.models import School
+
+
+def leaky_membership(request, school_slug, membership_id):
+    # The mistake the probe exists for: looking the row up by bare id instead of through request.school.
+    with scopes_disabled():
+        membership = Membership.objects.select_related("account").get(id=membership_id)
+    return HttpResponse(f"<p>{membership.account.username}</p>")
+
+
+def widget(request, school_slug, widget_id):
+    return HttpResponse("a route with a kwarg the probe has never heard of")
+
+
+def leaky_everyone(request):
+    # A global page that lists every school's name to anyone.
+    return HttpResponse(", ".join(School.objects.values_list("name", flat=True)))
+
+
+urlpatterns = [
+    path("s/<slug:school_slug>/leaky/<uuid:membership_id>/", leaky_membership),
+    path("s/<slug:school_slug>/widgets/<uuid:widget_id>/", widget),
+    path("leaky-everyone/", leaky_everyone),
+    *real_urlpatterns,
+]
