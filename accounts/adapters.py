@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
-from accounts.selectors import accounts_with_email
+from accounts.selectors import accounts_with_email, privacy_notice_for
 from accounts.services import sign_in_refusal, social_sign_in_match
 
 
@@ -26,6 +26,15 @@ class AccountAdapter(DefaultAccountAdapter):
             if refusal:
                 raise ValidationError(refusal)
         return account
+
+    def login(self, request, user):
+        first_time = user.last_login is None
+        super().login(request, user)
+        if first_time:
+            # PRODUCT: the organisation's privacy notice is shown at first sign-in.
+            notice = privacy_notice_for(user)
+            if notice:
+                messages.info(request, f"Privacy notice from {notice[0]}: {notice[1]}", extra_tags="privacy")
 
     def pre_login(self, request, user, **kwargs):
         refusal = sign_in_refusal(user)

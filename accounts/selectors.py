@@ -20,6 +20,17 @@ def accounts_with_email(email: str) -> QuerySet[Account]:
     return Account.objects.filter(email__iexact=email).order_by("date_joined")
 
 
+def privacy_notice_for(account: Account) -> tuple[str, str] | None:
+    """(organisation name, notice) the person is shown at first sign-in: their home school's
+    organisation, else that of the first school they belong to; None when it has set no notice."""
+    from tenancy.selectors import schools_of
+
+    school = account.home_school or next(iter(schools_of(account)), None)
+    if school is None or not school.organisation.privacy_notice.strip():
+        return None
+    return school.organisation.name, school.organisation.privacy_notice.strip()
+
+
 def role_codes_for(*, school: School, account: Account) -> frozenset[str]:
     """Roles the account holds at the school through memberships that still count."""
     if not account.is_authenticated:

@@ -227,3 +227,17 @@ def test_it_gives_no_support_admin_to_a_signed_in_non_staff_person(client, db):
     response = client.get("/admin/")
     assert response.status_code in (302, 403)
     assert "Site administration" not in response.content.decode()
+
+
+def test_it_shows_the_organisations_privacy_notice_at_first_sign_in(client, teacher, organisation):
+    organisation.privacy_notice = "We keep your name and results for exams."
+    organisation.save()
+    response = sign_in(client, "j.smith")
+    page = client.get(response.url, follow=True)
+    assert "Privacy notice from Northfield Learning Trust: We keep your name and results for exams." in (
+        page.content.decode()
+    )
+
+    client.post("/accounts/logout/")
+    response = sign_in(client, "j.smith")
+    assert "Privacy notice" not in client.get(response.url, follow=True).content.decode()
