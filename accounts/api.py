@@ -43,7 +43,7 @@ class AccountSerializer(serializers.Serializer):
     linked_signins = serializers.SerializerMethodField()
 
     def get_roles(self, membership) -> list[str]:
-        return [ra.role_id for ra in membership.role_assignments.all()]
+        return sorted(ra.role_id for ra in membership.role_assignments.all())
 
     def get_linked_signins(self, membership) -> bool:
         if hasattr(membership, "has_linked_signin"):
