@@ -58,6 +58,15 @@ PREVIEW_LABELS = {
     SKIP: "Skipped",
     ERROR: "Errors",
 }
+# The Outcome column of a file checked before it is applied.
+CHECKED_LABELS = {
+    CREATE: "To create",
+    UPDATE: "To update",
+    UNCHANGED: "Unchanged",
+    ADD: "To add to your school",
+    SKIP: "Skipped",
+    ERROR: "Error",
+}
 ACCOUNT_UPDATE_FIELDS = ("given_name", "family_name", "email", "upn")
 MEMBERSHIP_UPDATE_FIELDS = ("mis_code", "year_group", "form")
 
@@ -627,7 +636,7 @@ def neutralise(value):
     return value
 
 
-def report_workbook(table: Table, plan: Plan) -> bytes:
+def report_workbook(table: Table, plan: Plan, labels: dict[str, str] = OUTCOME_LABELS) -> bytes:
     """The uploaded rows given back with Outcome and Message columns, the faulty cells highlighted."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -667,7 +676,7 @@ def report_workbook(table: Table, plan: Plan) -> bytes:
                 out.append(cell)
             else:
                 out.append(neutralise(value))
-        out += [OUTCOME_LABELS[row.outcome], neutralise(row.messages)]
+        out += [labels[row.outcome], neutralise(row.messages)]
         sheet.append(out)
     return _save(workbook)
 

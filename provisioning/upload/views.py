@@ -147,7 +147,7 @@ def upload_report(request, school_slug, batch_id):
     except UploadRefused as exc:
         raise Http404(str(exc)) from exc
     stem = batch.file_name.rsplit(".", 1)[0]
-    response = HttpResponse(services.report_workbook(table, plan), content_type=XLSX)
+    response = HttpResponse(services.report_workbook(table, plan, services.CHECKED_LABELS), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{stem}-checked.xlsx"'
     return response
 
