@@ -1,0 +1,69 @@
+"""Sign-in screens in a real browser: refusals in words, the forced password change, the support admin."""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from playwright.sync_api import expect
+
+from accounts.models import Account
+from tests.browser.helpers import LOGIN_PAGE, sign_in
+from tests.factories import PASSWORD, member
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def try_sign_in(page, username, password=PASSWORD):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_locked_out_person_is_told_why(page, school_a):
+    member(school_a, "eo", username="locked.one", locked_out=True)
+    try_sign_in(page, "locked.one")
+    expect(page).to_have_url(LOGIN_PAGE)
+    expect(page.get_by_role("alert")).to_contain_text("Your account is locked out")
+
+
+def test_a_wrong_password_is_refused_and_the_starter_code_hint_shown(page, school_a):
+    member(school_a, "eo", username="eo.typo")
+    try_sign_in(page, "eo.typo", "wrong-password")
+    expect(page.get_by_role("alert")).to_contain_text("not correct")
+    expect(page.get_by_text("First time? Type the starter code from your slip as the password")).to_be_visible()
+
+
+def test_a_person_who_must_change_their_password_does_so_then_reaches_the_dashboard(page, school_a):
+    account = member(school_a, "centre_admin", username="ca.fresh", must_change_password=True).account
+    sign_in(page, account)
+    expect(page.get_by_role("heading", name="Change password")).to_be_visible()
+    expect(page.get_by_text("Please choose a new password before you continue.")).to_be_visible()
+
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.fill("input[name='password1']", "a-fresh-passphrase-9")
+    page.fill("input[name='password2']", "a-fresh-passphrase-9")
+    page.get_by_role("button", name="Change password").click()
+
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/s/alder/$"))
+    account.refresh_from_db()
+    assert account.must_change_password is False
+
+
+def test_support_staff_open_the_admin_across_schools(page, school_a, school_b, support_user):
+    member(school_a, username="pupil.alder", person_type="student")
+    member(school_b, username="pupil.birch", person_type="student")
+    sign_in(page, support_user)
+    page.get_by_role("link", name="Support admin").click()
+    page.get_by_role("link", name="Memberships").click()
+    expect(page.locator("#result_list")).to_contain_text("pupil.alder")
+    expect(page.locator("#result_list")).to_contain_text("pupil.birch")
+    assert Account.objects.filter(username="pupil.birch").exists()
