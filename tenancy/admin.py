@@ -18,7 +18,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from tenancy.models import ApiToken, Job, Organisation, School
+from tenancy.models import ApiToken, Job, Organisation, School, SchoolOwned
 
 
 def support_admin_login(request, extra_context=None):
@@ -80,6 +80,29 @@ class SupportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        # Moving a row to another school would strand what hangs off it at the old one.
+        if obj is not None and isinstance(obj, SchoolOwned):
+            fields += ("school",)
+        return fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not issubclass(self.model, SchoolOwned):
+            return form
+
+        class SameSchoolForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                school = cleaned.get("school") or getattr(self.instance, "school", None)
+                for name, value in list(cleaned.items()):
+                    if isinstance(value, SchoolOwned) and school is not None and value.school_id != school.pk:
+                        self.add_error(name, f"This belongs to {value.school}, not {school}.")
+                return cleaned
+
+        return SameSchoolForm
 
     def audit(self, request, obj, verb: str, changes: dict) -> None:
         from accounts.audit import audit_record

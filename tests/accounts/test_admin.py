@@ -262,3 +262,27 @@ def test_scoping_is_switched_off_only_for_support_staff_in_the_admin(rf, path, s
     with scope():  # scoping on, no school: what SchoolScopeMiddleware sets up outside /s/<school>/
         SupportAdminMiddleware(view)(request)
     assert seen["enabled"] is scoping_on
+
+
+def test_a_role_cannot_be_given_through_another_schools_membership(support, school_a, school_b):
+    birch_person = member(school_b, username="t.birch")
+    data = {"school": str(school_a.pk), "membership": str(birch_person.pk), "role": "eo"}
+    response = support.post(reverse("admin:accounts_roleassignment_add"), data)
+    assert response.status_code == 200
+    assert "belongs to Birch High, not Alder Academy" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="admin.roleassignment.added").exists()
+
+
+def test_a_role_is_given_in_the_admin_within_one_school_and_audited(support, school_b):
+    birch_person = member(school_b, username="t.birch")
+    data = {"school": str(school_b.pk), "membership": str(birch_person.pk), "role": "eo"}
+    assert support.post(reverse("admin:accounts_roleassignment_add"), data).status_code == 302
+    event = AuditEvent.objects.get(action="admin.roleassignment.added")
+    assert event.school == school_b
+    assert event.changes["role"] == [None, "EO"]
+
+
+def test_a_rows_school_cannot_be_changed_in_the_admin(support, school_a):
+    membership = member(school_a, username="stays.put")
+    form = support.get(admin_url(membership)).context["adminform"].form
+    assert "school" not in form.fields
