@@ -123,7 +123,7 @@ class UserAddForm(_PasswordFields):
     ]
 
     def __init__(self, data=None, *, grantable):
-        super().__init__(data)
+        super().__init__(data, label_suffix="")
         self.fields["roles"].choices = role_choices(grantable)
 
     def clean(self):
@@ -165,7 +165,7 @@ class UserEditForm(_PasswordFields):
         initial = {name: getattr(account, name) for name in self.ACCOUNT_FIELDS}
         initial |= {name: getattr(membership, name) for name in self.MEMBERSHIP_FIELDS}
         initial["roles"] = sorted(held & grantable)
-        super().__init__(data, initial=initial)
+        super().__init__(data, initial=initial, label_suffix="")
         self.fields["roles"].choices = role_choices(grantable)
         self.email_refusal = _refusal(services.check_email_change, actor=actor, account=account)
         if self.email_refusal:
