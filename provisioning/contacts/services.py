@@ -17,6 +17,8 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat, Replace
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -37,6 +39,8 @@ REVOKE_WARNING_OVER = 1000
 USERNAME_HOLD_DAYS = 365
 STARTER_CODE_LIMIT = 500
 Outcome = ContactJobItem.Outcome
+# Starts with "!", so Django treats it as an unusable password: nothing can sign in with it.
+REVOKED_PASSWORD = "!revoked-by-account-manager"
 
 
 def revoke_warning(count: int) -> str:
@@ -75,6 +79,7 @@ def revoke_start(*, school: School, actor: Account, memberships: list[Membership
                     job=job,
                     kind=Job.Kind.REVOKE,
                     membership=m,
+                    username=m.account.username,
                     reason=reasons[m.pk].reason if m.pk in reasons else m.reason,
                 )
                 for m in targets
@@ -114,7 +119,10 @@ def welcome_email_start(*, school: School, actor: Account, memberships: list[Mem
             total=len(targets),
         )
         ContactJobItem.objects.bulk_create(
-            [ContactJobItem(school=school, job=job, kind=Job.Kind.WELCOME_EMAIL, membership=m) for m in targets]
+            [
+                ContactJobItem(school=school, job=job, kind=Job.Kind.WELCOME_EMAIL, membership=m, email=m.account.email)
+                for m in targets
+            ]
         )
         audit_record(
             action="provisioning.welcome_email.started",
@@ -159,15 +167,32 @@ def _claim_batches(job: Job):
                 "membership__account"
             )
         )
+        for item in claimed:
+            item._start_email, item._start_username = item.email, item.username
+            item.detail = ""  # the claim token is not a detail anyone should read
         if claimed:
             yield claimed
 
 
 def _finish(job: Job, items: list[ContactJobItem], done: int) -> int:
+    """Record the batch's outcomes: one UPDATE per distinct outcome (usually one or two), not per row.
+
+    The address and username were recorded when the job started; a row whose account changed since
+    is written on its own.
+    """
     now = timezone.now()
+    groups: dict[tuple, list] = {}
     for item in items:
-        item.updated_at = now
-    ContactJobItem.objects.bulk_update(items, ["outcome", "detail", "email", "username", "updated_at"])
+        if item.email != item._start_email or item.username != item._start_username:
+            ContactJobItem.objects.filter(school=job.school, pk=item.pk).update(
+                outcome=item.outcome, detail=item.detail, email=item.email, username=item.username, updated_at=now
+            )
+        else:
+            groups.setdefault((item.outcome, item.detail), []).append(item.pk)
+    for (outcome, detail), ids in groups.items():
+        ContactJobItem.objects.filter(school=job.school, pk__in=ids).update(
+            outcome=outcome, detail=detail, updated_at=now
+        )
     done += len(items)
     job_progress(job, done=done)
     return done
@@ -222,11 +247,13 @@ def _revoke_batch(job: Job, items: list[ContactJobItem]) -> list:
     ended = [a for pk, a in accounts.items() if pk not in kept]
     now = timezone.now()
     old_usernames = {a.pk: a.username for a in accounts.values()}
-    for account in ended:
-        account.username = f"revoked-{account.pk.hex}"
-        account.set_unusable_password()
-        account.is_active = False
-    Account.objects.bulk_update(ended, ["username", "password", "is_active"])
+    # One UPDATE for the batch: the username becomes "revoked-<account id>" (unique, and the old name is
+    # free for someone else after its hold), the password unusable, the login disabled.
+    Account.objects.filter(pk__in=[a.pk for a in ended]).update(
+        username=Concat(Value("revoked-"), Replace(Cast("id", output_field=CharField()), Value("-"), Value(""))),
+        password=Value(REVOKED_PASSWORD),
+        is_active=False,
+    )
     usable = {"used_at__isnull": True, "revoked_at__isnull": True}
     StarterCode.objects.filter(school=school, account__in=ended, **usable).update(revoked_at=now)
     SetPasswordLink.objects.filter(school=school, account__in=ended, **usable).update(revoked_at=now)

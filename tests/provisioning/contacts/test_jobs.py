@@ -165,7 +165,8 @@ def test_revoke_removes_username_and_password_ends_sessions_and_keeps_the_record
     job.refresh_from_db()
     assert job.state == Job.State.SUCCEEDED and job.counts == {"Access revoked": 1}
     account = Account.objects.get(pk=contact.account_id)
-    assert account.username != "old.parent" and not account.has_usable_password() and not account.is_active
+    assert account.username == f"revoked-{account.pk.hex}"
+    assert not account.has_usable_password() and not account.is_active
     assert not Session.objects.filter(session_key=other).exists()
     assert client.get("/me/profile/").status_code == 302  # signed out
     assert client.post("/accounts/login/", {"login": "old.parent", "password": PASSWORD}).status_code == 200
