@@ -421,7 +421,8 @@ def certificates_revoke_for_deleted_holder(*, account: Account, actor: Account |
         certificates = list(Certificate.objects.filter(account=account))
         for certificate in certificates:
             if certificate.pdf:
-                certificate.pdf.delete(save=False)
+                # Only once the erasure commits: a rolled-back deletion keeps its PDFs.
+                transaction.on_commit(lambda f=certificate.pdf: f.storage.delete(f.name))
             audit_record(
                 action="assessments.certificate.revoked",
                 actor=actor,

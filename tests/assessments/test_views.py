@@ -333,3 +333,19 @@ def test_an_unknown_code_is_not_found(client, db):
     response = client.get(reverse("certificate_verify", kwargs={"code": "RC-0000-0000-0000"}))
     assert response.status_code == 404
     assert "No certificate has the code" in response.content.decode()
+
+
+def test_a_late_timed_submission_is_refused_with_time_is_up(login, inv_user, school_a, timed_assessment):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client = login(inv_user)
+    client.post(url("assessment_start", school_a, assessment_id=timed_assessment.pk))
+    AssessmentProgress.objects.filter(account=inv_user).update(deadline=timezone.now() - dt.timedelta(minutes=5))
+    section = timed_assessment.sections.first()
+    form = {"section": str(section.pk)} | {f"q-{q}": c for q, c in answers_for(section).items()}
+    response = client.post(url("assessment_take", school_a, assessment_id=timed_assessment.pk), form, follow=True)
+    assert "Time is up" in response.content.decode()
+    assert AssessmentProgress.objects.get(account=inv_user).status == ProgressStatus.FAILED
+    assert "Start again" in response.content.decode()
