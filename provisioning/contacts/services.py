@@ -103,7 +103,7 @@ def welcome_email_start(*, school: School, actor: Account, memberships: list[Mem
     (Active ones get a sign-in reminder); students and staff must still be at the school."""
     from provisioning.contacts.tasks import contacts_welcome_email
 
-    targets = [m for m in memberships if _may_welcome(m)]
+    targets = [m for m in memberships if may_receive_welcome(m)]
     if not targets:
         raise ValidationError(
             "None of the selected people can be sent a Welcome Email: contacts must be Ready to Provision or "
@@ -137,7 +137,8 @@ def welcome_email_start(*, school: School, actor: Account, memberships: list[Mem
     return job
 
 
-def _may_welcome(m: Membership) -> bool:
+def may_receive_welcome(m: Membership) -> bool:
+    """Who Send Welcome Email goes to (the screen and the job ask the same question)."""
     if m.person_type == PersonType.CONTACT:
         return m.state in (ContactStatus.READY_TO_PROVISION, ContactStatus.ACTIVE)
     return m.state not in (PersonStatus.LEFT, PersonStatus.ARCHIVED) and m.account.is_active
@@ -366,7 +367,7 @@ def _welcome_batch(job: Job, items: list[ContactJobItem], *, base_url: str) -> N
         m = rows.get(item.membership_id)
         account = item.membership.account
         item.email = account.email
-        if m is None or not _may_welcome(m):
+        if m is None or not may_receive_welcome(m):
             item.outcome, item.detail = Outcome.SKIPPED, "No longer Ready to Provision or Active."
         elif not account.email:
             item.outcome, item.detail = Outcome.FAILED, "No email address."

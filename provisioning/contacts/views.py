@@ -125,7 +125,7 @@ def account_manager_confirm(request, school_slug):
     if action == "revoke":
         context.update(_revoke_context(request, rows))
     elif action == "welcome_email":
-        welcome = [m for m in rows if services._may_welcome(m)]
+        welcome = [m for m in rows if services.may_receive_welcome(m)]
         context.update(
             {
                 "targets": welcome[:LISTED_PER_GROUP],
