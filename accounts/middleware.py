@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -18,8 +19,10 @@ class AccountStateMiddleware:
     def __call__(self, request):
         user = request.user
         if user.is_authenticated:
-            if sign_in_refusal(user):
+            refusal = sign_in_refusal(user)
+            if refusal:
                 logout(request)
+                messages.error(request, refusal)
                 return redirect("account_login")
             if user.must_change_password and not request.path.startswith(_OPEN_PREFIXES):
                 return redirect(reverse("account_change_password") + "?forced=1")

@@ -198,12 +198,14 @@ def test_it_ends_the_session_of_an_account_locked_out_after_signing_in(client, t
     assert response.status_code == 302
     assert response.url == reverse("account_login")
     assert "_auth_user_id" not in client.session
+    assert "Your account is locked out" in client.get(response.url).content.decode()
 
 
 def test_it_refuses_an_inactive_account(client, teacher):
     Account.objects.filter(pk=teacher.pk).update(is_active=False)
     response = sign_in(client, "j.smith")
     assert response.status_code == 200
+    assert "no longer active" in errors_of(response)
     assert signed_in_as(client) is None
 
 
