@@ -12,9 +12,9 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from accounts.credentials import starter_codes_build
+from accounts.credentials import STARTER_CODE_DAYS, starter_code_values
 from accounts.models import Account, ContactLink, Membership, RoleAssignment, StarterCode, UsernameHold
-from provisioning.sync.bulk import insert_rows, pk_chunks, update_rows
+from provisioning.sync.bulk import insert_rows, new_ids, pk_chunks, update_rows
 
 ACCOUNT_FIELDS = ("username", "given_name", "family_name", "email", "upn")
 MEMBERSHIP_FIELDS = ("mis_code", "year_group", "form", "portal_access", "status")
@@ -51,17 +51,23 @@ def apply_plan(*, school, policy, items: list[dict], job=None) -> dict:
     _apply_links(school, [i for i in items if i["entity"] == "link"])
     codes = []
     if new_accounts and policy.password_method == "random":
-        rows, plain = starter_codes_build(school=school, accounts=new_accounts, job=job)
+        # The accounts services' one starter-code mechanism, in the shape a COPY wants.
+        expires = now + timedelta(days=STARTER_CODE_DAYS)
+        values = starter_code_values(new_accounts)
+        job_id = job.pk if job is not None else None
         insert_rows(
             StarterCode,
             ["id", "school_id", "account_id", "code_hash", "created_at", "expires_at", "job_id"],
-            [(uuid.uuid4(), school.pk, r.account_id, r.code_hash, now, r.expires_at, r.job_id) for r in rows],
+            [
+                (pk, school.pk, a, code_hash, now, expires, job_id)
+                for pk, (a, _code, code_hash) in zip(new_ids(len(values)), values, strict=True)
+            ],
         )
-        codes = list(plain.items())
+        codes = [(a, code) for a, code, _hash in values]
     return {"codes": codes}
 
 
-def _create_accounts(school, policy, creates, now) -> list[Account]:
+def _create_accounts(school, policy, creates, now) -> list[str]:
     fresh = [i for i in creates if not i["after"].get("existing_account")]
     if not fresh:
         return []
@@ -74,13 +80,13 @@ def _create_accounts(school, policy, creates, now) -> list[Account]:
     rows, accounts = [], []
     for item in fresh:
         a = item["after"]
-        account_id = _uuid(item["account_id"])
+        account_id = item["account_id"]
         rows.append((
             account_id, password, item["username"], a.get("given_name", ""), a.get("family_name", ""),
             a.get("email", ""), False, a.get("upn", ""), school.pk, True, False, False, must_change, True, False,
             False, now,
         ))  # fmt: skip
-        accounts.append(Account(pk=account_id))
+        accounts.append(account_id)
     insert_rows(Account, ACCOUNT_INSERT, rows)
     return accounts
 
@@ -90,7 +96,7 @@ def _create_memberships(school, items, now) -> None:
     for item in items:
         a = item["after"]
         rows.append((
-            _uuid(item["membership_id"]), school.pk, _uuid(item["account_id"]), item["person_type"], item["mis_code"],
+            item["membership_id"], school.pk, item["account_id"], item["person_type"], item["mis_code"],
             Membership.Status.ACTIVE, a.get("year_group", ""), a.get("form", ""), bool(a.get("portal_access")),
             now, now,
         ))  # fmt: skip
@@ -158,15 +164,14 @@ def _hold_usernames(holds, now) -> None:
 
 
 def _grant_roles(school, people, now) -> None:
-    rows = []
+    grants = []
     for item in people:
         after = item["after"]
         if "roles" not in after or item["outcome"] not in ("create", "transfer", "update", "reactivate"):
             continue
         already = set(item["before"].get("roles", []))
-        for role in after["roles"]:
-            if role not in already:
-                rows.append((uuid.uuid4(), school.pk, _uuid(item["membership_id"]), role, now))
+        grants.extend((item["membership_id"], role) for role in after["roles"] if role not in already)
+    rows = [(pk, school.pk, m, role, now) for pk, (m, role) in zip(new_ids(len(grants)), grants, strict=True)]
     insert_rows(RoleAssignment, ["id", "school_id", "membership_id", "role_id", "granted_at"], rows)
 
 
@@ -202,13 +207,14 @@ def _apply_links(school, links) -> None:
         a = item["after"]
         if item["outcome"] == "create":
             creates.append((
-                uuid.uuid4(), school.pk, _uuid(a["contact_membership_id"]), _uuid(a["student_membership_id"]),
-                a["relationship"], a["portal_access"],
+                school.pk, a["contact_membership_id"], a["student_membership_id"], a["relationship"],
+                a["portal_access"],
             ))  # fmt: skip
         elif item["outcome"] == "update":
             updates.append((_uuid(item["membership_id"]), {k: a[k] for k in ("relationship", "portal_access")}))
         elif item["outcome"] == "archive":
             deletes.append(_uuid(item["membership_id"]))
+    creates = [(pk, *row) for pk, row in zip(new_ids(len(creates)), creates, strict=True)]
     insert_rows(ContactLink, ["id", "school_id", "contact_id", "student_id", "relationship", "portal_access"], creates)
     update_rows(ContactLink, updates)
     for chunk in pk_chunks(deletes):

@@ -6,15 +6,16 @@ dicts (the plan) that apply.py executes and that SyncRecord rows store as they a
 """
 
 import hashlib
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models.functions import Lower
 
 from accounts.models import Account, ContactLink, Membership, RoleAssignment
 from accounts.permissions import BULK_NEVER_GRANTS
 from provisioning.sync import usernames
+from provisioning.sync.bulk import new_ids
 from provisioning.sync.feeds import ParsedFeed
 
 BATCH = 900
@@ -51,6 +52,8 @@ class SchoolState:
 
 
 def load_state(school) -> SchoolState:
+    if connection.vendor == "postgresql":
+        return _load_state_pg(school)
     state = SchoolState()
     digest = hashlib.sha256()
     keys = [f.replace("account__", "") for f in STATE_FIELDS]
@@ -59,12 +62,8 @@ def load_state(school) -> SchoolState:
         digest.update(repr(values).encode())
         row = dict(zip(keys, values, strict=True))
         row["id"], row["account_id"] = str(row["id"]), str(row["account_id"])
-        if row["status"] == ACTIVE:
-            state.active_count += 1
-        if row["mis_code"]:
-            state.members[(row["person_type"], row["mis_code"])] = row
-        else:
-            state.uncoded[(row["person_type"], row["account_id"])] = row
+        row["home_school_id"] = str(row["home_school_id"])
+        _keep(state, row)
     roles = RoleAssignment.objects.filter(school=school).order_by("membership_id", "role_id")
     for membership_id, role_id in roles.values_list("membership_id", "role_id").iterator(chunk_size=5000):
         digest.update(f"{membership_id}:{role_id}".encode())
@@ -82,6 +81,69 @@ def load_state(school) -> SchoolState:
         }
     state.fingerprint = digest.hexdigest()
     return state
+
+
+def _keep(state: SchoolState, row: dict) -> None:
+    if row["status"] == ACTIVE:
+        state.active_count += 1
+    if row["mis_code"]:
+        state.members[(row["person_type"], row["mis_code"])] = row
+    else:
+        state.uncoded[(row["person_type"], row["account_id"])] = row
+
+
+PG_MEMBERS = """
+SELECT m.id::text, m.account_id::text, m.person_type, m.mis_code, m.status, m.year_group, m.form, m.portal_access,
+       a.username, a.given_name, a.family_name, a.email, a.upn, a.home_school_id::text
+FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id WHERE m.school_id = %s
+"""
+# Any change to a row gives it a new xmin, so these sums move whenever the school's accounts, roles or
+# links change (or rows come and go) -- without sorting or shipping every row to Python.
+PG_FINGERPRINT = """
+SELECT count(*), coalesce(sum(hashtext(m.xmin::text || ':' || a.xmin::text || ':' || m.id::text)), 0)
+  FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id WHERE m.school_id = %s
+UNION ALL SELECT count(*), coalesce(sum(hashtext(r.xmin::text || ':' || r.id::text)), 0)
+  FROM accounts_roleassignment r WHERE r.school_id = %s
+UNION ALL SELECT count(*), coalesce(sum(hashtext(l.xmin::text || ':' || l.id::text)), 0)
+  FROM accounts_contactlink l WHERE l.school_id = %s
+"""
+
+
+def _load_state_pg(school) -> SchoolState:
+    state = SchoolState()
+    keys = [f.replace("account__", "") for f in STATE_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(PG_MEMBERS, [school.pk])
+        for values in cursor.fetchall():
+            _keep(state, dict(zip(keys, values, strict=True)))
+        cursor.execute("SELECT membership_id::text, role_id FROM accounts_roleassignment WHERE school_id = %s",
+                       [school.pk])  # fmt: skip
+        roles = state.roles
+        for membership_id, role_id in cursor.fetchall():
+            roles[membership_id].add(role_id)
+        cursor.execute(
+            "SELECT id::text, contact_id::text, student_id::text, relationship, portal_access"
+            " FROM accounts_contactlink WHERE school_id = %s",
+            [school.pk],
+        )
+        for link_id, contact_id, student_id, relationship, portal in cursor.fetchall():
+            state.links[(contact_id, student_id)] = {"id": link_id, "relationship": relationship,
+                                                     "portal_access": portal}  # fmt: skip
+        state.fingerprint = fingerprint_pg(cursor, school)
+    return state
+
+
+def fingerprint_pg(cursor, school) -> str:
+    cursor.execute(PG_FINGERPRINT, [school.pk] * 3)
+    return hashlib.sha256(repr(cursor.fetchall()).encode()).hexdigest()
+
+
+def current_fingerprint(school) -> str:
+    """The fingerprint as it is now, for Apply's check that nothing changed since the plan."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            return fingerprint_pg(cursor, school)
+    return load_state(school).fingerprint
 
 
 def guard_threshold_for(policy, active_count: int) -> int:
@@ -307,13 +369,14 @@ def _find_elsewhere(school, newcomers) -> tuple[dict, dict]:
     emails = sorted({p["email"].lower() for pt, p in newcomers if pt != "student" and p.get("email")})
     by_upn, by_email = {}, {}
     fields = ("id", "username", "upn", "email", "home_school_id", "given_name", "family_name")
-    for i in range(0, len(upns), BATCH):
-        for row in Account.objects.filter(upn__in=upns[i : i + BATCH], deleted_at__isnull=True).values(*fields):
+    step = max(len(upns), len(emails), 1) if connection.vendor == "postgresql" else BATCH  # one query on PG
+    for i in range(0, len(upns), step):
+        for row in Account.objects.filter(upn__in=upns[i : i + step], deleted_at__isnull=True).values(*fields):
             by_upn.setdefault(row["upn"], row)
-    for i in range(0, len(emails), BATCH):
+    for i in range(0, len(emails), step):
         qs = (
             Account.objects.annotate(low=Lower("email"))
-            .filter(low__in=emails[i : i + BATCH], email_verified=True, deleted_at__isnull=True)
+            .filter(low__in=emails[i : i + step], email_verified=True, deleted_at__isnull=True)
             .order_by("date_joined")
         )
         for row in qs.values(*fields, "low"):
@@ -342,6 +405,7 @@ def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):
     memberships = _memberships_of(matched_ids)
     to_name: list[tuple[int, str]] = []
     pending: list[dict] = []
+    fresh_ids = iter(new_ids(2 * len(newcomers)))
     for person_type, person in newcomers:
         code = person["mis_code"]
         account_wanted, membership_wanted = _wanted(person_type, person)
@@ -380,7 +444,7 @@ def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):
                 for m in held
                 if str(m["school_id"]) != str(school.pk) and m["person_type"] == person_type and m["status"] != ARCHIVED
             ]
-            membership_id = str(uuid.uuid4())
+            membership_id = next(fresh_ids)
             codes_now[person_type][code] = membership_id
             if person_type in ("student", "staff") and others:
                 old = others[0]
@@ -418,7 +482,7 @@ def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):
             plan.add(_item("skipped", person_type, code, reason=EMPTY_USERNAME))
             continue
         item = _item(
-            "create", person_type, code, membership_id=str(uuid.uuid4()), account_id=str(uuid.uuid4()), after=after
+            "create", person_type, code, membership_id=next(fresh_ids), account_id=next(fresh_ids), after=after
         )
         codes_now[person_type][code] = item["membership_id"]
         to_name.append((len(pending), stem))

@@ -294,7 +294,7 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         run = SyncRun.objects.get(school=school, pk=run.pk)
         if run.state not in (SyncRun.State.QUEUED, SyncRun.State.PLANNED):
             raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
-        if planning.load_state(school).fingerprint != run.fingerprint:
+        if planning.current_fingerprint(school) != run.fingerprint:
             raise SyncRefused(
                 "The school's accounts changed since this plan was made, so it was not applied. "
                 "Press Synchronise Users for a fresh plan."

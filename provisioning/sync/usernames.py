@@ -22,6 +22,8 @@ _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
 def _ascii(text: str) -> str:
     """Zoë -> Zoe, Łukasz -> Lukasz; anything left that is not a letter, digit, dot, dash or
     underscore is dropped, because usernames are typed on school keyboards."""
+    if text.isascii() and text.isalnum():
+        return text
     text = text.replace("Ł", "L").replace("ł", "l").replace("Ø", "O").replace("ø", "o").replace("ß", "ss")
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return _NOT_ALLOWED.sub("", folded)
