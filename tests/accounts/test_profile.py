@@ -55,10 +55,10 @@ def test_it_links_to_change_password_and_linked_sign_ins(login, eo_user):
 
 
 def test_it_lists_linked_sign_ins_with_the_providers_name(login, eo_user):
-    SocialAccount.objects.create(user=eo_user, provider="microsoft", uid="ms-1", extra_data={"mail": "x"})
+    SocialAccount.objects.create(user=eo_user, provider="microsoft", uid="ms-1", extra_data={"mail": "eo@alder.sch.uk"})
     SocialAccount.objects.create(user=eo_user, provider="google", uid="g-1", extra_data={"email": "eo@gmail.com"})
     body = login(eo_user).get(PROFILE).content.decode()
-    assert "Microsoft 365: ms-1" in body
+    assert "Microsoft 365: eo@alder.sch.uk" in body
     assert "Google: eo@gmail.com" in body
     assert "No Microsoft 365 or Google sign-in is linked" not in body
 
