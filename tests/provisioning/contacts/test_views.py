@@ -161,3 +161,39 @@ def test_the_welcome_confirm_page_then_job_sends_to_ready_to_provision_contacts(
         client.post(URL + "welcome-email/", {"type": "contact", "ids": ids})
     assert [m.to for m in mailoutbox] == [[family["provision"].account.email]]
     assert mailoutbox[0].alternatives and "/welcome/" in mailoutbox[0].body
+
+
+def test_the_screen_costs_the_same_queries_for_few_or_many_contacts(client, school_a, nominated_contact):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    student = make_student(school_a)
+    client.force_login(nominated_contact)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL, {"type": "contact"}).status_code == 200
+        return len(captured)
+
+    for _ in range(3):
+        make_contact(school_a, students=[student])
+        make_contact(school_a, students=[])
+    few = queries()
+    for _ in range(10):
+        make_contact(school_a, students=[student], activated=False)
+        make_contact(school_a, students=[], email="")
+    assert queries() == few
+
+
+def test_students_not_yet_activated_can_be_sent_a_welcome_email(
+    client, school_a, nominated_contact, django_capture_on_commit_callbacks, mailoutbox
+):
+    student = make_student(school_a, email="stu@example.org")
+    student.account.set_unusable_password()
+    student.account.save()
+    client.force_login(nominated_contact)
+    page = client.get(URL, {"type": "student", "status": "not_yet_activated"}).content.decode()
+    assert student.account.username in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(URL + "welcome-email/", {"type": "student", "ids": [str(student.pk)]})
+    assert [m.to for m in mailoutbox] == [["stu@example.org"]]
