@@ -196,8 +196,14 @@ def _read_sheet(data: bytes) -> list[list]:
         ) from exc
 
 
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+def _has_value(row) -> bool:
+    for value in row:
+        if value is None or value == "":
+            continue
+        if isinstance(value, str) and not value.strip():
+            continue
+        return True
+    return False
 
 
 def read_upload(data: bytes, file_name: str) -> Table:
@@ -217,7 +223,7 @@ def read_upload(data: bytes, file_name: str) -> Table:
                 "The sheet holds formulas. Copy the cells and paste them as values only, then upload it again."
             )
     grid = _read_csv(data) if fmt == "csv" else _read_sheet(data)
-    numbered = [(number, row) for number, row in enumerate(grid, start=1) if not all(_blank(v) for v in row)]
+    numbered = [(number, row) for number, row in enumerate(grid, start=1) if _has_value(row)]
     if not numbered:
         raise UploadRefused("The file has no rows. Fill in the template and upload it again.")
     header_row, header = numbered[0]

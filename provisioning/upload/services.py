@@ -151,8 +151,12 @@ def upload_plan(
         if column in key_at:
             formulas[row_number].add(key_at[column])
     rows = []
+    positions = list(headers.positions.items())
+    width = max(headers.positions.values()) + 1
     for number, cells in table.rows:
-        values = {key: cells[i] if i < len(cells) else None for key, i in headers.positions.items()}
+        if len(cells) < width:
+            cells = list(cells) + [None] * (width - len(cells))
+        values = {key: cells[i] for key, i in positions}
         for key in formulas.get(number, ()):
             values[key] = None
         clean, problems = row_clean(number, values, ctx=ctx, labels=headers.labels)
@@ -188,15 +192,12 @@ def _mark_duplicates(rows: list[RowPlan], headers: HeaderMap) -> None:
         by_username[row.clean["username"].lower()].append(row)
         if row.clean["mis_code"]:
             by_code[(row.clean["person_type"], row.clean["mis_code"])].append(row)
-    for key, group, what in [(("username",), g, "username") for g in by_username.values()] + [
-        (("mis_code",), g, "MIS code") for g in by_code.values()
-    ]:
-        if len(group) < 2:
-            continue
+    groups = [(g, "username", "username") for g in by_username.values() if len(g) > 1]
+    groups += [(g, "mis_code", "MIS code") for g in by_code.values() if len(g) > 1]
+    for group, key, what in groups:
         numbers = ", ".join(str(r.number) for r in group)
         for row in group:
-            value = row.clean[key[0]]
-            _fail(row, key[0], f"{what} {value} appears more than once in the file (rows {numbers})", headers)
+            _fail(row, key, f"{what} {row.clean[key]} appears more than once in the file (rows {numbers})", headers)
 
 
 def _match_registry(*, school: School, account: Account, rows: list[RowPlan], headers: HeaderMap) -> None:

@@ -1,0 +1,253 @@
+"""+Upload Users figures on a 10,000-row workbook, against the readers and importers most Django sites use.
+
+    python -m bench.upload [--rows 10000] [--runs 5] [--ie-runs 3] [--json]
+
+In one run, on the same generated .xlsx (embedded SQLite in a temporary folder, migrated here):
+- validate+preview: read the file (python-calamine, after the size/type/zip checks) and plan every row
+  against the registry (set-based lookups), the work behind the preview page;
+- a bare openpyxl read-only pass over the same file (load + iterate every row's values): the reader most
+  Django code uses, doing nothing with the values;
+- django-import-export's dry run with a ModelResource (the same rows, loaded with tablib, import_data
+  dry_run=True): the peer most Django sites would use (needs `pip install -e '.[bench]'`);
+- the apply: one job writing every row (accounts, memberships, roles, starter codes, audit events,
+  the result workbook and the credentials sheet), its time and its query count.
+Each figure is the median of several runs. Targets: validate+preview <= 0.5 x the openpyxl pass;
+>= 30x faster than import-export's dry run; apply queries growing with batches, not rows.
+With --json the last line is one JSON object with every figure.
+"""
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FIRST = ["Ann", "Bob", "Chloé", "Dev", "Eilidh", "Femi", "Grace", "Harry", "Isla", "Jack", "Zoë", "Łukasz"]
+LAST = ["Smith", "Jones", "O'Brien", "Ødegård", "Patel", "Nguyen", "Williams", "Brown", "Taylor", "Khan"]
+ROLES = ["INV", "INV", "INV", "SLT", "EO"]
+HEADER = ["Username *", "Given Names *", "Family Name *", "Email", "Person Type", "Role", "MIS Code"]
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def rows_for(n: int, prefix: str = "u") -> list[list]:
+    return [
+        [
+            f"{prefix}{i:05d}.x",
+            FIRST[i % len(FIRST)],
+            LAST[i % len(LAST)],
+            f"{prefix}{i:05d}@bench.sch.uk",
+            "Staff",
+            ROLES[i % len(ROLES)],
+            f"{prefix.upper()}{i:06d}",
+        ]  # fmt: skip
+        for i in range(n)
+    ]
+
+
+def xlsx(rows: list[list], header: list[str]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Users")
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _setup(workdir: Path) -> None:
+    os.environ["ROLLCALL_VAR_DIR"] = str(workdir)
+    os.environ["MEDIA_ROOT"] = str(workdir / "media")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"  # the apply runs in this process, start to finish
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _fixtures(existing: int):
+    """A school, its exams officer, and `existing` people already registered there (they come out unchanged)."""
+    from accounts.models import Account, Membership, RoleAssignment
+    from tenancy.models import Organisation, School
+
+    org = Organisation.objects.create(name="Bench Trust", slug="bench-trust")
+    school = School.objects.create(organisation=org, name="Bench Academy", slug="bench", email_domains="bench.sch.uk")
+    eo = Account.objects.create_user("bench.eo", "x" * 12, email="eo@bench.sch.uk", given_name="E", family_name="O")
+    membership = Membership.objects.create(school=school, account=eo, person_type="staff")
+    RoleAssignment.objects.create(school=school, membership=membership, role_id="eo")
+    people = rows_for(existing)
+    accounts = [
+        Account(username=r[0], given_name=r[1], family_name=r[2], email=r[3], password="!", home_school=school)
+        for r in people
+    ]
+    Account.objects.bulk_create(accounts, batch_size=500)
+    memberships = [
+        Membership(school=school, account=a, person_type="staff", mis_code=r[6])
+        for a, r in zip(accounts, people, strict=True)
+    ]
+    Membership.objects.bulk_create(memberships, batch_size=500)
+    role_of = {"INV": "inv", "SLT": "slt", "EO": "eo"}
+    RoleAssignment.objects.bulk_create(
+        [
+            RoleAssignment(school=school, membership=m, role_id=role_of[r[5]])
+            for m, r in zip(memberships, people, strict=True)
+        ],
+        batch_size=500,
+    )
+    return school, eo
+
+
+def _median(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def bench_openpyxl(data: bytes) -> int:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(data), read_only=True)
+    n = sum(1 for _ in workbook.worksheets[0].iter_rows(values_only=True))
+    workbook.close()
+    return n
+
+
+def bench_import_export(data: bytes, runs: int) -> float | None:
+    try:
+        import tablib
+        from import_export import resources
+    except ImportError:
+        log("django-import-export is not installed (pip install -e '.[bench]'): skipping that comparison")
+        return None
+    from accounts.models import Account
+
+    class AccountResource(resources.ModelResource):
+        class Meta:
+            model = Account
+            fields = ("username", "given_name", "family_name", "email")
+            import_id_fields = ("username",)
+
+    def dry_run():
+        dataset = tablib.Dataset().load(io.BytesIO(data), format="xlsx")
+        result = AccountResource().import_data(dataset, dry_run=True)
+        assert not result.has_errors(), result.row_errors()[:3]
+        return result.totals
+
+    seconds, totals = _median(dry_run, runs)
+    log(f"  import-export totals: {dict(totals)}")
+    return seconds
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--existing", type=int, default=500, help="rows already registered (come out unchanged)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--ie-runs", type=int, default=3)
+    parser.add_argument("--apply-runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="rollcall-bench-upload-") as tmp:
+        _setup(Path(tmp))
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+        from django_scopes import scope
+
+        from provisioning.upload import services
+        from provisioning.upload.reader import read_upload
+
+        school, eo = _fixtures(args.existing)
+        rows = rows_for(args.rows)
+        data = xlsx(rows, HEADER)
+        log(f"{args.rows:,} rows, {len(data) / 1024:.0f} KB .xlsx; {args.existing} already registered")
+
+        with scope(school=school):
+
+            def preview():
+                table = read_upload(data, "UserUploadTemplate.xlsx")
+                return services.upload_plan(school=school, account=eo, table=table, mode="add_update")
+
+            preview_s, plan = _median(preview, args.runs)
+            counts = plan.counts
+            assert counts["create"] == args.rows - args.existing and counts["unchanged"] == args.existing, counts
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as ctx:
+                preview()
+            preview_queries = len(ctx.captured_queries)
+            openpyxl_s, n = _median(lambda: bench_openpyxl(data), args.runs)
+            assert n == args.rows + 1
+            ratio = preview_s / openpyxl_s
+            log(f"validate+preview {preview_s:.3f} s ({preview_queries} queries); openpyxl read-only pass "
+                f"{openpyxl_s:.3f} s; ratio {ratio:.3f} (target <= 0.5)")  # fmt: skip
+
+            ie_data = xlsx([r[:4] for r in rows], ["username", "given_name", "family_name", "email"])
+            ie_s = bench_import_export(ie_data, args.ie_runs)
+            speedup = ie_s / preview_s if ie_s else None
+            if ie_s:
+                log(f"import-export dry run {ie_s:.3f} s; validate+preview is {speedup:.1f}x faster (target >= 30x)")
+
+            apply_times, apply_queries = [], []
+            for run in range(args.apply_runs):
+                fresh = xlsx(rows_for(args.rows, prefix=f"a{run}r"), HEADER)
+                batch = services.upload_receive(school=school, actor=eo, file_name="apply.xlsx", data=fresh)
+                connection.queries_log.clear()  # the import-export run filled the 9,000-query log
+                start = time.perf_counter()
+                with CaptureQueriesContext(connection) as ctx:
+                    job = services.upload_apply_start(school=school, actor=eo, batch=batch, mode="add_new",
+                                                      password_method="starter_codes", add_existing=True,
+                                                      consent=True)  # fmt: skip
+                apply_times.append(time.perf_counter() - start)
+                apply_queries.append(len(ctx.captured_queries))
+                job.refresh_from_db()
+                assert job.state == "succeeded", job.error
+                assert job.counts == {"Created": args.rows}, job.counts
+            apply_s = statistics.median(apply_times)
+            log(f"apply {apply_s:.3f} s, {statistics.median(apply_queries)} queries for {args.rows:,} new people")
+
+    figures = {
+        "rows": args.rows,
+        "file_kb": round(len(data) / 1024),
+        "validate_preview_s": round(preview_s, 4),
+        "validate_preview_queries": preview_queries,
+        "openpyxl_read_only_s": round(openpyxl_s, 4),
+        "ratio_to_openpyxl": round(ratio, 4),
+        "ratio_target": 0.5,
+        "ratio_met": ratio <= 0.5,
+        "import_export_dry_run_s": round(ie_s, 3) if ie_s else None,
+        "speedup_vs_import_export": round(speedup, 1) if speedup else None,
+        "speedup_target": 30,
+        "speedup_met": bool(speedup and speedup >= 30),
+        "apply_s": round(apply_s, 3),
+        "apply_queries": statistics.median(apply_queries),
+        "runs": args.runs,
+        "ie_runs": args.ie_runs,
+        "apply_runs": args.apply_runs,
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key}: {value}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
