@@ -9,12 +9,15 @@ provisioning.upload.services.
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from accounts.models import PersonType
 from accounts.permissions import BULK_NEVER_GRANTS
+from accounts.services import _check_email_domain as check_email_domain
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,11 @@ class RowContext:
     grantable: frozenset[str]
     email_domains: tuple[str, ...] = ()
 
+    @cached_property
+    def domains(self) -> SimpleNamespace:
+        """Stands in for the school in accounts' email-domain rule, which reads only its domain list."""
+        return SimpleNamespace(email_domain_list=list(self.email_domains))
+
     def grantable_labels(self) -> str:
         return ", ".join(self.role_labels[c] for c in self.role_labels if c in self.grantable) or "none"
 
@@ -273,10 +281,11 @@ def row_clean(
     if clean["upn"] and not _UPN.match(clean["upn"]):
         problem("upn", "may contain only letters and digits")
     clean["roles"] = _roles(clean["roles"], person_type, ctx, problem)
-    if person_type == PersonType.STAFF and email and ctx.email_domains:
-        domain = email.rsplit("@", 1)[-1].lower()
-        if domain not in ctx.email_domains:
-            problem("email", f"is not on the school's email domains ({', '.join(ctx.email_domains)})", warning=True)
+    if email and ctx.email_domains:
+        # accounts' own rule (+Add uses it too): staff on another domain is a warning, never a refusal.
+        warning = check_email_domain(school=ctx.domains, person_type=person_type or "", email=email)
+        if warning:
+            problem("email", warning, warning=True)
     return clean, problems
 
 
