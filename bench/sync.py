@@ -298,8 +298,9 @@ def main(argv=None) -> int:
         print(f"COPY of the same files: {result['copy_ms']} ms (median of 5)")
         for key, label in (("initial", "initial import"), ("nochange", "no-change re-sync"),
                            ("change5", "5% changed + 2% leavers")):  # fmt: skip
+            target = result["targets"][f"{key}_vs_copy"]
             print(f"{label:26s} {result[f'{key}_s']:7.2f} s  {result[f'{key}_records_per_s']:>8} records/s  "
-                  f"{result[f'{key}_vs_copy']:6.1f}x COPY (target <= {result['targets'][f'{key}_vs_copy']}x)")  # fmt: skip
+                  f"{result[f'{key}_vs_copy']:6.1f}x COPY (target <= {target}x)")  # fmt: skip
         if args.json:
             print(json.dumps(result))
     finally:

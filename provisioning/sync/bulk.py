@@ -6,7 +6,6 @@ not grow with the number of records.
 
 import json
 import os
-from datetime import datetime
 
 from django.db import connection, models
 
@@ -41,28 +40,19 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple])
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _text(value) -> str:
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        return (
-            value.translate(_ESCAPES) if ("\\" in value or "\t" in value or "\n" in value or "\r" in value) else value
-        )
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+def _column_text(values: tuple, is_json: bool) -> list[str]:
+    """One column in COPY's text format. PostgreSQL reads str(True) as true and str(datetime) as a
+    timestamp, so only NULLs and strings need care; a column at a time keeps the loop in C."""
+    esc, null = _ESCAPES, "\\N"
+    if is_json:
+        return [null if v is None else json.dumps(v, ensure_ascii=False).translate(esc) for v in values]
+    return [null if v is None else v.translate(esc) if v.__class__ is str else str(v) for v in values]
 
 
 def _copy_text(rows: list[tuple], json_at: set[int]) -> str:
-    """COPY's text format built in one go: write_row per row costs several times more in Python."""
-    text = _text
-    if json_at:
-        rows = [tuple(json.dumps(v) if i in json_at else v for i, v in enumerate(row)) for row in rows]
-    return "".join("\t".join([text(v) for v in row]) + "\n" for row in rows)
+    """A whole batch as COPY text in one string: psycopg's write_row per row costs several times more."""
+    columns = [_column_text(col, i in json_at) for i, col in enumerate(zip(*rows, strict=True))]
+    return "\n".join(["\t".join(line) for line in zip(*columns, strict=True)]) + "\n"
 
 
 def update_rows(model: type[models.Model], key_values: list[tuple[object, dict]]) -> None:
