@@ -11,7 +11,7 @@ from accounts.models import Account
 from provisioning.models import UploadBatch
 from provisioning.upload import reader
 from provisioning.upload.reader import UploadRefused, read_upload
-from tests.provisioning.upload.helpers import HEADER, csv_bytes, staff_row, xlsx_bytes
+from tests.provisioning.upload.helpers import HEADER, csv_bytes, ods_bytes, staff_row, xlsx_bytes
 
 
 def _refusal(response) -> str:
@@ -158,6 +158,20 @@ def test_csv_encodings_and_delimiters(school_a, eo_user, encoding, delimiter, bo
     plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_new")
     assert plan.rows[0].clean["given_name"] == "Zoë"
     assert plan.rows[0].outcome == services.CREATE
+
+
+def test_an_ods_sheet_is_read(school_a, eo_user):
+    from provisioning.upload import services
+
+    table = read_upload(ods_bytes([["ods.person", "Od", "S", "ods@alder.sch.uk", "Staff", "INV", 4711]]), "u.ods")
+    plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_new")
+    assert plan.rows[0].outcome == services.CREATE, plan.rows[0].messages
+    assert plan.rows[0].clean["mis_code"] == "4711"
+
+
+def test_an_ods_sheet_with_formulas_is_refused(upload_file, eo_user):
+    data = ods_bytes([["FORMULA", "Od", "S", "ods@alder.sch.uk", "Staff", "INV", "A"]], formula=True)
+    assert "holds formulas" in _refusal(upload_file(eo_user, data, "users.ods"))
 
 
 def test_a_damaged_xls_is_a_clear_refusal():
