@@ -140,3 +140,20 @@ def test_only_a_centre_admin_may_delete(login, request, persona, leaver):
     assert client.get(_url(leaver)).status_code == 403
     assert client.post(_url(leaver), {"confirm": "DELETE"}).status_code == 403
     assert Account.objects.get(pk=leaver.account.pk).deleted_at is None
+
+
+def test_certificates_stay_verifiable_revoked_with_the_name_erased(login, centre_admin, leaver, school_a):
+    from django.utils import timezone
+
+    from assessments.models import Certificate
+    from tests.assessments.conftest import make_assessment
+
+    certificate = Certificate.objects.create(
+        school=school_a, code="CERT-LEAVER", account=leaver.account, assessment=make_assessment(),
+        holder_name="Lee Ver", assessment_title="Invigilator Core", score=4, out_of=4,
+        issued_at=timezone.now(), expires_at=timezone.now() + timezone.timedelta(days=365),
+    )  # fmt: skip
+    login(centre_admin).post(_url(leaver), {"confirm": "DELETE"})
+    certificate.refresh_from_db()
+    assert certificate.status == "revoked" and certificate.status_reason == "holder account deleted"
+    assert certificate.holder_name == ""

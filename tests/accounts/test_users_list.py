@@ -192,3 +192,23 @@ def test_a_parent_or_student_portal_user_cannot_open_the_users_list(login, peopl
 
 def test_another_schools_admin_finds_no_such_school(login, other_school_admin):
     assert login(other_school_admin).get(URL).status_code == 404
+
+
+def test_info_marks_people_who_started_an_assessment_and_links_their_progress(login, centre_admin, people, school_a):
+    from assessments.models import AssessmentProgress
+    from tests.assessments.conftest import make_assessment
+
+    AssessmentProgress.objects.create(
+        school=school_a, account=people["bob"].account, assessment=make_assessment(), status="started", run=1
+    )
+    response = login(centre_admin).get(URL)
+    rows = {m.account.username: m for m in response.context["rows"]}
+    assert rows["bob.t"].started_assessment and not rows["ada.s"].started_assessment
+    html = response.content.decode()
+    assert f'href="/s/alder/assessments/progress/{people["bob"].pk}/"' in html
+    assert f'href="/s/alder/assessments/progress/{people["ada"].pk}/"' not in html
+    assert f'href="/s/alder/assessments/access/{people["ada"].pk}/"' in html  # Assessment Access, every row
+
+
+def test_an_eo_has_no_assessment_access_link(login, eo_user, people):
+    assert "/assessments/access/" not in login(eo_user).get(URL).content.decode()
