@@ -145,12 +145,13 @@ def bundle_csv_files(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def parse_feed(content: bytes, *, name: str = "", today: date | None = None) -> ParsedFeed:
+def parse_feed(content: bytes, *, name: str = "", today: date | None = None, org_identifier: str = "") -> ParsedFeed:
+    """org_identifier (the school's URN) picks the school's own people out of a district-wide OneRoster bundle."""
     file_format = detect_format(name, content)
     if file_format.startswith("oneroster"):
         from provisioning.sync.oneroster import parse_oneroster
 
-        return parse_oneroster(content, file_format=file_format, today=today)
+        return parse_oneroster(content, file_format=file_format, today=today, org_identifier=org_identifier)
     tables = _xlsx_tables(content) if file_format == "rollcall_xlsx" else _zip_csv_tables(content)
     return parse_rollcall_tables(tables, file_format=file_format, today=today)
 

@@ -130,7 +130,7 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
     """
     errors, warnings, counts, modes, file_format = [], [], {}, {}, ""
     try:
-        parsed = parse_feed(content, name=name)
+        parsed = parse_feed(content, name=name, org_identifier=school.urn)
         errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
         file_format = parsed.file_format
         if parsed.error_total > len(errors):
@@ -263,7 +263,7 @@ def sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         policy = _lock_policy(school)
         SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
         with run.feed.file.open("rb") as handle:
-            parsed = parse_feed(handle.read(), name=run.feed.file_name)
+            parsed = parse_feed(handle.read(), name=run.feed.file_name, org_identifier=school.urn)
         if not parsed.ok:
             raise SyncRefused("The feed has errors; nothing was changed.")
         plan = planning.make_plan(school=school, policy=policy, feed=parsed)
