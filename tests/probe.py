@@ -469,8 +469,8 @@ def _body(response) -> str:
 
 
 class _Persona:
-    def __init__(self, name: str, client: Client):
-        self.name, self.client = name, client
+    def __init__(self, name: str, client: Client, *, session: bool = False):
+        self.name, self.client, self.session = name, client, session
 
     def request(self, method: str, url: str):
         """One request that leaves no trace: its writes are rolled back, its cookies restored."""
@@ -493,6 +493,11 @@ def _check(report, world, persona, method, url, route, allowed: Callable[[object
     except Exception as exc:  # noqa: BLE001 - a crash is a finding, and the probe carries on
         report.failures.append(f"{where}: raised {type(exc).__name__}: {exc} (expected {expected})")
         return
+    if persona.session and not response.wsgi_request.user.is_authenticated:
+        # Signed out, every school answers 404 too: carrying on would pass every route for the wrong reason.
+        report.failures.append(
+            f"{where}: the probe's session was signed out by this request; later answers mean nothing"
+        )
     if not allowed(response):
         report.failures.append(f"{where}: answered {response.status_code}, expected {expected}")
     leaked = sorted({m for m in world.markers if m.lower() in body})
@@ -530,7 +535,7 @@ def _probe(world: World, urlconf, only) -> Report:
     b_admin = Client()
     b_admin.force_login(world.b_admin)
     personas = {
-        "b_admin": _Persona("school B Centre Admin", b_admin),
+        "b_admin": _Persona("school B Centre Admin", b_admin, session=True),
         "b_token": _Persona("school B API token", Client(HTTP_AUTHORIZATION=f"Token {world.b_token}")),
         "anon": _Persona("signed-out visitor", Client()),
     }

@@ -52,7 +52,7 @@ def _unavailable(reason: str):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(django_db_setup):
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
         _unavailable(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
@@ -65,7 +65,9 @@ def browser():
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     expect.set_options(timeout=TIMEOUT_MS)
+    serialized = _serialized_contents()
     with sync_playwright() as playwright:
+        _serialized_contents(serialized)
         # Playwright launches every browser with a fresh temporary profile (user-data-dir) of its own.
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -76,6 +78,23 @@ def browser():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _serialized_contents(restore: dict | None = None) -> dict:
+    """Read, or hand on, the database snapshot serialized rollback restores.
+
+    Inside a running event loop asgiref gives this thread a fresh set of database connection objects,
+    and the snapshot Django took when it created the test database is an attribute of the old ones.
+    Without handing it on, every transactional test after the first would start without the roles.
+    """
+    from django.db import connections
+
+    if restore is None:
+        return {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
+    for alias, contents in restore.items():
+        if contents is not None:
+            connections[alias]._test_serialized_contents = contents
+    return restore
 
 
 @pytest.fixture
