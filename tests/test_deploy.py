@@ -9,7 +9,9 @@ from django.conf import settings
 
 
 def _manage(*args: str, **env_overrides: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}}
+    # A production environment, not the test run's: the browser harness sets DJANGO_ALLOW_ASYNC_UNSAFE.
+    dropped = {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", **env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
