@@ -1,0 +1,47 @@
+"""Bulk User Synchronise in a real browser: upload an MIS export, see the dry run, apply it."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Membership
+from tests.browser.helpers import sign_in
+from tests.provisioning.sync_helpers import contact, feed_zip, student
+
+pytestmark = pytest.mark.browser
+
+
+def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_contact, school_a):
+    sign_in(page, nominated_contact)
+    page.goto("/s/alder/sync/")
+    expect(page.get_by_role("heading", name="Bulk User Synchronise")).to_be_visible()
+
+    # The username preview follows the settings before anything is saved.
+    page.select_option("#id_username_method", "initial_surname")
+    expect(page.locator("#username-preview")).to_contain_text("ladachi")
+
+    export = feed_zip(
+        students=[student("S1", "Ann", "Smith"), student("S2", "Bob", "Jones", year="8")],
+        contacts=[contact("C1", email="pat@example.org")],
+        links=[["C1", "S1", "Mother", "yes"]],
+    )
+    page.set_input_files("#id_files", files=[{"name": "export.zip", "mimeType": "application/zip", "buffer": export}])
+    page.get_by_role("button", name="Upload export").click()
+    expect(page.locator(".messages")).to_contain_text("accepted")
+
+    page.get_by_role("button", name="Synchronise Users").click()
+    expect(page).to_have_url(re.compile(r"/s/alder/sync/runs/[0-9a-f-]{36}/$"))
+    expect(page.get_by_role("heading", name="Synchronisation preview")).to_be_visible()
+    expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("3")
+    expect(page.locator("#sync-records")).to_contain_text("S1")
+    assert not Membership.objects.filter(school=school_a, person_type="student").exists()
+
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("heading", name="Synchronisation applied")).to_be_visible()
+    expect(page.locator(".run-state")).to_have_text("Applied")
+    assert Membership.objects.filter(school=school_a, person_type="student").count() == 2
+    expect(page.get_by_role("button", name="Download credentials sheet")).to_be_visible()
+
+    page.get_by_role("link", name="Run history").click()
+    expect(page.locator("#sync-runs")).to_contain_text("create 3")
