@@ -21,6 +21,7 @@ from accounts.audit import audit_record
 from accounts.models import Account, Membership, RoleAssignment
 from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
 from accounts.selectors import grantable_roles
+from accounts.services import Actor
 from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import plan as planning
 from provisioning.sync.apply import apply_plan, deactivate_if_nothing_left
@@ -527,6 +528,7 @@ def leaver_timers(*, school: School, today=None) -> dict:
             continue
         moved += due.update(status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now())
         deactivate_if_nothing_left(account_ids)
+    erased = _erase_due(school=school, policy=policy, today=today)
     if moved:
         audit_record(
             action="provisioning.sync.leavers_archived",
@@ -537,4 +539,34 @@ def leaver_timers(*, school: School, today=None) -> dict:
             target_label=school.name,
             changes={"archived": [None, moved]},
         )
-    return {"archived": moved}
+    return {"archived": moved, "erased": erased}
+
+
+class _PolicyTimer(Actor):
+    """The school's own leaver policy erasing people it archived long enough ago (audited as such)."""
+
+    @property
+    def is_support(self) -> bool:
+        return True
+
+
+def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
+    """Archived leavers past "erase after N days" (0 = never) are erased, unless another school still holds
+    them; their sync records lose the personal data too."""
+    from accounts.services import account_delete
+
+    erased = 0
+    for person_type in ("student", "staff", "contact"):
+        days = getattr(policy, f"{person_type}_erase_days")
+        if not days:
+            continue
+        due = Membership.objects.filter(
+            school=school, person_type=person_type, status=Membership.Status.ARCHIVED,
+            archived_on__lte=today - timedelta(days), account__deleted_at__isnull=True,
+        ).select_related("account")  # fmt: skip
+        for membership in due:
+            account = membership.account
+            if account_delete(school=school, actor=_PolicyTimer(account=None, school=school), account=account):
+                SyncRecord.objects.filter(school=school, account_id=account.pk).update(before={}, after={}, username="")
+                erased += 1
+    return erased

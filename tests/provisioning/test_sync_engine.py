@@ -249,3 +249,20 @@ def test_queries_grow_with_batches_not_records(school_a, size, django_assert_max
     changed = [student(f"S{i}", f"G{i}x", f"F{i}") for i in range(size - size // 20)]
     with django_assert_max_num_queries(60):
         run_sync(school_a, feed_zip(students=changed, contacts=contacts_rows, links=links), guard_threshold=size)
+
+
+def test_archived_leavers_are_erased_after_the_policys_days_and_0_means_never(school_a):
+    from datetime import timedelta
+
+    from provisioning.sync.services import leaver_timers
+
+    run_sync(school_a, feed_zip(students=[student("S1"), student("S2", "Bob")]), student_grace_days=0)
+    run_sync(school_a, feed_zip(students=[student("S1")]))
+    gone = _member(school_a, "S2")
+    later = timezone.localdate() + timedelta(days=400)
+    assert leaver_timers(school=school_a, today=later)["erased"] == 0  # erase after 0 days = never
+    run_sync(school_a, feed_zip(students=[student("S1")]), student_erase_days=30)
+    assert leaver_timers(school=school_a, today=later)["erased"] == 1
+    gone.account.refresh_from_db()
+    assert gone.account.deleted_at is not None and gone.account.family_name == ""
+    assert not SyncRecord.objects.filter(school=school_a, account_id=gone.account_id).exclude(after={}).exists()
