@@ -80,6 +80,8 @@ class Account(AbstractBaseUser, PermissionsMixin):
             # The Users list sorts by these (and PostgreSQL adds trigram indexes for its search).
             models.Index(Lower("family_name"), Lower("given_name"), name="account_family_given_ci_idx"),
             models.Index(Lower("given_name"), Lower("family_name"), name="account_given_family_ci_idx"),
+            # The few deleted accounts (tombstones), so lists can leave them out with a cheap anti-join.
+            models.Index(fields=["id"], condition=models.Q(deleted_at__isnull=False), name="account_deleted_idx"),
         ]
 
     def __str__(self):
@@ -161,6 +163,7 @@ class Membership(SchoolOwned):
             models.Index(fields=["school", "person_type", "status"], name="membership_type_status_idx"),
             models.Index(fields=["school", "year_group"], name="membership_year_idx"),
             models.Index(fields=["school", "mis_code"], name="membership_mis_code_idx"),
+            models.Index(fields=["school", "status"], name="membership_status_idx"),
         ]
 
     def __str__(self):
