@@ -79,3 +79,17 @@ def run_report_csv(*, school: School, run: SyncRun) -> bytes:
     for key, n in ordered_counts(run.counts):
         writer.writerow(["count", key, "", "", "", "", "", n])
     return out.getvalue().encode("utf-8-sig")
+
+
+def attention_counts(*, school: School) -> dict[str, int]:
+    """For the dashboard: sync runs waiting for a confirmation, and feeds rejected in the last 7 days."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return {
+        "runs_waiting": SyncRun.objects.filter(school=school, state=SyncRun.State.NEEDS_CONFIRMATION).count(),
+        "feeds_failed": Feed.objects.filter(
+            school=school, state=Feed.State.REJECTED, received_at__gte=timezone.now() - timedelta(days=7)
+        ).count(),
+    }
