@@ -1,8 +1,10 @@
-"""Support staff edit assessment content here. Content is global; per-person rows are not shown."""
+"""Support staff edit assessment content here, audited like every support change (SupportAdmin).
+Content is global; per-person rows are not shown."""
 
 from django.contrib import admin
 
 from assessments.models import Assessment, Choice, Question, Section
+from tenancy.admin import SupportAdmin
 
 
 class SectionInline(admin.TabularInline):
@@ -26,7 +28,7 @@ class ChoiceInline(admin.TabularInline):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(admin.ModelAdmin):
+class AssessmentAdmin(SupportAdmin):
     list_display = ("title", "code", "kind", "duration_minutes", "validity_months", "active")
     list_filter = ("active", "kind")
     search_fields = ("title", "code")
@@ -35,14 +37,14 @@ class AssessmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Section)
-class SectionAdmin(admin.ModelAdmin):
+class SectionAdmin(SupportAdmin):
     list_display = ("title", "assessment", "order", "pass_mark")
     list_filter = ("assessment",)
     inlines = [QuestionInline]
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(SupportAdmin):
     list_display = ("__str__", "section", "order", "kind")
     list_filter = ("section__assessment",)
     inlines = [ChoiceInline]

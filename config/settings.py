@@ -309,5 +309,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# The public address, for links in emails and the QR code on certificates (no request at hand there).
+ROLLCALL_BASE_URL = os.environ.get("ROLLCALL_BASE_URL", "http://localhost:8000" if DEBUG else "")
+
 # Support contact shown in every footer when the organisation has none of its own.
 ROLLCALL_SUPPORT_CONTACT = os.environ.get("ROLLCALL_SUPPORT_CONTACT", "Rollcall support: support@rollcall.invalid")
