@@ -6,7 +6,6 @@ and contact at the same school).
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -177,13 +176,14 @@ class AccountListCreateApi(_AccountsApi):
         form = UserFilterForm(
             request.query_params, roles=list(Role.objects.all()), year_groups=selectors.year_groups(school=self.school)
         )
-        paginator = Paginator(selectors.user_list(school=self.school, filters=form.filters()), form.page_size())
-        page = paginator.get_page(request.query_params.get("page"))
+        page = selectors.user_list_page(
+            school=self.school, filters=form.filters(), page=request.query_params.get("page"), per_page=form.page_size()
+        )
         return Response(
             {
-                "count": paginator.count,
+                "count": page.paginator.count,
                 "page": page.number,
-                "pages": paginator.num_pages,
+                "pages": page.paginator.num_pages,
                 "results": AccountSerializer(page.object_list, many=True).data,
             }
         )

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 from allauth.socialaccount.models import SocialAccount
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Lower
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db.models import CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Concat, Lower
 
 from accounts.models import Account, AuditEvent, ContactLink, Membership, PersonType, RoleAssignment
 from accounts.permissions import Perm, grantable_roles_for, permissions_for_roles
@@ -125,12 +127,30 @@ class UserListFilters:
     descending: bool = False
 
 
-def user_list(*, school: School, filters: UserListFilters) -> QuerySet[Membership]:
+# Up to this many matching people, the page is sorted in memory after filtering; beyond it, the
+# name indexes give the order. PostgreSQL otherwise walks a name index for a rare filter value
+# (1% "left") and reads thousands of rows to fill one page.
+SORT_IN_MEMORY_UP_TO = 5000
+
+
+def user_list_page(*, school: School, filters: UserListFilters, page, per_page: int) -> Page:
+    """One page of the Users list: the count, then the page with the plan that suits its size."""
+    total = user_list(school=school, filters=filters).count()
+    ordered = user_list(school=school, filters=filters, sort_in_memory=total <= SORT_IN_MEMORY_UP_TO)
+    paginator = Paginator(ordered, per_page)
+    paginator.count = total  # already counted: Paginator would count again
+    return paginator.get_page(page)
+
+
+def user_list(*, school: School, filters: UserListFilters, sort_in_memory: bool = False) -> QuerySet[Membership]:
     """The school's people (one row per membership) for the Users screen and the API.
 
     Deleted accounts are tombstones and never listed.
     """
-    qs = Membership.objects.filter(school=school, account__deleted_at__isnull=True)
+    # NOT EXISTS against the few tombstones (partial index) rather than a join, so the page count
+    # stays an index-only scan of memberships.
+    deleted = Account.objects.filter(pk=OuterRef("account_id"), deleted_at__isnull=False)
+    qs = Membership.objects.filter(~Exists(deleted), school=school)
     if filters.person_type:
         qs = qs.filter(person_type=filters.person_type)
     if filters.status:
@@ -144,6 +164,8 @@ def user_list(*, school: School, filters: UserListFilters) -> QuerySet[Membershi
     if filters.q:
         qs = qs.filter(_search(school=school, q=filters.q))
     keys = USER_LIST_SORTS.get(filters.sort, USER_LIST_SORTS["family_name"])
+    if sort_in_memory:  # the same order, in a form no index matches
+        keys = [Concat(F(key) if isinstance(key, str) else key, Value(""), output_field=CharField()) for key in keys]
     order = [_ordered(key, filters.descending) for key in keys]
     return (
         qs.select_related("account")
@@ -173,17 +195,25 @@ def _search(*, school: School, q: str) -> Q:
     """
     condition = Q()
     for word in q.split()[:5]:
-        matching_accounts = Account.objects.filter(
-            Q(username__icontains=word)
-            | Q(family_name__icontains=word)
-            | Q(given_name__icontains=word)
-            | Q(email__icontains=word)
-        ).values("pk")
-        condition &= Q(account_id__in=matching_accounts) | Q(mis_code__icontains=word)
+        # One subquery per column, so each uses its own index, joined by UNION ALL into a single
+        # IN (...) that PostgreSQL turns into a semi-join; ORed conditions would make it read every row.
+        accounts = None
+        for column in ("username", "family_name", "given_name", "email"):
+            part = Account.objects.filter(**{f"{column}__icontains": word}).order_by().values("pk")
+            accounts = part if accounts is None else accounts.union(part, all=True)
+        by_account = Membership.objects.filter(school=school, account_id__in=accounts).order_by().values("pk")
+        by_code = Membership.objects.filter(school=school, mis_code__icontains=word).order_by().values("pk")
+        condition &= Q(pk__in=by_account.union(by_code, all=True))
     return condition
 
 
 def year_groups(*, school: School) -> list[str]:
+    """The year groups in use, for the filter's drop-down. A DISTINCT over 100,000 rows is too dear
+    for every page, and year groups change once a year, so it is cached for a few minutes."""
+    return cache.get_or_set(f"accounts.year_groups.{school.pk}", lambda: _year_groups(school), 300)
+
+
+def _year_groups(school: School) -> list[str]:
     return list(
         Membership.objects.filter(school=school)
         .exclude(year_group="")

@@ -2,7 +2,6 @@ from allauth.socialaccount.models import SocialAccount
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -93,8 +92,9 @@ def users_list(request, school_slug):
     roles = list(Role.objects.all())
     form = UserFilterForm(request.GET, roles=roles, year_groups=selectors.year_groups(school=school))
     filters = form.filters()
-    paginator = Paginator(selectors.user_list(school=school, filters=filters), form.page_size())
-    page = paginator.get_page(request.GET.get("page"))
+    page = selectors.user_list_page(
+        school=school, filters=filters, page=request.GET.get("page"), per_page=form.page_size()
+    )
     rows = list(page.object_list)
     started = selectors.started_assessment_ids(school=school, membership_ids=[m.pk for m in rows])
     links = _row_link_patterns(school, request.school_perms)

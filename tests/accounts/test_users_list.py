@@ -162,6 +162,7 @@ def test_the_query_count_does_not_grow_with_the_page(login, centre_admin, school
     client = login(centre_admin)
     for n in range(5):
         member(school_a, "eo", "slt", username=f"few{n}")
+    client.get(URL)  # the year-group choices are cached after the first page
     with CaptureQueriesContext(connection) as small:
         client.get(URL, {"per_page": 25})
     for n in range(150):
