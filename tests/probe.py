@@ -16,7 +16,9 @@ of asserting, so tests can also prove that it catches a view which forgets the s
 A route with a kwarg the probe cannot fill FAILS the probe: add the kwarg to KWARGS with a function
 that creates (or returns) an object of school A and gives its id. Return a list of ids when the kwarg
 can name several kinds of object (membership_id: a student's, a member of staff's, a contact's), so a
-view that only finds one kind is still tried with the right one.
+view that only finds one kind is still tried with the right one. A kwarg naming something every school
+shares (assessment content, a role code) goes in GLOBAL_KWARGS too; a vague name such as a router's
+"pk" goes in ROUTE_KWARGS, per view.
 """
 
 import copy
@@ -218,6 +220,10 @@ KWARGS: dict[str, Callable[["World"], object]] = {
     "run_id": lambda w: _sync_run(w).pk,
     "format": lambda w: "json",
 }
+
+# A kwarg whose name does not say what it names (a DRF router's "pk"): keyed by (view, kwarg), where view
+# is the dotted path the probe prints, e.g. ("accounts.api.AccountViewSet", "pk"): _memberships.
+ROUTE_KWARGS: dict[tuple[str, str], Callable[["World"], object]] = {}
 
 # Kwargs that name something every school shares (assessment content) or nothing at all: a route whose
 # only kwargs are these is school B's own page, so it may answer, but must still show nothing of school A.
@@ -427,7 +433,7 @@ def _kwarg_values(world: World, route: Route, report: Report) -> dict[str, list[
     for name in route.kwargs:
         if name == SCHOOL_KWARG:
             continue
-        filler = KWARGS.get(name)
+        filler = ROUTE_KWARGS.get((route.view, name)) or KWARGS.get(name)
         if filler is None:
             unknown.append(name)
             continue
@@ -436,7 +442,8 @@ def _kwarg_values(world: World, route: Route, report: Report) -> dict[str, list[
     if unknown:
         report.failures.append(
             f"{route.label()}: the probe cannot fill URL kwarg(s) {', '.join(unknown)}. Add each to KWARGS in "
-            "tests/probe.py: a function that creates (or returns) an object of school A and gives its id."
+            "tests/probe.py: a function that creates (or returns) an object of school A and gives its id "
+            "(ROUTE_KWARGS for a name as vague as pk)."
         )
         return None
     return values

@@ -64,3 +64,18 @@ def test_it_reports_a_global_page_that_shows_school_data(world):
         f.startswith("signed-out visitor GET /leaky-everyone/") and "'ZZALDERSECRET Academy'" in f
         for f in report.failures
     ), report.failures
+
+
+def test_it_builds_urls_from_a_drf_router():
+    from rest_framework import routers, viewsets
+
+    class WidgetViewSet(viewsets.ViewSet):
+        def list(self, request): ...
+
+        def retrieve(self, request, pk=None): ...
+
+    router = routers.DefaultRouter()
+    router.register("widgets", WidgetViewSet, basename="widget")
+    templates = {probe.Route([pattern.pattern], pattern).template for pattern in router.urls}
+
+    assert {"/widgets/", "/widgets/{pk}/", "/widgets/{pk}.{format}/", "/"} <= templates
