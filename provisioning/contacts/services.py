@@ -147,32 +147,31 @@ def may_receive_welcome(m: Membership) -> bool:
 # --- Running them (the tasks call these through tenancy.tasks.run_school_job) --------------------
 
 
-def _claim_batches(job: Job):
-    """Yield lists of this job's items, each claimed by this run with a conditional UPDATE.
-
-    Items another run already claimed (working) or finished are never yielded again.
-    """
+def _pending_batches(job: Job):
+    """The ids of this job's items still pending, in batches."""
     pending = list(
         ContactJobItem.objects.filter(school=job.school, job=job, outcome=Outcome.PENDING)
         .order_by("id")
         .values_list("id", flat=True)
     )
     for start in range(0, len(pending), BATCH_SIZE):
-        ids = pending[start : start + BATCH_SIZE]
-        token = f"claim:{secrets.token_hex(8)}"
-        ContactJobItem.objects.filter(school=job.school, id__in=ids, outcome=Outcome.PENDING).update(
-            outcome=Outcome.WORKING, detail=token, updated_at=timezone.now()
-        )
-        claimed = list(
-            ContactJobItem.objects.filter(school=job.school, id__in=ids, detail=token).select_related(
-                "membership__account"
-            )
-        )
-        for item in claimed:
-            item._start_email, item._start_username = item.email, item.username
-            item.detail = ""  # the claim token is not a detail anyone should read
-        if claimed:
-            yield claimed
+        yield pending[start : start + BATCH_SIZE]
+
+
+def _claim(job: Job, ids: list) -> list[ContactJobItem]:
+    """Claim a batch with a conditional UPDATE (pending -> working): items another run already claimed
+    or finished are not returned, so nothing is done twice."""
+    token = f"claim:{secrets.token_hex(8)}"
+    ContactJobItem.objects.filter(school=job.school, id__in=ids, outcome=Outcome.PENDING).update(
+        outcome=Outcome.WORKING, detail=token, updated_at=timezone.now()
+    )
+    claimed = list(
+        ContactJobItem.objects.filter(school=job.school, id__in=ids, detail=token).select_related("membership__account")
+    )
+    for item in claimed:
+        item._start_email, item._start_username = item.email, item.username
+        item.detail = ""  # the claim token is not a detail anyone should read
+    return claimed
 
 
 def _finish(job: Job, items: list[ContactJobItem], done: int) -> int:
@@ -218,10 +217,14 @@ def revoke_run(job: Job) -> None:
     school = job.school
     done = ContactJobItem.objects.filter(school=school, job=job).exclude(outcome=Outcome.PENDING).count()
     ended_accounts = []
-    for items in _claim_batches(job):
+    for ids in _pending_batches(job):
+        # Claim, revoke and record in one transaction: a crash undoes all three, and a re-run then
+        # finds the batch pending again (revoking is checked against the contact's state, so safe).
         with transaction.atomic():
-            ended_accounts += _revoke_batch(job, items)
-            done = _finish(job, items, done)
+            items = _claim(job, ids)
+            if items:
+                ended_accounts += _revoke_batch(job, items)
+                done = _finish(job, items, done)
     _end_sessions(ended_accounts)
     job_succeed(job, counts=_counts(job))
 
@@ -342,9 +345,13 @@ def welcome_email_run(job: Job) -> None:
     school = job.school
     base_url = job.params.get("base_url", "")
     done = ContactJobItem.objects.filter(school=school, job=job).exclude(outcome=Outcome.PENDING).count()
-    for items in _claim_batches(job):
-        _welcome_batch(job, items, base_url=base_url)
-        done = _finish(job, items, done)
+    for ids in _pending_batches(job):
+        # The claim commits before anything is sent: after a crash mid-batch those people stay
+        # "In progress" rather than risk a second email (at most once).
+        items = _claim(job, ids)
+        if items:
+            _welcome_batch(job, items, base_url=base_url)
+            done = _finish(job, items, done)
     job_succeed(job, counts=_counts(job))
 
 
