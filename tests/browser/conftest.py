@@ -1,8 +1,8 @@
 """Browser harness: Playwright for Python driving Debian's Chromium against pytest-django's live_server.
 
 Every test under tests/browser/ is marked `browser`. The fixtures:
-- `browser` (session): one headless Chromium; skipped with a reason when /usr/bin/chromium is missing,
-  a failure instead when REQUIRE_BROWSER=1 (CI).
+- `browser` (package): one headless Chromium for all of tests/browser; skipped with a reason when
+  /usr/bin/chromium is missing, a failure instead when REQUIRE_BROWSER=1 (CI).
 - `page` (per test): a fresh context (no cookies shared between tests) whose base_url is the live server,
   so tests write `page.goto("/s/alder/")`. A failing test leaves a screenshot in var/screenshots/.
 Sign in with tests.browser.helpers.sign_in.
@@ -51,8 +51,10 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(django_db_setup):
+    # Package scope: Playwright's event loop (and DJANGO_ALLOW_ASYNC_UNSAFE) lives only while tests/browser runs,
+    # so tests collected after it run outside any event loop, as they would alone.
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
         _unavailable(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
