@@ -7,6 +7,7 @@ the caller stores the messages and refuses to plan from it.
 
 import csv
 import io
+import operator
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -228,91 +229,85 @@ def _columns(feed: ParsedFeed, file_name: str, header: list[str]) -> dict[str, i
     return None if missing else index
 
 
-def _getter(index: dict[str, int]):
-    def get(row: list[str], key: str) -> str:
-        i = index.get(key)
-        return row[i].strip() if i is not None and i < len(row) else ""
-
-    return get
+PERSON_COLUMNS = ("mis_code", "upn", "given_name", "family_name", "email", "year_group", "form", "date_of_birth",
+                  "leaving_date", "inactive", "portal_access", "staff_roles")  # fmt: skip
 
 
 def _people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list[str]], today: date) -> list[dict]:
+    """Rows to people. Written for 100,000 rows a night: one itemgetter per row, checks only on non-empty cells."""
     if not table:
         feed.error(file_name, None, "", "The file is empty: it needs a header row.")
         return []
     index = _columns(feed, file_name, table[0])
     if index is None:
         return []
-    get = _getter(index)
+    width = len(table[0])
+    pick = operator.itemgetter(*[index.get(c, width) for c in PERSON_COLUMNS])  # absent columns read the pad cell
     people, seen = [], {}
+    staff = person_type == "staff"
+    today_text = today.isoformat()
     for number, row in enumerate(table[1:], start=2):
-        if not any(cell.strip() for cell in row):
+        if len(row) != width + 1:
+            row = (row + [""] * (width + 1))[:width] + [""]
+        code, upn, given, family, email, year, form, dob, leaving, inactive, portal, roles = [
+            v.strip() for v in pick(row)
+        ]
+        if not (code or given or family or email or upn):
+            if not "".join(row).strip():
+                continue
+        before = feed.error_total
+        if not code:
+            feed.error(file_name, number, "mis_code", "The MIS code is empty.")
+        elif len(code) > 64:
+            feed.error(file_name, number, "mis_code", "The MIS code is longer than 64 characters.")
+        if email and ("@" not in email or " " in email or len(email) > 254):
+            feed.error(file_name, number, "email", f"{email!r} is not an email address.")
+        elif staff and not email:
+            feed.error(file_name, number, "email", "Email is required for staff.")
+        active = True
+        if inactive:
+            flag = parse_bool(inactive)
+            if flag is None:
+                feed.error(file_name, number, "inactive", "Use yes or no.")
+            elif flag:
+                active = False
+        if leaving:
+            try:
+                parse_iso_date(leaving)
+                if leaving <= today_text:  # ISO dates compare as text
+                    active = False
+            except ValueError:
+                feed.error(file_name, number, "leaving_date", f"{leaving!r} is not a date as YYYY-MM-DD.")
+        if dob:
+            try:
+                parse_iso_date(dob)
+            except ValueError:
+                feed.error(file_name, number, "date_of_birth", f"{dob!r} is not a date as YYYY-MM-DD.")
+        portal_flag = parse_bool(portal) if portal else False
+        if portal_flag is None:
+            feed.error(file_name, number, "portal_access", "Use yes or no.")
+        if len(given) > 150 or len(family) > 150:
+            feed.error(file_name, number, "given_name", "A name is longer than 150 characters.")
+        if feed.error_total != before:
             continue
-        person = _person(feed, file_name, person_type, number, row, get, today)
-        if person is None:
-            continue
-        code = person["mis_code"]
         if code in seen:
             feed.error(file_name, number, "mis_code", f"MIS code {code} is also on row {seen[code]}.")
             continue
         seen[code] = number
-        people.append(person)
+        people.append({
+            "mis_code": code,
+            "upn": upn.upper()[:20],
+            "given_name": given,
+            "family_name": family,
+            "email": email,
+            "year_group": year[:20],
+            "form": form[:40],
+            "portal_access": portal_flag,
+            "active": active,
+            "roles": [r.strip() for r in roles.replace(";", ",").split(",") if r.strip()] if roles else [],
+            "row": number,
+        })  # fmt: skip
     return people
-
-
-def _person(feed, file_name, person_type, number, row, get, today) -> dict | None:
-    before = feed.error_total
-    code = get(row, "mis_code")
-    if not code:
-        feed.error(file_name, number, "mis_code", "The MIS code is empty.")
-    elif len(code) > 64:
-        feed.error(file_name, number, "mis_code", "The MIS code is longer than 64 characters.")
-    email = get(row, "email")
-    if email and ("@" not in email or " " in email or len(email) > 254):
-        feed.error(file_name, number, "email", f"{email!r} is not an email address.")
-    if person_type == "staff" and not email:
-        feed.error(file_name, number, "email", "Email is required for staff.")
-    active = True
-    inactive = parse_bool(get(row, "inactive"))
-    if inactive is None:
-        feed.error(file_name, number, "inactive", "Use yes or no.")
-    elif inactive:
-        active = False
-    leaving = get(row, "leaving_date")
-    if leaving:
-        try:
-            if parse_iso_date(leaving) <= today:
-                active = False
-        except ValueError:
-            feed.error(file_name, number, "leaving_date", f"{leaving!r} is not a date as YYYY-MM-DD.")
-    dob = get(row, "date_of_birth")
-    if dob:
-        try:
-            parse_iso_date(dob)
-        except ValueError:
-            feed.error(file_name, number, "date_of_birth", f"{dob!r} is not a date as YYYY-MM-DD.")
-    portal = parse_bool(get(row, "portal_access"))
-    if portal is None:
-        feed.error(file_name, number, "portal_access", "Use yes or no.")
-    given, family = get(row, "given_name"), get(row, "family_name")
-    if len(given) > 150 or len(family) > 150:
-        feed.error(file_name, number, "given_name", "A name is longer than 150 characters.")
-    if feed.error_total != before:
-        return None
-    roles = [r.strip() for r in get(row, "staff_roles").replace(";", ",").split(",") if r.strip()]
-    return {
-        "mis_code": code,
-        "upn": get(row, "upn").upper()[:20],
-        "given_name": given,
-        "family_name": family,
-        "email": email,
-        "year_group": get(row, "year_group")[:20],
-        "form": get(row, "form")[:40],
-        "portal_access": bool(portal),
-        "active": active,
-        "roles": roles,
-        "row": number,
-    }
 
 
 def _links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
@@ -321,38 +316,39 @@ def _links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
     index = _columns(feed, LINK_FILE, table[0])
     if index is None:
         return []
-    get = _getter(index)
+    width = len(table[0])
+    pick = operator.itemgetter(*[index.get(c, width) for c in ("contact_code", "student_code", "relationship",
+                                                               "portal_access")])  # fmt: skip
+    check_contacts, check_students = feed.modes.get("contact") == "bulk", feed.modes.get("student") == "bulk"
     contacts = {p["mis_code"] for p in feed.people.get("contact", [])}
     students = {p["mis_code"] for p in feed.people.get("student", [])}
     links, seen = [], set()
     for number, row in enumerate(table[1:], start=2):
-        if not any(cell.strip() for cell in row):
+        if len(row) != width + 1:
+            row = (row + [""] * (width + 1))[:width] + [""]
+        contact, student, relationship, portal_text = [v.strip() for v in pick(row)]
+        if not (contact or student or relationship or portal_text):
             continue
-        contact, student = get(row, "contact_code"), get(row, "student_code")
-        portal = parse_bool(get(row, "portal_access") or "yes")
+        portal = parse_bool(portal_text) if portal_text else True
         problems = False
-        for column, code, known, label in (
-            ("contact_code", contact, contacts, "contact"),
-            ("student_code", student, students, "student"),
-        ):
-            if not code:
-                feed.error(LINK_FILE, number, column, f"The {label} code is empty.")
-                problems = True
-            elif feed.modes.get(label) == "bulk" and code not in known:
-                feed.error(LINK_FILE, number, column, f"No {label} with MIS code {code} in this feed.")
-                problems = True
+        if not contact:
+            feed.error(LINK_FILE, number, "contact_code", "The contact code is empty.")
+            problems = True
+        elif check_contacts and contact not in contacts:
+            feed.error(LINK_FILE, number, "contact_code", f"No contact with MIS code {contact} in this feed.")
+            problems = True
+        if not student:
+            feed.error(LINK_FILE, number, "student_code", "The student code is empty.")
+            problems = True
+        elif check_students and student not in students:
+            feed.error(LINK_FILE, number, "student_code", f"No student with MIS code {student} in this feed.")
+            problems = True
         if portal is None:
             feed.error(LINK_FILE, number, "portal_access", "Use yes or no.")
             problems = True
         if problems or (contact, student) in seen:
             continue
         seen.add((contact, student))
-        links.append(
-            {
-                "contact_code": contact,
-                "student_code": student,
-                "relationship": get(row, "relationship")[:40],
-                "portal_access": portal,
-            }
-        )
+        links.append({"contact_code": contact, "student_code": student, "relationship": relationship[:40],
+                      "portal_access": portal})  # fmt: skip
     return links
