@@ -20,6 +20,7 @@ import io
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -308,6 +309,7 @@ def main(argv=None) -> int:
 
         connections.close_all()
         drop_database(db)
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
