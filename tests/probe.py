@@ -241,6 +241,7 @@ class World:
     school_a: object
     school_b: object
     markers: list[str] = field(default_factory=list)
+    fingerprint: dict | None = None
     _cache: dict = field(default_factory=dict)
 
     def mark(self, *values) -> None:
@@ -250,6 +251,8 @@ class World:
         """An object another app's kwarg needs, made the first time a route asks for it."""
         if key not in self._cache:
             self._cache[key] = make()
+            if self.fingerprint is not None:  # school A grew on purpose: that is its state from now on
+                self.fingerprint = fingerprint(self)
         return self._cache[key]
 
     def person(self, role: str, person_type: str, tag: str, **membership_fields):
@@ -479,24 +482,30 @@ class _Persona:
     def __init__(self, name: str, client: Client, *, session: bool = False):
         self.name, self.client, self.session = name, client, session
 
-    def request(self, method: str, url: str):
-        """One request that leaves no trace: its writes are rolled back, its cookies restored."""
+    def request(self, method: str, url: str, data=None, inspect: Callable[[], object] | None = None):
+        """One request that leaves no trace: its writes are rolled back, its cookies restored.
+
+        `inspect` runs after the request, before the rollback, to see what it wrote."""
         cookies = copy.deepcopy(self.client.cookies)
+        seen = None
         try:
             with transaction.atomic():
-                response = getattr(self.client, method)(url)
+                response = getattr(self.client, method)(url, data) if data else getattr(self.client, method)(url)
                 body = _body(response)
+                seen = inspect() if inspect else None
                 transaction.set_rollback(True)
         finally:
             self.client.cookies = cookies
-        return response, body
+        return response, body, seen
 
 
-def _check(report, world, persona, method, url, route, allowed: Callable[[object], bool], expected: str):
-    report.requests.append(f"{persona.name} {method.upper()} {url}")
-    where = f"{persona.name} {method.upper()} {url} [{route.view}]"
+def _check(report, world, persona, method, url, route, allowed: Callable[[object], bool], expected: str, data=None):
+    shown = f"{url} with school A's ids in the form" if data else url
+    report.requests.append(f"{persona.name} {method.upper()} {shown}")
+    where = f"{persona.name} {method.upper()} {shown} [{route.view}]"
+    inspect = (lambda: fingerprint(world)) if data else None
     try:
-        response, body = persona.request(method, url)
+        response, body, after = persona.request(method, url, data, inspect)
     except Exception as exc:  # noqa: BLE001 - a crash is a finding, and the probe carries on
         report.failures.append(f"{where}: raised {type(exc).__name__}: {exc} (expected {expected})")
         return
@@ -510,6 +519,53 @@ def _check(report, world, persona, method, url, route, allowed: Callable[[object
     leaked = sorted({m for m in world.markers if m.lower() in body})
     if leaked:
         report.failures.append(f"{where}: the answer shows school A's {', '.join(map(repr, leaked))}")
+    if inspect and after != world.fingerprint:
+        changed = sorted(k for k in after if after[k] != world.fingerprint.get(k))
+        report.failures.append(f"{where}: it changed school A's data ({', '.join(changed)})")
+
+
+# Form fields through which a screen might take ids: school B posts school A's ids in each of them, and
+# school A's rows must come out unchanged. The actions are those of Account Manager's Actions... menu.
+FORM_ID_FIELDS = (
+    "ids",
+    "id",
+    "replacement_ids",
+    "membership",
+    "memberships",
+    "membership_id",
+    "account",
+    "account_id",
+    "student",
+    "contact",
+    "job",
+    "job_id",
+    "selected",
+    "people",
+)
+FORM_ACTIONS = ("", "revoke", "welcome_email", "starter_codes")
+
+
+def _form_payloads(world: World) -> list[dict]:
+    ids = [str(v) for v in (*_memberships(world), *KWARGS["account_id"](world), *(j.pk for j in world.jobs))]
+    base = {name: ids for name in FORM_ID_FIELDS} | {"type": "contact", "confirm": "yes", "confirm_count": "1"}
+    return [base | ({"action": action} if action else {}) for action in FORM_ACTIONS]
+
+
+def fingerprint(world: World) -> dict:
+    """Every school-owned row of school A, and its people's accounts, as they stand."""
+    from django.apps import apps
+
+    from accounts.models import Account
+    from tenancy.models import SchoolOwned
+
+    state = {}
+    for model in apps.get_models():
+        if issubclass(model, SchoolOwned):
+            rows = model._base_manager.filter(school=world.school_a).order_by("pk").values_list()
+            state[model._meta.label] = repr(tuple(rows))
+    people = Account.objects.filter(memberships__school=world.school_a).distinct().order_by("pk").values_list()
+    state["accounts.Account"] = repr(tuple(people))
+    return state
 
 
 def _not_found(response) -> bool:
@@ -547,6 +603,7 @@ def _probe(world: World, urlconf, only) -> Report:
         "anon": _Persona("signed-out visitor", Client()),
     }
     a_slug, b_slug = world.school_a.slug, world.school_b.slug
+    world.fingerprint = fingerprint(world)
 
     for route in all_routes(urlconf):
         try:
@@ -566,8 +623,8 @@ def _probe(world: World, urlconf, only) -> Report:
         report.routes.append(route.template)
         ours = [p for p in (personas["b_admin"], personas["b_token"]) if route.is_api or p is personas["b_admin"]]
 
-        def check(persona, method, url, allowed, expected, route=route):
-            _check(report, world, persona, method, url, route, allowed, expected)
+        def check(persona, method, url, allowed, expected, data=None, route=route):
+            _check(report, world, persona, method, url, route, allowed, expected, data)
 
         foreign_ids = set(values) - GLOBAL_KWARGS
         for n, kwargs in enumerate(_variants(values)):
@@ -588,6 +645,11 @@ def _probe(world: World, urlconf, only) -> Report:
                         check(persona, method, own, _not_found, "404 (another school's id)")
                     elif method == "get":  # the persona's own page: may answer, must not show school A
                         check(persona, method, own, _not_a_crash, "no error")
+                if route.is_school and not foreign_ids and method == "post":
+                    # A screen of school B's own that takes ids from its form: school A's must change nothing.
+                    for payload in _form_payloads(world):
+                        for persona in ours:
+                            check(persona, method, own, _not_a_crash, "no error", data=payload)
                 if route.is_school and not first:
                     continue
                 if route.is_school or foreign_ids:

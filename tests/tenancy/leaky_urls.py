@@ -16,6 +16,13 @@ def leaky_membership(request, school_slug, membership_id):
     return HttpResponse(f"<p>{membership.account.username}</p>")
 
 
+def leaky_archive(request, school_slug):
+    # Ids taken from the form and used without the school: another school's people get archived.
+    with scopes_disabled():
+        Membership.objects.filter(id__in=request.POST.getlist("ids")).update(status="archived")
+    return HttpResponse("Archived.")
+
+
 def widget(request, school_slug, widget_id):
     return HttpResponse("a route with a kwarg the probe has never heard of")
 
@@ -28,6 +35,7 @@ def leaky_everyone(request):
 urlpatterns = [
     path("s/<slug:school_slug>/leaky/<uuid:membership_id>/", leaky_membership),
     path("s/<slug:school_slug>/widgets/<uuid:widget_id>/", widget),
+    path("s/<slug:school_slug>/leaky-archive/", leaky_archive),
     path("leaky-everyone/", leaky_everyone),
     *real_urlpatterns,
 ]

@@ -7,6 +7,7 @@ reports a view which forgets the school, and a route whose kwargs it cannot fill
 import pytest
 from django.test import override_settings
 
+from accounts.models import Membership
 from tests import probe
 
 
@@ -42,6 +43,20 @@ def test_it_reports_a_view_that_forgets_the_school(world):
     assert any(f.startswith(own_slug) and "'zzalder.student'" in f for f in leaks), leaks
     # The middleware still guards school A's own slug: the leak is only through school B's.
     assert not any("/s/zz-alder/leaky/" in f for f in leaks), leaks
+
+
+@override_settings(ROOT_URLCONF="tests.tenancy.leaky_urls")
+def test_it_reports_a_screen_that_changes_another_schools_rows_from_form_ids(world):
+    report = probe.probe(
+        world, urlconf="tests.tenancy.leaky_urls", only=lambda route: "leaky-archive" in route.template
+    )
+
+    assert any(
+        f.startswith("school B Centre Admin POST /s/birch-probe/leaky-archive/ with school A's ids in the form")
+        and "changed school A's data (accounts.Membership)" in f
+        for f in report.failures
+    ), report.failures
+    assert not Membership.objects.filter(status="archived").exists()  # and the probe rolled it back
 
 
 @override_settings(ROOT_URLCONF="tests.tenancy.leaky_urls")
