@@ -14,7 +14,7 @@ from provisioning.models import UploadBatch
 from provisioning.upload.validation import RowContext
 from tenancy.models import School
 
-LOOKUP_BATCH = 500
+LOOKUP_BATCH = 1000
 ACCOUNT_VALUES = ("id", "username", "email", "email_verified", "upn", "given_name", "family_name", "deleted_at")
 # EO, SLT and INV first: the roles seed 003 tells exams officers to use.
 ROLE_ORDER = ("eo", "slt", "inv")
@@ -61,7 +61,9 @@ def accounts_by_username(usernames: Iterable[str]) -> dict[str, dict]:
     """Accounts whose username matches, ignoring case, keyed by the lower-case username (every school)."""
     found = {}
     for batch in chunks(usernames):
-        rows = Account.objects.annotate(lower=Lower("username")).filter(lower__in=batch).values(*ACCOUNT_VALUES)
+        rows = (
+            Account.objects.annotate(lower=Lower("username")).filter(lower__in=batch).order_by().values(*ACCOUNT_VALUES)
+        )
         for row in rows:
             found[row["username"].lower()] = row
     return found
@@ -90,7 +92,7 @@ def memberships_here(*, school: School, account_ids: Iterable) -> dict[tuple, di
     """This school's memberships of these accounts, keyed by (account id, person type)."""
     found = {}
     for batch in chunks(account_ids):
-        for row in Membership.objects.filter(school=school, account_id__in=batch).values(*MEMBERSHIP_VALUES):
+        for row in Membership.objects.filter(school=school, account_id__in=batch).order_by().values(*MEMBERSHIP_VALUES):
             found[(row["account_id"], row["person_type"])] = row
     return found
 
@@ -99,7 +101,8 @@ def memberships_by_mis_code(*, school: School, codes: Iterable[str]) -> dict[tup
     """This school's memberships holding these MIS codes, keyed by (person type, MIS code)."""
     found = {}
     for batch in chunks(codes):
-        for row in Membership.objects.filter(school=school, mis_code__in=batch).values(*MEMBERSHIP_VALUES):
+        qs = Membership.objects.filter(school=school, mis_code__in=batch).order_by()  # no sort by name: a lookup
+        for row in qs.values(*MEMBERSHIP_VALUES):
             found[(row["person_type"], row["mis_code"])] = row
     return found
 

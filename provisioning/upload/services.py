@@ -24,7 +24,7 @@ from accounts.permissions import Perm
 from accounts.selectors import permissions_for, role_codes_for
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors
-from provisioning.upload.reader import Table, UploadRefused, read_upload
+from provisioning.upload.reader import Table, UploadRefused, gc_paused, read_upload
 from provisioning.upload.validation import (
     COLUMN_BY_KEY,
     COLUMNS,
@@ -143,6 +143,11 @@ def upload_plan(
     ctx: RowContext | None = None,
 ) -> Plan:
     """Decide what each row would do. Reads only; every lookup is batched over the whole file."""
+    with gc_paused():
+        return _plan(school=school, account=account, table=table, mode=mode, add_existing=add_existing, ctx=ctx)
+
+
+def _plan(*, school, account, table, mode, add_existing, ctx) -> Plan:
     headers = _headers_or_refuse(table)
     ctx = ctx or selectors.row_context(school=school, account=account)
     key_at = {index: key for key, index in headers.positions.items()}
