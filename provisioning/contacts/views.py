@@ -68,19 +68,38 @@ def _back_url(request, person_type: str, state: str, jobs=()) -> str:
     return reverse("account_manager", kwargs={"school_slug": request.school.slug}) + "?" + urlencode(query)
 
 
+class _Counted:
+    """A queryset whose length is already known, for the Paginator."""
+
+    def __init__(self, queryset, count: int):
+        self.queryset, self._count = queryset, count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, key):
+        return self.queryset[key]
+
+
 @require_perm(Perm.ACCOUNT_MANAGER_VIEW)
 def account_manager(request, school_slug):
     school = request.school
     person_type, state = _filters(request.GET)
+    is_contacts = person_type == PersonType.CONTACT
+    counts = selectors.contact_state_counts(school=school) if is_contacts else {}
     rows = selectors.account_manager_list(school=school, person_type=person_type, state=state)
+    if is_contacts:
+        # The drop-down's counts already say how many match: no second pass over every contact's state.
+        rows = _Counted(rows, counts.get(state, 0) if state else sum(counts.values()))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     reasons = selectors.revoke_reasons(school=school, contacts=list(page.object_list))
     for row in page.object_list:
         found = reasons.get(row.pk)
         row.reason_label = found.label if found else ""
         row.replacement = found.replacement if found else None
-    is_contacts = person_type == PersonType.CONTACT
-    counts = selectors.contact_state_counts(school=school) if is_contacts else {}
     job_ids = _ids(request.GET.getlist("job")[:5])
     perms = request.school_perms
     return render(
