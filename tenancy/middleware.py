@@ -7,6 +7,7 @@ raises rather than leaking rows.
 
 from contextlib import contextmanager
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject
@@ -37,6 +38,10 @@ class SchoolScopeMiddleware:
         if school is None:
             if request.path_info.startswith("/api/"):
                 return JsonResponse({"detail": "Not found."}, status=404)
+            if not request.user.is_authenticated:
+                # Every slug, real or not, asks a signed-out visitor to sign in: a bookmark works,
+                # and nothing is learnt about which schools exist.
+                return redirect_to_login(request.get_full_path())
             # Rendered by the normal 404 handler, which reads no school-owned data.
             raise Http404("No such school.")
         request.school = school

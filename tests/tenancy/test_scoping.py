@@ -40,3 +40,11 @@ def test_it_shows_the_dashboard_to_a_centre_admin(login, centre_admin, school_a)
     response = login(centre_admin).get(f"/s/{school_a.slug}/")
     assert response.status_code == 200
     assert b"People at Alder Academy" in response.content
+
+
+def test_a_signed_out_visitor_is_asked_to_sign_in_for_any_school_url(client, school_a):
+    real = client.get(f"/s/{school_a.slug}/")
+    made_up = client.get("/s/no-such-school/")
+    assert real.status_code == made_up.status_code == 302
+    assert real["Location"].startswith("/accounts/login/?next=/s/")
+    assert made_up["Location"].startswith("/accounts/login/?next=/s/")
