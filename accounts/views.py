@@ -184,8 +184,10 @@ def user_add(request, school_slug):
             )
         except services.ExistingAccountFound as exc:
             existing = exc.account  # offered on the page: "Add this person to your school"
-        except (ValidationError, PermissionDenied) as exc:
+        except PermissionDenied as exc:  # a role this person may not grant
             add_service_error(form, exc, field="roles")
+        except ValidationError as exc:
+            add_service_error(form, exc)
         else:
             return _added(request, membership, data)
     return render(request, "accounts/user_add.html", {"form": form, "existing": existing})
@@ -218,22 +220,25 @@ def user_edit(request, school_slug, membership_id):
     form = UserEditForm(request.POST or None, membership=membership, actor=actor, grantable=grantable, held=held)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # The field a refusal belongs beside: the step that raised it.
+        step = "email" if data["email"] != account.email else "approved"
         try:
             with transaction.atomic():
                 warnings = services.account_update(
                     actor=actor, account=account, school=school, **form.account_changes()
                 )
+                step = "mis_code"
                 services.membership_update(
                     school=school, actor=actor, membership=membership, **form.membership_changes()
                 )
-                # Roles this person may not grant stay as they are.
+                step = "roles"  # roles this person may not grant stay as they are
                 services.membership_roles_set(
                     school=school,
                     actor=actor,
                     membership=membership,
                     role_codes=set(data["roles"]) | (held - grantable),
                 )
-                code = None
+                step, code = "password_method", None
                 if data["password_method"]:
                     code = services.account_credentials_reset(
                         school=school,
@@ -243,14 +248,10 @@ def user_edit(request, school_slug, membership_id):
                         password=data["password"] or None,
                         base_url=request.build_absolute_uri("/"),
                     )
-        except PermissionDenied as exc:
+        except (PermissionDenied, ValidationError) as exc:
             membership.refresh_from_db()
             account.refresh_from_db()
-            add_service_error(form, exc, field="email" if "email" in str(exc) else "roles")
-        except ValidationError as exc:
-            membership.refresh_from_db()
-            account.refresh_from_db()
-            add_service_error(form, exc)
+            add_service_error(form, exc, field=step)
         else:
             for warning in warnings:
                 messages.warning(request, warning)

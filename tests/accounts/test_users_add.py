@@ -172,7 +172,7 @@ def test_an_unverified_email_match_is_not_offered(login, eo_user, school_b):
 
 
 @pytest.mark.parametrize("persona", ["inv_user"])
-def test_an_invigilator_cannot_add_users(login, request, persona):
+def test_an_invigilator_cannot_add_users(db, login, request, persona):
     assert login(request.getfixturevalue(persona)).get(URL).status_code == 403
 
 

@@ -61,7 +61,7 @@ def test_parents_and_students_reach_only_their_own_profile(login, school_a, role
 
 
 @pytest.mark.parametrize("persona", ["centre_admin", "eo_user", "nominated_contact"])
-def test_user_managers_open_the_users_screens(login, request, persona):
+def test_user_managers_open_the_users_screens(db, login, request, persona):
     client = login(request.getfixturevalue(persona))
     assert client.get("/s/alder/users/").status_code == 200
     assert client.get("/s/alder/users/add/").status_code == 200
