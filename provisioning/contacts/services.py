@@ -140,7 +140,8 @@ def welcome_email_start(*, school: School, actor: Account, memberships: list[Mem
 def may_receive_welcome(m: Membership) -> bool:
     """Who Send Welcome Email goes to (the screen and the job ask the same question)."""
     if m.person_type == PersonType.CONTACT:
-        return m.state in (ContactStatus.READY_TO_PROVISION, ContactStatus.ACTIVE)
+        # A revoked account has no username left to sign in with: it needs a new one (from the sync) first.
+        return m.state in (ContactStatus.READY_TO_PROVISION, ContactStatus.ACTIVE) and m.account.is_active
     return m.state not in (PersonStatus.LEFT, PersonStatus.ARCHIVED) and m.account.is_active
 
 
