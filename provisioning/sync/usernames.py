@@ -33,23 +33,28 @@ def username_stem(policy, person: dict) -> str:
     """The username the policy gives this person before any collision counter, or "" when the
     field it is made from is empty (then no account is created)."""
     method = policy.username_method
-    given, family = _ascii(person.get("given_name", "")), _ascii(person.get("family_name", ""))
     if method == "mis_code":
         base = _ascii(person.get("mis_code", ""))
-    elif method == "initial_surname":
-        base = given[:1] + family if given and family else ""
-    elif method == "first_last":
-        base = f"{given}.{family}" if given and family else ""
-    elif method == "surname_initial":
-        base = family + given[:1] if given and family else ""
     elif method == "email_local":
         email = person.get("email", "")
         base = _ascii(email.split("@", 1)[0]) if "@" in email else ""
+    elif method in ("initial_surname", "first_last", "surname_initial"):
+        given, family = _ascii(person.get("given_name", "")), _ascii(person.get("family_name", ""))
+        if not (given and family):
+            base = ""
+        elif method == "initial_surname":
+            base = given[:1] + family
+        elif method == "first_last":
+            base = f"{given}.{family}"
+        else:
+            base = family + given[:1]
     else:
         raise ValueError(f"Unknown username method {method}")
     if not base:
         return ""
-    name = f"{_ascii(policy.prepend_text)}{base}{_ascii(policy.postpend_text)}"[:140]
+    if policy.prepend_text or policy.postpend_text:
+        base = f"{_ascii(policy.prepend_text)}{base}{_ascii(policy.postpend_text)}"
+    name = base[:140]
     return name.lower() if policy.lowercase else name
 
 
