@@ -16,8 +16,8 @@ PORT ?= 8000
 ARGS ?=
 
 # Debian packages: pango and harfbuzz-subset for WeasyPrint (PDF certificates), fonts for its
-# output, and Chromium for the browser tests.
-SYSTEM_PACKAGES ?= libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-dejavu-core chromium
+# output (Noto CJK so names such as 王芳 render on certificates), and Chromium for the browser tests.
+SYSTEM_PACKAGES ?= libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk fonts-dejavu-core chromium
 
 .PHONY: venv run test lint system-deps
 
