@@ -76,6 +76,11 @@ def browser(django_db_setup):
             yield chromium
         finally:
             chromium.close()
+            # Close the connections opened on this thread's event-loop context; left open, they stop
+            # PostgreSQL from dropping the test database at the end of the run.
+            from django.db import connections
+
+            connections.close_all()
     if previous is None:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
