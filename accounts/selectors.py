@@ -190,7 +190,7 @@ def _ordered(key, descending: bool):
 def _search(*, school: School, q: str) -> Q:
     """Name, username, email or MIS code containing the words (each word must match somewhere).
 
-    On PostgreSQL the account columns and the MIS code have trigram indexes (migration 0005), so
+    On PostgreSQL the account columns and the MIS code have trigram indexes (migration 0006), so
     "contains" stays an index scan on a 100,000-person school.
     """
     condition = Q()
@@ -251,3 +251,21 @@ def linked_signins(*, account: Account) -> list[str]:
     names = {"microsoft": "Microsoft 365", "google": "Google"}
     providers = SocialAccount.objects.filter(user=account).values_list("provider", flat=True)
     return [names.get(provider, provider) for provider in providers]
+
+
+def starter_codes_expiring(*, school: School, within_days: int = 7) -> int:
+    """Unused starter codes that stop working within `within_days` (the dashboard's reminder)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import StarterCode
+
+    now = timezone.now()
+    return StarterCode.objects.filter(
+        school=school,
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+        expires_at__lte=now + timedelta(days=within_days),
+    ).count()

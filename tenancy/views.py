@@ -66,8 +66,39 @@ def dashboard(request, school_slug):
             "statuses": list(Membership.Status),
             "jobs": latest_jobs(school=request.school),
             "can_start_census": Perm.JOBS_VIEW in request.school_perms,
+            "attention": _needs_action(request.school, request.school_perms),
         },
     )
+
+
+def _needs_action(school, perms) -> list[dict]:
+    """The counts PRODUCT.md puts on the dashboard: what someone at the school should act on."""
+    from provisioning.contacts.selectors import ContactStatus, contact_state_counts
+    from provisioning.sync.selectors import attention_counts
+
+    items = []
+    if Perm.ACCOUNT_MANAGER_VIEW in perms:
+        items.append(
+            {
+                "label": "Contacts Ready to Revoke Access",
+                "count": contact_state_counts(school=school)[ContactStatus.READY_TO_REVOKE],
+                "url": reverse("account_manager", kwargs={"school_slug": school.slug})
+                + f"?type=contact&status={ContactStatus.READY_TO_REVOKE.value}",
+            }
+        )
+        items.append(
+            {
+                "label": "Starter codes expiring within 7 days",
+                "count": account_selectors.starter_codes_expiring(school=school),
+                "url": reverse("account_manager", kwargs={"school_slug": school.slug}) + "?type=student",
+            }
+        )
+    if Perm.SYNC_HISTORY_VIEW in perms:
+        sync = attention_counts(school=school)
+        history = reverse("sync_history", kwargs={"school_slug": school.slug})
+        items.append({"label": "Sync runs waiting for confirmation", "count": sync["runs_waiting"], "url": history})
+        items.append({"label": "Feeds that failed (last 7 days)", "count": sync["feeds_failed"], "url": history})
+    return items
 
 
 @require_POST
