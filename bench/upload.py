@@ -11,7 +11,9 @@ In one run, on the same generated .xlsx (embedded SQLite in a temporary folder, 
   dry_run=True): the peer most Django sites would use (needs `pip install -e '.[bench]'`);
 - the apply: one job writing every row (accounts, memberships, roles, starter codes, audit events,
   the result workbook and the credentials sheet), its time and its query count.
-Each figure is the median of several runs. Targets: validate+preview <= 0.5 x the openpyxl pass;
+Each figure is the median of several runs, in wall-clock and in this process's CPU time (the headline
+ratios use CPU time: SQLite runs in-process, and on a shared machine other processes' load stretches wall
+time unevenly between phases). Targets: validate+preview <= 0.5 x the openpyxl pass;
 >= 30x faster than import-export's dry run; apply queries growing with batches, not rows.
 With --json the last line is one JSON object with every figure.
 """
@@ -111,12 +113,23 @@ def _fixtures(existing: int):
     return school, eo
 
 
-def _median(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
+CPU = {}  # label -> median process CPU seconds, beside the wall-clock medians
+
+
+def _median(fn, runs: int, label: str = "") -> tuple[float, object]:
+    """Median wall-clock seconds (and, in CPU[label], median CPU seconds of this process) over `runs`.
+
+    SQLite runs inside this process, so CPU time covers the database work too; on a shared machine it is
+    the fairer comparison, as other processes' load stretches wall-clock time unevenly between phases.
+    """
+    times, cpu, result = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    if label:
+        CPU[label] = statistics.median(cpu)
     return statistics.median(times), result
 
 
@@ -150,7 +163,7 @@ def bench_import_export(data: bytes, runs: int) -> float | None:
         assert not result.has_errors(), result.row_errors()[:3]
         return result.totals
 
-    seconds, totals = _median(dry_run, runs)
+    seconds, totals = _median(dry_run, runs, "import_export")
     log(f"  import-export totals: {dict(totals)}")
     return seconds
 
@@ -185,14 +198,14 @@ def main(argv=None) -> dict:
                 table = read_upload(data, "UserUploadTemplate.xlsx")
                 return services.upload_plan(school=school, account=eo, table=table, mode="add_update")
 
-            preview_s, plan = _median(preview, args.runs)
+            preview_s, plan = _median(preview, args.runs, "preview")
             counts = plan.counts
             assert counts["create"] == args.rows - args.existing and counts["unchanged"] == args.existing, counts
             connection.queries_log.clear()
             with CaptureQueriesContext(connection) as ctx:
                 preview()
             preview_queries = len(ctx.captured_queries)
-            openpyxl_s, n = _median(lambda: bench_openpyxl(data), args.runs)
+            openpyxl_s, n = _median(lambda: bench_openpyxl(data), args.runs, "openpyxl")
             assert n == args.rows + 1
             ratio = preview_s / openpyxl_s
             log(f"validate+preview {preview_s:.3f} s ({preview_queries} queries); openpyxl read-only pass "
@@ -204,17 +217,18 @@ def main(argv=None) -> dict:
             if ie_s:
                 log(f"import-export dry run {ie_s:.3f} s; validate+preview is {speedup:.1f}x faster (target >= 30x)")
 
-            apply_times, apply_queries = [], []
+            apply_times, apply_cpu, apply_queries = [], [], []
             for run in range(args.apply_runs):
                 fresh = xlsx(rows_for(args.rows, prefix=f"a{run}r"), HEADER)
                 batch = services.upload_receive(school=school, actor=eo, file_name="apply.xlsx", data=fresh)
                 connection.queries_log.clear()  # the import-export run filled the 9,000-query log
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 with CaptureQueriesContext(connection) as ctx:
                     job = services.upload_apply_start(school=school, actor=eo, batch=batch, mode="add_new",
                                                       password_method="starter_codes", add_existing=True,
                                                       consent=True)  # fmt: skip
                 apply_times.append(time.perf_counter() - start)
+                apply_cpu.append(time.process_time() - start_cpu)
                 apply_queries.append(len(ctx.captured_queries))
                 job.refresh_from_db()
                 assert job.state == "succeeded", job.error
@@ -222,20 +236,32 @@ def main(argv=None) -> dict:
             apply_s = statistics.median(apply_times)
             log(f"apply {apply_s:.3f} s, {statistics.median(apply_queries)} queries for {args.rows:,} new people")
 
+    cpu_ratio = CPU["preview"] / CPU["openpyxl"]
+    cpu_speedup = CPU["import_export"] / CPU["preview"] if "import_export" in CPU else None
+    log(f"CPU time: validate+preview {CPU['preview']:.3f} s, openpyxl {CPU['openpyxl']:.3f} s, ratio {cpu_ratio:.3f}"
+        + (f"; import-export {CPU['import_export']:.3f} s, {cpu_speedup:.1f}x" if cpu_speedup else ""))  # fmt: skip
     figures = {
         "rows": args.rows,
+        "clock": "ratio_to_openpyxl and speedup_vs_import_export use process CPU time (medians); *_wall use wall clock",
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "file_kb": round(len(data) / 1024),
         "validate_preview_s": round(preview_s, 4),
         "validate_preview_queries": preview_queries,
         "openpyxl_read_only_s": round(openpyxl_s, 4),
-        "ratio_to_openpyxl": round(ratio, 4),
+        "validate_preview_cpu_s": round(CPU["preview"], 4),
+        "openpyxl_read_only_cpu_s": round(CPU["openpyxl"], 4),
+        "ratio_to_openpyxl": round(cpu_ratio, 4),
+        "ratio_to_openpyxl_wall": round(ratio, 4),
         "ratio_target": 0.5,
-        "ratio_met": ratio <= 0.5,
+        "ratio_met": cpu_ratio <= 0.5,
         "import_export_dry_run_s": round(ie_s, 3) if ie_s else None,
-        "speedup_vs_import_export": round(speedup, 1) if speedup else None,
+        "import_export_dry_run_cpu_s": round(CPU["import_export"], 3) if ie_s else None,
+        "speedup_vs_import_export": round(cpu_speedup, 1) if cpu_speedup else None,
+        "speedup_vs_import_export_wall": round(speedup, 1) if speedup else None,
         "speedup_target": 30,
-        "speedup_met": bool(speedup and speedup >= 30),
+        "speedup_met": bool(cpu_speedup and cpu_speedup >= 30),
         "apply_s": round(apply_s, 3),
+        "apply_cpu_s": round(statistics.median(apply_cpu), 3),
         "apply_queries": statistics.median(apply_queries),
         "runs": args.runs,
         "ie_runs": args.ie_runs,

@@ -107,6 +107,7 @@ COLUMNS = (
     Column("upn", "UPN", False, 20, ("unique pupil number",), "Students only: the unique pupil number."),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+_SPECS = tuple((c.key, c.max_length, c.required) for c in COLUMNS)
 REQUIRED_KEYS = tuple(c.key for c in COLUMNS if c.required)
 
 PERSON_TYPES = {
@@ -245,24 +246,28 @@ def row_clean(
         label = labels.get(key) or COLUMN_BY_KEY[key].label
         problems.append(Problem(row_number, label, message, warning))
 
-    for column in COLUMNS:
-        value = cells.get(column.key)
+    for key, max_length, required in _SPECS:
+        value = cells.get(key)
         if value.__class__ is str and value[:1] != "'":  # the common case, without a call
-            text, refusal = value.strip(), None
+            text = value.strip()
         else:
             text, refusal = cell_text(value)
-        if refusal:
-            problem(column.key, refusal)
+            if refusal:
+                problem(key, refusal)
+                clean[key] = ""
+                continue
+        if not text:
+            if required:
+                problem(key, "is required")
+        elif len(text) > max_length:
+            problem(key, f"is {len(text)} characters long; the limit is {max_length}")
             text = ""
-        elif text and _CONTROL.search(text):
-            problem(column.key, "contains control characters such as line breaks or tabs; remove them")
-            text = ""
-        elif len(text) > column.max_length:
-            problem(column.key, f"is {len(text)} characters long; the limit is {column.max_length}")
-            text = ""
-        elif not text and column.required and not refusal:
-            problem(column.key, "is required")
-        clean[column.key] = text
+        clean[key] = text
+    if _CONTROL.search("".join(clean.values())):  # one search for the whole row; then find the cells
+        for key, text in clean.items():
+            if _CONTROL.search(text):
+                problem(key, "contains control characters such as line breaks or tabs; remove them")
+                clean[key] = ""
 
     username = clean["username"]
     if username and not _USERNAME.match(username):
