@@ -40,13 +40,26 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple])
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _column_text(values: tuple, is_json: bool) -> list[str]:
     """One column in COPY's text format. PostgreSQL reads str(True) as true and str(datetime) as a
-    timestamp, so only NULLs and strings need care; a column at a time keeps the loop in C."""
-    esc, null = _ESCAPES, "\\N"
+    timestamp; repeated values (the run's timestamp, the school id) are converted once, and the escaping
+    pass runs only when the column holds a backslash, tab or newline at all."""
+    null = "\\N"
     if is_json:
-        return [null if v is None else json.dumps(v, ensure_ascii=False).translate(esc) for v in values]
-    return [null if v is None else v.translate(esc) if v.__class__ is str else str(v) for v in values]
+        out = [null if v is None else "{}" if v == {} else _encode_json(v) for v in values]
+    else:
+        memo: dict = {}
+        out = [
+            v if v.__class__ is str else null if v is None else memo.get(v) or memo.setdefault(v, str(v))
+            for v in values
+        ]
+    joined = "".join(out)
+    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        out = [v if v is null else v.translate(_ESCAPES) for v in out]
+    return out
 
 
 def _copy_text(rows: list[tuple], json_at: set[int]) -> str:
