@@ -5,6 +5,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Membership
 from tests.accounts.users_helpers import person as member
 
 URL = "/s/alder/users/"
@@ -213,3 +214,19 @@ def test_info_marks_people_who_started_an_assessment_and_links_their_progress(lo
 
 def test_an_eo_has_no_assessment_access_link(login, eo_user, people):
     assert "/assessments/access/" not in login(eo_user).get(URL).content.decode()
+
+
+@pytest.mark.parametrize("in_memory_up_to, index_walk_up_to", [(0, 10_000), (10_000, 10_000), (0, 0)])
+def test_every_plan_gives_the_same_order(login, centre_admin, school_a, monkeypatch, in_memory_up_to, index_walk_up_to):
+    """Small results and deep pages are sorted in memory, others follow the index: same rows either way."""
+    from accounts import selectors
+
+    for n, family in enumerate(["b", "A", "c", "a", "B"] * 6):
+        member(school_a, username=f"o{n:02d}", family_name=family, given_name=f"G{n % 2}")
+    monkeypatch.setattr(selectors, "SORT_IN_MEMORY_UP_TO", in_memory_up_to)
+    monkeypatch.setattr(selectors, "INDEX_WALK_UP_TO_OFFSET", index_walk_up_to)
+    client = login(centre_admin)
+    seen = _usernames(client.get(URL, {"per_page": 25})) + _usernames(client.get(URL, {"per_page": 25, "page": 2}))
+    everyone = Membership.objects.filter(school=school_a).select_related("account")
+    expected = sorted(everyone, key=lambda m: (m.account.family_name.lower(), m.account.given_name.lower(), m.pk))
+    assert seen == [m.account.username for m in expected]  # 31 people: page 2 is the "deep" one
