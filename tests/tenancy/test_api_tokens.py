@@ -8,9 +8,7 @@ def _job(school, actor):
 
 def test_it_reads_a_job_with_a_school_token(client, school_a, nominated_contact):
     job = _job(school_a, nominated_contact)
-    _, raw = api_token_issue(
-        school=school_a, account=nominated_contact, name="s", role_codes=["nominated_contact"]
-    )
+    _, raw = api_token_issue(school=school_a, account=nominated_contact, name="s", role_codes=["nominated_contact"])
     response = client.get(f"/api/s/{school_a.slug}/jobs/{job.pk}/", HTTP_AUTHORIZATION=f"Token {raw}")
     assert response.status_code == 200
     assert response.json()["kind"] == "demo"
@@ -20,9 +18,7 @@ def test_a_token_of_one_school_opens_nothing_at_another(
     client, school_a, school_b, nominated_contact, other_school_admin
 ):
     job_b = _job(school_b, other_school_admin)
-    _, raw = api_token_issue(
-        school=school_a, account=nominated_contact, name="s", role_codes=["nominated_contact"]
-    )
+    _, raw = api_token_issue(school=school_a, account=nominated_contact, name="s", role_codes=["nominated_contact"])
     response = client.get(f"/api/s/{school_b.slug}/jobs/{job_b.pk}/", HTTP_AUTHORIZATION=f"Token {raw}")
     assert response.status_code == 404
 
