@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 
 from accounts.audit import audit_record, diff_fields
 from accounts.credentials import LINK_DAYS, set_password_link_issue, starter_code_issue
-from accounts.models import Account, Membership, PersonType, Role, RoleAssignment, SetPasswordLink
+from accounts.models import Account, Membership, PersonType, Role, RoleAssignment, SetPasswordLink, UsernameHold
 from accounts.permissions import Perm
 from accounts.selectors import (
     account_match_existing,
@@ -55,11 +55,43 @@ class Actor:
         return permissions_for(school=self.school, account=self.account)
 
 
+USERNAME_HOLD_DAYS = 365
+
+
 def username_taken(username: str, *, exclude: Account | None = None) -> bool:
+    """Held by another account, or released by someone else within the last 365 days."""
+    from django.utils import timezone
+
     qs = Account.objects.annotate(lower=Lower("username")).filter(lower=username.lower())
+    holds = UsernameHold.objects.filter(username_lower=username.lower(), held_until__gt=timezone.now())
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
-    return qs.exists()
+        holds = holds.exclude(account=exclude)
+    return qs.exists() or holds.exists()
+
+
+def usernames_hold(*, released: list[tuple[str, object]], now) -> None:
+    """Keep released usernames from anyone but their old holder for 365 days; `released` holds
+    (username, account id) pairs. Set-based: revoke, delete and sync release thousands at once."""
+    from datetime import timedelta
+
+    if not released:
+        return
+    UsernameHold.objects.bulk_create(
+        [
+            UsernameHold(
+                username_lower=name.lower(),
+                account_id=account_id,
+                released_at=now,
+                held_until=now + timedelta(days=USERNAME_HOLD_DAYS),
+            )
+            for name, account_id in released
+        ],
+        update_conflicts=True,
+        unique_fields=["username_lower"],
+        update_fields=["account", "released_at", "held_until"],
+        batch_size=1000,
+    )
 
 
 def _check_email_domain(*, school: School, person_type: str, email: str) -> str | None:
@@ -714,6 +746,7 @@ def account_delete(*, school: School, actor: Actor, account: Account) -> bool:
     SocialAccount.objects.filter(user=account).delete()
     EmailAddress.objects.filter(user=account).delete()
 
+    usernames_hold(released=[(account.username, account.pk)], now=now)
     account.username = f"deleted-{account.pk.hex[:12]}"
     account.given_name = account.family_name = account.email = account.upn = ""
     account.email_verified = account.approved = account.must_change_password = False
@@ -723,8 +756,10 @@ def account_delete(*, school: School, actor: Actor, account: Account) -> bool:
     account.save()
 
     from assessments.services import certificates_revoke_for_deleted_holder
+    from provisioning.sync.services import sync_records_erase_for
 
     certificates_revoke_for_deleted_holder(account=account, actor=actor.account)
+    sync_records_erase_for(account=account)
     _audit_trail_erase(account=account, events=AuditEvent)
     audit_record(
         action="accounts.account.deleted",

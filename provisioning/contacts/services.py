@@ -9,7 +9,6 @@ Every batch costs a fixed number of queries, and a batch of emails goes over one
 import logging
 import secrets
 import smtplib
-from datetime import timedelta
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
@@ -25,7 +24,8 @@ from django_scopes import scopes_disabled
 
 from accounts.audit import audit_record, audit_record_many
 from accounts.credentials import set_password_links_issue_many, starter_code_issue
-from accounts.models import Account, Membership, PersonType, SetPasswordLink, StarterCode, UsernameHold
+from accounts.models import Account, Membership, PersonType, SetPasswordLink, StarterCode
+from accounts.services import usernames_hold
 from provisioning.contacts import selectors
 from provisioning.contacts.selectors import ContactStatus, PersonStatus
 from provisioning.models import ContactJobItem
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 REVOKE_WARNING_OVER = 1000
-USERNAME_HOLD_DAYS = 365
 STARTER_CODE_LIMIT = 500
 Outcome = ContactJobItem.Outcome
 # Starts with "!", so Django treats it as an unusable password: nothing can sign in with it.
@@ -263,7 +262,7 @@ def _revoke_batch(job: Job, items: list[ContactJobItem]) -> list:
     StarterCode.objects.filter(school=school, account__in=ended, **usable).update(revoked_at=now)
     SetPasswordLink.objects.filter(school=school, account__in=ended, **usable).update(revoked_at=now)
     SocialAccount.objects.filter(user__in=ended).delete()
-    _hold_usernames([(a, old_usernames[a.pk]) for a in ended], now=now)
+    usernames_hold(released=[(old_usernames[a.pk], a.pk) for a in ended], now=now)
     for item in revoking:
         item.outcome = Outcome.REVOKED
         item.username = old_usernames[item.membership.account_id]
@@ -301,25 +300,6 @@ def _accounts_in_use_elsewhere(*, school: School, account_ids: list, except_ids:
             .exclude(school=school, person_type=PersonType.CONTACT)
             .values_list("account_id", flat=True)
         )
-
-
-def _hold_usernames(released: list[tuple[Account, str]], *, now) -> None:
-    if not released:
-        return
-    UsernameHold.objects.bulk_create(
-        [
-            UsernameHold(
-                username_lower=name.lower(),
-                account=account,
-                released_at=now,
-                held_until=now + timedelta(days=USERNAME_HOLD_DAYS),
-            )
-            for account, name in released
-        ],
-        update_conflicts=True,
-        unique_fields=["username_lower"],
-        update_fields=["account", "released_at", "held_until"],
-    )
 
 
 def _end_sessions(account_ids: list) -> None:

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.credentials import set_password_link_issue, starter_code_issue
 from accounts.models import Account, AuditEvent, Membership, RoleAssignment, SetPasswordLink, StarterCode
-from accounts.services import Actor, account_delete
+from accounts.services import Actor, account_create, account_delete
+from provisioning.models import SyncRecord, SyncRun
 from tests.accounts.users_helpers import person
 from tests.factories import PASSWORD, MembershipFactory
 
@@ -90,9 +91,35 @@ def test_an_audit_event_remains_without_the_personal_data(login, centre_admin, l
     assert not any("leaver" in str(e.changes) or e.target_label == "leaver" for e in trail)
 
 
-def test_the_username_is_released(login, centre_admin, leaver, school_a):
+def test_the_username_is_released_but_held_from_anyone_else_for_a_year(login, centre_admin, leaver, school_a):
     login(centre_admin).post(_url(leaver), {"confirm": "DELETE"})
     assert not Account.objects.filter(username__iexact="leaver").exists()
+    with pytest.raises(ValidationError, match="already taken"):
+        account_create(
+            school=school_a,
+            actor=Actor(account=centre_admin, school=school_a),
+            username="Leaver",
+            person_type="student",
+            password_method="none",
+            consent=True,
+        )
+
+
+def test_the_deleted_persons_sync_records_lose_their_personal_values(login, centre_admin, leaver, school_a):
+    run = SyncRun.objects.create(school=school_a, trigger="manual")
+    SyncRecord.objects.create(
+        school=school_a,
+        run=run,
+        account_id=leaver.account.pk,
+        outcome="update",
+        person_type="staff",
+        username="leaver",
+        before={"family_name": "Ver"},
+        after={"family_name": "Verity"},
+    )
+    login(centre_admin).post(_url(leaver), {"confirm": "DELETE"})
+    record = SyncRecord.objects.get(run=run)
+    assert (record.before, record.after, record.username) == ({}, {}, "")
 
 
 def test_deleted_people_leave_the_list(login, centre_admin, leaver):
