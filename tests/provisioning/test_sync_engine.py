@@ -266,3 +266,38 @@ def test_archived_leavers_are_erased_after_the_policys_days_and_0_means_never(sc
     gone.account.refresh_from_db()
     assert gone.account.deleted_at is not None and gone.account.family_name == ""
     assert not SyncRecord.objects.filter(school=school_a, account_id=gone.account_id).exclude(after={}).exists()
+
+
+def test_the_same_feed_again_repeats_the_no_change_plan_without_reading_it(school_a, monkeypatch):
+    from provisioning.models import SyncRun
+    from provisioning.sync import services
+    from tests.provisioning.sync_helpers import receive
+
+    rows = [student("S1"), student("S2", "Bob"), student("S3", year="9"), student("S4", inactive="yes")]
+    links = [["C1", "S1", "Mother", "yes"], ["C1", "S3", "Mother", "yes"]]
+    content = feed_zip(students=rows, contacts=[contact("C1")], links=links)
+    run_sync(school_a, content, year_groups=["7"])
+    full = run_sync(school_a, content)  # the policy was saved since the last run: planned in full
+    assert full.counts == {"unchanged": 3, "skipped": 2, "link_unchanged": 1, "link_skipped": 1}
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("the feed was parsed again")
+
+    monkeypatch.setattr(services, "parse_feed", no_parsing)
+    repeat = SyncRun.objects.create(school=school_a, feed=receive(school_a, content), trigger="manual", dry_run=True)
+    services.sync_plan(run=repeat)
+    assert repeat.counts == full.counts and repeat.fingerprint == full.fingerprint
+
+    def stored(r):
+        return sorted(SyncRecord.objects.filter(run=r).values_list("outcome", "mis_code", "reason", "after"))
+
+    assert stored(repeat) == stored(full) and len(stored(repeat)) == 3
+    services.sync_apply(run=repeat)
+    repeat.refresh_from_db()
+    assert repeat.state == "applied"
+    monkeypatch.undo()
+    # One account changed by hand: the same feed again is planned in full and puts it back.
+    Membership.objects.filter(school=school_a, mis_code="S2").update(year_group="8")
+    repeat2 = SyncRun.objects.create(school=school_a, feed=receive(school_a, content), trigger="manual", dry_run=True)
+    services.sync_plan(run=repeat2)
+    assert repeat2.counts["update"] == 1
