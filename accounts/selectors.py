@@ -275,3 +275,34 @@ def starter_codes_expiring(*, school: School, within_days: int = 7) -> int:
         expires_at__gt=now,
         expires_at__lte=now + timedelta(days=within_days),
     ).count()
+
+
+def account_history(*, school: School, account: Account, limit: int = 50) -> list[dict]:
+    """What happened to an account at this school, newest first: audit events, and the records of
+    applied syncs (a sync's stored plan is its per-record audit trail, not written twice)."""
+    from provisioning.models import SyncRun
+    from provisioning.sync.selectors import records_for_account
+
+    entries = [
+        {
+            "at": event.at,
+            "what": event.action,
+            "who": event.actor_label or "system",
+            "changes": [(field, *pair) for field, pair in (event.changes or {}).items() if isinstance(pair, list)],
+        }
+        for event in audit_for_account(school=school, account=account).order_by("-at")[:limit]
+    ]
+    records = records_for_account(school=school, account_id=account.pk).filter(run__state=SyncRun.State.APPLIED)
+    for record in records[:limit]:
+        before, after = record.before or {}, record.after or {}
+        entries.append(
+            {
+                "at": record.run.applied_at or record.run.created_at,
+                "what": f"MIS sync: {record.get_outcome_display()}",
+                "who": f"sync run ({record.run.get_trigger_display()})",
+                "changes": [
+                    (field, before.get(field), after[field]) for field in after if before.get(field) != after[field]
+                ],
+            }
+        )
+    return sorted(entries, key=lambda e: e["at"], reverse=True)[:limit]

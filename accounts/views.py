@@ -272,6 +272,7 @@ def user_edit(request, school_slug, membership_id):
             "account": account,
             "other_roles": Role.objects.filter(code__in=held - grantable),
             "linked_signins": selectors.linked_signins(account=account),
+            "history": selectors.account_history(school=school, account=account),
         },
     )
 
