@@ -8,7 +8,7 @@ SECRET_FIELDS = {"password", "starter_code", "token", "secret", "api_key"}
 MASK = "••••••"
 
 
-def _masked(changes: dict[str, Any]) -> dict[str, Any]:
+def masked(changes: dict[str, Any]) -> dict[str, Any]:
     return {
         field: [MASK, MASK] if any(s in field for s in SECRET_FIELDS) else value for field, value in changes.items()
     }
@@ -36,7 +36,7 @@ def audit_record(
         target_type=target_type,
         target_id=target_id,
         target_label=target_label,
-        changes=_masked(changes or {}),
+        changes=masked(changes or {}),
         job=job,
     )
 
@@ -57,7 +57,7 @@ def audit_record_many(
                 target_type="account",
                 target_id=str(account.pk),
                 target_label=account.username,
-                changes=_masked(changes or {}),
+                changes=masked(changes or {}),
                 job=job,
             )
             for account, changes in targets

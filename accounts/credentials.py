@@ -29,7 +29,7 @@ STARTER_CODE_DAYS = 30
 LINK_DAYS = 7
 
 
-def _keyed_hash(value: str, *, purpose: str) -> str:
+def keyed_hash(value: str, *, purpose: str) -> str:
     key = hashlib.sha256(f"rollcall.{purpose}.{settings.SECRET_KEY}".encode()).digest()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
@@ -59,7 +59,7 @@ def new_starter_codes(n: int) -> list[str]:
 
 
 def starter_code_hash(code: str) -> str:
-    return _keyed_hash(normalise_code(code), purpose="starter-code")
+    return keyed_hash(normalise_code(code), purpose="starter-code")
 
 
 def starter_codes_build(
@@ -153,7 +153,7 @@ def set_password_link_issue(
     SetPasswordLink.objects.create(
         school=school,
         account=account,
-        token_hash=_keyed_hash(token, purpose="set-password"),
+        token_hash=keyed_hash(token, purpose="set-password"),
         purpose=purpose,
         expires_at=now + timedelta(days=days),
         job=job,
@@ -193,7 +193,7 @@ def set_password_links_issue_many(
                 SetPasswordLink(
                     school=school,
                     account=account,
-                    token_hash=_keyed_hash(token, purpose="set-password"),
+                    token_hash=keyed_hash(token, purpose="set-password"),
                     purpose=purpose,
                     expires_at=now + timedelta(days=days),
                     job=job,
@@ -214,7 +214,7 @@ def set_password_link_find(token: str) -> SetPasswordLink | None:
     with scopes_disabled():
         link = (
             SetPasswordLink.objects.select_related("account", "school")
-            .filter(token_hash=_keyed_hash(token, purpose="set-password"))
+            .filter(token_hash=keyed_hash(token, purpose="set-password"))
             .first()
         )
     return link if link is not None and link.is_usable else None

@@ -94,7 +94,7 @@ def usernames_hold(*, released: list[tuple[str, object]], now) -> None:
     )
 
 
-def _check_email_domain(*, school: School, person_type: str, email: str) -> str | None:
+def email_domain_warning(*, school: School, person_type: str, email: str) -> str | None:
     """Staff on another domain is a warning, never a refusal."""
     domains = school.email_domain_list
     if person_type != PersonType.STAFF or not email or not domains:
@@ -310,7 +310,7 @@ def account_create(
         set_password_email_send(
             school=school, actor=actor, account=account, purpose=SetPasswordLink.Purpose.INVITATION, base_url=base_url
         )
-    warning = _check_email_domain(school=school, person_type=person_type, email=email)
+    warning = email_domain_warning(school=school, person_type=person_type, email=email)
     membership.warnings = [warning] if warning else []
     membership.added_existing = False
     return membership
@@ -446,7 +446,7 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
         types = set(Membership.objects.filter(school=school, account=account).values_list("person_type", flat=True))
         if PersonType.STAFF in types and not fields["email"]:
             raise ValidationError({"email": "Email is required for staff."})
-        warning = _check_email_domain(
+        warning = email_domain_warning(
             school=school, person_type=PersonType.STAFF if PersonType.STAFF in types else "", email=fields["email"]
         )
         if warning:

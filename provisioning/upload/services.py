@@ -17,8 +17,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import _masked
-from accounts.credentials import LINK_DAYS, _keyed_hash, starter_codes_build
+from accounts.audit import masked
+from accounts.credentials import LINK_DAYS, keyed_hash, starter_codes_build
 from accounts.models import Account, AuditEvent, Membership, RoleAssignment, SetPasswordLink, StarterCode
 from accounts.permissions import Perm
 from accounts.selectors import permissions_for, role_codes_for
@@ -469,7 +469,7 @@ class _Writer:
                 actor=self.actor,
                 actor_label=self.actor.username if self.actor else "",
                 school=self.school,
-                changes=_masked(changes),
+                changes=masked(changes),
                 job=self.job,
                 at=self.now,
                 **target,
@@ -597,7 +597,7 @@ class _Writer:
             token = secrets.token_urlsafe(32)
             links.append(SetPasswordLink(
                 id=uuid.uuid4(), school=self.school, account=account, purpose=SetPasswordLink.Purpose.INVITATION,
-                token_hash=_keyed_hash(token, purpose="set-password"), expires_at=self.now + timedelta(days=LINK_DAYS),
+                token_hash=keyed_hash(token, purpose="set-password"), expires_at=self.now + timedelta(days=LINK_DAYS),
                 job=self.job, created_at=self.now,
             ))  # fmt: skip
             self.invitations.append((account.email, account.full_name, token))

@@ -17,7 +17,7 @@ from django.core.validators import validate_email
 
 from accounts.models import PersonType
 from accounts.permissions import BULK_NEVER_GRANTS
-from accounts.services import _check_email_domain as check_email_domain
+from accounts.services import email_domain_warning as check_email_domain
 
 
 @dataclass(frozen=True)
