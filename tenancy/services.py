@@ -2,10 +2,11 @@
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tenancy.models import Job, School
@@ -32,10 +33,21 @@ def job_start(
     return job
 
 
+# A job still "running" this long after it started lost its worker (killed, machine restarted): the
+# broker re-delivers its message (acks late), and the job may be taken up again. Every job is either
+# all or nothing (its transaction rolled back) or claims its items one by one, so a re-run is safe.
+JOB_STALE_AFTER = timedelta(minutes=30)
+JOB_MAX_ATTEMPTS = 3
+
+
 def job_claim(job: Job) -> bool:
-    """Move a queued job to running. A conditional UPDATE, so two deliveries never both run it."""
-    claimed = Job.objects.filter(pk=job.pk, school=job.school, state=Job.State.QUEUED).update(
-        state=Job.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+    """Move a queued (or abandoned) job to running. A conditional UPDATE, so two deliveries never both run it."""
+    now = timezone.now()
+    abandoned = Q(state=Job.State.RUNNING, started_at__lt=now - JOB_STALE_AFTER, attempts__lt=JOB_MAX_ATTEMPTS)
+    claimed = (
+        Job.objects.filter(pk=job.pk, school=job.school)
+        .filter(Q(state=Job.State.QUEUED) | abandoned)
+        .update(state=Job.State.RUNNING, started_at=now, attempts=F("attempts") + 1)
     )
     if claimed:
         job.refresh_from_db()

@@ -196,3 +196,23 @@ def test_it_claims_a_job_once_when_its_task_is_delivered_twice(
     job.refresh_from_db()
     assert job.attempts == 1
     assert (job.finished_at, job.report.name) == (finished_at, report_name)
+
+
+def test_a_job_whose_worker_died_is_taken_up_again_but_not_forever(school_a, centre_admin):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenancy.models import Job
+    from tenancy.services import JOB_MAX_ATTEMPTS, JOB_STALE_AFTER, job_claim
+
+    job = census_report_start(school=school_a, actor=centre_admin)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.QUEUED)
+    assert job_claim(job)
+    assert not job_claim(job)  # running, and recently started: another delivery leaves it alone
+    Job.objects.filter(pk=job.pk).update(started_at=timezone.now() - JOB_STALE_AFTER - timedelta(minutes=1))
+    assert job_claim(job)  # abandoned by a dead worker: taken up again
+    Job.objects.filter(pk=job.pk).update(
+        started_at=timezone.now() - JOB_STALE_AFTER - timedelta(minutes=1), attempts=JOB_MAX_ATTEMPTS
+    )
+    assert not job_claim(job)
