@@ -210,6 +210,7 @@ def one_sync(school, content: bytes, *, label: str, profile: bool = False) -> tu
             profiler.disable()
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
             log(f"\n--- profile: {label} ---\n" + out.getvalue())
         assert run.state == "applied", (run.state, run.message)
         return seconds, dict(run.counts)
