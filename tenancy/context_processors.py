@@ -1,17 +1,24 @@
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
 from tenancy.selectors import schools_of
+
+
+def _support_contact(school, user) -> str:
+    """The organisation's support contact: the school's in view, else the person's home or first school's."""
+    if school is None and user is not None and user.is_authenticated:
+        school = user.home_school or next(iter(schools_of(user)), None)
+    if school is not None and school.organisation.support_contact:
+        return school.organisation.support_contact
+    return settings.ROLLCALL_SUPPORT_CONTACT
 
 
 def school_context(request):
     school = getattr(request, "school", None)
     user = getattr(request, "user", None)
-    support = settings.ROLLCALL_SUPPORT_CONTACT
-    if school is not None and school.organisation.support_contact:
-        support = school.organisation.support_contact
     return {
         "school": school,
         "perms_here": getattr(request, "school_perms", frozenset()) if school else frozenset(),
         "my_schools": (lambda: schools_of(user)) if user is not None else (lambda: []),
-        "support_contact": support,
+        "support_contact": SimpleLazyObject(lambda: _support_contact(school, user)),
     }

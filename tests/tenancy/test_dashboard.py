@@ -29,3 +29,9 @@ def test_it_shows_no_action_counts_a_role_cannot_act_on(login, school_a):
     slt = member(school_a, "slt").account
     response = login(slt).get(f"/s/{school_a.slug}/")
     assert response.context["attention"] == []
+
+
+def test_every_page_footer_shows_the_organisations_support_contact(login, centre_admin, school_a):
+    client = login(centre_admin)
+    assert "Trust IT 01632 960 000" in client.get(f"/s/{school_a.slug}/").content.decode()
+    assert "Trust IT 01632 960 000" in client.get("/me/profile/").content.decode()  # no school in the URL
