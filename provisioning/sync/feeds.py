@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 MAX_ERRORS = 1000
+strip = str.strip
 PERSON_FILES = {"students": "student", "staff": "staff", "contacts": "contact"}
 LINK_FILE = "relationships"
 
@@ -249,9 +250,7 @@ def _people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list
     for number, row in enumerate(table[1:], start=2):
         if len(row) != width + 1:
             row = (row + [""] * (width + 1))[:width] + [""]
-        code, upn, given, family, email, year, form, dob, leaving, inactive, portal, roles = [
-            v.strip() for v in pick(row)
-        ]
+        code, upn, given, family, email, year, form, dob, leaving, inactive, portal, roles = map(strip, pick(row))
         if not (code or given or family or email or upn):
             if not "".join(row).strip():
                 continue
@@ -326,7 +325,7 @@ def _links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
     for number, row in enumerate(table[1:], start=2):
         if len(row) != width + 1:
             row = (row + [""] * (width + 1))[:width] + [""]
-        contact, student, relationship, portal_text = [v.strip() for v in pick(row)]
+        contact, student, relationship, portal_text = map(strip, pick(row))
         if not (contact or student or relationship or portal_text):
             continue
         portal = parse_bool(portal_text) if portal_text else True

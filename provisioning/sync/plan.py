@@ -204,6 +204,7 @@ def make_plan(*, school, policy, feed: ParsedFeed, state: SchoolState | None = N
     state = state or load_state(school)
     plan = Plan(fingerprint=state.fingerprint)
     plan.guard_threshold = guard_threshold_for(policy, state.active_count)
+    school_pk, counts, roles = str(school.pk), plan.counts, state.roles
     years = {str(y).strip().lower() for y in policy.year_groups or []}
     newcomers: list[tuple[str, dict]] = []
     renames: list[tuple[dict, str]] = []  # (item, stem) whose username the new policy changes
@@ -217,6 +218,10 @@ def make_plan(*, school, policy, feed: ParsedFeed, state: SchoolState | None = N
             continue
         extra_roles_ok = grantable
         seen: set[str] = set()
+        # The common case, an active person whose details all match, is settled by _same without building
+        # the before/after dicts; anything else goes through _plan_existing as before.
+        wanted_roles = policy_roles(policy, person_type)
+        is_student, is_contact = person_type == "student", person_type == "contact"
         for person in feed.people.get(person_type, []):
             code = person["mis_code"]
             seen.add(code)
@@ -246,6 +251,13 @@ def make_plan(*, school, policy, feed: ParsedFeed, state: SchoolState | None = N
             if not person["active"]:
                 _plan_leaver(plan, policy, row, person_type, code, reason="Inactive or left in the MIS.")
                 continue
+            if row["status"] == ACTIVE and not person.get("roles"):
+                if _same(row, person, school_pk, is_student, is_contact, roles.get(row["id"], ()), wanted_roles):
+                    own = str(row["home_school_id"]) == school_pk
+                    stem = usernames.username_stem(policy, person) if own else ""
+                    if not stem or usernames.fits_stem(row["username"], stem):
+                        counts["unchanged"] += 1
+                        continue
             _plan_existing(plan, policy, school, row, person_type, person, state, renames, extra_roles_ok)
         if mode == "bulk":
             for (pt, code), row in state.members.items():
@@ -262,6 +274,22 @@ def make_plan(*, school, policy, feed: ParsedFeed, state: SchoolState | None = N
         1 for item in plan.items if item["outcome"] == "update" and "username" in item["after"]
     )
     return plan
+
+
+def _same(row, person, school_pk, is_student, is_contact, held, wanted_roles) -> bool:
+    """True when _plan_existing would find nothing to change (account, membership and roles)."""
+    if str(row["home_school_id"]) == school_pk:
+        if (row["given_name"] or "") != person["given_name"] or (row["family_name"] or "") != person["family_name"]:
+            return False
+        if person["email"] and (row["email"] or "") != person["email"]:
+            return False
+        if is_student and person.get("upn") and (row["upn"] or "") != person["upn"]:
+            return False
+    if is_student and (row["year_group"] != person["year_group"] or row["form"] != person["form"]):
+        return False
+    if is_contact and row["portal_access"] != person["portal_access"]:
+        return False
+    return all(r in held for r in wanted_roles)
 
 
 def _plan_leaver(plan, policy, row, person_type, code, *, reason):
@@ -499,6 +527,7 @@ def _plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
         return
     contacts, students = codes_now.get("contact", {}), codes_now.get("student", {})
     wanted = set()
+    links_held, counts = state.links, plan.counts
     for link in feed.links:
         contact_id = contacts.get(link["contact_code"])
         student_id = students.get(link["student_code"])
@@ -518,8 +547,15 @@ def _plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
             continue
         key = (contact_id, student_id)
         wanted.add(key)
+        held = links_held.get(key)
+        if (
+            held is not None
+            and held["relationship"] == link["relationship"]
+            and held["portal_access"] == link["portal_access"]
+        ):
+            counts["link_unchanged"] += 1
+            continue
         values = {"relationship": link["relationship"], "portal_access": link["portal_access"]}
-        held = state.links.get(key)
         ends = {
             "contact_membership_id": contact_id,
             "student_membership_id": student_id,
@@ -527,7 +563,7 @@ def _plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
         }
         if held is None:
             plan.add(_item("create", "contact", code, entity="link", after={**values, **ends}))
-        elif any(held[k] != v for k, v in values.items()):
+        else:
             plan.add(
                 _item(
                     "update",
@@ -539,8 +575,6 @@ def _plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
                     after={**values, **ends},
                 )
             )
-        else:
-            plan.add(_item("unchanged", "contact", code, entity="link"))
     if mode == "bulk":
         touched_contacts = set(contacts.values())
         for (contact_id, student_id), held in state.links.items():

@@ -301,3 +301,43 @@ def test_the_same_feed_again_repeats_the_no_change_plan_without_reading_it(schoo
     repeat2 = SyncRun.objects.create(school=school_a, feed=receive(school_a, content), trigger="manual", dry_run=True)
     services.sync_plan(run=repeat2)
     assert repeat2.counts["update"] == 1
+
+
+def test_the_quick_unchanged_check_plans_exactly_what_the_full_comparison_does(school_a, school_b, monkeypatch):
+    from provisioning.sync import plan as planning
+    from provisioning.sync.feeds import parse_feed
+    from provisioning.sync.services import policy_for
+
+    people = [student("S1", upn="A1"), student("S2", "Bob", upn="A2"), student("S3", email="s3@x.org"),
+              student("S4", "Dee", year="8", form="8B")]  # fmt: skip
+    contacts_rows = [contact("C1"), contact("C2", portal="no"), contact("C3", email="c3@x.org")]
+    links = [["C1", "S1", "Mother", "yes"], ["C2", "S2", "Father", "no"], ["C3", "S3", "Carer", "yes"]]
+    run_sync(school_a, feed_zip(students=people, staff_rows=[staff("T1", roles="eo")], contacts=contacts_rows,
+                                links=links), staff_roles=["teacher_security", "eo"])  # fmt: skip
+    # Changes made by hand since: a role taken away, an account another school now runs, names edited.
+    RoleAssignment.objects.filter(membership=_member(school_a, "S2")).delete()
+    Account.objects.filter(memberships__school=school_a, memberships__mis_code="S3").update(
+        home_school=school_b, given_name="Other"
+    )
+    Account.objects.filter(memberships__school=school_a, memberships__mis_code="S4").update(family_name="Edited")
+    Membership.objects.filter(school=school_a, mis_code="C2").update(portal_access=True)
+    feed = parse_feed(
+        feed_zip(
+            students=people + [student("S5")],
+            staff_rows=[staff("T1", roles="eo")],
+            contacts=contacts_rows,
+            links=[*links[:2], ["C3", "S3", "Aunt", "yes"]],
+        )  # fmt: skip
+    )
+    policy = policy_for(school_a)
+    quick = planning.make_plan(school=school_a, policy=policy, feed=feed)
+    monkeypatch.setattr(planning, "_same", lambda *args: False)
+    full = planning.make_plan(school=school_a, policy=policy, feed=feed)
+
+    def comparable(plan):
+        ignore = {"membership_id", "account_id"}
+        items = [{k: v for k, v in i.items() if not (i["outcome"] == "create" and k in ignore)} for i in plan.items]
+        return dict(plan.counts), sorted(items, key=repr)
+
+    assert comparable(quick) == comparable(full)
+    assert quick.counts["unchanged"] == 5 and quick.counts["update"] == 3 and quick.counts["link_update"] == 1
