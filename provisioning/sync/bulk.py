@@ -78,6 +78,9 @@ def update_rows(model: type[models.Model], key_values: list[tuple[object, dict]]
             groups.setdefault(tuple(sorted(values)), []).append((key, values))
     for names, items in groups.items():
         model_fields = [opts.get_field(n) for n in names]
+        if connection.vendor == "postgresql" and not any(isinstance(f, models.JSONField) for f in model_fields):
+            _update_unnest(opts, model_fields, names, items)
+            continue
         sets = ", ".join(f"{_quote(f.column)} = %s" for f in model_fields)
         params = [
             tuple(f.get_db_prep_save(values[n], connection) for f, n in zip(model_fields, names, strict=True))
@@ -86,6 +89,26 @@ def update_rows(model: type[models.Model], key_values: list[tuple[object, dict]]
         ]
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {_quote(opts.db_table)} SET {sets} WHERE {_quote(pk.column)} = %s", params)
+
+
+def _update_unnest(opts, model_fields, names, items) -> None:
+    """PostgreSQL: one UPDATE ... FROM unnest(arrays) per group; executemany sends a statement per row."""
+    pk = opts.pk
+    every = [pk, *model_fields]
+    arrays = [[pk.get_db_prep_save(key, connection) for key, _values in items]] + [
+        [f.get_db_prep_save(values[n], connection) for _key, values in items]
+        for f, n in zip(model_fields, names, strict=True)
+    ]
+    sources = ", ".join(f"%s::{f.db_type(connection)}[]" for f in every)
+    aliases = ", ".join(f"c{i}" for i in range(len(every)))
+    sets = ", ".join(f"{_quote(f.column)} = v.c{i}" for i, f in enumerate(every) if i)
+    table = _quote(opts.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {sets} FROM unnest({sources}) AS v({aliases})"
+            f" WHERE {table}.{_quote(pk.column)} = v.c0",
+            arrays,
+        )
 
 
 def new_ids(n: int) -> list[str]:
