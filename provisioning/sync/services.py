@@ -387,11 +387,14 @@ def _plan_as_before(run: SyncRun, policy: SyncPolicy, content: bytes) -> plannin
         return None  # leaving dates are read against today
     if before.feed.file_format != run.feed.file_format or run.feed.file_format.startswith("oneroster"):
         return None  # a OneRoster bundle is read against the school's URN, which may have changed
-    if before.feed.file.size != len(content):
-        return None
-    with before.feed.file.open("rb") as handle:
-        if handle.read() != content:
+    try:
+        if before.feed.file.size != len(content):
             return None
+        with before.feed.file.open("rb") as handle:
+            if handle.read() != content:
+                return None
+    except OSError:  # the earlier feed's file is gone: plan in full
+        return None
     if SyncRecord.objects.filter(school=school, run=before, reason=planning.EMPTY_USERNAME).exists():
         return None
     fingerprint = planning.current_fingerprint(school)
