@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from accounts.credentials import STARTER_CODE_DAYS, starter_code_values
-from accounts.models import Account, ContactLink, Membership, RoleAssignment, StarterCode, UsernameHold
+from accounts.models import Account, ContactLink, Membership, RoleAssignment, StarterCode
+from accounts.services import usernames_hold
 from provisioning.sync.bulk import insert_rows, new_ids, pk_chunks, update_rows
 
 ACCOUNT_FIELDS = ("username", "given_name", "family_name", "email", "upn")
 MEMBERSHIP_FIELDS = ("mis_code", "year_group", "form", "portal_access", "status")
-HOLD_DAYS = 365
 ACCOUNT_INSERT = [
     "id", "password", "username", "given_name", "family_name", "email", "email_verified", "upn", "home_school_id",
     "approved", "locked_out", "override_network_auth", "must_change_password", "is_active", "is_staff",
@@ -146,21 +146,7 @@ def _update_existing(school, items, now) -> None:
             membership_changes.append((_uuid(item["membership_id"]), m_values))
     update_rows(Account, account_changes)
     update_rows(Membership, membership_changes)
-    _hold_usernames(holds, now)
-
-
-def _hold_usernames(holds, now) -> None:
-    """Released names stay reserved for 365 days for everyone but their old holder."""
-    if not holds:
-        return
-    names = [name for name, _ in holds]
-    for chunk in pk_chunks(names):
-        UsernameHold.objects.filter(username_lower__in=chunk).delete()
-    until = now + timedelta(days=HOLD_DAYS)
-    UsernameHold.objects.bulk_create(
-        [UsernameHold(username_lower=n, account_id=a, released_at=now, held_until=until) for n, a in holds],
-        batch_size=1000,
-    )
+    usernames_hold(released=holds, now=now)
 
 
 def _grant_roles(school, people, now) -> None:
