@@ -1,6 +1,5 @@
 """Filled in by the upload and MIS sync issues."""
 
-
 # --- Spreadsheet bulk upload (issue 9; provisioning/upload/) -----------------------------------
 import uuid  # noqa: E402
 
@@ -63,6 +62,7 @@ class UploadBatch(SchoolOwned):
 # --- Contacts: what Account Manager jobs did, per person (issue 6) ----------------------------------
 # Owned by provisioning/contacts/. One row per person per Revoke Access or Send Welcome Email job.
 # (uuid, models and SchoolOwned are imported by the section above.)
+
 
 class ContactJobItem(SchoolOwned):
     """What one Revoke Access or Send Welcome Email job did for one person.
