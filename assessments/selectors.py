@@ -128,9 +128,9 @@ def progress_rows(*, school: School, account: Account, include_hidden: bool = Fa
     offered_ids = {a.pk for a in offered}
     extra = [
         a
-        for a in Assessment.objects.filter(id__in=[k for k in progress if k not in offered_ids]).annotate(
-            section_count=Count("sections")
-        )
+        for a in Assessment.objects.filter(id__in=[k for k in progress if k not in offered_ids])
+        .annotate(section_count=Count("sections"))
+        .order_by("sort_order", "title")
     ]
     certificates = latest_certificates(school=school, account=account)
     hidden = hidden_assessment_ids(school=school, account=account)
@@ -185,7 +185,7 @@ class SectionRow:
 
 def section_rows(*, school: School, account: Account, assessment: Assessment) -> list[SectionRow]:
     progress = progress_get(school=school, account=account, assessment=assessment)
-    sections = list(assessment.sections.annotate(question_count=Count("questions")))
+    sections = list(assessment.sections.annotate(question_count=Count("questions")).order_by("order"))
     attempts_by_section: dict = {}
     if progress is not None:
         for attempt in SectionAttempt.objects.filter(school=school, progress=progress).order_by("submitted_at"):
