@@ -437,6 +437,7 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
     changes = diff_fields(before, fields)
     if not changes:
         return []
+    check_centre_admin_protected(actor=actor, account=account)
     if "email" in changes:
         check_email_change(actor=actor, account=account)
     if "approved" in changes:
@@ -602,6 +603,19 @@ def membership_add(
 
 
 # --- Edit, roles, credentials and delete (the Users screens and the API) -------------------------
+
+
+def check_centre_admin_protected(*, actor: Actor, account: Account) -> None:
+    """A Centre Admin's account (names, Approved, Locked Out...) is changed only by another Centre Admin
+    or support staff: otherwise an EO or Nominated Contact could lock the school's administrators out."""
+    if actor.account is None or actor.job is not None or actor.is_support or actor.school is None:
+        return
+    if actor.account.pk == account.pk:
+        return
+    if "centre_admin" in role_codes_for(school=actor.school, account=account) and "centre_admin" not in (
+        role_codes_for(school=actor.school, account=actor.account)
+    ):
+        raise PermissionDenied("Only another Centre Admin can change a Centre Admin's account.")
 
 
 def check_approval_change(*, actor: Actor) -> None:

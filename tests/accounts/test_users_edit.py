@@ -169,3 +169,25 @@ def test_another_schools_person_is_not_found(login, centre_admin, school_b):
 def test_an_slt_user_cannot_edit(login, school_a, teacher):
     slt = person(school_a, "slt", username="slt.only").account
     assert login(slt).get(_url(teacher)).status_code == 403
+
+
+def test_an_eo_cannot_lock_out_or_unapprove_a_centre_admin(school_a, centre_admin, eo_user, nominated_contact):
+    from django.core.exceptions import PermissionDenied
+
+    from accounts.services import Actor, account_update
+
+    for editor in (eo_user, nominated_contact):
+        with pytest.raises(PermissionDenied, match="another Centre Admin"):
+            account_update(
+                actor=Actor(account=editor, school=school_a), account=centre_admin, school=school_a, locked_out=True
+            )
+    centre_admin.refresh_from_db()
+    assert centre_admin.locked_out is False
+    from tests.factories import member
+
+    colleague = member(school_a, "centre_admin").account
+    account_update(
+        actor=Actor(account=colleague, school=school_a), account=centre_admin, school=school_a, locked_out=True
+    )
+    centre_admin.refresh_from_db()
+    assert centre_admin.locked_out is True
