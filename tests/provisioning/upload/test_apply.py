@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from accounts.models import Account, AuditEvent, Membership, RoleAssignment, SetPasswordLink, StarterCode
 from provisioning.models import UploadBatch
 from provisioning.upload import services
+from provisioning.upload.services.apply import _Writer
 from tenancy.models import Job
 from tests.factories import member
 from tests.provisioning.upload.helpers import csv_bytes, staff_row, xlsx_bytes
@@ -40,7 +41,7 @@ def test_a_failure_half_way_changes_no_account(school_a, eo_user, monkeypatch, d
     def boom(self, created):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services._Writer, "_credentials", boom)  # after accounts, memberships, roles, updates
+    monkeypatch.setattr(_Writer, "_credentials", boom)  # after accounts, memberships, roles, updates
     job = apply(school_a, eo_user, batch, django_capture_on_commit_callbacks)
     assert job.state == Job.State.FAILED
     assert "changed nothing" in job.error

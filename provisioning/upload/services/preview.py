@@ -1,0 +1,42 @@
+"""Receive a file (refusing it with a clear reason) and preview its plan against the registry."""
+
+import uuid
+
+from django.core.files.base import ContentFile
+
+from accounts.models import Account
+from provisioning.models import UploadBatch
+from provisioning.upload.reader import Table, read_upload
+from provisioning.upload.services.plan import Plan, _headers_or_refuse, upload_plan
+from tenancy.models import School
+
+
+def upload_receive(*, school: School, actor: Account, file_name: str, data: bytes) -> UploadBatch:
+    """Check the file (refusing it with a clear reason), then keep it for the preview."""
+    file_name = (file_name or "upload").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
+    table = read_upload(data, file_name)
+    _headers_or_refuse(table)
+    batch = UploadBatch(
+        school=school, file_name=file_name, file_format=table.format, row_count=len(table.rows), created_by=actor
+    )
+    batch.file.save(f"{uuid.uuid4().hex}.{table.format}", ContentFile(data), save=False)
+    batch.save()
+    return batch
+
+
+def batch_table(batch: UploadBatch) -> Table:
+    with batch.file.open("rb") as handle:
+        return read_upload(handle.read(), batch.file_name)
+
+
+def upload_preview(
+    *, school: School, account: Account, batch: UploadBatch, mode: str | None = None, add_existing: bool | None = None
+) -> Plan:
+    """The plan against the registry as it is now (the file is read again; nothing is cached)."""
+    return upload_plan(
+        school=school,
+        account=account,
+        table=batch_table(batch),
+        mode=mode or batch.mode,
+        add_existing=batch.add_existing if add_existing is None else add_existing,
+    )
