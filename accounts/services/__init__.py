@@ -1,0 +1,78 @@
+"""Every change to an account goes through here, in a transaction, with an audit event.
+
+Callers import from `accounts.services` itself; the modules below only keep each concern short.
+"""
+
+from accounts.services.accounts import (
+    ACCOUNT_FIELDS,
+    CONSENT_TEXT,
+    PERSONAL_FIELDS,
+    ExistingAccountFound,
+    account_create,
+    account_delete,
+    account_update,
+    check_approval_change,
+    check_centre_admin_protected,
+    check_email_change,
+    email_domain_warning,
+)
+from accounts.services.actor import Actor
+from accounts.services.memberships import MEMBERSHIP_FIELDS, membership_add, membership_update
+from accounts.services.passwords import (
+    PASSWORD_INVITATION,
+    PASSWORD_METHODS,
+    PASSWORD_NONE,
+    PASSWORD_SET,
+    PASSWORD_STARTER_CODE,
+    RESET_LINK,
+    RESET_SET,
+    RESET_STARTER_CODE,
+    account_credentials_reset,
+    account_password_changed_by_owner,
+    account_set_password,
+    set_password_email_send,
+)
+from accounts.services.reports import census_report_build, census_report_start
+from accounts.services.roles import membership_roles_set, role_assign, role_remove
+from accounts.services.signin import sign_in_refusal, social_sign_in_match
+from accounts.services.usernames import USERNAME_HOLD_DAYS, username_taken, usernames_hold
+
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "CONSENT_TEXT",
+    "MEMBERSHIP_FIELDS",
+    "PASSWORD_INVITATION",
+    "PASSWORD_METHODS",
+    "PASSWORD_NONE",
+    "PASSWORD_SET",
+    "PASSWORD_STARTER_CODE",
+    "PERSONAL_FIELDS",
+    "RESET_LINK",
+    "RESET_SET",
+    "RESET_STARTER_CODE",
+    "USERNAME_HOLD_DAYS",
+    "Actor",
+    "ExistingAccountFound",
+    "account_create",
+    "account_credentials_reset",
+    "account_delete",
+    "account_password_changed_by_owner",
+    "account_set_password",
+    "account_update",
+    "census_report_build",
+    "census_report_start",
+    "check_approval_change",
+    "check_centre_admin_protected",
+    "check_email_change",
+    "email_domain_warning",
+    "membership_add",
+    "membership_roles_set",
+    "membership_update",
+    "role_assign",
+    "role_remove",
+    "set_password_email_send",
+    "sign_in_refusal",
+    "social_sign_in_match",
+    "username_taken",
+    "usernames_hold",
+]

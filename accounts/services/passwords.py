@@ -1,0 +1,120 @@
+"""Passwords and the ways to get one: set by an admin, starter code, emailed set-password link."""
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from accounts.audit import audit_record
+from accounts.credentials import LINK_DAYS, set_password_link_issue, starter_code_issue
+from accounts.models import Account, SetPasswordLink
+from accounts.services.actor import Actor
+from tenancy.models import School
+
+# How +Add (and the API) gives a new person their first credential.
+PASSWORD_SET = "set"  # the admin sets one; the person must change it at first sign-in
+PASSWORD_STARTER_CODE = "starter_code"  # a one-time starter code, shown once to the admin
+PASSWORD_INVITATION = "invitation"  # an email with a single-use, expiring set-password link
+PASSWORD_NONE = "none"  # no Rollcall password: Microsoft 365 / Google sign-in only
+PASSWORD_METHODS = (PASSWORD_SET, PASSWORD_STARTER_CODE, PASSWORD_INVITATION, PASSWORD_NONE)
+
+
+def _check_password(password: str | None, *, account: Account) -> None:
+    if not password:
+        raise ValidationError({"password": "Enter a password, or choose another way to give them one."})
+    try:
+        password_validation.validate_password(password, user=account)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+
+
+def _link_url(path: str, base_url: str) -> str:
+    base = (base_url or getattr(settings, "ROLLCALL_BASE_URL", "") or "http://localhost:8000").rstrip("/")
+    return base + path
+
+
+def set_password_email_send(
+    *, school: School, actor: Actor, account: Account, purpose: str, base_url: str = ""
+) -> None:
+    """Email a single-use set-password link (invitation or reset): HTML and text, never a password.
+
+    The mail leaves only once the transaction commits, so a refused change sends nothing.
+    """
+    if not account.email:
+        raise ValidationError({"email": "An email address is needed to send a set-password link."})
+    path = set_password_link_issue(school=school, account=account, purpose=purpose, actor=actor.account, job=actor.job)
+    context = {
+        "account": account,
+        "school": school,
+        "purpose": purpose,
+        "url": _link_url(path, base_url),
+        "days": LINK_DAYS,
+        "privacy_notice": school.organisation.privacy_notice,
+    }
+    subject = render_to_string("accounts/email/set_password_subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("accounts/email/set_password.txt", context),
+        to=[account.email],
+    )
+    message.attach_alternative(render_to_string("accounts/email/set_password.html", context), "text/html")
+    transaction.on_commit(message.send)
+
+
+@transaction.atomic
+def account_set_password(
+    *, actor: Actor, account: Account, password: str, must_change: bool, school: School | None = None
+) -> None:
+    account.set_password(password)
+    account.must_change_password = must_change
+    account.save(update_fields=["password", "must_change_password"])
+    audit_record(
+        action="accounts.account.password_set",
+        actor=actor.account,
+        school=school,
+        target=account,
+        job=actor.job,
+        changes={"password": ["", "set"], "must_change_password": [None, must_change]},
+    )
+
+
+@transaction.atomic
+def account_password_changed_by_owner(*, account: Account) -> None:
+    """The person chose a new password themselves, so the forced change is done."""
+    if account.must_change_password:
+        Account.objects.filter(pk=account.pk).update(must_change_password=False)
+        account.must_change_password = False
+    audit_record(
+        action="accounts.account.password_changed",
+        actor=account,
+        school=account.home_school,
+        target=account,
+        changes={"password": ["", "changed"]},
+    )
+
+
+RESET_SET = "set"
+RESET_STARTER_CODE = "starter_code"
+RESET_LINK = "link"
+
+
+@transaction.atomic
+def account_credentials_reset(
+    *, school: School, actor: Actor, account: Account, method: str, password: str | None = None, base_url: str = ""
+) -> str | None:
+    """A password reset from the edit screen: set one (must change at next sign-in), issue a starter
+    code (returned, to show once), or email a set-password link. Any of them ends old sessions."""
+    if method == RESET_SET:
+        _check_password(password, account=account)
+        account_set_password(actor=actor, account=account, password=password, must_change=True, school=school)
+        return None
+    if method == RESET_STARTER_CODE:
+        return starter_code_issue(school=school, account=account, actor=actor.account, job=actor.job)
+    if method == RESET_LINK:
+        set_password_email_send(
+            school=school, actor=actor, account=account, purpose=SetPasswordLink.Purpose.RESET, base_url=base_url
+        )
+        return None
+    raise ValidationError({"password_method": "Choose how to reset the password."})

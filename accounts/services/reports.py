@@ -1,0 +1,41 @@
+"""The census report job."""
+
+from accounts.models import Account, Membership
+from tenancy.models import School
+
+
+def census_report_start(*, school: School, actor: Account):
+    """The school's census as a CSV: the first job every school has, and the harness's own test."""
+    from accounts.tasks import census_report
+    from tenancy.services import job_start
+
+    return job_start(school=school, kind="demo", actor=actor, task=census_report)
+
+
+def census_report_build(job) -> None:
+    import csv
+    import io
+
+    from tenancy.services import job_progress, job_succeed
+
+    school = job.school
+    groups = list(
+        Membership.objects.filter(school=school)
+        .values_list("person_type", "status", "year_group")
+        .order_by("person_type", "year_group")
+    )
+    tally: dict[tuple[str, str, str], int] = {}
+    job_progress(job, done=0, total=len(groups))
+    for done, key in enumerate(groups, start=1):
+        tally[key] = tally.get(key, 0) + 1
+        if done % 500 == 0:
+            job_progress(job, done=done)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Person type", "Status", "Year group", "People"])
+    for (person_type, status, year), n in sorted(tally.items()):
+        writer.writerow([person_type, status, year, n])
+    counts = {}
+    for (person_type, _status, _year), n in tally.items():
+        counts[person_type] = counts.get(person_type, 0) + n
+    job_succeed(job, counts=counts, report=out.getvalue().encode(), report_name=f"census-{school.slug}.csv")
