@@ -1,11 +1,14 @@
 """The registry in support staff's Django admin, across every school.
 
 Account edits go through accounts.services.account_update like the school screens do (support staff
-may change any email); everything else is audited by tenancy.admin.SupportAdmin.
+may change any email), and a new username through account_rename, which holds the old one for a year;
+everything else is audited by tenancy.admin.SupportAdmin.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 
 from accounts.models import (
     Account,
@@ -19,7 +22,7 @@ from accounts.models import (
     StarterCode,
     UsernameHold,
 )
-from accounts.services import ACCOUNT_FIELDS, Actor, account_update
+from accounts.services import ACCOUNT_FIELDS, Actor, account_rename, account_update, check_username_free
 from tenancy.admin import ReadOnlySupportAdmin, SupportAdmin, plain
 
 # Roles and support status replace Django's groups; an empty "Groups" page would only confuse.
@@ -39,8 +42,21 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+class AccountAdminForm(forms.ModelForm):
+    def clean(self):
+        # The service's own rule, asked here too, so a held username is refused on the form, not by a 500.
+        cleaned = super().clean()
+        if "username" in self.changed_data and cleaned.get("username"):
+            try:
+                check_username_free(cleaned["username"], account=self.instance)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(Account)
 class AccountAdmin(SupportAdmin):
+    form = AccountAdminForm
     list_display = (
         "username",
         "family_name",
@@ -92,10 +108,15 @@ class AccountAdmin(SupportAdmin):
 
     def save_model(self, request, obj, form, change):
         stored = Account.objects.get(pk=obj.pk)
+        actor = Actor(account=request.user)
         through_service = {n: form.cleaned_data[n] for n in form.changed_data if n in ACCOUNT_FIELDS}
-        others = [n for n in form.changed_data if n not in ACCOUNT_FIELDS]
+        others = [n for n in form.changed_data if n not in ACCOUNT_FIELDS and n != "username"]
+        if "username" in form.changed_data:
+            # Recorded against the home school, like the admin's other events, so its History shows it.
+            username = form.cleaned_data["username"]
+            account_rename(actor=actor, account=stored, username=username, school=stored.home_school)
         if through_service:
-            account_update(actor=Actor(account=request.user), account=stored, **through_service)
+            account_update(actor=actor, account=stored, **through_service)
         if others:
             changes = {n: [plain(getattr(stored, n)), plain(form.cleaned_data[n])] for n in others}
             for name in others:

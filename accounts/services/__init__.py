@@ -10,6 +10,7 @@ from accounts.services.accounts import (
     ExistingAccountFound,
     account_create,
     account_delete,
+    account_rename,
     account_update,
     check_approval_change,
     check_centre_admin_protected,
@@ -35,7 +36,7 @@ from accounts.services.passwords import (
 from accounts.services.reports import census_report_build, census_report_start
 from accounts.services.roles import membership_roles_set, role_assign, role_remove
 from accounts.services.signin import sign_in_refusal, social_sign_in_match
-from accounts.services.usernames import USERNAME_HOLD_DAYS, username_taken, usernames_hold
+from accounts.services.usernames import USERNAME_HOLD_DAYS, check_username_free, username_taken, usernames_hold
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -56,6 +57,7 @@ __all__ = [
     "account_create",
     "account_credentials_reset",
     "account_delete",
+    "account_rename",
     "account_password_changed_by_owner",
     "account_set_password",
     "account_update",
@@ -64,6 +66,7 @@ __all__ = [
     "check_approval_change",
     "check_centre_admin_protected",
     "check_email_change",
+    "check_username_free",
     "email_domain_warning",
     "membership_add",
     "membership_roles_set",

@@ -21,7 +21,7 @@ from accounts.services.passwords import (
     set_password_email_send,
 )
 from accounts.services.roles import _refuse_losing_last_centre_admin, role_assign
-from accounts.services.usernames import username_taken, usernames_hold
+from accounts.services.usernames import check_username_free, usernames_hold
 from tenancy.models import School
 
 ACCOUNT_FIELDS = (
@@ -137,10 +137,7 @@ def account_create(
         raise ValidationError({"password_method": "Choose how the person gets their password."})
     if method == PASSWORD_INVITATION and not email:
         raise ValidationError({"email": "An invitation needs an email address."})
-    if not username:
-        raise ValidationError({"username": "A username is required."})
-    if username_taken(username):
-        raise ValidationError({"username": f"The username {username} is already taken."})
+    check_username_free(username)
     account = Account(
         username=username,
         given_name=given_name.strip(),
@@ -229,6 +226,32 @@ def _existing_add(
     membership.warnings = []
     membership.added_existing = True
     return membership
+
+
+@transaction.atomic
+def account_rename(*, actor: Actor, account: Account, username: str, school: School | None = None) -> None:
+    """Give the account a new username. The old one is held from everyone else for 365 days, as sync,
+    revoke and delete hold the usernames they release: nobody else may sign in under a name that
+    other systems and people still know this person by."""
+    from django.utils import timezone
+
+    username, old = username.strip(), account.username
+    if username == old:
+        return
+    check_centre_admin_protected(actor=actor, account=account)
+    check_username_free(username, account=account)
+    if username.lower() != old.lower():
+        usernames_hold(released=[(old, account.pk)], now=timezone.now())
+    account.username = username
+    account.save(update_fields=["username"])
+    audit_record(
+        action="accounts.account.renamed",
+        actor=actor.account,
+        school=school,
+        target=account,
+        job=actor.job,
+        changes={"username": [old, username]},
+    )
 
 
 def check_email_change(*, actor: Actor, account: Account) -> None:

@@ -1,5 +1,6 @@
 """Usernames: who may take one, and holding released ones for a year."""
 
+from django.core.exceptions import ValidationError
 from django.db.models.functions import Lower
 
 from accounts.models import Account, UsernameHold
@@ -17,6 +18,15 @@ def username_taken(username: str, *, exclude: Account | None = None) -> bool:
         qs = qs.exclude(pk=exclude.pk)
         holds = holds.exclude(account=exclude)
     return qs.exists() or holds.exists()
+
+
+def check_username_free(username: str, *, account: Account | None = None) -> None:
+    """A username to give `account` (or a new account): given, and neither used by another account nor
+    released by someone else within the last 365 days."""
+    if not username:
+        raise ValidationError({"username": "A username is required."})
+    if username_taken(username, exclude=account):
+        raise ValidationError({"username": f"The username {username} is already taken."})
 
 
 def usernames_hold(*, released: list[tuple[str, object]], now) -> None:

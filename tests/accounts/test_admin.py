@@ -5,11 +5,13 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import get_scope, scope
 
 from accounts.models import Account, AuditEvent, ContactLink, SetPasswordLink, StarterCode, UsernameHold
+from accounts.services import Actor, account_create, account_rename
 from tenancy.middleware import SupportAdminMiddleware
 from tenancy.models import ApiToken, Job
 from tests.factories import AccountFactory, ContactLinkFactory, member
@@ -145,11 +147,50 @@ def test_other_account_fields_changed_in_the_admin_are_audited_too(support, eo_u
     assert (eo_user.username, eo_user.home_school, eo_user.locked_out) == ("eo.renamed", school_b, True)
     service_event = AuditEvent.objects.get(action="accounts.account.updated", target_id=str(eo_user.pk))
     assert service_event.changes == {"locked_out": [False, True]}
+    rename_event = AuditEvent.objects.get(action="accounts.account.renamed", target_id=str(eo_user.pk))
+    assert rename_event.changes == {"username": ["eo.alder", "eo.renamed"]}
     admin_event = AuditEvent.objects.get(action="admin.account.changed", target_id=str(eo_user.pk))
-    assert admin_event.changes == {
-        "username": ["eo.alder", "eo.renamed"],
-        "home_school": ["Alder Academy", "Birch High"],
-    }
+    assert admin_event.changes == {"home_school": ["Alder Academy", "Birch High"]}
+
+
+def test_a_username_renamed_in_the_admin_is_held_from_anyone_else_for_a_year(support, support_user, eo_user, school_a):
+    data = form_data(support.get(admin_url(eo_user)))
+    data["username"] = "eo.renamed"
+    assert support.post(admin_url(eo_user), data).status_code == 302
+
+    hold = UsernameHold.objects.get(username_lower="eo.alder")
+    assert hold.account == eo_user
+    assert hold.held_until - timezone.now() > timedelta(days=364)
+    with pytest.raises(ValidationError, match="already taken"):
+        account_create(school=school_a, actor=Actor(account=support_user), username="EO.Alder", person_type="student")
+    event = AuditEvent.objects.get(action="accounts.account.renamed", target_id=str(eo_user.pk))
+    assert (event.actor, event.school) == (support_user, school_a)
+    assert event.changes == {"username": ["eo.alder", "eo.renamed"]}
+
+
+def test_a_held_username_is_refused_on_the_admin_form(support, eo_user, school_a):
+    released = member(school_a, username="gone.away").account
+    account_rename(actor=Actor(account=None), account=released, username="still.here")
+
+    data = form_data(support.get(admin_url(eo_user)))
+    data["username"] = "Gone.Away"
+    response = support.post(admin_url(eo_user), data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["username"] == ["The username Gone.Away is already taken."]
+    eo_user.refresh_from_db()
+    assert eo_user.username == "eo.alder"
+    assert not AuditEvent.objects.filter(action="accounts.account.renamed", target_id=str(eo_user.pk)).exists()
+
+
+def test_a_rename_that_only_changes_case_holds_nothing(support, eo_user):
+    data = form_data(support.get(admin_url(eo_user)))
+    data["username"] = "EO.Alder"
+    assert support.post(admin_url(eo_user), data).status_code == 302
+
+    eo_user.refresh_from_db()
+    assert eo_user.username == "EO.Alder"
+    assert not UsernameHold.objects.exists()
 
 
 def test_changing_a_membership_is_audited_against_its_school(support, support_user, school_b):
