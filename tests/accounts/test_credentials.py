@@ -49,6 +49,42 @@ def test_reissuing_a_starter_code_retires_the_old_one(client, school_a):
     assert client.post("/accounts/login/", {"login": account.username, "password": new}).status_code == 302
 
 
+def test_it_signs_in_with_a_starter_code_and_the_email_address_in_any_case(client, school_a):
+    account = member(school_a, "student_portal", person_type="student", email="Pupil.One@alder.sch.uk").account
+    code = starter_code_issue(school=school_a, account=account)
+
+    response = client.post("/accounts/login/", {"login": "pupil.one@ALDER.sch.uk", "password": code})
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(account.pk)
+    assert "/accounts/password/change/" in client.get(f"/s/{school_a.slug}/")["Location"]
+    client.logout()
+    again = client.post("/accounts/login/", {"login": "pupil.one@alder.sch.uk", "password": code})
+    assert again.status_code == 200  # spent, by email as by username
+
+
+def test_a_starter_code_signs_in_the_one_of_a_familys_accounts_it_was_issued_to(client, school_a):
+    first, second = (member(school_a, person_type="contact", email="family@example.org").account for _ in range(2))
+    starter_code_issue(school=school_a, account=first)
+    code = starter_code_issue(school=school_a, account=second)
+
+    response = client.post("/accounts/login/", {"login": "family@example.org", "password": code})
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(second.pk)
+
+
+def test_a_starter_code_with_someone_elses_email_signs_nobody_in(client, school_a):
+    account, code = _starter(school_a)
+    other = member(school_a, person_type="student", email="other@alder.sch.uk").account
+    starter_code_issue(school=school_a, account=other)
+
+    response = client.post("/accounts/login/", {"login": "other@alder.sch.uk", "password": code})
+
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
 def test_a_set_password_link_works_once_and_a_newer_one_replaces_it(client, school_a):
     account = member(school_a, "parent", person_type="contact").account
     first = set_password_link_issue(school=school_a, account=account, purpose="welcome")

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import expect
 
+from accounts.credentials import starter_code_issue
 from accounts.models import Account
 from tests.browser.helpers import LOGIN_PAGE, sign_in
 from tests.factories import PASSWORD, member
@@ -67,3 +68,12 @@ def test_support_staff_open_the_admin_across_schools(page, school_a, school_b, s
     expect(page.locator("#result_list")).to_contain_text("pupil.alder")
     expect(page.locator("#result_list")).to_contain_text("pupil.birch")
     assert Account.objects.filter(username="pupil.birch").exists()
+
+
+def test_a_starter_code_signs_in_beside_the_email_address_and_asks_for_a_password(page, school_a):
+    account = member(school_a, person_type="student", email="Pupil.One@alder.sch.uk").account
+    code = starter_code_issue(school=school_a, account=account)
+    try_sign_in(page, "pupil.one@alder.sch.uk", code.lower())
+    expect(page).not_to_have_url(LOGIN_PAGE)
+    expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    expect(page.get_by_text(f"finish signing in as {account.username}")).to_be_visible()
