@@ -1,6 +1,6 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -11,3 +11,34 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["provisioning.contacts"], related_name="tasks")
 # Task modules that are not an app's own tasks.py.
 app.autodiscover_tasks(["provisioning.upload"])
+
+
+@signals.setup_logging.connect
+def _log_like_the_web_server(**_kwargs):
+    """Worker and beat log through settings.LOGGING (structlog's formatter) instead of Celery's own
+    handlers, so their lines are JSON in production too. LOG_LEVEL sets the level, not --loglevel."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+# Tokens of the tasks running now, by task id: a thread pool runs several at once.
+_task_log_tokens: dict[str, dict] = {}
+
+
+@signals.task_prerun.connect
+def _bind_task(task_id=None, task=None, **_kwargs):
+    from config.logs import bind_task_context
+
+    _task_log_tokens[task_id] = bind_task_context(task_id=task_id, task_name=task.name)
+
+
+@signals.task_postrun.connect
+def _unbind_task(task_id=None, **_kwargs):
+    from config.logs import unbind_task_context
+
+    tokens = _task_log_tokens.pop(task_id, None)
+    if tokens is not None:
+        unbind_task_context(tokens)

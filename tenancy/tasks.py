@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 
 from django_scopes import scope
+from structlog.contextvars import bound_contextvars
 
 from tenancy.models import Job, School
 from tenancy.services import job_claim, job_fail
@@ -18,7 +19,9 @@ def run_school_job(school_id: str, job_id: str, work: Callable[[Job], None]) -> 
     on the job, in words a person can act on, and the worker carries on.
     """
     school = School.objects.get(pk=school_id)
-    with scope(school=school):
+    # Every line the job's work logs carries these, so a worker's lines for one job can be found
+    # together (the task's name and id are bound by config/celery.py).
+    with bound_contextvars(job_id=str(job_id), school=school.slug), scope(school=school):
         job = Job.objects.filter(school=school, pk=job_id).first()
         if job is None or not job_claim(job):
             log.info("job %s already claimed or gone; nothing to do", job_id)

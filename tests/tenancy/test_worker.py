@@ -178,7 +178,11 @@ def test_it_runs_the_census_job_in_a_real_worker_and_ignores_a_redelivery(real_w
     job.refresh_from_db()
     assert job.attempts == 1
     assert job.finished_at == finished_at
-    assert "already claimed or gone" in log_path.read_text(errors="replace")
+    # The worker logs through settings.LOGGING, and the job's lines carry its id, school and task.
+    claimed = next(line for line in log_path.read_text(errors="replace").splitlines() if "already claimed" in line)
+    assert f"job_id={job.pk}" in claimed
+    assert "school=alder" in claimed
+    assert "task=accounts.census_report" in claimed
 
 
 @pytest.mark.django_db
