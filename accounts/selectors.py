@@ -33,6 +33,10 @@ def privacy_notice_for(account: Account) -> tuple[str, str] | None:
     return school.organisation.name, school.organisation.privacy_notice.strip()
 
 
+# A role counts while its membership is active or in the grace period after leaving.
+ROLES_COUNT_WHILE = (Membership.Status.ACTIVE, Membership.Status.LEFT)
+
+
 def role_codes_for(*, school: School, account: Account) -> frozenset[str]:
     """Roles the account holds at the school through memberships that still count."""
     if not account.is_authenticated:
@@ -40,9 +44,18 @@ def role_codes_for(*, school: School, account: Account) -> frozenset[str]:
     codes = RoleAssignment.objects.filter(
         school=school,
         membership__account=account,
-        membership__status__in=[Membership.Status.ACTIVE, Membership.Status.LEFT],
+        membership__status__in=ROLES_COUNT_WHILE,
     ).values_list("role_id", flat=True)
     return frozenset(codes)
+
+
+def centre_admin_account_ids(*, school: School) -> frozenset:
+    """The accounts that are Centre Admins at the school, counted as role_codes_for counts roles: one
+    query (a school has a handful), so a rule about Centre Admins can be checked for a whole file at once."""
+    ids = RoleAssignment.objects.filter(
+        school=school, role_id="centre_admin", membership__status__in=ROLES_COUNT_WHILE
+    ).values_list("membership__account_id", flat=True)
+    return frozenset(ids)
 
 
 def permissions_for(*, school: School, account: Account) -> frozenset[Perm]:

@@ -1,5 +1,7 @@
 """An account's life: +Add (create, or add the existing account), edit, and delete."""
 
+from collections.abc import Iterable
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -8,7 +10,7 @@ from accounts.audit import audit_record, diff_fields
 from accounts.credentials import starter_code_issue
 from accounts.models import Account, Membership, PersonType, RoleAssignment, SetPasswordLink
 from accounts.permissions import Perm
-from accounts.selectors import account_match_existing, role_codes_for
+from accounts.selectors import account_match_existing, centre_admin_account_ids, role_codes_for
 from accounts.services.actor import Actor
 from accounts.services.memberships import _check_mis_code_free, membership_add
 from accounts.services.passwords import (
@@ -316,16 +318,21 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
     return warnings
 
 
-def check_centre_admin_protected(*, actor: Actor, account: Account) -> None:
-    """A Centre Admin's account (names, Approved, Locked Out...) is changed only by another Centre Admin
-    or support staff: otherwise an EO or Nominated Contact could lock the school's administrators out."""
+def centre_admin_protected_ids(*, actor: Actor, account_ids: Iterable) -> frozenset:
+    """Of these accounts, the Centre Admins whose account (names, Approved, Locked Out...) this actor may not
+    change: only another Centre Admin or support staff may, otherwise an EO or Nominated Contact could lock
+    the school's administrators out. One query for any number of accounts (the upload checks a whole file)."""
     if actor.account is None or actor.job is not None or actor.is_support or actor.school is None:
-        return
-    if actor.account.pk == account.pk:
-        return
-    if "centre_admin" in role_codes_for(school=actor.school, account=account) and "centre_admin" not in (
-        role_codes_for(school=actor.school, account=actor.account)
-    ):
+        return frozenset()
+    others = set(account_ids) - {actor.account.pk}
+    if not others:
+        return frozenset()
+    admins = centre_admin_account_ids(school=actor.school)
+    return frozenset() if actor.account.pk in admins else admins & others
+
+
+def check_centre_admin_protected(*, actor: Actor, account: Account) -> None:
+    if centre_admin_protected_ids(actor=actor, account_ids={account.pk}):
         raise PermissionDenied("Only another Centre Admin can change a Centre Admin's account.")
 
 

@@ -191,3 +191,17 @@ def test_an_eo_cannot_lock_out_or_unapprove_a_centre_admin(school_a, centre_admi
     )
     centre_admin.refresh_from_db()
     assert centre_admin.locked_out is True
+
+
+def test_the_centre_admin_rule_names_the_protected_accounts_of_many_in_one_query(
+    school_a, centre_admin, eo_user, support_user, teacher, django_assert_max_num_queries
+):
+    from accounts.services import Actor, centre_admin_protected_ids
+
+    ids = {centre_admin.pk, teacher.pk, eo_user.pk}
+    with django_assert_max_num_queries(1):
+        protected = centre_admin_protected_ids(actor=Actor(account=eo_user, school=school_a), account_ids=ids)
+    assert protected == {centre_admin.pk}
+    colleague = person(school_a, "centre_admin", username="ca.colleague").account
+    for actor in (Actor(account=colleague, school=school_a), Actor(account=support_user, school=school_a)):
+        assert not centre_admin_protected_ids(actor=actor, account_ids=ids)
