@@ -118,14 +118,6 @@ def roles_held(*, school: School, membership_ids: Iterable) -> dict:
     return held
 
 
-def centre_admin_account_ids(*, school: School) -> set:
-    return set(
-        RoleAssignment.objects.filter(school=school, role_id="centre_admin").values_list(
-            "membership__account_id", flat=True
-        )
-    )
-
-
 def upload_batch_get(*, school: School, batch_id) -> UploadBatch:
     """Through the school: another school's batch id is simply not found."""
     return UploadBatch.objects.select_related("job").get(school=school, id=batch_id)

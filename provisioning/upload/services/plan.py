@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from accounts.models import Account
 from accounts.permissions import Perm
-from accounts.selectors import permissions_for, role_codes_for
+from accounts.selectors import centre_admin_account_ids, permissions_for, role_codes_for
+from accounts.services import Actor, centre_admin_protected_ids
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors
 from provisioning.upload.reader import Table, UploadRefused, gc_paused
@@ -52,6 +53,7 @@ CHECKED_LABELS = {
 }
 ACCOUNT_UPDATE_FIELDS = ("given_name", "family_name", "email", "upn")
 MEMBERSHIP_UPDATE_FIELDS = ("mis_code", "year_group", "form")
+CENTRE_ADMIN_REFUSAL = "only another Centre Admin can change a Centre Admin's account; leave the cell as it is or blank"
 
 
 @dataclass
@@ -159,6 +161,7 @@ def _plan(*, school, account, table, mode, add_existing, ctx) -> Plan:
     _mark_duplicates(rows, headers)
     _match_registry(school=school, account=account, rows=rows, headers=headers)
     _apply_mode(rows, mode=mode, add_existing=add_existing)
+    _protect_centre_admins(school=school, account=account, rows=rows, headers=headers)
     return Plan(rows=rows, headers=headers, mode=mode, add_existing=add_existing)
 
 
@@ -222,7 +225,7 @@ class _EmailRule:
         if not self._loaded:
             self.may_edit = Perm.USERS_EDIT_EMAIL in permissions_for(school=self.school, account=self.account)
             self.is_centre_admin = "centre_admin" in role_codes_for(school=self.school, account=self.account)
-            self.centre_admins = selectors.centre_admin_account_ids(school=self.school)
+            self.centre_admins = centre_admin_account_ids(school=self.school)
             self._loaded = True
         if not self.may_edit:
             return "only a Centre Admin can change an email address; leave the cell as it is or blank"
@@ -317,3 +320,17 @@ def _apply_mode(rows: list[RowPlan], *, mode: str, add_existing: bool) -> None:
         elif row.outcome == ADD and not add_existing:
             row.outcome = SKIP
             row.message = "Already has an account at another school; not added (you chose not to add them)."
+
+
+def _protect_centre_admins(*, school: School, account: Account, rows: list[RowPlan], headers: HeaderMap) -> None:
+    """accounts' rule (check_centre_admin_protected) for the whole file in one query: only another Centre
+    Admin, or support, may change a Centre Admin's account. Checked after the mode, so a row the mode skips
+    is not refused, and again when the apply plans afresh: someone may have become Centre Admin since."""
+    changing = [row for row in rows if row.outcome == UPDATE and row.account_changes]
+    protected = centre_admin_protected_ids(
+        actor=Actor(account=account, school=school), account_ids={row.account["id"] for row in changing}
+    )
+    for row in changing:
+        if row.account["id"] in protected:
+            for name in row.account_changes:
+                _fail(row, name, CENTRE_ADMIN_REFUSAL, headers)

@@ -175,3 +175,28 @@ def test_a_batch_is_applied_once(school_a, eo_user, django_capture_on_commit_cal
     apply(school_a, eo_user, batch, django_capture_on_commit_callbacks)
     with pytest.raises(services.UploadRefused, match="already been applied"):
         apply(school_a, eo_user, batch, django_capture_on_commit_callbacks)
+
+
+def test_apply_refuses_a_change_to_someone_who_became_centre_admin_after_the_preview(
+    school_a, eo_user, django_capture_on_commit_callbacks
+):
+    from tests.factories import RoleAssignmentFactory
+
+    colleague = member(school_a, "inv", username="lee.here", email="lee@alder.sch.uk", given_name="Lee")
+    rows = [["lee.here", "Leonard", colleague.account.family_name, "lee@alder.sch.uk", "Staff", "INV", ""]]
+    batch = receive(school_a, eo_user, xlsx_bytes(rows))
+    preview = services.upload_preview(school=school_a, account=eo_user, batch=batch, mode="add_update")
+    assert preview.rows[0].outcome == "update"
+
+    RoleAssignmentFactory(membership=colleague, role_id="centre_admin")
+    job = apply(school_a, eo_user, batch, django_capture_on_commit_callbacks)
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert job.counts == {"Error": 1}
+    colleague.account.refresh_from_db()
+    assert colleague.account.given_name == "Lee"
+    assert not AuditEvent.objects.filter(job=job, action="accounts.account.updated").exists()
+    report = load_workbook(io.BytesIO(job.report.read())).active
+    assert report.cell(2, 8).value == "Error"
+    message = report.cell(2, 9).value
+    assert "row 2, Given Names *: only another Centre Admin can change a Centre Admin's account" in message
+    assert report.cell(2, 2).fill.fgColor.rgb.endswith("F8C9C4")

@@ -125,3 +125,56 @@ def test_validation_is_set_based(school_a, eo_user, django_assert_max_num_querie
     with django_assert_max_num_queries(12 + 3 * (rows // 500)):
         plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_new")
     assert plan.counts["create"] == rows
+
+
+def ca_row(account, given="Changed", family="Name", role="", mis_code=""):
+    return [account.username, given, family, account.email, "Staff", role, mis_code]
+
+
+def test_only_another_centre_admin_changes_a_centre_admins_account(school_a, eo_user, nominated_contact,
+                                                                  centre_admin, support_user):  # fmt: skip
+    admin = here(school_a, "centre_admin", username="ca.two", email="ca.two@alder.sch.uk").account
+    for uploader in (eo_user, nominated_contact):
+        row = plan_of(school_a, uploader, [ca_row(admin)]).rows[0]
+        assert row.outcome == "error"
+        assert [str(p) for p in row.problems] == [
+            "row 2, Given Names *: only another Centre Admin can change a Centre Admin's account; "
+            "leave the cell as it is or blank",
+            "row 2, Family Name *: only another Centre Admin can change a Centre Admin's account; "
+            "leave the cell as it is or blank",
+        ]
+    for uploader in (centre_admin, support_user):
+        assert plan_of(school_a, uploader, [ca_row(admin)]).rows[0].outcome == "update"
+
+
+def test_a_centre_admins_row_that_changes_no_account_field_is_not_refused(school_a, eo_user):
+    """As on Edit: the rule guards the account (names, email, UPN), not the school's MIS code or an added role."""
+    admin = here(school_a, "centre_admin", username="ca.two", email="ca.two@alder.sch.uk").account
+    unchanged_names = ca_row(admin, admin.given_name, admin.family_name, role="INV", mis_code="CA2")
+    row = plan_of(school_a, eo_user, [unchanged_names]).rows[0]
+    assert row.outcome == "update", row.messages
+    assert row.roles_to_add == ("inv",) and row.membership_changes == {"mis_code": ["", "CA2"]}
+
+
+def test_a_centre_admins_row_is_skipped_not_refused_when_only_adding(school_a, eo_user):
+    admin = here(school_a, "centre_admin", username="ca.two", email="ca.two@alder.sch.uk").account
+    row = plan_of(school_a, eo_user, [ca_row(admin)], mode="add_new").rows[0]
+    assert row.outcome == "skip" and not row.problems
+
+
+def test_a_former_centre_admin_archived_here_is_not_protected(school_a, eo_user):
+    membership = here(school_a, "centre_admin", username="ca.gone", email="ca.gone@alder.sch.uk")
+    membership.status = "archived"
+    membership.save()
+    assert plan_of(school_a, eo_user, [ca_row(membership.account)]).rows[0].outcome == "update"
+
+
+@pytest.mark.parametrize("rows", [10, 300])
+def test_protecting_centre_admins_is_set_based(school_a, eo_user, django_assert_max_num_queries, rows):
+    admins = [here(school_a, "centre_admin", username=f"ca{n}", email=f"ca{n}@alder.sch.uk").account
+              for n in range(rows)]  # fmt: skip
+    table = read_upload(csv_bytes([ca_row(a) for a in admins]), "u.csv")
+    with django_assert_max_num_queries(8):
+        plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_update")
+    assert plan.counts["error"] == rows
+    assert all("only another Centre Admin" in r.messages for r in plan.rows)
