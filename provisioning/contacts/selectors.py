@@ -15,7 +15,8 @@ and is worked out for a set of rows in two more queries (revoke_reasons).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -73,25 +74,41 @@ def _bool(condition) -> ExpressionWrapper:
     return ExpressionWrapper(condition, output_field=models.BooleanField())
 
 
-def _activated() -> Q:
+def _chosen_sign_in() -> Q:
     """A password the person chose (not a forced-change default), or a linked sign-in."""
     chose_password = (
         ~Q(account__password__startswith=UNUSABLE_PASSWORD_PREFIX)
         & ~Q(account__password="")
         & Q(account__must_change_password=False)
     )
-    return Q(account__is_active=True) & (
-        chose_password | Q(Exists(SocialAccount.objects.filter(user_id=OuterRef("account_id"))))
+    return chose_password | Q(Exists(SocialAccount.objects.filter(user_id=OuterRef("account_id"))))
+
+
+def _activated() -> Q:
+    return Q(account__is_active=True) & _chosen_sign_in()
+
+
+def _unused_credentials(school: School) -> Q:
+    """An unused, unexpired starter code or set-password link."""
+    now = timezone.now()
+    usable = {"used_at__isnull": True, "revoked_at__isnull": True, "expires_at__gt": now}
+    return Q(Exists(StarterCode.objects.filter(school=school, account_id=OuterRef("account_id"), **usable))) | Q(
+        Exists(SetPasswordLink.objects.filter(school=school, account_id=OuterRef("account_id"), **usable))
     )
 
 
 def _pending_credentials(school: School) -> Q:
-    """An unused, unexpired starter code or set-password link: the person can still activate."""
-    now = timezone.now()
-    usable = {"used_at__isnull": True, "revoked_at__isnull": True, "expires_at__gt": now}
-    return Q(account__is_active=True) & (
-        Q(Exists(StarterCode.objects.filter(school=school, account_id=OuterRef("account_id"), **usable)))
-        | Q(Exists(SetPasswordLink.objects.filter(school=school, account_id=OuterRef("account_id"), **usable)))
+    """The person can still activate."""
+    return Q(account__is_active=True) & _unused_credentials(school)
+
+
+def _revoked_here(school: School) -> Exists:
+    # A contact whose access was revoked while the account stayed in use elsewhere (staff here, or at
+    # another school) keeps its sign-in; the revoke record is what takes this contact out of the list.
+    return Exists(
+        ContactJobItem.objects.filter(
+            school=school, membership_id=OuterRef("pk"), kind=Job.Kind.REVOKE, outcome=ContactJobItem.Outcome.REVOKED
+        )
     )
 
 
@@ -101,13 +118,7 @@ def contacts_with_state(*, school: School) -> QuerySet[Membership]:
     `reason` here never says "replaced": that needs revoke_reasons, which compares contacts.
     """
     eligible = Exists(portal_links(school=school).filter(contact_id=OuterRef("pk")))
-    # A contact whose access was revoked while the account stayed in use elsewhere (staff here, or at
-    # another school) keeps its sign-in; the revoke record is what takes this contact out of the list.
-    revoked_here = Exists(
-        ContactJobItem.objects.filter(
-            school=school, membership_id=OuterRef("pk"), kind=Job.Kind.REVOKE, outcome=ContactJobItem.Outcome.REVOKED
-        )
-    )
+    revoked_here = _revoked_here(school)
     any_link = Exists(ContactLink.objects.filter(school=school, contact_id=OuterRef("pk")))
     current_student = Exists(
         ContactLink.objects.filter(school=school, contact_id=OuterRef("pk"), student__status=Membership.Status.ACTIVE)
@@ -286,3 +297,191 @@ def selection(*, school: School, person_type: str, ids: list | None = None, stat
     if ids is not None:
         qs = qs.filter(id__in=ids)
     return qs
+
+
+# --- Contacts an MIS sync plan would move into Ready to Revoke Access ------------------------------
+# The sync's plan (provisioning.sync.plan) is a list of item dicts; only these outcomes change anything.
+_APPLIED = {"create", "update", "transfer", "archive", "reactivate"}
+
+
+@dataclass
+class _PlanEffects:
+    """What applying a plan (provisioning.sync.apply) does to the fields a contact's state is read from."""
+
+    status: dict = field(default_factory=dict)  # membership id -> status after
+    portal: dict = field(default_factory=dict)  # contact membership id -> Parent portal access after
+    link_portal: dict = field(default_factory=dict)  # link id -> the link's flag after
+    links_gone: set = field(default_factory=set)
+    links_new: dict = field(default_factory=lambda: defaultdict(list))  # contact id -> [(student id, flag)]
+    accounts_on: set = field(default_factory=set)  # accounts apply makes active (reactivated, transferred)
+    accounts_joining: set = field(default_factory=set)  # accounts given a new membership here
+
+
+def _plan_effects(items) -> _PlanEffects:
+    effects = _PlanEffects()
+    for item in items:
+        outcome, after = item["outcome"], item["after"]
+        if outcome not in _APPLIED:
+            continue
+        if item["entity"] == "link":
+            link_id = str(item["membership_id"] or "")
+            if outcome == "archive":
+                effects.links_gone.add(link_id)
+            elif outcome == "update":
+                effects.link_portal[link_id] = bool(after["portal_access"])
+            else:
+                student = (str(after["student_membership_id"]), bool(after["portal_access"]))
+                effects.links_new[str(after["contact_membership_id"])].append(student)
+            continue
+        membership_id, account_id = str(item["membership_id"]), str(item["account_id"])
+        if outcome in ("create", "transfer"):
+            effects.status[membership_id] = Membership.Status.ACTIVE
+            effects.accounts_joining.add(account_id)
+            if after.get("from_membership_id"):  # the other school's membership is closed
+                effects.status[str(after["from_membership_id"])] = Membership.Status.ARCHIVED
+        if outcome in ("reactivate", "transfer"):
+            effects.accounts_on.add(account_id)
+        if outcome in ("update", "reactivate", "archive"):
+            if "status" in after:
+                effects.status[membership_id] = after["status"]
+            if "portal_access" in after:
+                effects.portal[membership_id] = bool(after["portal_access"])
+    return effects
+
+
+def _may_end_access(effects: _PlanEffects) -> bool:
+    """Only a leaver, a flag turned off or a link removed can end a contact's access."""
+    return bool(
+        effects.links_gone
+        or any(status != Membership.Status.ACTIVE for status in effects.status.values())
+        or not all(effects.portal.values())
+        or not all(effects.link_portal.values())
+    )
+
+
+def contacts_moving_to_revoke(*, school: School, items: Iterable[dict]) -> list[dict]:
+    """The contacts Ready to Provision or Active now that would be Ready to Revoke Access once these MIS
+    sync plan items are applied: their last current student archived, their links gone or flagged off,
+    their own Parent portal access flag off, or they left (still holding credentials).
+
+    The same rules as contacts_with_state, read forward through the plan: a contact the plan archives
+    whose account then has nothing left stops signing in, so it moves to No Access, not here; neither
+    does one that never had credentials. One dict per contact, in name order. At most four queries
+    whatever the number of contacts or items, and none for a plan that changes nothing.
+    """
+    effects = _plan_effects(items)
+    if not _may_end_access(effects):
+        return []
+    contacts = list(
+        contacts_with_state(school=school)
+        .filter(eligible=True)
+        .annotate(has_credentials=_bool((_chosen_sign_in() | _unused_credentials(school)) & ~Q(_revoked_here(school))))
+        .order_by(Lower("account__family_name"), Lower("account__given_name"), "id")
+        .values(*_MOVER_FIELDS)
+    )
+    if not contacts:
+        return []
+    links = _links_after(school, effects, {str(c["id"]) for c in contacts})
+    others = _other_memberships(school) if _archives_a_contact(contacts, effects) else {}
+    movers = []
+    for contact in contacts:
+        contact_id = str(contact["id"])
+        reason = _reason_after(contact, effects, links.get(contact_id, []))
+        if reason and contact["has_credentials"] and _active_after(contact, effects, others):
+            movers.append(_mover(contact, reason))
+    return movers
+
+
+_MOVER_FIELDS = (
+    "id", "account_id", "mis_code", "status", "portal_access", "state", "has_credentials", "account__is_active",
+    "account__username", "account__given_name", "account__family_name",
+)  # fmt: skip
+
+
+def _links_after(school: School, effects: _PlanEffects, contact_ids: set) -> dict[str, list[tuple]]:
+    """{contact id: [(link flag, student status, student person type)]} once the plan is applied, for
+    every contact eligible now. One query, and one more when new links point at students held already."""
+    links = defaultdict(list)
+    held = ContactLink.objects.filter(school=school, contact_id__in=portal_links(school=school).values("contact_id"))
+    rows = held.values_list(
+        "id", "contact_id", "student_id", "portal_access", "student__status", "student__person_type"
+    )  # fmt: skip
+    for link_id, contact_id, student_id, flag, status, person_type in rows:
+        if str(link_id) in effects.links_gone:
+            continue
+        status = effects.status.get(str(student_id), status)
+        links[str(contact_id)].append((effects.link_portal.get(str(link_id), flag), status, person_type))
+    new = [(c, s, flag) for c, pairs in effects.links_new.items() if c in contact_ids for s, flag in pairs]
+    unknown = sorted({s for _, s, _ in new if s not in effects.status})
+    found = {}
+    if unknown:
+        students = Membership.objects.filter(school=school, id__in=unknown).values_list("id", "status")
+        found = {str(pk): status for pk, status in students}
+    for contact_id, student_id, flag in new:
+        status = effects.status.get(student_id) or found.get(student_id)
+        if status is not None:  # a new link always joins a student (the plan matched them by code)
+            links[contact_id].append((flag, status, PersonType.STUDENT))
+    return links
+
+
+def _archives_a_contact(contacts: list[dict], effects: _PlanEffects) -> bool:
+    return any(effects.status.get(str(c["id"])) == Membership.Status.ARCHIVED for c in contacts)
+
+
+def _other_memberships(school: School) -> dict[str, list[tuple[str, str]]]:
+    """{account id: [(membership id, status)]}: the other memberships, at any school, of accounts that
+    are an eligible contact here. Across schools because apply's deactivate_if_nothing_left looks there
+    too; only ids and statuses are read."""
+    accounts = Membership.objects.filter(
+        school=school, person_type=PersonType.CONTACT, id__in=portal_links(school=school).values("contact_id")
+    ).values("account_id")
+    rows = (
+        Membership.objects.filter(account_id__in=accounts)
+        .exclude(school=school, person_type=PersonType.CONTACT)
+        .values_list("account_id", "id", "status")
+    )
+    others = defaultdict(list)
+    for account_id, membership_id, status in rows:
+        others[str(account_id)].append((str(membership_id), status))
+    return others
+
+
+def _reason_after(contact: dict, effects: _PlanEffects, links: list[tuple]) -> str:
+    """Why the contact would no longer be eligible (the RevokeReason contacts_with_state would give),
+    or "" while it still is (portal_links' rule)."""
+    contact_id = str(contact["id"])
+    if effects.status.get(contact_id, contact["status"]) != Membership.Status.ACTIVE:
+        return RevokeReason.NO_STUDENTS
+    flagged = effects.portal.get(contact_id, contact["portal_access"])
+    current = [(flag, person_type) for flag, status, person_type in links if status == Membership.Status.ACTIVE]
+    if flagged and any(flag and person_type == PersonType.STUDENT for flag, person_type in current):
+        return ""
+    if not links:
+        return RevokeReason.WRONG_CONTACT
+    if not current:
+        return RevokeReason.NO_STUDENTS
+    return RevokeReason.FLAG_CHANGED if flagged else RevokeReason.WRONG_CONTACT
+
+
+def _active_after(contact: dict, effects: _PlanEffects, others: dict) -> bool:
+    """Whether the account can still sign in after the apply: archiving its last membership anywhere
+    deactivates it (apply.deactivate_if_nothing_left, which runs last)."""
+    contact_id, account_id = str(contact["id"]), str(contact["account_id"])
+    if effects.status.get(contact_id) == Membership.Status.ARCHIVED and account_id not in effects.accounts_joining:
+        statuses = [effects.status.get(m, status) for m, status in others.get(account_id, [])]
+        if all(status == Membership.Status.ARCHIVED for status in statuses):
+            return False
+    return contact["account__is_active"] or account_id in effects.accounts_on
+
+
+def _mover(contact: dict, reason: str) -> dict:
+    return {
+        "membership_id": str(contact["id"]),
+        "account_id": str(contact["account_id"]),
+        "mis_code": contact["mis_code"],
+        "username": contact["account__username"],
+        "given_name": contact["account__given_name"],
+        "family_name": contact["account__family_name"],
+        "state": contact["state"],
+        "reason": reason,
+    }
