@@ -5,7 +5,7 @@ The same services as the screens, so the same rules.
 """
 
 from django.core.paginator import Paginator
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FileUploadParser, MultiPartParser
 from rest_framework.response import Response
@@ -29,11 +29,16 @@ class RunSerializer(serializers.ModelSerializer):
     feed = serializers.UUIDField(source="feed_id", allow_null=True)
     job = serializers.UUIDField(source="job_id", allow_null=True)
     duration_seconds = serializers.FloatField(allow_null=True)
+    warnings = serializers.SerializerMethodField()
 
     class Meta:
         model = SyncRun
         fields = ["id", "feed", "job", "trigger", "state", "dry_run", "counts", "guard_count", "guard_threshold",
-                  "message", "created_at", "planned_at", "applied_at", "duration_seconds"]  # fmt: skip
+                  "warnings", "message", "created_at", "planned_at", "applied_at", "duration_seconds"]  # fmt: skip
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warnings(self, run) -> list[str]:
+        return selectors.run_warnings(run)
 
 
 class RecordSerializer(serializers.ModelSerializer):

@@ -6,11 +6,13 @@ import json
 
 from django.db.models import QuerySet
 
+from accounts.models import Membership, RoleAssignment
 from provisioning.models import Feed, SyncRecord, SyncRun
 from tenancy.models import School
 
 OUTCOME_ORDER = ["create", "update", "transfer", "archive", "reactivate", "skipped", "unchanged"]
 LINK_OUTCOMES = ["link_create", "link_update", "link_archive", "link_skipped", "link_unchanged"]
+CONTACTS_TO_REVOKE = "contacts_to_revoke"  # in run.counts: contacts the run moves into Ready to Revoke Access
 
 
 def run_get(*, school: School, run_id) -> SyncRun:
@@ -65,6 +67,19 @@ def records_for_account(*, school: School, account_id) -> QuerySet[SyncRecord]:
     return SyncRecord.objects.filter(school=school, account_id=account_id).select_related("run").order_by("-id")
 
 
+def run_warnings(run: SyncRun) -> list[str]:
+    """The run's warnings, in words a data manager can act on."""
+    count = (run.counts or {}).get(CONTACTS_TO_REVOKE, 0)
+    if count <= run.guard_threshold:
+        return []
+    contacts = "contact" if count == 1 else "contacts"
+    return [
+        f"This run moves {count:,} {contacts} into Ready to Revoke Access (more than the {run.guard_threshold:,} "
+        "allowed without a warning). Check the students archived in this run before revoking them in "
+        "Account Manager."
+    ]
+
+
 def run_report_csv(*, school: School, run: SyncRun) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -78,7 +93,24 @@ def run_report_csv(*, school: School, run: SyncRun) -> bytes:
     writer.writerow([])
     for key, n in ordered_counts(run.counts):
         writer.writerow(["count", key, "", "", "", "", "", n])
+    if run.counts.get(CONTACTS_TO_REVOKE):
+        writer.writerow(["count", CONTACTS_TO_REVOKE, "", "", "", "", "", run.counts[CONTACTS_TO_REVOKE]])
+    for warning in run_warnings(run):
+        writer.writerow(["warning", "", "", "", "", warning, "", ""])
     return out.getvalue().encode("utf-8-sig")
+
+
+def nominated_contact_emails(*, school: School) -> list[str]:
+    """Who hears about a run that needs a person's eye: the school's current nominated contacts."""
+    return sorted(
+        set(
+            RoleAssignment.objects.filter(
+                school=school, role_id="nominated_contact", membership__status=Membership.Status.ACTIVE
+            )
+            .exclude(membership__account__email="")
+            .values_list("membership__account__email", flat=True)
+        )
+    )
 
 
 def attention_counts(*, school: School) -> dict[str, int]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from accounts.audit import audit_record
-from accounts.models import Account, Membership, RoleAssignment
+from accounts.models import Account, Membership
 from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
 from accounts.selectors import grantable_roles
 from accounts.services import Actor
@@ -28,6 +28,8 @@ from provisioning.sync import plan as planning
 from provisioning.sync.apply import apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
+from provisioning.sync.selectors import nominated_contact_emails
+from provisioning.sync.warnings import contacts_to_revoke_check
 from tenancy.models import Job, School
 from tenancy.services import job_progress, job_start, job_succeed
 
@@ -288,6 +290,7 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         run.counts = dict(plan.counts)
         run.fingerprint = plan.fingerprint
         run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
+        contacts_to_revoke_check(run, plan.items)
         run.planned_at = timezone.now()
         run.plan_seconds = time.perf_counter() - started
         if job is not None:
@@ -427,15 +430,7 @@ def _store_records(run: SyncRun, items: list[dict]) -> None:
 def _notify_guard(run: SyncRun) -> None:
     """Tell the school's nominated contacts that a run waits for their confirmation."""
     with scope(school=run.school):
-        emails = sorted(
-            set(
-                RoleAssignment.objects.filter(
-                    school=run.school, role_id="nominated_contact", membership__status=Membership.Status.ACTIVE
-                )
-                .exclude(membership__account__email="")
-                .values_list("membership__account__email", flat=True)
-            )
-        )
+        emails = nominated_contact_emails(school=run.school)
     if not emails:
         return
     send_mail(

@@ -157,6 +157,7 @@ def sync_run_detail(request, school_slug, run_id):
         {
             "run": run,
             "counts": selectors.ordered_counts(run.counts),
+            "warnings": selectors.run_warnings(run),
             "outcome": outcome,
             "page": page,
             "can_manage": Perm.SYNC_MANAGE in request.school_perms,
