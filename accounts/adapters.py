@@ -1,9 +1,14 @@
 """allauth hooks: nobody signs up, and sign-in refusals say why."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount import signals
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.forms import DisconnectForm as AllauthDisconnectForm
+from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -78,6 +83,25 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 def _refuse(request, message: str):
     messages.error(request, message)
     raise ImmediateHttpResponse(redirect("account_login"))
+
+
+class DisconnectForm(AllauthDisconnectForm):
+    """allauth's unlink form, which also unlinks a Microsoft or Google sign-in that is no longer set up.
+
+    allauth looks the provider's app up before deleting a link (to name it in a notification) and
+    fails with a 500 when Rollcall no longer has that provider configured. Such a link can sign nobody
+    in, so it is removed with the same message and signal (which audits it), without the lookup.
+    """
+
+    def save(self) -> None:
+        account = self.cleaned_data["account"]
+        if get_social_adapter().list_apps(self.request, provider=account.provider):
+            return super().save()
+        get_account_adapter().add_message(
+            self.request, messages.INFO, "socialaccount/messages/account_disconnected.txt"
+        )
+        account.delete()
+        signals.social_account_removed.send(sender=SocialAccount, request=self.request, socialaccount=account)
 
 
 class ResetPasswordForm(AllauthResetPasswordForm):

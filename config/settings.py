@@ -179,6 +179,8 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Rollcall: "
 # Finds the account by email ignoring case, as sign-in does (accounts.selectors.accounts_with_email).
 ACCOUNT_FORMS = {"reset_password": "accounts.adapters.ResetPasswordForm"}
+# Unlinks a sign-in even once its provider is no longer configured, where allauth's own form fails.
+SOCIALACCOUNT_FORMS = {"disconnect": "accounts.adapters.DisconnectForm"}
 SOCIALACCOUNT_AUTO_SIGNUP = False
 # A Microsoft/Google sign-in finds its account by verified email in accounts.adapters.SocialAccountAdapter
 # (case-insensitive, one account only, then linked). allauth's own email authentication is off because

@@ -36,7 +36,7 @@ from accounts.services.passwords import (
 )
 from accounts.services.reports import census_report_build, census_report_start
 from accounts.services.roles import membership_roles_set, role_assign, role_remove
-from accounts.services.signin import sign_in_refusal, social_sign_in_match
+from accounts.services.signin import linked_sign_in_removed, sign_in_refusal, social_sign_in_match
 from accounts.services.usernames import USERNAME_HOLD_DAYS, check_username_free, username_taken, usernames_hold
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "check_email_change",
     "check_username_free",
     "email_domain_warning",
+    "linked_sign_in_removed",
     "membership_add",
     "membership_roles_set",
     "membership_update",

@@ -1,5 +1,6 @@
 """Who may sign in, and which account a Microsoft or Google sign-in names."""
 
+from accounts.audit import audit_record
 from accounts.models import Account
 from accounts.selectors import accounts_with_email
 
@@ -33,3 +34,14 @@ def social_sign_in_match(*, verified_emails: list[str], provider: str) -> tuple[
                 f"Several Rollcall accounts use {email}, so we cannot tell which is yours. Please {how_to_link}",
             )
     return None, f"No Rollcall account uses {verified_emails[0]}. Ask your school to add you, or {how_to_link}"
+
+
+def linked_sign_in_removed(*, actor: Account, account: Account, provider: str) -> None:
+    """Audit a Microsoft or Google sign-in unlinked from the profile's Linked sign-ins page (allauth deletes it)."""
+    audit_record(
+        action="accounts.linked_signin.removed",
+        actor=actor,
+        school=account.home_school,
+        target=account,
+        changes={"linked_signin": [provider, None]},
+    )

@@ -4,6 +4,7 @@ import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.urls import reverse
 
+from accounts.models import AuditEvent
 from tests.factories import ContactLinkFactory, MembershipFactory, member
 
 PROFILE = "/me/profile/"
@@ -133,6 +134,25 @@ def test_it_unlinks_a_sign_in_when_the_account_keeps_a_password(login, eo_user, 
     response = client.post(reverse("socialaccount_connections"), {"account": linked.pk})
     assert response.status_code == 302
     assert not SocialAccount.objects.filter(pk=linked.pk).exists()
+    event = AuditEvent.objects.get(action="accounts.linked_signin.removed", target_id=str(eo_user.pk))
+    assert (event.actor, event.changes) == (eo_user, {"linked_signin": ["google", None]})
+
+
+def test_it_unlinks_a_sign_in_whose_provider_is_no_longer_set_up(login, eo_user, settings):
+    # Microsoft sign-in was switched off (no SOCIALACCOUNT_PROVIDERS entry, no SocialApp) after the link.
+    settings.SOCIALACCOUNT_PROVIDERS = {"google": {"APPS": [{"client_id": "c", "secret": "s"}]}}
+    linked = SocialAccount.objects.create(user=eo_user, provider="microsoft", uid="ms-1", extra_data={"mail": "eo@x"})
+    client = login(eo_user)
+    assert "Microsoft 365: eo@x" in client.get(PROFILE).content.decode()
+    assert "Microsoft 365: eo@x" in client.get(reverse("socialaccount_connections")).content.decode()
+
+    response = client.post(reverse("socialaccount_connections"), {"account": linked.pk}, follow=True)
+
+    assert response.status_code == 200
+    assert not SocialAccount.objects.filter(pk=linked.pk).exists()
+    assert "has been disconnected" in response.content.decode()
+    event = AuditEvent.objects.get(action="accounts.linked_signin.removed", target_id=str(eo_user.pk))
+    assert (event.actor, event.changes) == (eo_user, {"linked_signin": ["microsoft", None]})
 
 
 def test_it_keeps_the_only_sign_in_of_an_account_without_a_password(login, eo_user):
