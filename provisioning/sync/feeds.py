@@ -248,8 +248,10 @@ def _people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list
     staff = person_type == "staff"
     today_text = today.isoformat()
     for number, row in enumerate(table[1:], start=2):
-        if len(row) != width + 1:
-            row = (row + [""] * (width + 1))[:width] + [""]
+        if len(row) == width:
+            row.append("")
+        else:  # ragged: cut or pad to the header, then the pad cell absent columns read
+            row = (row + [""] * width)[:width] + [""]
         code, upn, given, family, email, year, form, dob, leaving, inactive, portal, roles = map(strip, pick(row))
         if not (code or given or family or email or upn):
             if not "".join(row).strip():
@@ -323,8 +325,10 @@ def _links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
     students = {p["mis_code"] for p in feed.people.get("student", [])}
     links, seen = [], set()
     for number, row in enumerate(table[1:], start=2):
-        if len(row) != width + 1:
-            row = (row + [""] * (width + 1))[:width] + [""]
+        if len(row) == width:
+            row.append("")
+        else:  # ragged: cut or pad to the header, then the pad cell absent columns read
+            row = (row + [""] * width)[:width] + [""]
         contact, student, relationship, portal_text = map(strip, pick(row))
         if not (contact or student or relationship or portal_text):
             continue

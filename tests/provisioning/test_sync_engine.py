@@ -237,6 +237,17 @@ def test_a_malformed_feed_is_rejected_row_by_row_and_changes_nothing(school_a):
     assert not Membership.objects.filter(school=school_a).exists()
 
 
+def test_a_row_with_one_cell_too_many_reads_its_own_columns(school_a):
+    """A trailing extra cell must not be read as every column the file lacks (leaving date, inactive...)."""
+    from provisioning.sync.feeds import parse_feed
+
+    text = "mis_code,given_name,family_name\r\nS1,Ann,Smith,note\r\nS2,Bob\r\n"
+    parsed = parse_feed(feed_zip(extra={"students.csv": text}))
+    assert parsed.ok, parsed.errors
+    assert [(p["mis_code"], p["family_name"], p["active"]) for p in parsed.people["student"]] == [
+        ("S1", "Smith", True), ("S2", "", True)]  # fmt: skip
+
+
 @pytest.mark.parametrize("size", [200, 2000])
 def test_queries_grow_with_batches_not_records(school_a, size, django_assert_max_num_queries):
     # The same ceiling for 200 and 2,000 people: reads go in batches of 900, writes are one statement each.
