@@ -27,6 +27,7 @@ from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import plan as planning
 from provisioning.sync.apply import apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
+from provisioning.sync.credentials import credentials_purge
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
 from provisioning.sync.warnings import contacts_to_revoke_check
@@ -472,61 +473,6 @@ def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
             stored.save(update_fields=["credentials", "credentials_expire_at"])
 
     transaction.on_commit(write)
-
-
-def credentials_take(*, school: School, actor: Account, run: SyncRun) -> bytes:
-    """The run's starter codes as an xlsx sheet, once, within 24 hours; then the codes are gone."""
-    with transaction.atomic():
-        run = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)
-        if not run.credentials or run.credentials_downloaded_at is not None:
-            raise SyncRefused("The credentials sheet has already been downloaded; re-issue codes from Account Manager.")
-        if run.credentials_expire_at and run.credentials_expire_at < timezone.now():
-            _credentials_delete(run)
-            raise SyncRefused("The credentials sheet expired after 24 hours; re-issue codes from Account Manager.")
-        with run.credentials.open("rb") as handle:
-            rows = list(csv.reader(io.StringIO(handle.read().decode())))
-        _credentials_delete(run)
-        run.credentials_downloaded_at = timezone.now()
-        run.save(update_fields=["credentials", "credentials_downloaded_at"])
-        audit_record(
-            action="provisioning.sync_run.credentials_downloaded",
-            actor=actor,
-            school=school,
-            target_type="sync_run",
-            target_id=str(run.pk),
-            target_label=f"Sync {run.created_at:%Y-%m-%d %H:%M}",
-            changes={"starter_code": ["", "downloaded"]},
-        )
-    return _credentials_xlsx(rows)
-
-
-def _credentials_delete(run: SyncRun) -> None:
-    if run.credentials:
-        run.credentials.delete(save=False)
-    SyncRun.objects.filter(school=run.school, pk=run.pk).update(credentials="")
-
-
-def _credentials_xlsx(rows: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Starter codes")
-    sheet.append(["Person type", "Year group", "Form", "Family Name", "Given Names", "User Name", "Starter code"])
-    for row in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3], r[4])):
-        sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def credentials_purge() -> int:
-    """Sheets not downloaded within 24 hours are deleted with their codes."""
-    purged = 0
-    with scopes_disabled():
-        for run in SyncRun.objects.filter(credentials_expire_at__lt=timezone.now()).exclude(credentials=""):
-            _credentials_delete(run)
-            purged += 1
-    return purged
 
 
 # --- Schedule and leaver timers ----------------------------------------------------------------------

@@ -12,11 +12,10 @@ from accounts.models import Membership
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncRun
-from provisioning.sync import selectors, services
+from provisioning.sync import credentials, selectors, services
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SyncPolicyForm
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_FEED_BYTES = 200 * 1024 * 1024
 SAMPLES = [
     {"mis_code": "S798236", "given_name": "Lucy", "family_name": "Adachi", "email": "lucy.adachi@example.org"},
@@ -201,13 +200,15 @@ def sync_run_report(request, school_slug, run_id):
 @require_POST
 @require_perm(Perm.SYNC_MANAGE)
 def sync_credentials(request, school_slug, run_id):
-    """The run's starter codes, once, within 24 hours."""
+    """The run's starter codes, once, within 24 hours: a zip of the spreadsheet and the slips to print."""
     run = _run_or_404(request, run_id)
     try:
-        data = services.credentials_take(school=request.school, actor=request.user, run=run)
-    except services.SyncRefused as exc:
+        download = credentials.credentials_take(
+            school=request.school, actor=request.user, run=run, base_url=request.build_absolute_uri("/")
+        )
+    except credentials.CredentialsGone as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
-    response = HttpResponse(data, content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="starter-codes-{run.created_at:%Y%m%d}.xlsx"'
+    response = HttpResponse(download.content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
     return response

@@ -1,9 +1,13 @@
 """Bulk User Synchronise in a real browser: upload an MIS export, see the dry run, apply it."""
 
+import io
 import re
+import zipfile
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from accounts.models import Membership
 from tests.browser.helpers import sign_in
@@ -41,7 +45,21 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
     expect(page.get_by_role("heading", name="Synchronisation applied")).to_be_visible()
     expect(page.locator(".run-state")).to_have_text("Applied")
     assert Membership.objects.filter(school=school_a, person_type="student").count() == 2
-    expect(page.get_by_role("button", name="Download credentials sheet")).to_be_visible()
+
+    # The new people's starter codes: one download, the spreadsheet and the slips to cut out together.
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download starter codes (spreadsheet and printable slips)").click()
+    download = download_info.value
+    assert re.fullmatch(r"starter-codes-alder-academy-\d{8}\.zip", download.suggested_filename)
+    archive = zipfile.ZipFile(download.path())
+    assert archive.namelist() == ["starter-codes.xlsx", "starter-code-slips.pdf"]
+    rows = list(load_workbook(io.BytesIO(archive.read("starter-codes.xlsx"))).active.values)[1:]
+    slips = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.read("starter-code-slips.pdf"))).pages)
+    assert len(rows) == 3
+    for row in rows:
+        assert f"User name  {row[5]}" in slips and row[6] in slips
+    page.goto(page.url)
+    expect(page.get_by_role("button", name=re.compile("Download starter codes"))).to_have_count(0)
 
     page.get_by_role("link", name="Run history").click()
     expect(page.locator("#sync-runs")).to_contain_text("create 3")

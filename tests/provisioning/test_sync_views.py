@@ -1,5 +1,8 @@
 """Bulk User Synchronise screens: who may open them, upload -> preview -> apply, credentials once."""
 
+import io
+import zipfile
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -86,7 +89,8 @@ def test_upload_preview_apply_and_download_codes_once(login, nominated_contact, 
     assert run.state == "applied"
     assert Membership.objects.filter(school=school_a, person_type="student").count() == 2
     sheet = client.post(_url("sync_credentials", school_a, run_id=run.pk))
-    assert sheet["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert sheet["Content-Type"] == "application/zip"
+    assert zipfile.ZipFile(io.BytesIO(sheet.content)).namelist() == ["starter-codes.xlsx", "starter-code-slips.pdf"]
     again = client.post(_url("sync_credentials", school_a, run_id=run.pk))
     assert again.status_code == 302
     run.refresh_from_db()
@@ -95,8 +99,6 @@ def test_upload_preview_apply_and_download_codes_once(login, nominated_contact, 
 
 def test_a_starter_code_from_the_sheet_signs_in_once(client, school_a, nominated_contact,
                                                      django_capture_on_commit_callbacks):  # fmt: skip
-    import io
-
     from openpyxl import load_workbook
 
     client.force_login(nominated_contact)
@@ -106,7 +108,8 @@ def test_a_starter_code_from_the_sheet_signs_in_once(client, school_a, nominated
     run = SyncRun.objects.get(school=school_a)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(_url("sync_apply", school_a, run_id=run.pk))
-    sheet = load_workbook(io.BytesIO(client.post(_url("sync_credentials", school_a, run_id=run.pk)).content))
+    download = zipfile.ZipFile(io.BytesIO(client.post(_url("sync_credentials", school_a, run_id=run.pk)).content))
+    sheet = load_workbook(io.BytesIO(download.read("starter-codes.xlsx")))
     rows = list(sheet.active.values)
     username, code = rows[1][5], rows[1][6]
     client.logout()
