@@ -230,6 +230,9 @@ class SyncRun(SchoolOwned):
     dry_run = models.BooleanField(default=True)
     counts = models.JSONField(default=dict, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True)
+    # The school's state fingerprint right after this run's apply: the next run plans from the lines that
+    # changed since (incremental.py) only while the school is still exactly so.
+    applied_fingerprint = models.CharField(max_length=64, blank=True)
     guard_threshold = models.PositiveIntegerField(default=0)
     guard_count = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)

@@ -37,6 +37,7 @@ STATE_FIELDS = (
     "account__home_school_id",
 )
 EMPTY_USERNAME = "No account is created where the username would be empty."
+MISSING = "Missing from the MIS export."
 
 
 @dataclass
@@ -49,6 +50,19 @@ class SchoolState:
     links: dict[tuple[str, str], dict] = field(default_factory=dict)  # (contact mid, student mid) -> link
     fingerprint: str = ""
     active_count: int = 0
+    # staging.py hands over only the held links a full snapshot no longer has (already filtered).
+    links_prefiltered: bool = False
+
+
+STATE_KEYS = [f.replace("account__", "") for f in STATE_FIELDS]
+
+
+def state_row(values: tuple) -> dict:
+    """A values_list(*STATE_FIELDS) row as the planner reads it (ids as text)."""
+    row = dict(zip(STATE_KEYS, values, strict=True))
+    row["id"], row["account_id"] = str(row["id"]), str(row["account_id"])
+    row["home_school_id"] = str(row["home_school_id"])
+    return row
 
 
 def load_state(school) -> SchoolState:
@@ -56,14 +70,10 @@ def load_state(school) -> SchoolState:
         return _load_state_pg(school)
     state = SchoolState()
     digest = hashlib.sha256()
-    keys = [f.replace("account__", "") for f in STATE_FIELDS]
     rows = Membership.objects.filter(school=school).order_by("id").values_list(*STATE_FIELDS)
     for values in rows.iterator(chunk_size=5000):
         digest.update(repr(values).encode())
-        row = dict(zip(keys, values, strict=True))
-        row["id"], row["account_id"] = str(row["id"]), str(row["account_id"])
-        row["home_school_id"] = str(row["home_school_id"])
-        _keep(state, row)
+        _keep(state, state_row(values))
     roles = RoleAssignment.objects.filter(school=school).order_by("membership_id", "role_id")
     for membership_id, role_id in roles.values_list("membership_id", "role_id").iterator(chunk_size=5000):
         digest.update(f"{membership_id}:{role_id}".encode())
@@ -199,10 +209,18 @@ def _item(
     }
 
 
-def make_plan(*, school, policy, feed: ParsedFeed, state: SchoolState | None = None, grantable=None) -> Plan:
-    """One outcome per person in the feed (and per leaver missing from a full snapshot)."""
+def make_plan(
+    *, school, policy, feed: ParsedFeed, state: SchoolState | None = None, grantable=None, settled=None
+) -> Plan:
+    """One outcome per person in the feed (and per leaver missing from a full snapshot).
+
+    `settled` counts people and links the caller already found unchanged (staging.py's SQL comparison):
+    then `feed` and `state` hold only the rest."""
     state = state or load_state(school)
     plan = Plan(fingerprint=state.fingerprint)
+    for key, count in (settled or {}).items():
+        if count:
+            plan.counts[key] += count
     plan.guard_threshold = guard_threshold_for(policy, state.active_count)
     school_pk, counts, roles = str(school.pk), plan.counts, state.roles
     years = {str(y).strip().lower() for y in policy.year_groups or []}
@@ -266,7 +284,7 @@ def make_plan(*, school, policy, feed: ParsedFeed, state: SchoolState | None = N
                 if pt == "student" and years and (row["year_group"] or "").strip().lower() not in years:
                     continue
                 if row["status"] == ACTIVE:
-                    _plan_leaver(plan, policy, row, person_type, code, reason="Missing from the MIS export.")
+                    _plan_leaver(plan, policy, row, person_type, code, reason=MISSING)
     _plan_newcomers(plan, policy, school, newcomers, state, codes_now)
     _plan_renames(plan, renames)
     _plan_links(plan, feed, state, codes_now)
@@ -529,8 +547,8 @@ def _plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
     wanted = set()
     links_held, counts = state.links, plan.counts
     for link in feed.links:
-        contact_id = contacts.get(link["contact_code"])
-        student_id = students.get(link["student_code"])
+        contact_id = link.get("contact_id") or contacts.get(link["contact_code"])
+        student_id = link.get("student_id") or students.get(link["student_code"])
         code = link["contact_code"]
         if contact_id is None or student_id is None:
             missing = "contact" if contact_id is None else "student"
@@ -578,7 +596,7 @@ def _plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
     if mode == "bulk":
         touched_contacts = set(contacts.values())
         for (contact_id, student_id), held in state.links.items():
-            if (contact_id, student_id) not in wanted and contact_id in touched_contacts:
+            if (contact_id, student_id) not in wanted and (state.links_prefiltered or contact_id in touched_contacts):
                 plan.add(
                     _item(
                         "archive",

@@ -8,13 +8,13 @@ import gc
 import io
 import logging
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -24,6 +24,7 @@ from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
 from accounts.selectors import grantable_roles
 from accounts.services import Actor
 from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
+from provisioning.sync import incremental
 from provisioning.sync import plan as planning
 from provisioning.sync.apply import apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
@@ -281,13 +282,8 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
         with run.feed.file.open("rb") as handle:
             content = handle.read()
-        plan = _plan_as_before(run, policy, content)
-        if plan is None:
-            parsed = parse_feed(content, name=run.feed.file_name, org_identifier=school.urn)
-            if not parsed.ok:
-                raise SyncRefused("The feed has errors; nothing was changed.")
-            plan = planning.make_plan(school=school, policy=policy, feed=parsed)
-            _store_records(run, plan.items)
+        plan = _make_plan(run, policy, content)
+        _store_records(run, plan.items)
         run.counts = dict(plan.counts)
         run.fingerprint = plan.fingerprint
         run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
@@ -305,6 +301,19 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
             _apply_items(run=run, policy=policy, items=plan.items, job=job)
         run.save()
     return run
+
+
+def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> planning.Plan:
+    """From the lines that changed since the last applied run when the school is as that run left it
+    (the nightly case), else by comparing the whole feed with everyone the school holds."""
+    school = run.school
+    plan = incremental.plan_changes(school=school, policy=policy, run=run, content=content)
+    if plan is not None:
+        return plan
+    parsed = parse_feed(content, name=run.feed.file_name, org_identifier=school.urn)
+    if not parsed.ok:
+        raise SyncRefused("The feed has errors; nothing was changed.")
+    return planning.make_plan(school=school, policy=policy, feed=parsed)
 
 
 def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
@@ -344,6 +353,8 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
 def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job) -> None:
     started = time.perf_counter()
     result = apply_plan(school=run.school, policy=policy, items=items, job=job)
+    # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
+    run.applied_fingerprint = planning.current_fingerprint(run.school) if items else run.fingerprint
     if result["codes"]:
         _store_credentials(run, result["codes"], items)
     if run.feed_id:
@@ -360,62 +371,6 @@ def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job) ->
         changes={"counts": [None, dict(run.counts)], "feed": [None, run.feed.file_name if run.feed else ""]},
         job=job,
     )
-
-
-# Outcomes a plan may hold and still be repeated as it is: they depend only on the feed, the policy and this
-# school's own accounts (an empty-username newcomer is left out: an account elsewhere would turn it into a move).
-_REPEATABLE = {"unchanged", "skipped", "link_unchanged", "link_skipped"}
-
-
-def _plan_as_before(run: SyncRun, policy: SyncPolicy, content: bytes) -> planning.Plan | None:
-    """The nightly no-change case without parsing or comparing anything: when the last applied run read the
-    very same bytes, on the same day, under the same policy, changed nothing, and the school's accounts are
-    exactly as that run found them (the state fingerprint), this run's plan is that run's plan. Its stored
-    records (skips only) are copied in one statement. Returns None whenever any of that does not hold."""
-    school = run.school
-    before = (
-        SyncRun.objects.filter(school=school, state=SyncRun.State.APPLIED, planned_at__isnull=False)
-        .exclude(pk=run.pk)
-        .select_related("feed")
-        .order_by("-planned_at")
-        .first()
-    )
-    if before is None or before.feed is None or not before.fingerprint or not before.counts:
-        return None
-    if set(before.counts) - _REPEATABLE or policy.updated_at >= before.planned_at:
-        return None
-    if (
-        timezone.localtime(before.planned_at).date() != timezone.localdate()
-        or before.planned_at.astimezone().date() != date.today()
-    ):
-        return None  # leaving dates are read against today
-    if before.feed.file_format != run.feed.file_format or run.feed.file_format.startswith("oneroster"):
-        return None  # a OneRoster bundle is read against the school's URN, which may have changed
-    try:
-        if before.feed.file.size != len(content):
-            return None
-        with before.feed.file.open("rb") as handle:
-            if handle.read() != content:
-                return None
-    except OSError:  # the earlier feed's file is gone: plan in full
-        return None
-    if SyncRecord.objects.filter(school=school, run=before, reason=planning.EMPTY_USERNAME).exists():
-        return None
-    fingerprint = planning.current_fingerprint(school)
-    if fingerprint != before.fingerprint:
-        return None
-    table, fields = connection.ops.quote_name(SyncRecord._meta.db_table), RECORD_FIELDS[2:]
-    prep = lambda pk: SyncRun._meta.pk.get_db_prep_value(pk, connection)  # noqa: E731
-    columns = ", ".join(connection.ops.quote_name(SyncRecord._meta.get_field(f).column) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (school_id, run_id, {columns}) SELECT school_id, %s, {columns} FROM {table}"
-            " WHERE school_id = %s AND run_id = %s ORDER BY id",
-            [prep(run.pk), prep(school.pk), prep(before.pk)],
-        )
-    plan = planning.Plan(fingerprint=fingerprint, guard_count=0, guard_threshold=before.guard_threshold)
-    plan.counts.update(before.counts)
-    return plan
 
 
 def _store_records(run: SyncRun, items: list[dict]) -> None:
