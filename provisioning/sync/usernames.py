@@ -1,7 +1,7 @@
 """Usernames from a sync policy, and collision handling that never reuses a taken or held name.
 
-Collisions are resolved for a whole run at once: one query per batch of candidate names, then one
-more per batch of colliding stems, so the number of queries grows with batches, not people.
+Collisions are resolved for a whole run at once: one query per batch of candidate names, then a few rounds
+of exact lookups of numbered names, so the number of queries grows with batches, not people.
 """
 
 import re
@@ -9,7 +9,6 @@ import unicodedata
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -93,21 +92,6 @@ def _taken_exact(names: list[str]) -> dict[str, object]:
     return taken
 
 
-def _taken_with_stems(stems: list[str]) -> set[str]:
-    """Every taken or held lower-case name that starts with one of these stems."""
-    found: set[str] = set()
-    now = timezone.now()
-    for i in range(0, len(stems), 100):
-        chunk = stems[i : i + 100]
-        accounts, holds = Q(), Q()
-        for stem in chunk:
-            accounts |= Q(low__startswith=stem)
-            holds |= Q(username_lower__startswith=stem)
-        found.update(Account.objects.annotate(low=Lower("username")).filter(accounts).values_list("low", flat=True))
-        found.update(UsernameHold.objects.filter(holds, held_until__gt=now).values_list("username_lower", flat=True))
-    return found
-
-
 def _free_for(taken: dict, name: str, account_id) -> bool:
     holder = taken.get(name)
     if holder is None:
@@ -135,14 +119,33 @@ def resolve(wanted: list[tuple[object, str, object]]) -> dict[object, str]:
             clashing.append((key, stem, account_id))
     if not clashing:
         return result
-    in_use = _taken_with_stems(sorted({stem.lower() for _, stem, _ in clashing})) | used
-    next_counter: dict[str, int] = defaultdict(lambda: 2)
-    for key, stem, _account_id in clashing:
-        low = stem.lower()
-        n = next_counter[low]
-        while f"{low}{n}" in in_use:
-            n += 1
-        next_counter[low] = n + 1
-        in_use.add(f"{low}{n}")
-        result[key] = f"{stem}{n}"
+    _number_clashes(clashing, used, result)
     return result
+
+
+def _number_clashes(clashing: list[tuple[object, str, object]], used: set[str], result: dict) -> None:
+    """The lowest free counter per stem, looked up by exact name a window of counters at a time (one query
+    a round, an index lookup a name), so a run where every stem clashes costs a few rounds, not a scan of
+    every account per batch of stems."""
+    next_counter: dict[str, int] = defaultdict(lambda: 2)
+    widths: dict[str, int] = defaultdict(lambda: 1)  # doubles for a stem each round it finds no room
+    pending = clashing
+    while pending:
+        wanted: dict[str, int] = defaultdict(int)
+        for _key, stem, _account_id in pending:
+            wanted[stem.lower()] += 1
+        window = {low: range(next_counter[low], next_counter[low] + n + widths[low]) for low, n in wanted.items()}
+        taken = _taken_exact(sorted(f"{low}{n}" for low, counters in window.items() for n in counters))
+        left = []
+        for key, stem, account_id in pending:
+            low = stem.lower()
+            free = next((n for n in window[low] if n >= next_counter[low] and f"{low}{n}" not in taken
+                         and f"{low}{n}" not in used), None)  # fmt: skip
+            if free is None:
+                next_counter[low], widths[low] = window[low].stop, widths[low] * 2
+                left.append((key, stem, account_id))
+                continue
+            next_counter[low] = free + 1
+            used.add(f"{low}{free}")
+            result[key] = f"{stem}{free}"
+        pending = left

@@ -148,6 +148,22 @@ def test_usernames_never_collide_across_schools_and_get_a_counter(school_a, scho
     assert {_member(school_a, c).account.username for c in ("S1", "S2")} == {"asmith2", "asmith3"}
 
 
+@pytest.mark.parametrize("size", [30, 300])
+def test_counters_for_a_run_where_every_name_clashes_take_a_few_queries(school_a, school_b, size,
+                                                                        django_assert_max_num_queries):  # fmt: skip
+    """A second school using the same MIS codes: every stem is taken, some counters too (held or in use)."""
+    from provisioning.sync.usernames import resolve
+
+    for i in range(size):
+        member(school_b, username=f"n{i}x")
+    member(school_b, username="n1x2")
+    member(school_b, username="n1x3")
+    with django_assert_max_num_queries(12):
+        chosen = resolve([(i, f"n{i}x", None) for i in range(size)] + [("again", "n1x", None)])
+    assert chosen[0] == "n0x2" and chosen[1] == "n1x4" and chosen["again"] == "n1x5"
+    assert len(set(chosen.values())) == size + 1
+
+
 def test_a_released_username_is_held_for_365_days(school_a):
     UsernameHold.objects.create(username_lower="asmith", held_until=timezone.now() + timezone.timedelta(days=300))
     run_sync(school_a, feed_zip(students=[student("S1", "Ann", "Smith")]), username_method="initial_surname")
