@@ -20,9 +20,6 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db import connection
-from django.db.models.expressions import RawSQL
-
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncRecord, SyncRun
 from provisioning.sync import feeds
@@ -310,7 +307,7 @@ class _Changes:
             wanted["student"].add(student_code)
         ends: dict[tuple[str, str], str] = {}
         for person_type, codes in wanted.items():
-            for chunk in _chunks(codes - {""}, "text"):
+            for chunk in planning.in_chunks(codes - {""}, "text"):
                 rows = (
                     Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
                     .order_by()
@@ -332,7 +329,7 @@ class _Changes:
         state.active_count = Membership.objects.filter(school=self.school, status=planning.ACTIVE).count()
 
     def _roles(self, ids: list[str]) -> None:
-        for chunk in _chunks(ids, "uuid"):
+        for chunk in planning.in_chunks(ids, "uuid"):
             rows = RoleAssignment.objects.filter(school=self.school, membership_id__in=chunk)
             for membership_id, role in rows.values_list("membership_id", "role_id"):
                 self.state.roles[str(membership_id)].add(role)
@@ -356,12 +353,12 @@ class _Changes:
         fields = ("id", "contact_id", "student_id", "relationship", "portal_access")
         found = {}
         for end in ("contact_id", "student_id"):
-            for chunk in _chunks(ends.values(), "uuid"):
+            for chunk in planning.in_chunks(ends.values(), "uuid"):
                 rows = ContactLink.objects.filter(school=self.school, **{f"{end}__in": chunk}).order_by()
                 for link_id, contact_id, student_id, relationship, portal in rows.values_list(*fields):
                     found[link_id] = (str(contact_id), str(student_id), relationship, portal)
         others = {m for link in found.values() for m in link[:2] if m not in codes}
-        for chunk in _chunks(others, "uuid"):
+        for chunk in planning.in_chunks(others, "uuid"):
             codes.update(
                 (str(pk), code) for pk, code in Membership.objects.filter(id__in=chunk).values_list("id", "mis_code")
             )
@@ -386,19 +383,6 @@ class _Changes:
             "relationship": relationship,
             "portal_access": portal,
         }
-
-
-def _chunks(values, db_type: str):
-    """Values for an __in lookup: on PostgreSQL one array parameter (a list of 10,000 codes as 10,000
-    parameters costs more to send and parse than the query), elsewhere batches under SQLite's limit."""
-    values = sorted(values)
-    if not values:
-        return
-    if connection.vendor == "postgresql":
-        yield RawSQL(f"SELECT unnest(%s::{db_type}[])", [values])
-        return
-    for i in range(0, len(values), BATCH):
-        yield values[i : i + BATCH]
 
 
 def _text(value) -> str:
