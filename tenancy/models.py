@@ -89,6 +89,7 @@ class Job(SchoolOwned):
         WELCOME_EMAIL = "welcome_email", "Send Welcome Email"
         CERTIFICATE_ZIP = "certificate_zip", "Certificate download"
         CERTIFICATE_PDF = "certificate_pdf", "Certificate rendering"
+        SYNC_CREDENTIALS = "sync_credentials", "Prepare starter codes"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
