@@ -350,11 +350,22 @@ class _Changes:
         contact_absent = self.feed.modes["contact"] == "absent"
         contacts_in_feed = set() if contact_absent else self._contact_codes()
         codes = {membership_id: code for (_pt, code), membership_id in ends.items()}
+        # By contact: touched contacts, contacts of gone links, and the contact end of every planned link
+        # (which finds the held link it is compared with). By student: touched students, students of gone links.
+        by = {"contact": set(), "student": set()}
+        for person_type in by:
+            by[person_type].update(
+                ends[(person_type, c)] for c in self.touched[person_type] if (person_type, c) in ends
+            )
+        for contact_code, student_code in self.gone_pairs:
+            by["contact"].add(ends.get(("contact", contact_code)))
+            by["student"].add(ends.get(("student", student_code)))
+        by["contact"].update(ends.get(("contact", link["contact_code"])) for link in self.feed.links)
         fields = ("id", "contact_id", "student_id", "relationship", "portal_access")
         found = {}
-        for end in ("contact_id", "student_id"):
-            for chunk in planning.in_chunks(ends.values(), "uuid"):
-                rows = ContactLink.objects.filter(school=self.school, **{f"{end}__in": chunk}).order_by()
+        for person_type, ids in by.items():
+            for chunk in planning.in_chunks(ids - {None}, "uuid"):
+                rows = ContactLink.objects.filter(school=self.school, **{f"{person_type}_id__in": chunk}).order_by()
                 for link_id, contact_id, student_id, relationship, portal in rows.values_list(*fields):
                     found[link_id] = (str(contact_id), str(student_id), relationship, portal)
         others = {m for link in found.values() for m in link[:2] if m not in codes}
