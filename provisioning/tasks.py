@@ -3,13 +3,18 @@
 from celery import shared_task
 from django.utils import timezone
 
-from provisioning.sync import services
+from provisioning.sync import credentials, services
 from tenancy.tasks import run_school_job
 
 
 @shared_task(name="provisioning.sync_run_job")
 def sync_run_job(school_id: str, job_id: str) -> None:
     run_school_job(school_id, job_id, services.sync_run_job)
+
+
+@shared_task(name="provisioning.sync_credentials_prepare")
+def sync_credentials_prepare(school_id: str, job_id: str) -> None:
+    run_school_job(school_id, job_id, credentials.credentials_prepare)
 
 
 @shared_task(name="provisioning.tasks.sync_scheduled_tick")

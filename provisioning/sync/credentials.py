@@ -1,44 +1,61 @@
 """The credentials sheet of an MIS sync run: the new accounts' starter codes, downloadable once and
-within 24 hours, as one zip of a spreadsheet and a PDF of slips to cut out. Then the codes are gone.
+within 24 hours, as one zip of a spreadsheet and PDFs of slips to cut out. Then the codes are gone.
 
-Both files come in one download because there is only one: a school that took the spreadsheet could
-not come back for the slips. Rows arrive as the CSV that services._store_credentials wrote:
+Both kinds of file come in one download because there is only one: a school that took the spreadsheet
+could not come back for the slips. A first sync of a big school creates tens of thousands of accounts and
+WeasyPrint takes about 10 ms of CPU a slip, so the zip is made by a background job ("Prepare starter
+codes") and kept in private storage beside the codes until it is downloaded or expires. The slips come as
+one PDF per person type / year group / form, in parts of at most SLIPS_PER_PART slips, so the memory a
+render takes stays the same however many people there are.
+
+Rows arrive as the CSV that services._store_credentials wrote:
 person type, year group, form, family name, given name, user name, starter code.
 """
 
 import csv
 import io
+import os
 import re
+import tempfile
 import unicodedata
 import zipfile
 import zoneinfo
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Min
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.text import slugify
-from django_scopes import scopes_disabled
+from django_scopes import scope, scopes_disabled
 
 from accounts.audit import audit_record
 from accounts.credentials import STARTER_CODE_DAYS
 from accounts.models import Account, StarterCode
 from provisioning.models import SyncRun
-from tenancy.models import School
+from tenancy.models import Job, School
+from tenancy.services import job_fail, job_progress, job_start, job_succeed
 
-XLSX_NAME, PDF_NAME = "starter-codes.xlsx", "starter-code-slips.pdf"
+XLSX_NAME, SLIPS_DIR = "starter-codes.xlsx", "slips/"
 SLIPS_PER_PAGE = 10  # 2 columns x 5 rows on A4
+SLIPS_PER_PART = 500  # ~5 s of WeasyPrint and a bounded amount of memory per PDF; a whole number of sheets
 PERSON_TYPE_ORDER = {"student": 0, "staff": 1, "contact": 2}
 PERSON_TYPE_LABEL = {"student": "Students", "staff": "Staff", "contact": "Contacts"}
-
+# Characters Windows, macOS or a zip tool would refuse or read as a folder in a file name.
+UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 TAKEN = "The credentials sheet has already been downloaded; re-issue codes from Account Manager."
 EXPIRED = "The credentials sheet expired after 24 hours; re-issue codes from Account Manager."
+NOT_READY = "The starter codes are not ready to download yet: press Download starter codes and wait for them."
+RUN_GONE = "The sync run of these starter codes no longer exists."
 
 
 class CredentialsGone(ValidationError):
@@ -48,7 +65,7 @@ class CredentialsGone(ValidationError):
 @dataclass(frozen=True)
 class CredentialsDownload:
     filename: str
-    content: bytes
+    file: File
 
 
 @dataclass(frozen=True)
@@ -83,59 +100,191 @@ class Person:
         return " · ".join(filter(None, [_year(self.year_group), f"Form {self.form}" if self.form else ""]))
 
 
-def credentials_take(*, school: School, actor: Account, run: SyncRun, base_url: str = "") -> CredentialsDownload:
-    """The run's starter codes as a zip of the spreadsheet and the slips, once, within 24 hours.
+# --- Prepare starter codes (the job) --------------------------------------------------------------
 
-    The files are made before the codes are deleted and without holding the run's lock: if making them
-    fails (or the web worker is stopped part way), the codes are still there to try again.
+
+def credentials_job(*, school: School, run: SyncRun) -> Job | None:
+    """The run's latest "Prepare starter codes" job: the one its page shows."""
+    jobs = Job.objects.filter(school=school, kind=Job.Kind.SYNC_CREDENTIALS, params__run_id=str(run.pk))
+    return jobs.order_by("-created_at").first()
+
+
+def credentials_ready(job: Job | None) -> bool:
+    return job is not None and job.state == Job.State.SUCCEEDED and bool(job.params.get("zip"))
+
+
+def credentials_prepare_start(*, school: School, actor: Account, run: SyncRun, base_url: str = "") -> Job:
+    """Start preparing the run's zip, once: while a job is queued or running, or its zip waits to be
+    downloaded, a second press gives that job. Only a job that failed is followed by a new one.
     `base_url` is where people sign in when settings.ROLLCALL_BASE_URL is not set."""
-    run = SyncRun.objects.get(school=school, pk=run.pk)
-    if run.credentials_expire_at and run.credentials_expire_at < timezone.now() and run.credentials:
-        _credentials_delete(run)
-        raise CredentialsGone(EXPIRED)
-    if not run.credentials or run.credentials_downloaded_at is not None:
-        raise CredentialsGone(TAKEN)
+    from provisioning.tasks import sync_credentials_prepare
+
+    _available(school, run.pk)
+    with transaction.atomic():
+        locked = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)  # two presses: one job
+        if not locked.credentials or locked.credentials_downloaded_at is not None:
+            raise CredentialsGone(TAKEN)
+        job = credentials_job(school=school, run=locked)
+        if job is not None and (not job.is_finished or credentials_ready(job)):
+            return job
+        params = {"run_id": str(run.pk), "base_url": base_url}
+        return job_start(
+            school=school, kind=Job.Kind.SYNC_CREDENTIALS, actor=actor, params=params, task=sync_credentials_prepare
+        )
+
+
+def credentials_prepare(job: Job) -> None:
+    """The job: the zip is written to a temporary file, then stored beside the codes. The codes are not
+    touched; they go when the zip is downloaded or expires. A message delivered twice finds the job claimed
+    (tenancy.tasks.run_school_job); a re-run after a lost worker replaces its own half-made file."""
+    try:
+        run = _available(job.school, job.params.get("run_id"))
+    except CredentialsGone as exc:
+        job_fail(job, message=exc.messages[0])
+        return
+    except SyncRun.DoesNotExist:
+        job_fail(job, message=RUN_GONE)
+        return
     with run.credentials.open("rb") as handle:
-        download = credentials_zip(school=school, run=run, content=handle.read(), base_url=base_url)
+        groups = _groups(_people(handle.read()))
+    job_progress(job, done=0, total=sum(len(members) for _group, members in groups))
+    storage, name = _storage(), f"sync-credentials/{run.pk}-{job.pk}.zip"
+    fd, path = tempfile.mkstemp(suffix=".zip")
+    try:
+        with os.fdopen(fd, "w+b") as tmp:
+            counts = credentials_zip_write(
+                school=job.school,
+                run=run,
+                groups=groups,
+                fileobj=tmp,
+                sign_in_url=sign_in_url(job.params.get("base_url", "")),
+                on_progress=lambda done: job_progress(job, done=done),
+            )
+            tmp.seek(0)
+            storage.delete(name)
+            saved = storage.save(name, File(tmp, name=name))
+    finally:
+        os.unlink(path)
+    _prepared(job, run, saved, counts)
+
+
+def _prepared(job: Job, run: SyncRun, saved: str, counts: dict) -> None:
+    """Record the zip on the job, unless the codes went while it was being made (downloaded, expired)."""
+    with transaction.atomic():
+        locked = SyncRun.objects.select_for_update().get(school=run.school, pk=run.pk)
+        if locked.credentials.name != run.credentials.name or locked.credentials_downloaded_at is not None:
+            _storage().delete(saved)
+            job_fail(job, message=TAKEN)
+            return
+        job.params = {**job.params, "zip": saved}
+        job_succeed(job, counts=counts)
+
+
+def credentials_zip_write(
+    *,
+    school: School,
+    run: SyncRun,
+    groups: list[tuple[tuple, list["Person"]]],
+    fileobj,
+    sign_in_url: str,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """The spreadsheet, then each group's slips as PDFs of at most SLIPS_PER_PART, into a zip."""
+    expires = dateformat.format(_local(school, _codes_expire_at(school, run)), "j M Y H:i")
+    done = files = 0
+    with zipfile.ZipFile(fileobj, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        _write_xlsx(archive, groups)
+        for name, pages in _parts(groups):
+            pdf = _credentials_pdf(school=school, pages=pages, expires=expires, sign_in_url=sign_in_url)
+            archive.writestr(f"{SLIPS_DIR}{name}.pdf", pdf)
+            done, files = done + sum(page["slips"] for page in pages), files + 1
+            if on_progress:
+                on_progress(done)
+    return {"slips": done, "pdfs": files}
+
+
+# --- Download, expiry, purge ----------------------------------------------------------------------
+
+
+def credentials_take(*, school: School, actor: Account, run: SyncRun) -> CredentialsDownload:
+    """The prepared zip, once, within 24 hours. The codes (the CSV) are deleted now; the zip when it has
+    been sent (its file's close), or by the purge 24 hours on if the sending was cut off."""
+    run = _available(school, run.pk)
     with transaction.atomic():
         locked = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)
-        if locked.credentials.name != run.credentials.name or locked.credentials_downloaded_at is not None:
-            raise CredentialsGone(TAKEN)  # someone else took them while these files were being made
-        _credentials_delete(locked)
-        locked.credentials_downloaded_at = timezone.now()
-        locked.save(update_fields=["credentials_downloaded_at"])
-        audit_record(
-            action="provisioning.sync_run.credentials_downloaded",
-            actor=actor,
-            school=school,
-            target_type="sync_run",
-            target_id=str(run.pk),
-            target_label=f"Sync {run.created_at:%Y-%m-%d %H:%M}",
-            changes={"starter_code": ["", "downloaded"]},
-        )
-    return download
-
-
-def credentials_zip(*, school: School, run: SyncRun, content: bytes, base_url: str = "") -> CredentialsDownload:
-    """The zip for the stored rows. The PDF costs WeasyPrint about 10 ms of CPU a slip: 2,000 take ~20 s."""
-    people = sorted(_people(content), key=_order)
-    pdf = _credentials_pdf(
-        school=school, people=people, expires=_codes_expire_at(school, run), sign_in_url=sign_in_url(base_url)
-    )
+        if not locked.credentials or locked.credentials_downloaded_at is not None:
+            raise CredentialsGone(TAKEN)  # someone else took them a moment ago
+        job = credentials_job(school=school, run=locked)
+        if not credentials_ready(job):
+            raise CredentialsGone(NOT_READY)
+        handle = _open(job.params["zip"])
+        if handle is not None:
+            try:
+                _taken(locked, actor)
+            except BaseException:
+                handle.close()
+                raise
+    if handle is None:  # the file went missing: nothing was taken, and the page offers to prepare it again
+        _zip_delete(job)
+        raise CredentialsGone(NOT_READY)
     day = _local(school, run.applied_at or run.created_at)
-    return CredentialsDownload(
-        filename=f"starter-codes-{slugify(school.name) or school.slug}-{day:%Y%m%d}.zip",
-        content=_zip({XLSX_NAME: _credentials_xlsx(people), PDF_NAME: pdf}),
+    filename = f"starter-codes-{slugify(school.name) or school.slug}-{day:%Y%m%d}.zip"
+    return CredentialsDownload(filename, _ZipOnce(handle, job))
+
+
+def _open(name: str):
+    try:
+        return _storage().open(name, "rb")
+    except FileNotFoundError:
+        return None
+
+
+def _taken(run: SyncRun, actor: Account) -> None:
+    """The codes file goes last, once the rest has been written: if anything before fails, all is as it was."""
+    run.credentials_downloaded_at = timezone.now()
+    run.save(update_fields=["credentials_downloaded_at"])
+    audit_record(
+        action="provisioning.sync_run.credentials_downloaded",
+        actor=actor,
+        school=run.school,
+        target_type="sync_run",
+        target_id=str(run.pk),
+        target_label=f"Sync {run.created_at:%Y-%m-%d %H:%M}",
+        changes={"starter_code": ["", "downloaded"]},
     )
+    _csv_delete(run)
+
+
+class _ZipOnce(File):
+    """The zip as it is streamed: the response closes it once sent, and then it is deleted."""
+
+    def __init__(self, file, job: Job):
+        super().__init__(file)
+        self._job = job
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            with scope(school=self._job.school):
+                _zip_delete(self._job)
 
 
 def credentials_purge() -> int:
-    """Sheets not downloaded within 24 hours are deleted with their codes."""
+    """Sheets not downloaded within 24 hours are deleted with their codes, and so is any prepared zip of
+    a run past its 24 hours (one whose sending was cut off, too)."""
     purged = 0
+    now = timezone.now()
     with scopes_disabled():
-        for run in SyncRun.objects.filter(credentials_expire_at__lt=timezone.now()).exclude(credentials=""):
+        for run in SyncRun.objects.filter(credentials_expire_at__lt=now).exclude(credentials=""):
             _credentials_delete(run)
             purged += 1
+        jobs = list(Job.objects.filter(kind=Job.Kind.SYNC_CREDENTIALS, params__has_key="zip"))
+        runs = SyncRun.objects.filter(pk__in={j.params["run_id"] for j in jobs}, credentials_expire_at__gte=now)
+        live = {str(pk) for pk in runs.values_list("pk", flat=True)}
+        for job in jobs:
+            if job.params["run_id"] not in live:
+                _zip_delete(job)
     return purged
 
 
@@ -144,10 +293,46 @@ def sign_in_url(base_url: str = "") -> str:
     return base + reverse("account_login")
 
 
+def _available(school: School, run_id) -> SyncRun:
+    """The run, fresh, if its codes may still be taken; expired codes are deleted on the way."""
+    run = SyncRun.objects.get(school=school, pk=run_id)
+    if run.credentials_downloaded_at is not None:
+        raise CredentialsGone(TAKEN)
+    if run.credentials_expire_at and run.credentials_expire_at < timezone.now() and run.credentials:
+        _credentials_delete(run)
+        raise CredentialsGone(EXPIRED)
+    if not run.credentials:
+        raise CredentialsGone(TAKEN)
+    return run
+
+
+def _storage():
+    """Where run.credentials lives: private, never served by URL."""
+    return SyncRun._meta.get_field("credentials").storage
+
+
 def _credentials_delete(run: SyncRun) -> None:
+    _csv_delete(run)
+    for job in Job.objects.filter(school=run.school, kind=Job.Kind.SYNC_CREDENTIALS, params__run_id=str(run.pk)):
+        _zip_delete(job)
+
+
+def _csv_delete(run: SyncRun) -> None:
     if run.credentials:
         run.credentials.delete(save=False)
     SyncRun.objects.filter(school=run.school, pk=run.pk).update(credentials="")
+
+
+def _zip_delete(job: Job) -> None:
+    name = job.params.get("zip")
+    if name:
+        _storage().delete(name)
+    if "zip" in job.params:
+        job.params = {k: v for k, v in job.params.items() if k != "zip"}
+        Job.objects.filter(school=job.school, pk=job.pk).update(params=job.params)
+
+
+# --- The files ------------------------------------------------------------------------------------
 
 
 def _people(content: bytes) -> list[Person]:
@@ -161,18 +346,25 @@ def _natural(value: str) -> tuple:
     )
 
 
-def _order(p: Person) -> tuple:
-    return (
-        PERSON_TYPE_ORDER.get(p.person_type, 9),
-        p.person_type,
-        not p.year_group,
-        _natural(p.year_group),
-        not p.form,
-        _natural(p.form),
-        p.family_name.casefold(),
-        p.given_name.casefold(),
-        p.username,
-    )
+def _group_order(group: tuple[str, str, str]) -> tuple:
+    person_type, year_group, form = group
+    order = PERSON_TYPE_ORDER.get(person_type, 9)
+    return (order, person_type, not year_group, _natural(year_group), not form, _natural(form))
+
+
+def _name_order(p: Person) -> tuple:
+    return (p.family_name.casefold(), p.given_name.casefold(), p.username)
+
+
+def _groups(people: list[Person]) -> list[tuple[tuple, list[Person]]]:
+    """People by person type, year group and form, in that order, each group by name. Sorted a group
+    at a time, so the sort keys of only one group are held at once."""
+    by_group: dict[tuple, list[Person]] = defaultdict(list)
+    for p in people:
+        by_group[p.group].append(p)
+    for members in by_group.values():
+        members.sort(key=_name_order)
+    return [(group, by_group[group]) for group in sorted(by_group, key=_group_order)]
 
 
 def _codes_expire_at(school: School, run: SyncRun) -> datetime:
@@ -191,25 +383,20 @@ def _local(school: School, moment: datetime) -> datetime:
     return timezone.localtime(moment, zone)
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return out.getvalue()
-
-
-def _credentials_xlsx(people: list[Person]) -> bytes:
+def _write_xlsx(archive: zipfile.ZipFile, groups: list[tuple[tuple, list[Person]]]) -> None:
+    """One sheet, whatever the size: write-only openpyxl keeps its rows on disk, not in memory."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Starter codes")
     sheet.append(["Person type", "Year group", "Form", "Family Name", "Given Names", "User Name", "Starter code"])
-    for p in people:
-        sheet.append([p.person_type, p.year_group, p.form, p.family_name, p.given_name, p.username, p.code])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    for _group, members in groups:
+        for p in members:
+            sheet.append([p.person_type, p.year_group, p.form, p.family_name, p.given_name, p.username, p.code])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / XLSX_NAME
+        workbook.save(path)
+        archive.write(path, XLSX_NAME)
 
 
 def _year(year_group: str) -> str:
@@ -222,25 +409,54 @@ def _group_label(group: tuple[str, str, str]) -> str:
     return " · ".join(filter(None, [*parts, f"Form {form}" if form else ""]))
 
 
-def _pages(people: list[Person]) -> list[dict]:
-    """Sheets of at most ten slips; each group (person type, year group, form) starts a new sheet, so a
-    form's slips can be cut and handed out without sorting."""
-    pages: list[dict] = []
-    start = 0
-    while start < len(people):
-        group = people[start].group
-        end = start
-        while end < len(people) and people[end].group == group:
-            end += 1
-        chunks = [people[i : min(i + SLIPS_PER_PAGE, end)] for i in range(start, end, SLIPS_PER_PAGE)]
+def _file_label(group: tuple[str, str, str]) -> str:
+    """A group's PDF name: "Year 7 - 7A" for a form of students, "Staff", "Contacts"."""
+    person_type, year_group, form = group
+    kind = "" if person_type == "student" else PERSON_TYPE_LABEL.get(person_type, person_type.title() or "People")
+    label = " - ".join(filter(None, [kind, _year(year_group), form])) or "Students"
+    return UNSAFE_IN_NAME.sub("_", label).strip(" .")[:80] or "Students"
+
+
+def _unique(label: str, taken: set[str]) -> str:
+    """Forms "7/A" and "7_A" both read "7_A": the second becomes "7_A (2)" (case-blind, as Windows is)."""
+    name, n = label, 1
+    while name.casefold() in taken:
+        n += 1
+        name = f"{label} ({n})"
+    taken.add(name.casefold())
+    return name
+
+
+def _parts(groups: list[tuple[tuple, list[Person]]]) -> Iterator[tuple[str, list[dict]]]:
+    """Each PDF's name and sheets: a group's sheets, SLIPS_PER_PART slips at most, numbered "part 01"..."""
+    taken: set[str] = set()
+    per_part = SLIPS_PER_PART // SLIPS_PER_PAGE
+    for group, members in groups:
+        pages = _pages(group, members)
+        label = _unique(_file_label(group), taken)
+        chunks = [pages[i : i + per_part] for i in range(0, len(pages), per_part)]
+        width = max(2, len(str(len(chunks))))
         for number, chunk in enumerate(chunks, 1):
-            rows = [chunk[i : i + 2] for i in range(0, len(chunk), 2)]
-            pages.append({"label": _group_label(group), "number": number, "of": len(chunks), "rows": rows})
-        start = end
-    return pages
+            yield (label if len(chunks) == 1 else f"{label} - part {number:0{width}d}"), chunk
 
 
-def _credentials_pdf(*, school: School, people: list[Person], expires: datetime, sign_in_url: str) -> bytes:
+def _pages(group: tuple[str, str, str], members: list[Person]) -> list[dict]:
+    """A group's sheets of at most ten slips: each group starts a new sheet, so a form's slips can be cut
+    and handed out without sorting. Sheets are numbered through the group, across its parts."""
+    chunks = [members[i : i + SLIPS_PER_PAGE] for i in range(0, len(members), SLIPS_PER_PAGE)]
+    return [
+        {
+            "label": _group_label(group),
+            "number": number,
+            "of": len(chunks),
+            "rows": [chunk[i : i + 2] for i in range(0, len(chunk), 2)],
+            "slips": len(chunk),
+        }
+        for number, chunk in enumerate(chunks, 1)
+    ]
+
+
+def _credentials_pdf(*, school: School, pages: list[dict], expires: str, sign_in_url: str) -> bytes:
     from assessments.certificates import render_pdf
 
     html = render_to_string(
@@ -248,9 +464,9 @@ def _credentials_pdf(*, school: School, people: list[Person], expires: datetime,
         {
             "school_name": school.name,
             "school_caps": school.name.upper(),
-            "pages": _pages(people),
-            # Formatted here: the template's date filter would show it in the server's zone, not the school's.
-            "expires": dateformat.format(_local(school, expires), "j M Y H:i"),
+            "pages": pages,
+            # Formatted by the caller: the template's date filter would show it in the server's zone.
+            "expires": expires,
             "sign_in_url": sign_in_url,
         },
     )

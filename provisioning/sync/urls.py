@@ -13,6 +13,16 @@ urlpatterns = [
     path("sync/runs/<uuid:run_id>/apply/", views.sync_apply, name="sync_apply"),
     path("sync/runs/<uuid:run_id>/report/", views.sync_run_report, name="sync_run_report"),
     path("sync/runs/<uuid:run_id>/credentials/", views.sync_credentials, name="sync_credentials"),
+    path(
+        "sync/runs/<uuid:run_id>/credentials/progress/",
+        views.sync_credentials_progress,
+        name="sync_credentials_progress",
+    ),
+    path(
+        "sync/runs/<uuid:run_id>/credentials/download/",
+        views.sync_credentials_download,
+        name="sync_credentials_download",
+    ),
 ]
 
 api_urlpatterns = [

@@ -3,9 +3,9 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import require_perm
 from accounts.models import Membership
@@ -160,8 +160,16 @@ def sync_run_detail(request, school_slug, run_id):
             "outcome": outcome,
             "page": page,
             "can_manage": Perm.SYNC_MANAGE in request.school_perms,
+            **_starter_codes(request, run),
         },
     )
+
+
+def _starter_codes(request, run) -> dict:
+    """What the starter-codes box shows: the codes' run and their "Prepare starter codes" job."""
+    shown = Perm.SYNC_MANAGE in request.school_perms and bool(run.credentials) and not run.credentials_downloaded_at
+    job = credentials.credentials_job(school=request.school, run=run) if shown else None
+    return {"run": run, "codes_shown": shown, "codes_job": job, "codes_ready": credentials.credentials_ready(job)}
 
 
 @require_perm(Perm.SYNC_HISTORY_VIEW)
@@ -200,15 +208,32 @@ def sync_run_report(request, school_slug, run_id):
 @require_POST
 @require_perm(Perm.SYNC_MANAGE)
 def sync_credentials(request, school_slug, run_id):
-    """The run's starter codes, once, within 24 hours: a zip of the spreadsheet and the slips to print."""
+    """Download starter codes: starts "Prepare starter codes" (or shows the one already started)."""
     run = _run_or_404(request, run_id)
     try:
-        download = credentials.credentials_take(
+        credentials.credentials_prepare_start(
             school=request.school, actor=request.user, run=run, base_url=request.build_absolute_uri("/")
         )
     except credentials.CredentialsGone as exc:
         messages.error(request, " ".join(exc.messages))
+    return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
+
+
+@require_perm(Perm.SYNC_MANAGE)
+def sync_credentials_progress(request, school_slug, run_id):
+    """htmx: the starter-codes box, polled while its job runs, then with the download."""
+    run = _run_or_404(request, run_id)
+    return render(request, "provisioning/sync/_starter_codes.html", _starter_codes(request, run))
+
+
+@require_GET
+@require_perm(Perm.SYNC_MANAGE)
+def sync_credentials_download(request, school_slug, run_id):
+    """The prepared zip, once, within 24 hours; then the codes are gone. GET only: a HEAD would take them."""
+    run = _run_or_404(request, run_id)
+    try:
+        download = credentials.credentials_take(school=request.school, actor=request.user, run=run)
+    except credentials.CredentialsGone as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
-    response = HttpResponse(download.content, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
-    return response
+    return FileResponse(download.file, as_attachment=True, filename=download.filename, content_type="application/zip")

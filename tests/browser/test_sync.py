@@ -10,13 +10,14 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from accounts.models import Membership
+from provisioning import tasks
 from tests.browser.helpers import sign_in
 from tests.provisioning.sync_helpers import contact, feed_zip, student
 
 pytestmark = pytest.mark.browser
 
 
-def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_contact, school_a):
+def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_contact, school_a, monkeypatch):
     sign_in(page, nominated_contact)
     page.goto("/s/alder/sync/")
     expect(page.get_by_role("heading", name="Bulk User Synchronise")).to_be_visible()
@@ -46,15 +47,32 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
     expect(page.locator(".run-state")).to_have_text("Applied")
     assert Membership.objects.filter(school=school_a, person_type="student").count() == 2
 
-    # The new people's starter codes: one download, the spreadsheet and the slips to cut out together.
+    # The new people's starter codes: a job prepares the spreadsheet and the slips (a PDF per form) to download
+    # once. Its message is held back here, so the page shows the job waiting; then the "worker" runs it.
+    sent = []
+    monkeypatch.setattr(tasks.sync_credentials_prepare, "delay", lambda *args: sent.append(args))
+    page.get_by_role("button", name="Download starter codes (spreadsheet and printable slips)").click()
+    box = page.locator("#starter-codes")
+    expect(box.locator(".job-progress")).to_have_attribute("data-state", "queued")
+    expect(box.get_by_role("progressbar", name="Prepare starter codes progress")).to_be_visible()
+    assert len(sent) == 1
+    tasks.sync_credentials_prepare(*sent[0])
+    expect(box.get_by_role("link", name="Download", exact=True)).to_be_visible()  # the bar polled until done
+    expect(box.locator("progress")).to_have_count(0)
+    expect(box).to_contain_text("3 slips in 3 PDFs")
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Download starter codes (spreadsheet and printable slips)").click()
+        box.get_by_role("link", name="Download", exact=True).click()
     download = download_info.value
     assert re.fullmatch(r"starter-codes-alder-academy-\d{8}\.zip", download.suggested_filename)
     archive = zipfile.ZipFile(download.path())
-    assert archive.namelist() == ["starter-codes.xlsx", "starter-code-slips.pdf"]
+    assert archive.namelist() == ["starter-codes.xlsx", "slips/Year 7 - 7A.pdf", "slips/Year 8 - 7A.pdf",
+                                  "slips/Contacts.pdf"]  # fmt: skip
     rows = list(load_workbook(io.BytesIO(archive.read("starter-codes.xlsx"))).active.values)[1:]
-    slips = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.read("starter-code-slips.pdf"))).pages)
+    slips = "\n".join(
+        sheet.extract_text()
+        for name in archive.namelist()[1:]
+        for sheet in PdfReader(io.BytesIO(archive.read(name))).pages
+    )
     assert len(rows) == 3
     for row in rows:
         assert f"User name  {row[5]}" in slips and row[6] in slips

@@ -88,10 +88,13 @@ def test_upload_preview_apply_and_download_codes_once(login, nominated_contact, 
     run.refresh_from_db()
     assert run.state == "applied"
     assert Membership.objects.filter(school=school_a, person_type="student").count() == 2
-    sheet = client.post(_url("sync_credentials", school_a, run_id=run.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_url("sync_credentials", school_a, run_id=run.pk))
+    sheet = client.get(_url("sync_credentials_download", school_a, run_id=run.pk))
     assert sheet["Content-Type"] == "application/zip"
-    assert zipfile.ZipFile(io.BytesIO(sheet.content)).namelist() == ["starter-codes.xlsx", "starter-code-slips.pdf"]
-    again = client.post(_url("sync_credentials", school_a, run_id=run.pk))
+    names = zipfile.ZipFile(io.BytesIO(sheet.getvalue())).namelist()
+    assert names == ["starter-codes.xlsx", "slips/Year 7 - 7A.pdf"]
+    again = client.get(_url("sync_credentials_download", school_a, run_id=run.pk))
     assert again.status_code == 302
     run.refresh_from_db()
     assert not run.credentials and StarterCode.objects.filter(school=school_a).count() == 2
@@ -108,7 +111,10 @@ def test_a_starter_code_from_the_sheet_signs_in_once(client, school_a, nominated
     run = SyncRun.objects.get(school=school_a)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(_url("sync_apply", school_a, run_id=run.pk))
-    download = zipfile.ZipFile(io.BytesIO(client.post(_url("sync_credentials", school_a, run_id=run.pk)).content))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_url("sync_credentials", school_a, run_id=run.pk))
+    response = client.get(_url("sync_credentials_download", school_a, run_id=run.pk))
+    download = zipfile.ZipFile(io.BytesIO(response.getvalue()))
     sheet = load_workbook(io.BytesIO(download.read("starter-codes.xlsx")))
     rows = list(sheet.active.values)
     username, code = rows[1][5], rows[1][6]
