@@ -141,17 +141,21 @@ def _added_removed(new: FeedFile, old: FeedFile) -> tuple[list[bytes] | None, li
     return added, removed
 
 
-def _pairs(file: FeedFile, lines: list[bytes], contact_at: int, student_at: int) -> list[tuple[str, str]]:
-    """(contact code, student code) of each line, without reading the other cells where no quoting is used."""
-    if file.quoted:
-        return [(_cell(c, contact_at), _cell(c, student_at)) for c in _cells(file, lines)]
-    last, encoding = max(contact_at, student_at), file.encoding
+def _pairs(file: FeedFile, lines: list[bytes], contact_at: int, student_at: int) -> list[tuple[bytes, bytes]]:
+    """(contact code, student code) of each line as bytes in the file's encoding, without decoding or reading
+    the other cells where the file is plain ASCII with no quoting (bytes.strip() is str.strip() there)."""
+    if file.quoted or not file.data.isascii():
+        encoding = file.encoding
+        return [
+            (_cell(c, contact_at).encode(encoding), _cell(c, student_at).encode(encoding)) for c in _cells(file, lines)
+        ]
+    last = max(contact_at, student_at)
     out = []
     for line in lines:
         cells = line.split(b",", last + 1)
         if len(cells) <= last:
             cells += [b""] * (last + 1 - len(cells))
-        out.append((cells[contact_at].strip().decode(encoding), cells[student_at].strip().decode(encoding)))
+        out.append((cells[contact_at].strip(), cells[student_at].strip()))
     return out
 
 
@@ -164,8 +168,10 @@ class _Changes:
         self.touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.gone: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.settled = {"unchanged": 0, "link_unchanged": 0}
-        self.current_pairs: dict[tuple[str, str], bytes] = {}  # (contact code, student code) -> its first line
-        self.link_attention: set[tuple[str, str]] = set()
+        # (contact code, student code) as bytes in the links file's encoding -> the pair's first line
+        self.current_pairs: dict[tuple[bytes, bytes], bytes] = {}
+        self.link_attention: set[tuple[bytes, bytes]] = set()
+        self.link_encoding = "utf-8"
         self.gone_pairs: set[tuple[str, str]] = set()
 
     def plan(self) -> planning.Plan | None:
@@ -261,18 +267,20 @@ class _Changes:
         if added is None:
             return False
         added = set(added)
-        first: dict[tuple[str, str], bytes] = {}
+        encoding = self.link_encoding = new.encoding
+        first: dict[tuple[bytes, bytes], bytes] = {}
         for line, pair in zip(new.lines, _pairs(new, new.lines, contact_at, student_at), strict=True):
-            if pair != ("", "") and pair not in first:
+            if pair != (b"", b"") and pair not in first:
                 first[pair] = line
         self.current_pairs = first
         gone = set(_pairs(old, removed, contact_at, student_at))
-        contacts, students = self.touched["contact"], self.touched["student"]
+        contacts = {code.encode(encoding) for code in self.touched["contact"]}
+        students = {code.encode(encoding) for code in self.touched["student"]}
         carried_pairs = set()
         for record in list(carried):
             if record["entity"] != "link":
                 continue
-            pair = (record["mis_code"], record["after"].get("student_code", ""))
+            pair = (record["mis_code"].encode(encoding), record["after"].get("student_code", "").encode(encoding))
             if pair in first and (pair[0] in contacts or pair[1] in students or first[pair] in added or pair in gone):
                 carried.remove(record)  # planned again below
             elif pair in first:
@@ -289,8 +297,10 @@ class _Changes:
         self.feed.links = feeds._links(scratch, [new.header, *rows])
         if not scratch.ok:
             return False
-        self.link_attention = {(x["contact_code"], x["student_code"]) for x in self.feed.links}
-        self.gone_pairs = gone - set(first)
+        self.link_attention = {
+            (x["contact_code"].encode(encoding), x["student_code"].encode(encoding)) for x in self.feed.links
+        }
+        self.gone_pairs = {(c.decode(encoding), t.decode(encoding)) for c, t in gone - set(first)}
         self.settled["link_unchanged"] = len(first) - len(self.link_attention) - len(carried_pairs)
         return True
 
@@ -306,19 +316,19 @@ class _Changes:
             wanted["contact"].add(contact_code)
             wanted["student"].add(student_code)
         ends: dict[tuple[str, str], str] = {}
-        for person_type, codes in wanted.items():
+        for person_type, codes in self.touched.items():  # what the planner compares: memberships and accounts
             for chunk in planning.in_chunks(codes - {""}, "text"):
-                rows = (
-                    Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
-                    .order_by()
-                    .values_list(*planning.STATE_FIELDS)
-                )
-                for values in rows:
+                rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
+                for values in rows.order_by().values_list(*planning.STATE_FIELDS):
                     row = planning.state_row(values)
-                    key = (person_type, row["mis_code"])
-                    ends[key] = row["id"]
-                    if row["mis_code"] in self.touched[person_type]:
-                        state.members[key] = row
+                    state.members[(person_type, row["mis_code"])] = row
+        for key, row in state.members.items():
+            ends[key] = row["id"]
+        for person_type, codes in wanted.items():  # links' other ends: their ids are enough
+            for chunk in planning.in_chunks(codes - self.touched[person_type] - {""}, "text"):
+                rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
+                for code, pk in rows.order_by().values_list("mis_code", "id"):
+                    ends[(person_type, code)] = str(pk)
         for values in Membership.objects.filter(school=self.school, mis_code="").values_list(*planning.STATE_FIELDS):
             row = planning.state_row(values)
             state.uncoded[(row["person_type"], row["account_id"])] = row
@@ -381,11 +391,12 @@ class _Changes:
     def _contact_codes(self) -> set[str]:
         file = self.new["contacts"]
         code_at = _column(file, "mis_code")
-        return {code for code, _ in _pairs(file, file.lines, code_at, code_at) if code}
+        return {code.decode(file.encoding) for code, _ in _pairs(file, file.lines, code_at, code_at) if code}
 
     def _held_link(self, link_id, contact_id, student_id, relationship, portal, pair, contact_absent, contacts_in_feed):
         contact_code = pair[0]
-        if pair in self.current_pairs and pair not in self.link_attention:
+        key = (pair[0].encode(self.link_encoding), pair[1].encode(self.link_encoding))
+        if key in self.current_pairs and key not in self.link_attention:
             return  # its line and both ends are as the last run left them: unchanged
         if not (contact_code and (contact_absent or contact_code in contacts_in_feed)):
             return  # the planner archives or compares a link only when its contact is in the feed

@@ -75,13 +75,24 @@ def test_the_same_feed_again_is_all_unchanged_and_carries_the_skip(school_a):
 def test_changed_new_and_gone_lines_plan_as_in_full(school_a):
     applied(school_a)
     changed = base_feed(
-        students=[student("S1", "Ann", "Smith-Jones", upn="A1"), PEOPLE[1], student("S3", email="s3@x.org",
-                  year="8"), PEOPLE[4], PEOPLE[5], student("S7", "New")],  # fmt: skip
+        students=[
+            student("S1", "Ann", "Smith-Jones", upn="A1"),
+            PEOPLE[1],
+            student("S3", email="s3@x.org", year="8"),
+            PEOPLE[4],
+            PEOPLE[5],
+            student("S7", "New"),
+        ],  # fmt: skip
         staff_rows=[STAFF[0]],
         contacts=[*CONTACTS[:3], contact("C5")],
         # S4 and C4 left; C1's relationship changed; C3 gains S5; a new family.
-        links=[["C1", "S1", "Step-mother", "yes"], LINKS[1], LINKS[2], ["C3", "S5", "Aunt", "yes"],
-               ["C5", "S7", "Mother", "yes"]],  # fmt: skip
+        links=[
+            ["C1", "S1", "Step-mother", "yes"],
+            LINKS[1],
+            LINKS[2],
+            ["C3", "S5", "Aunt", "yes"],
+            ["C5", "S7", "Mother", "yes"],
+        ],  # fmt: skip
     )
     plan = assert_same(school_a, changed)
     outcomes = {(i["entity"], i["outcome"], i["mis_code"]) for i in plan.items}
@@ -132,7 +143,7 @@ def test_files_left_out_of_the_export_resolve_links_as_in_full(school_a):
 
 
 def test_quoted_cells_and_duplicate_link_lines(school_a):
-    people = [*PEOPLE, student("S9", "Mary, Ann", "O\"Hara")]
+    people = [*PEOPLE, student("S9", "Mary, Ann", 'O"Hara')]
     links = [*LINKS, ["C1", "S9", "Mother", "yes"], ["C1", "S9", "Duplicate", "no"]]
     applied(school_a, base_feed(students=people, links=links))
     assert_same(school_a, base_feed(students=people, links=[links[-1], *links[:-2]]))
@@ -179,3 +190,14 @@ def test_a_nightly_resync_through_the_service_uses_it_and_applies_the_same(schoo
     again = nightly(base_feed(contacts=CONTACTS[:3], links=LINKS[:3]))
     assert used[-1] is not None
     assert {k: v for k, v in again.counts.items() if v} == {"unchanged": 10, "link_unchanged": 3, "skipped": 1}
+
+
+def test_codes_beyond_ascii_compare_as_in_full(school_a):
+    people = [*PEOPLE[:4], student("SÉ5", "Zoë")]
+    contacts = [*CONTACTS[:3], contact("CÉ4")]
+    links = [*LINKS[:3], ["CÉ4", "SÉ5", "Aunt", "yes"]]
+    applied(school_a, base_feed(students=people, contacts=contacts, links=links))
+    assert_same(
+        school_a, base_feed(students=people, contacts=contacts, links=[*links[:3], ["CÉ4", "SÉ5", "Mum", "no"]])
+    )
+    assert_same(school_a, base_feed(students=people[:4], contacts=contacts, links=links[:3]))
