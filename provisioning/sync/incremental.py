@@ -251,8 +251,8 @@ class _Changes:
             person_type, code = record["person_type"], record["mis_code"]
             if code in self.touched.get(person_type, ()):
                 continue  # planned again
-            if record["reason"] == planning.EMPTY_USERNAME:
-                return None  # another school may hold this person by now: plan in full
+            if record["reason"] == planning.EMPTY_USERNAME or record["reason"].startswith(planning.MOVED):
+                return None  # another school may hold (or have let go of) this person by now: plan in full
             carried.append(record)
             if not record["reason"].startswith(planning.MISSING):
                 self.settled["unchanged"] -= 1  # a line of the feed, counted above

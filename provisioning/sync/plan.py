@@ -39,6 +39,7 @@ STATE_FIELDS = (
 )
 EMPTY_USERNAME = "No account is created where the username would be empty."
 MISSING = "Missing from the MIS export."
+MOVED = "Moved to "  # the start of the reason a person another school took over is not taken back
 
 
 @dataclass
@@ -175,6 +176,7 @@ class Plan:
     fingerprint: str = ""
     guard_count: int = 0
     guard_threshold: int = 0
+    reactivations: list[dict] = field(default_factory=list)  # of accounts another school runs, to settle
 
     def add(self, item: dict) -> None:
         key = item["outcome"] if item["entity"] == "person" else f"link_{item['outcome']}"
@@ -286,6 +288,7 @@ def make_plan(
                     continue
                 if row["status"] == ACTIVE:
                     _plan_leaver(plan, policy, row, person_type, code, reason=MISSING)
+    _settle_reactivations(plan, school)
     _plan_newcomers(plan, policy, school, newcomers, state, codes_now)
     _plan_renames(plan, renames)
     _plan_links(plan, feed, state, codes_now)
@@ -376,7 +379,10 @@ def _plan_existing(plan, policy, school, row, person_type, person, state, rename
         item = _item("reactivate", person_type, person["mis_code"], before=before, after=after, **common)
         if rename and policy.overwrite_existing:
             renames.append((item, stem))
-        plan.add(item)
+        if own_account:
+            plan.add(item)
+        else:  # moved to another school: only if that school no longer holds them (_settle_reactivations)
+            plan.reactivations.append(item)
         return
     if not after and not rename:
         plan.add(_item("unchanged", person_type, person["mis_code"]))
@@ -398,6 +404,32 @@ def _plan_existing(plan, policy, school, row, person_type, person, state, rename
     if rename:
         renames.append((item, stem))
     plan.add(item)
+
+
+def _settle_reactivations(plan, school) -> None:
+    """A person another school took over (a transfer) but still in this school's export is not taken back: the
+    two schools' nightly syncs would pull the account to and fro. Once that school no longer holds them
+    actively, they are reactivated here as anyone else."""
+    if not plan.reactivations:
+        return
+    ids = {item["account_id"] for item in plan.reactivations}
+    held: dict[tuple[str, str], str] = {}
+    for chunk in in_chunks(ids, "uuid"):
+        rows = Membership.objects.filter(account_id__in=chunk, status=ACTIVE).exclude(school=school).order_by()
+        for account_id, person_type, name in rows.values_list("account_id", "person_type", "school__name"):
+            held[(str(account_id), person_type)] = name
+    for item in plan.reactivations:
+        where = held.get((item["account_id"], item["person_type"]))
+        if where is None:
+            plan.add(item)
+            continue
+        item = {**item, "outcome": "skipped", "before": {}, "after": {}}
+        item["reason"] = (
+            f"{MOVED}{where}, which holds them now: not taken back. Take them out of this school's MIS "
+            f"export, or ask {where} to let them go first."
+        )
+        plan.add(item)
+    plan.reactivations = []
 
 
 def _plan_renames(plan, renames):

@@ -129,6 +129,19 @@ def test_a_student_moving_school_is_transferred_by_upn_with_account_and_username
     assert old.status == "archived"
 
 
+def test_a_moved_student_still_in_the_old_schools_export_is_not_taken_back(school_a, school_b):
+    content_b = feed_zip(students=[student("B9", "Zoë", "Ødegård", upn="A123456789012")])
+    run_sync(school_b, content_b)
+    run_sync(school_a, feed_zip(students=[student("S1", "Zoë", "Ødegård", upn="A123456789012")]))
+    run = run_sync(school_b, content_b)  # school B's MIS has not caught up yet
+    assert run.counts == {"skipped": 1}
+    assert "Moved to Alder Academy" in run.records.get().reason
+    old, new = _member(school_b, "B9"), _member(school_a, "S1")
+    assert old.status == "archived" and new.status == "active" and new.account.home_school_id == school_a.pk
+    assert run_sync(school_a, feed_zip(students=[])).counts == {"archive": 1}  # A lets them go
+    assert run_sync(school_b, content_b).counts == {"reactivate": 1}
+
+
 def test_staff_are_transferred_by_verified_email_only(school_a, school_b):
     teacher = member(school_b, "teacher_security", email="moved@example.org", username="moved").account
     Account.objects.filter(pk=teacher.pk).update(email_verified=True)
