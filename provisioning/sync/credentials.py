@@ -136,7 +136,9 @@ def credentials_prepare_start(*, school: School, actor: Account, run: SyncRun, b
 def credentials_prepare(job: Job) -> None:
     """The job: the zip is written to a temporary file, then stored beside the codes. The codes are not
     touched; they go when the zip is downloaded or expires. A message delivered twice finds the job claimed
-    (tenancy.tasks.run_school_job); a re-run after a lost worker replaces its own half-made file."""
+    (tenancy.tasks.run_school_job). A job still running after JOB_STALE_AFTER may be claimed again while
+    the first attempt carries on (a big school's slips can take that long), so each attempt writes its
+    own file and the first to finish is kept (_prepared)."""
     try:
         run = _available(job.school, job.params.get("run_id"))
     except CredentialsGone as exc:
@@ -148,7 +150,7 @@ def credentials_prepare(job: Job) -> None:
     with run.credentials.open("rb") as handle:
         groups = _groups(_people(handle.read()))
     job_progress(job, done=0, total=sum(len(members) for _group, members in groups))
-    storage, name = _storage(), f"sync-credentials/{run.pk}-{job.pk}.zip"
+    name = _zip_names(job)[-1]
     fd, path = tempfile.mkstemp(suffix=".zip")
     try:
         with os.fdopen(fd, "w+b") as tmp:
@@ -161,22 +163,30 @@ def credentials_prepare(job: Job) -> None:
                 on_progress=lambda done: job_progress(job, done=done),
             )
             tmp.seek(0)
-            storage.delete(name)
-            saved = storage.save(name, File(tmp, name=name))
+            saved = _storage().save(name, File(tmp, name=name))
     finally:
         os.unlink(path)
     _prepared(job, run, saved, counts)
 
 
 def _prepared(job: Job, run: SyncRun, saved: str, counts: dict) -> None:
-    """Record the zip on the job, unless the codes went while it was being made (downloaded, expired)."""
+    """Record the zip on the job, unless another attempt of the job got there first, or the codes went
+    while it was being made (downloaded, expired). Files of attempts that lost go."""
+    storage = _storage()
     with transaction.atomic():
-        locked = SyncRun.objects.select_for_update().get(school=run.school, pk=run.pk)
+        locked = SyncRun.objects.select_for_update().get(school=run.school, pk=run.pk)  # one attempt at a time
+        recorded = Job.objects.get(school=job.school, pk=job.pk)
+        if recorded.state == Job.State.SUCCEEDED and recorded.params.get("zip"):
+            storage.delete(saved)
+            return
         if locked.credentials.name != run.credentials.name or locked.credentials_downloaded_at is not None:
-            _storage().delete(saved)
+            _zip_delete(recorded)
+            storage.delete(saved)
             job_fail(job, message=TAKEN)
             return
-        job.params = {**job.params, "zip": saved}
+        for name in {recorded.params.get("zip"), *_zip_names(recorded)} - {None, saved}:
+            storage.delete(name)  # a lost worker's
+        job.params = {**recorded.params, "zip": saved}
         job_succeed(job, counts=counts)
 
 
@@ -323,9 +333,14 @@ def _csv_delete(run: SyncRun) -> None:
     SyncRun.objects.filter(school=run.school, pk=run.pk).update(credentials="")
 
 
+def _zip_names(job: Job) -> list[str]:
+    """The file each attempt of the job writes: attempt n writes the nth."""
+    run_id = job.params["run_id"]
+    return [f"sync-credentials/{run_id}-{job.pk}-{n}.zip" for n in range(1, max(job.attempts, 1) + 1)]
+
+
 def _zip_delete(job: Job) -> None:
-    name = job.params.get("zip")
-    if name:
+    for name in {job.params.get("zip"), *_zip_names(job)} - {None}:
         _storage().delete(name)
     if "zip" in job.params:
         job.params = {k: v for k, v in job.params.items() if k != "zip"}

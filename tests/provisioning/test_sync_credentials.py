@@ -295,15 +295,30 @@ def test_a_redelivered_job_does_nothing_new(client_nc, school_a, capture):
     assert (os.stat(path).st_mtime_ns, sorted(os.listdir(os.path.dirname(path)))) == before
 
 
-def test_a_job_taken_up_again_after_its_worker_was_lost_replaces_its_own_file(client_nc, school_a, capture):
+def test_a_job_taken_up_again_after_its_worker_was_lost_leaves_one_zip(client_nc, school_a, capture):
+    run = _applied_run(client_nc, school_a, capture)
+    with capture(execute=False) as sent:
+        client_nc.post(_url("sync_credentials", school_a, run_id=run.pk))
+    job = credentials.credentials_job(school=school_a, run=run)
+    lost = credentials._storage().save(f"sync-credentials/{run.pk}-{job.pk}-1.zip", ContentFile(b"half a zip"))
+    Job.objects.filter(pk=job.pk).update(state="running", attempts=1, started_at=timezone.now() - timedelta(hours=1))
+    sent[0]()  # the broker delivers the message again; the job is taken up as abandoned
+    job.refresh_from_db()
+    assert job.state == "succeeded" and job.attempts == 2
+    assert _files_of(run) == sorted([f"{run.pk}.csv", f"{run.pk}-{job.pk}-2.zip"]) and lost not in _files_of(run)
+    assert zipfile.ZipFile(_zip_path(job)).namelist() == FILES
+
+
+def test_of_two_attempts_running_at_once_the_first_to_finish_is_kept(client_nc, school_a, capture):
     run = _applied_run(client_nc, school_a, capture)
     job = _prepare(client_nc, school_a, run, capture)
-    path = _zip_path(job)
-    Job.objects.filter(pk=job.pk).update(state="running", started_at=timezone.now() - timedelta(hours=1))
-    tasks.sync_credentials_prepare(str(school_a.pk), str(job.pk))
+    kept = job.params["zip"]
+    job.attempts = 2  # a second attempt, claimed while the first still ran, finishes after it
+    second = credentials._storage().save(f"sync-credentials/{run.pk}-{job.pk}-2.zip", ContentFile(b"PK"))
+    credentials._prepared(job, run, second, {"slips": 6, "pdfs": 5})
     job.refresh_from_db()
-    assert job.state == "succeeded" and job.attempts == 2 and _zip_path(job) == path
-    assert _files_of(run) == sorted([f"{run.pk}.csv", os.path.basename(path)])
+    assert job.state == "succeeded" and job.params["zip"] == kept
+    assert _files_of(run) == sorted([f"{run.pk}.csv", os.path.basename(kept)])
 
 
 def test_the_second_download_is_refused(client_nc, school_a, nominated_contact, capture):
