@@ -16,56 +16,122 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple]) -> None:
+def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple], *, same: dict | None = None) -> None:
+    """Write rows of `fields`; `same` holds the fields that have one value for every row (the school, the
+    run's time), given once instead of in each row."""
     if not rows:
         return
+    same = same or {}
     opts = model._meta
-    model_fields = [opts.get_field(f) for f in fields]
-    columns = ", ".join(_quote(f.column) for f in model_fields)
+    names = [*fields, *same]
+    model_fields = [opts.get_field(f) for f in names]
     if connection.vendor == "postgresql":
-        json_at = {i for i, f in enumerate(model_fields) if isinstance(f, models.JSONField)}
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {_quote(opts.db_table)} ({columns}) FROM STDIN") as copy:
-                for start in range(0, len(rows), 20_000):
-                    copy.write(_copy_text(rows[start : start + 20_000], json_at))
+        _copy_rows(opts, model_fields, list(zip(*rows, strict=True)), list(same.values()), len(rows))
         return
+    extra = tuple(same.values())
     prepared = [
-        tuple(f.get_db_prep_save(v, connection) for f, v in zip(model_fields, row, strict=True)) for row in rows
+        tuple(f.get_db_prep_save(v, connection) for f, v in zip(model_fields, row + extra, strict=True)) for row in rows
     ]
-    placeholders = ", ".join(["%s"] * len(fields))
+    columns = ", ".join(_quote(f.column) for f in model_fields)
+    placeholders = ", ".join(["%s"] * len(names))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {_quote(opts.db_table)} ({columns}) VALUES ({placeholders})", prepared)
 
 
+COPY_BATCH = 20_000
+
+
+def _copy_rows(opts, model_fields, columns: list[tuple], same: list, n: int) -> None:
+    is_json = [isinstance(f, models.JSONField) for f in model_fields]
+    order, batches = copy_layout(columns, same, is_json, n)
+    names = ", ".join(_quote(model_fields[i].column) for i in order)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {_quote(opts.db_table)} ({names}) FROM STDIN") as copy:
+            for text in batches:
+                copy.write(text)
+
+
+def copy_layout(columns: list[tuple], same: list, is_json: list[bool], n: int):
+    """COPY text for n rows given column by column, as (the order of the columns, an iterator of batches).
+
+    Columns holding one value for every row (given in `same`, or found so: the school, the run, an empty
+    "before") go last in COPY's column list and are written as one suffix of each line, converted and
+    escaped once; the others are converted column by column (_column_text)."""
+    varying, fixed = [], []
+    for i, column in enumerate(columns):
+        (fixed if column.count(column[0]) == n else varying).append(i)
+    fixed_text = [_cell_text(columns[i][0], is_json[i]) for i in fixed]
+    fixed_text += [_cell_text(v, is_json[len(columns) + j]) for j, v in enumerate(same)]
+    fixed += range(len(columns), len(columns) + len(same))
+    if not varying:
+        return fixed, iter([("\t".join(fixed_text) + "\n") * n])
+    end = "".join("\t" + t for t in fixed_text) + "\n"
+
+    def batches():
+        for start in range(0, n, COPY_BATCH):
+            texts = [_column_text(columns[i][start : start + COPY_BATCH], is_json[i]) for i in varying]
+            yield end.join(map("\t".join, zip(*texts, strict=True))) + end
+
+    return varying + fixed, batches()
+
+
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+_BOOL = {True: "t", False: "f", None: _NULL}
 
 
-_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+def _json_encoder():
+    """The json module's C encoder called directly: JSONEncoder.encode's Python layers around it cost
+    more than the encoding of a small dict. The same text (jsonb keeps no formatting anyway)."""
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    make = json.encoder.c_make_encoder
+    if make is None:
+        return encoder.encode
+    chunks = make(None, encoder.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    return lambda value: "".join(chunks(value, 0))
 
 
-def _column_text(values: tuple, is_json: bool) -> list[str]:
-    """One column in COPY's text format. PostgreSQL reads str(True) as true and str(datetime) as a
-    timestamp; repeated values (the run's timestamp, the school id) are converted once, and the escaping
-    pass runs only when the column holds a backslash, tab or newline at all."""
-    null = "\\N"
+_encode_json = _json_encoder()
+
+
+def _escaped(text: str) -> str:
+    return text.translate(_ESCAPES) if "\\" in text or "\t" in text or "\n" in text or "\r" in text else text
+
+
+def _cell_text(value, is_json: bool) -> str:
+    if value is None:
+        return _NULL
     if is_json:
-        out = [null if v is None else "{}" if v == {} else _encode_json(v) for v in values]
+        return _escaped(_encode_json(value))
+    if value.__class__ is bool:
+        return _BOOL[value]
+    return _escaped(value if value.__class__ is str else str(value))
+
+
+def _column_text(values: tuple, is_json: bool):
+    """One column in COPY's text format, by the cheapest path its types allow: text passes as it is,
+    booleans through a table, anything else (ids, timestamps) through a memo, so a value repeated down the
+    column is converted once. The escaping pass runs only when the column holds a backslash, tab or
+    newline at all."""
+    kinds = () if is_json else set(map(type, values))
+    if is_json:
+        out = [_NULL if v is None else "{}" if v == {} else _encode_json(v) for v in values]
+    elif kinds <= _TEXT:
+        out = values if _NONE not in kinds else [_NULL if v is None else v for v in values]
+    elif kinds <= _BOOLS:
+        return list(map(_BOOL.__getitem__, values))
     else:
-        memo: dict = {}
-        out = [
-            v if v.__class__ is str else null if v is None else memo.get(v) or memo.setdefault(v, str(v))
-            for v in values
-        ]
+        memo = {None: _NULL}
+        out = [v if v.__class__ is str else memo.get(v) or memo.setdefault(v, str(v)) for v in values]
     joined = "".join(out)
     if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
-        out = [v if v is null else v.translate(_ESCAPES) for v in out]
+        return [v if v is _NULL else v.translate(_ESCAPES) for v in out]
     return out
 
 
-def _copy_text(rows: list[tuple], json_at: set[int]) -> str:
-    """A whole batch as COPY text in one string: psycopg's write_row per row costs several times more."""
-    columns = [_column_text(col, i in json_at) for i, col in enumerate(zip(*rows, strict=True))]
-    return "\n".join(["\t".join(line) for line in zip(*columns, strict=True)]) + "\n"
+_NONE = type(None)
+_TEXT = {str, _NONE}
+_BOOLS = {bool, _NONE}
 
 
 def update_rows(model: type[models.Model], key_values: list[tuple[object, dict]]) -> None:
@@ -112,14 +178,21 @@ def _update_unnest(opts, model_fields, names, items) -> None:
 
 
 def new_ids(n: int) -> list[str]:
-    """n random (version 4) UUIDs as text, from one read of the OS's randomness: uuid.uuid4() per row
-    costs more than the COPY that writes it."""
-    raw = os.urandom(16 * n).hex()
-    out = []
-    for i in range(0, 32 * n, 32):
-        h = raw[i : i + 32]
-        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
-    return out
+    """n random (version 4) UUIDs as text, from one read of the OS's randomness, laid out with a few
+    whole-buffer operations instead of formatting each one (uuid.uuid4() per row costs more than the
+    COPY that writes it): the hex digits in groups of four, the three dashes inside a UUID's first and
+    last groups taken out, then the version digit and the variant bits set."""
+    if n <= 0:
+        return []
+    text = bytearray(os.urandom(16 * n).hex("-", 2).encode())
+    del text[34::40], text[29::39], text[4::38]  # 37 bytes a UUID from here on, its separator included
+    text[14::37] = b"4" * n
+    text[19::37] = text[19::37].translate(_VARIANT)
+    text[36::37] = b"\n" * (n - 1)
+    return text.decode().split("\n")
+
+
+_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
 
 
 def pk_chunks(ids: list, size: int = BATCH):
