@@ -1,8 +1,15 @@
+import re
 from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.credentials import set_password_link_issue, starter_code_issue
+from accounts.credentials import (
+    CODE_ALPHABET,
+    set_password_link_issue,
+    starter_code_hash,
+    starter_code_issue,
+    starter_code_values,
+)
 from accounts.models import StarterCode
 from tests.factories import member
 
@@ -40,6 +47,32 @@ def test_it_stores_only_a_keyed_hash_of_the_code(school_a):
     stored = StarterCode.objects.get(account=account)
     assert code.replace("-", "") not in stored.code_hash
     assert len(stored.code_hash) == 64
+
+
+def test_codes_issued_in_bulk_read_like_any_code_and_are_stored_as_sign_in_checks_them():
+    values = starter_code_values(list(range(500)))
+
+    chars = re.escape(CODE_ALPHABET)
+    assert [account_id for account_id, _code, _hash in values] == list(range(500))
+    assert len({code for _id, code, _hash in values}) == 500
+    for _id, code, code_hash in values:
+        assert re.fullmatch(f"[{chars}]{{4}}-[{chars}]{{4}}-[{chars}]{{4}}", code)
+        assert code_hash == starter_code_hash(code) == starter_code_hash(code.lower().replace("-", " "))
+
+
+def test_a_sync_issued_starter_code_signs_in(client, school_a):
+    account = member(school_a, "student_portal", person_type="student").account
+    account.set_unusable_password()  # as the sync creates it
+    account.save()
+    (_id, code, code_hash), *_ = starter_code_values([account.pk])
+    StarterCode.objects.create(
+        school=school_a, account=account, code_hash=code_hash, expires_at=timezone.now() + timedelta(days=1)
+    )
+
+    response = client.post("/accounts/login/", {"login": account.username, "password": code})
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(account.pk)
 
 
 def test_reissuing_a_starter_code_retires_the_old_one(client, school_a):
