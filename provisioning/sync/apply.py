@@ -9,8 +9,10 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+from django_scopes import scopes_disabled
 
 from accounts.credentials import STARTER_CODE_DAYS, starter_code_values
 from accounts.models import Account, ContactLink, Membership, RoleAssignment, StarterCode
@@ -19,15 +21,9 @@ from provisioning.sync.bulk import insert_rows, new_ids, pk_chunks, update_rows
 
 ACCOUNT_FIELDS = ("username", "given_name", "family_name", "email", "upn")
 MEMBERSHIP_FIELDS = ("mis_code", "year_group", "form", "portal_access", "status")
-ACCOUNT_INSERT = [
-    "id", "password", "username", "given_name", "family_name", "email", "email_verified", "upn", "home_school_id",
-    "approved", "locked_out", "override_network_auth", "must_change_password", "is_active", "is_staff",
-    "is_superuser", "date_joined",
-]  # fmt: skip
-MEMBERSHIP_INSERT = [
-    "id", "school_id", "account_id", "person_type", "mis_code", "status", "year_group", "form", "portal_access",
-    "created_at", "updated_at",
-]  # fmt: skip
+# What differs from row to row; the rest of each new row is the same for all of them (insert_rows' `same`).
+ACCOUNT_INSERT = ["id", "username", "given_name", "family_name", "email", "upn"]
+MEMBERSHIP_INSERT = ["id", "account_id", "person_type", "mis_code", "year_group", "form", "portal_access"]
 
 
 def _uuid(value) -> uuid.UUID:
@@ -52,17 +48,14 @@ def apply_plan(*, school, policy, items: list[dict], job=None) -> dict:
     codes = []
     if new_accounts and policy.password_method == "random":
         # The accounts services' one starter-code mechanism, in the shape a COPY wants.
-        expires = now + timedelta(days=STARTER_CODE_DAYS)
         values = starter_code_values(new_accounts)
-        job_id = job.pk if job is not None else None
         insert_rows(
             StarterCode,
-            ["id", "school_id", "account_id", "code_hash", "created_at", "expires_at", "job_id"],
-            [
-                (pk, school.pk, a, code_hash, now, expires, job_id)
-                for pk, (a, _code, code_hash) in zip(new_ids(len(values)), values, strict=True)
-            ],
-        )
+            ["id", "account_id", "code_hash"],
+            [(pk, a, code_hash) for pk, (a, _code, code_hash) in zip(new_ids(len(values)), values, strict=True)],
+            same={"school_id": school.pk, "created_at": now, "expires_at": now + timedelta(days=STARTER_CODE_DAYS),
+                  "job_id": job.pk if job is not None else None},
+        )  # fmt: skip
         codes = [(a, code) for a, code, _hash in values]
     return {"codes": codes}
 
@@ -77,41 +70,41 @@ def _create_accounts(school, policy, creates, now) -> list[str]:
     else:
         # Starter codes (or Microsoft/Google sign-in): no password at all until the person chooses one.
         password, must_change = UNUSABLE_PASSWORD_PREFIX + get_random_string(40), method == "random"
-    rows, accounts = [], []
+    rows = []
     for item in fresh:
         a = item["after"]
-        account_id = item["account_id"]
-        rows.append((
-            account_id, password, item["username"], a.get("given_name", ""), a.get("family_name", ""),
-            a.get("email", ""), False, a.get("upn", ""), school.pk, True, False, False, must_change, True, False,
-            False, now,
-        ))  # fmt: skip
-        accounts.append(account_id)
-    insert_rows(Account, ACCOUNT_INSERT, rows)
-    return accounts
+        rows.append((item["account_id"], item["username"], a.get("given_name", ""), a.get("family_name", ""),
+                     a.get("email", ""), a.get("upn", "")))  # fmt: skip
+    same = {
+        "password": password, "email_verified": False, "home_school_id": school.pk, "approved": True,
+        "locked_out": False, "override_network_auth": False, "must_change_password": must_change, "is_active": True,
+        "is_staff": False, "is_superuser": False, "date_joined": now,
+    }  # fmt: skip
+    insert_rows(Account, ACCOUNT_INSERT, rows, same=same)
+    return [row[0] for row in rows]
 
 
 def _create_memberships(school, items, now) -> None:
     rows = []
     for item in items:
         a = item["after"]
-        rows.append((
-            item["membership_id"], school.pk, item["account_id"], item["person_type"], item["mis_code"],
-            Membership.Status.ACTIVE, a.get("year_group", ""), a.get("form", ""), bool(a.get("portal_access")),
-            now, now,
-        ))  # fmt: skip
-    insert_rows(Membership, MEMBERSHIP_INSERT, rows)
+        rows.append((item["membership_id"], item["account_id"], item["person_type"], item["mis_code"],
+                     a.get("year_group", ""), a.get("form", ""), bool(a.get("portal_access"))))  # fmt: skip
+    same = {"school_id": school.pk, "status": Membership.Status.ACTIVE, "created_at": now, "updated_at": now}
+    insert_rows(Membership, MEMBERSHIP_INSERT, rows, same=same)
 
 
 def _close_transferred(school, transfers, today) -> None:
-    """The account and username move here; the other school's membership is closed."""
+    """The account and username move here; the other school's membership is closed (whichever school the
+    job's scope holds: it is the other school's row)."""
     if not transfers:
         return
     old_ids = [_uuid(i["after"]["from_membership_id"]) for i in transfers]
-    for chunk in pk_chunks(old_ids):
-        Membership.objects.filter(id__in=chunk).update(
-            status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now()
-        )
+    with scopes_disabled():
+        for chunk in pk_chunks(old_ids):
+            Membership.objects.filter(id__in=chunk).update(
+                status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now()
+            )
     update_rows(
         Account,
         [
@@ -157,8 +150,10 @@ def _grant_roles(school, people, now) -> None:
             continue
         already = set(item["before"].get("roles", []))
         grants.extend((item["membership_id"], role) for role in after["roles"] if role not in already)
-    rows = [(pk, school.pk, m, role, now) for pk, (m, role) in zip(new_ids(len(grants)), grants, strict=True)]
-    insert_rows(RoleAssignment, ["id", "school_id", "membership_id", "role_id", "granted_at"], rows)
+    rows = [(pk, m, role) for pk, (m, role) in zip(new_ids(len(grants)), grants, strict=True)]
+    insert_rows(
+        RoleAssignment, ["id", "membership_id", "role_id"], rows, same={"school_id": school.pk, "granted_at": now}
+    )
 
 
 def _archive(items, today) -> None:
@@ -178,13 +173,12 @@ def _archive(items, today) -> None:
 
 
 def deactivate_if_nothing_left(account_ids) -> None:
-    for chunk in pk_chunks(sorted(set(account_ids), key=str)):
-        still = set(
-            Membership.objects.filter(account_id__in=chunk)
-            .exclude(status=Membership.Status.ARCHIVED)
-            .values_list("account_id", flat=True)
-        )
-        Account.objects.filter(id__in=[a for a in chunk if a not in still]).update(is_active=False)
+    """One UPDATE per batch: the accounts none of whose memberships, at any school (not only the one in
+    scope), is still open."""
+    with scopes_disabled():
+        still_open = Membership.objects.filter(account_id=OuterRef("pk")).exclude(status=Membership.Status.ARCHIVED)
+        for chunk in pk_chunks(sorted({_uuid(a) for a in account_ids})):
+            Account.objects.filter(id__in=chunk, is_active=True).exclude(Exists(still_open)).update(is_active=False)
 
 
 def _apply_links(school, links) -> None:
@@ -192,16 +186,16 @@ def _apply_links(school, links) -> None:
     for item in links:
         a = item["after"]
         if item["outcome"] == "create":
-            creates.append((
-                school.pk, a["contact_membership_id"], a["student_membership_id"], a["relationship"],
-                a["portal_access"],
-            ))  # fmt: skip
+            creates.append(
+                (a["contact_membership_id"], a["student_membership_id"], a["relationship"], a["portal_access"])
+            )
         elif item["outcome"] == "update":
             updates.append((_uuid(item["membership_id"]), {k: a[k] for k in ("relationship", "portal_access")}))
         elif item["outcome"] == "archive":
             deletes.append(_uuid(item["membership_id"]))
     creates = [(pk, *row) for pk, row in zip(new_ids(len(creates)), creates, strict=True)]
-    insert_rows(ContactLink, ["id", "school_id", "contact_id", "student_id", "relationship", "portal_access"], creates)
+    insert_rows(ContactLink, ["id", "contact_id", "student_id", "relationship", "portal_access"], creates,
+                same={"school_id": school.pk})  # fmt: skip
     update_rows(ContactLink, updates)
     for chunk in pk_chunks(deletes):
         ContactLink.objects.filter(school=school, id__in=chunk).delete()

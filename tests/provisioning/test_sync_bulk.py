@@ -1,0 +1,136 @@
+"""The sync's set-based writes (bulk.py) and the parts of apply.py that reach past the school in scope."""
+
+import uuid
+
+import pytest
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from accounts.models import Account, Membership
+from provisioning.models import SyncRecord, SyncRun
+from provisioning.sync import bulk
+from provisioning.sync.apply import apply_plan
+from provisioning.sync.services import policy_for
+from tests.factories import MembershipFactory, member
+from tests.provisioning.sync_helpers import feed_zip, run_sync, student
+
+pytestmark = pytest.mark.django_db
+
+AWKWARD = ["tab\there", "line\nbreak", "back\\slash", "carriage\rreturn", 'quote "q"', "Zoë Ødegård", ""]
+
+
+def _records(run, reasons, **extra):
+    fields = ["entity", "outcome", "person_type", "mis_code", "membership_id", "username", "after", "reason"]
+    rows = [
+        ("person", "create", "student", f"S{i}", str(uuid.uuid4()), text, {"given_name": text, "n": i}, text)
+        for i, text in enumerate(reasons)
+    ]
+    same = {"school_id": run.school_id, "run_id": run.pk, "before": {}, **extra}
+    bulk.insert_rows(SyncRecord, fields, rows, same=same)
+    return rows
+
+
+def test_insert_rows_writes_every_value_as_given_whatever_it_holds(school_a):
+    run = SyncRun.objects.create(school=school_a, trigger="manual")
+    rows = _records(run, AWKWARD, before={"same": "for\tall"}, account_id=None)
+
+    stored = list(
+        SyncRecord.objects.filter(run=run)
+        .order_by("id")
+        .values_list("mis_code", "membership_id", "username", "after", "reason", "before", "account_id", "school_id")
+    )
+
+    assert stored == [
+        (code, uuid.UUID(mid), text, after, text, {"same": "for\tall"}, None, school_a.pk)
+        for _e, _o, _p, code, mid, text, after, _r in rows
+    ]
+
+
+def test_insert_rows_writes_a_single_row_and_columns_that_are_the_same_in_every_row(school_a):
+    run = SyncRun.objects.create(school=school_a, trigger="manual")
+    _records(run, ["only"])
+    _records(run, ["same", "same", "same"])
+    assert list(SyncRecord.objects.filter(run=run).order_by("id").values_list("reason", "after")) == [
+        ("only", {"given_name": "only", "n": 0}),
+        *[("same", {"given_name": "same", "n": i}) for i in range(3)],
+    ]
+
+
+def test_copy_layout_puts_columns_that_never_change_once_at_the_end_of_each_line():
+    now = timezone.now()
+    school = uuid.uuid4()
+    columns = [("a", "b\tc"), (school, school), (True, False), (None, None), ({}, {"k": "v\\"})]
+    order, batches = bulk.copy_layout(columns, [now], [False, False, False, False, True, False], 2)
+    assert order == [0, 2, 4, 1, 3, 5]
+    assert "".join(batches) == (
+        f'a\tt\t{{}}\t{school}\t\\N\t{now}\n'
+        f'b\\tc\tf\t{{"k": "v\\\\\\\\"}}\t{school}\t\\N\t{now}\n'
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 1000])
+def test_new_ids_are_distinct_random_uuids_as_text(n):
+    ids = bulk.new_ids(n)
+    assert len(ids) == len(set(ids)) == n
+    for text in ids:
+        value = uuid.UUID(text)
+        assert str(value) == text and value.version == 4 and value.variant == uuid.RFC_4122
+
+
+def test_deleting_a_run_deletes_its_records_and_only_them(school_a):
+    """A record's run is a foreign key without a database constraint: Django does the cascade."""
+    run, other = (SyncRun.objects.create(school=school_a, trigger="manual") for _ in range(2))
+    _records(run, ["a", "b"])
+    _records(other, ["c"])
+
+    run.delete()
+
+    assert list(SyncRecord.objects.values_list("reason", flat=True)) == ["c"]
+
+
+def test_deleting_a_school_deletes_its_sync_records(school_a, school_b):
+    _records(SyncRun.objects.create(school=school_a, trigger="manual"), ["a"])
+    _records(SyncRun.objects.create(school=school_b, trigger="manual"), ["b"])
+
+    school_a.delete()
+
+    assert list(SyncRecord.objects.values_list("reason", flat=True)) == ["b"]
+
+
+@pytest.mark.scoped
+def test_an_archived_leaver_still_signs_in_while_a_member_of_another_school(school_a, school_b):
+    """As a job runs it: inside the syncing school's scope, which must not hide the other school."""
+    with scopes_disabled():
+        both = member(school_b, username="both").account
+        MembershipFactory(school=school_a, account=both, person_type="student", mis_code="S1")
+        alone = member(school_a, person_type="student", username="alone").account
+        Membership.objects.filter(account=alone).update(mis_code="S3")
+    with scope(school=school_a):
+        run = run_sync(school_a, feed_zip(students=[student("S2")]), student_grace_days=0, confirm=True)
+
+    assert run.state == "applied" and run.counts["archive"] == 2
+    both.refresh_from_db()
+    alone.refresh_from_db()
+    assert both.is_active
+    assert not alone.is_active
+
+
+@pytest.mark.scoped
+def test_a_transfer_closes_the_other_schools_membership_from_inside_this_schools_scope(school_a, school_b):
+    with scope(school=school_b):
+        old = member(school_b, username="mover", person_type="student")
+    with scope(school=school_a):
+        item = {
+            "entity": "person", "outcome": "transfer", "person_type": "student", "mis_code": "S1",
+            "membership_id": str(uuid.uuid4()), "account_id": str(old.account_id), "username": "mover",
+            "before": {}, "after": {"from_membership_id": str(old.pk), "from_school_id": str(school_b.pk),
+                                    "given_name": "Mo", "roles": []},
+            "reason": "",
+        }  # fmt: skip
+        apply_plan(school=school_a, policy=policy_for(school_a), items=[item])
+        assert Membership.objects.get(school=school_a, mis_code="S1").account_id == old.account_id
+
+    with scope(school=school_b):
+        old.refresh_from_db()
+    assert old.status == "archived"
+    assert Account.objects.get(pk=old.account_id).home_school_id == school_a.pk
