@@ -14,7 +14,7 @@ from provisioning.sync import plan as planning
 from provisioning.sync import selectors, services
 from provisioning.sync.feeds import parse_feed
 from tests.factories import MembershipFactory, member
-from tests.provisioning.sync_helpers import contact, feed_zip, receive, run_sync, student
+from tests.provisioning.sync_helpers import contact, feed_zip, receive, run_sync, staff, student
 
 pytestmark = pytest.mark.django_db
 
@@ -160,6 +160,26 @@ def test_a_plan_that_ends_nobodys_access_costs_no_query(school_a, django_assert_
         assert contacts_moving_to_revoke(school=school_a, items=items) == []
     with django_assert_num_queries(0):
         assert contacts_moving_to_revoke(school=school_a, items=[]) == []
+
+
+def test_a_plan_that_only_archives_staff_costs_no_query(school_a, django_assert_num_queries):
+    teachers = [staff("T1"), staff("T2")]
+    run_sync(school_a, feed_zip(students=STUDENTS, staff_rows=teachers, contacts=CONTACTS, links=LINKS))
+    items = _items(school_a, feed_zip(staff_rows=teachers[1:]), staff_grace_days=0)
+    assert [(item["person_type"], item["outcome"]) for item in items] == [("staff", "archive")]
+    with django_assert_num_queries(0):
+        assert contacts_moving_to_revoke(school=school_a, items=items) == []
+
+
+def test_a_removed_link_whose_item_does_not_name_the_contact_is_followed_to_it(school_a):
+    _family(school_a)
+    items = _items(school_a, feed_zip(contacts=CONTACTS, links=LINKS[1:]))
+    for item in items:
+        if item["entity"] == "link":
+            item["before"].pop("contact_membership_id", None)
+            item["after"].pop("contact_membership_id", None)
+    [mover] = contacts_moving_to_revoke(school=school_a, items=items)
+    assert mover["mis_code"] == "C1" and mover["reason"] == RevokeReason.WRONG_CONTACT
 
 
 @pytest.mark.parametrize("size", [10, 300])
