@@ -25,6 +25,7 @@ from django.db.models import Case, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from accounts.models import ContactLink, Membership, PersonType, SetPasswordLink, StarterCode
 from accounts.selectors import portal_links
@@ -509,16 +510,18 @@ def _links_after(school: School, effects: _PlanEffects, links_now: dict) -> dict
 
 def _other_memberships(school: School, account_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
     """{account id: [(membership id, status)]}: the other memberships, at any school, of these contact
-    accounts. Across schools because apply's deactivate_if_nothing_left looks there too."""
-    rows = (
-        Membership.objects.filter(_among("account_id", account_ids))
-        .exclude(school=school, person_type=PersonType.CONTACT)
-        .order_by()
-        .values_list("account_id", "id", "status")
-    )
-    others = defaultdict(list)
-    for account_id, membership_id, status in rows:
-        others[str(account_id)].append((str(membership_id), status))
+    accounts. Across schools, even from inside this school's scope (as a sync job runs), because apply's
+    deactivate_if_nothing_left looks there too."""
+    with scopes_disabled():
+        rows = (
+            Membership.objects.filter(_among("account_id", account_ids))
+            .exclude(school=school, person_type=PersonType.CONTACT)
+            .order_by()
+            .values_list("account_id", "id", "status")
+        )
+        others = defaultdict(list)
+        for account_id, membership_id, status in rows:
+            others[str(account_id)].append((str(membership_id), status))
     return others
 
 

@@ -6,6 +6,7 @@ feed, asks which contacts would move, applies the same feed and compares with th
 
 import pytest
 from django.urls import reverse
+from django_scopes import scope, scopes_disabled
 
 from accounts.models import Membership
 from provisioning.contacts.selectors import ContactStatus, RevokeReason, contacts_moving_to_revoke, contacts_with_state
@@ -295,3 +296,14 @@ def test_a_run_under_the_threshold_shows_no_warning(login, nominated_contact, sc
         reverse("sync_run_detail", kwargs={"school_slug": school_a.slug, "run_id": run.pk})
     )
     assert "Ready to Revoke Access" not in page.content.decode()
+
+
+@pytest.mark.scoped
+def test_an_archived_contact_still_a_member_of_another_school_keeps_a_sign_in_to_revoke(school_a, school_b):
+    """As a sync job runs it: inside the syncing school's scope, which must not hide the other school."""
+    with scopes_disabled():
+        parents = _family(school_a)
+        MembershipFactory(school=school_b, account=parents["C1"].account, person_type="contact", mis_code="C1")
+    with scope(school=school_a):
+        moved = _forecast_then_apply(school_a, feed_zip(contacts=CONTACTS[1:]), contact_grace_days=0)
+    assert moved == {"C1": RevokeReason.NO_STUDENTS}
