@@ -135,6 +135,8 @@ class Membership(SchoolOwned):
         ARCHIVED = "archived", "Archived"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: every index below starts with the school.
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
     person_type = models.CharField(max_length=10, choices=PersonType.choices)
     mis_code = models.CharField("MIS code", max_length=64, blank=True)
@@ -171,17 +173,33 @@ class Membership(SchoolOwned):
 
 
 class RoleAssignment(SchoolOwned):
+    """A role held through a membership.
+
+    The foreign keys have no index of their own where a composite one starts with them (school, membership)
+    or every query names the school too (role): a sync writes 100,000 of these at once, and each index
+    costs it about as much as the rows themselves. Only assignments given by a person have a granted_by
+    (an account's erasure looks them up); a sync's have none, so that index leaves them out.
+    """
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="role_assignments")
-    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="role_assignments", db_index=False
+    )
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+", db_index=False)
     granted_at = models.DateTimeField(auto_now_add=True)
     granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["membership", "role"], name="role_assignment_once")]
-        indexes = [models.Index(fields=["school", "role"], name="role_assignment_role_idx")]
+        indexes = [
+            models.Index(fields=["school", "role"], name="role_assignment_role_idx"),
+            models.Index(
+                fields=["granted_by"], condition=models.Q(granted_by__isnull=False), name="role_assignment_granter_idx"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.role} for {self.membership.account}"
@@ -191,7 +209,8 @@ class ContactLink(SchoolOwned):
     """A contact (parent, carer) linked to a student at the same school, as the MIS records it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    contact = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="student_links")
+    # No index of its own: contact_link_once starts with it.
+    contact = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="student_links", db_index=False)
     student = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="contact_links")
     relationship = models.CharField(max_length=40, blank=True)
     portal_access = models.BooleanField("parent portal access", default=True)
@@ -245,7 +264,9 @@ class StarterCode(SchoolOwned):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="starter_codes")
+    # No index of their own: starter_code_expiry_idx and starter_code_lookup_idx start with them.
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="starter_codes", db_index=False)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
