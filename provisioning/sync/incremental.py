@@ -381,7 +381,8 @@ class _Changes:
         others = {m for link in found.values() for m in link[:2] if m not in codes}
         for chunk in planning.in_chunks(others, "uuid"):
             codes.update(
-                (str(pk), code) for pk, code in Membership.objects.filter(id__in=chunk).values_list("id", "mis_code")
+                (str(pk), code)
+                for pk, code in Membership.objects.filter(id__in=chunk).order_by().values_list("id", "mis_code")
             )
         for link_id, (contact_id, student_id, relationship, portal) in found.items():
             pair = (codes.get(contact_id, ""), codes.get(student_id, ""))
