@@ -54,11 +54,13 @@ def plan_changes(*, school, policy, run, content: bytes, today: date | None = No
         return None
     if any(new[name].header != old[name].header for name in new):
         return None
-    fingerprint = planning.current_fingerprint(school)
+    fingerprint, active_count = planning.fingerprint_and_active(school)
     if fingerprint != before.applied_fingerprint:
         return None
     since = before.planned_at.astimezone().date()
-    return _Changes(school, policy, new, old, before, today, since, fingerprint).plan()
+    changes = _Changes(school, policy, new, old, before, today, since, fingerprint)
+    changes.state.active_count = active_count
+    return changes.plan()
 
 
 def _last_applied(school, run, policy) -> SyncRun | None:
@@ -336,7 +338,6 @@ class _Changes:
         if self.feed.modes["link"] != "absent":
             self._resolve_link_ends(ends)
             self._held_links(ends)
-        state.active_count = Membership.objects.filter(school=self.school, status=planning.ACTIVE).count()
 
     def _roles(self, ids: list[str]) -> None:
         for chunk in planning.in_chunks(ids, "uuid"):

@@ -112,11 +112,12 @@ FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id WHERE 
 # Any change to a row gives it a new xmin, so these sums move whenever the school's accounts, roles or
 # links change (or rows come and go) -- without sorting or shipping every row to Python.
 PG_FINGERPRINT = """
-SELECT count(*), coalesce(sum(hashtext(m.xmin::text || ':' || a.xmin::text || ':' || m.id::text)), 0)
+SELECT count(*), coalesce(sum(hashtext(m.xmin::text || ':' || a.xmin::text || ':' || m.id::text)), 0),
+       count(*) FILTER (WHERE m.status = 'active')
   FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id WHERE m.school_id = %s
-UNION ALL SELECT count(*), coalesce(sum(hashtext(r.xmin::text || ':' || r.id::text)), 0)
+UNION ALL SELECT count(*), coalesce(sum(hashtext(r.xmin::text || ':' || r.id::text)), 0), 0
   FROM accounts_roleassignment r WHERE r.school_id = %s
-UNION ALL SELECT count(*), coalesce(sum(hashtext(l.xmin::text || ':' || l.id::text)), 0)
+UNION ALL SELECT count(*), coalesce(sum(hashtext(l.xmin::text || ':' || l.id::text)), 0), 0
   FROM accounts_contactlink l WHERE l.school_id = %s
 """
 
@@ -146,16 +147,27 @@ def _load_state_pg(school) -> SchoolState:
 
 
 def fingerprint_pg(cursor, school) -> str:
+    return _fingerprint_and_active_pg(cursor, school)[0]
+
+
+def _fingerprint_and_active_pg(cursor, school) -> tuple[str, int]:
     cursor.execute(PG_FINGERPRINT, [school.pk] * 3)
-    return hashlib.sha256(repr(cursor.fetchall()).encode()).hexdigest()
+    rows = cursor.fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest(), rows[0][2]
 
 
 def current_fingerprint(school) -> str:
     """The fingerprint as it is now, for Apply's check that nothing changed since the plan."""
+    return fingerprint_and_active(school)[0]
+
+
+def fingerprint_and_active(school) -> tuple[str, int]:
+    """The fingerprint and the number of active memberships (the guard's 10%), read in the same pass."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            return fingerprint_pg(cursor, school)
-    return load_state(school).fingerprint
+            return _fingerprint_and_active_pg(cursor, school)
+    state = load_state(school)
+    return state.fingerprint, state.active_count
 
 
 def guard_threshold_for(policy, active_count: int) -> int:

@@ -62,6 +62,7 @@ def assert_same(school, content, *, today=None):
     quick, full = both_ways(school, content, today=today)
     assert quick is not None, "the incremental plan stepped aside"
     assert comparable(quick) == comparable(full)
+    assert (quick.guard_count, quick.guard_threshold) == (full.guard_count, full.guard_threshold)
     return quick
 
 
