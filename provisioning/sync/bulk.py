@@ -30,7 +30,8 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple],
         return
     extra = tuple(same.values())
     prepared = [
-        tuple(f.get_db_prep_save(v, connection) for f, v in zip(model_fields, row + extra, strict=True)) for row in rows
+        tuple(f.get_db_prep_save(v, connection) for f, v in zip(model_fields, (*row, *extra), strict=True))
+        for row in rows
     ]
     columns = ", ".join(_quote(f.column) for f in model_fields)
     placeholders = ", ".join(["%s"] * len(names))
