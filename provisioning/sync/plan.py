@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django_scopes import scopes_disabled
 
 from accounts.models import Account, ContactLink, Membership, RoleAssignment
 from accounts.permissions import BULK_NEVER_GRANTS
@@ -426,10 +427,11 @@ def _settle_reactivations(plan, school) -> None:
         return
     ids = {item["account_id"] for item in plan.reactivations}
     held: dict[tuple[str, str], str] = {}
-    for chunk in in_chunks(ids, "uuid"):
-        rows = Membership.objects.filter(account_id__in=chunk, status=ACTIVE).exclude(school=school).order_by()
-        for account_id, person_type, name in rows.values_list("account_id", "person_type", "school__name"):
-            held[(str(account_id), person_type)] = name
+    with scopes_disabled():  # other schools' memberships, read from inside this school's job
+        for chunk in in_chunks(ids, "uuid"):
+            rows = Membership.objects.filter(account_id__in=chunk, status=ACTIVE).exclude(school=school).order_by()
+            for account_id, person_type, name in rows.values_list("account_id", "person_type", "school__name"):
+                held[(str(account_id), person_type)] = name
     for item in plan.reactivations:
         where = held.get((item["account_id"], item["person_type"]))
         if where is None:
@@ -488,8 +490,15 @@ def _find_elsewhere(school, newcomers) -> tuple[dict, dict]:
 
 
 def _memberships_of(account_ids) -> dict[str, list[dict]]:
-    """Every school's memberships of these accounts: a transfer closes the old school's one."""
+    """Every school's memberships of these accounts: a transfer closes the old school's one. A sync job runs
+    in its school's scope, so reading other schools' rows needs the scope lifted here, for this read only."""
     found = defaultdict(list)
+    with scopes_disabled():
+        _memberships_into(found, account_ids)
+    return found
+
+
+def _memberships_into(found, account_ids) -> None:
     for chunk in in_chunks(account_ids, "uuid"):
         rows = (
             Membership.objects.filter(account_id__in=chunk)
@@ -498,7 +507,6 @@ def _memberships_of(account_ids) -> dict[str, list[dict]]:
         )
         for row in rows:
             found[str(row["account_id"])].append(row)
-    return found
 
 
 def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):

@@ -142,6 +142,22 @@ def test_a_moved_student_still_in_the_old_schools_export_is_not_taken_back(schoo
     assert run_sync(school_b, content_b).counts == {"reactivate": 1}
 
 
+@pytest.mark.scoped
+def test_inside_a_jobs_school_scope_a_move_is_still_a_transfer_and_is_not_taken_back(school_a, school_b):
+    """Sync jobs plan inside their school's scope: the reads of other schools' memberships must still see them."""
+    from django_scopes import scope
+
+    content_b = feed_zip(students=[student("B9", "Zoë", "Ødegård", upn="A123456789012")])
+    with scope(school=school_b):
+        run_sync(school_b, content_b)
+    with scope(school=school_a):
+        run = run_sync(school_a, feed_zip(students=[student("S1", "Zoë", "Ødegård", upn="A123456789012")]))
+        assert run.counts == {"transfer": 1}
+    with scope(school=school_b):
+        assert run_sync(school_b, content_b).counts == {"skipped": 1}
+        assert Membership.objects.get(school=school_b, mis_code="B9").status == "archived"
+
+
 def test_staff_are_transferred_by_verified_email_only(school_a, school_b):
     teacher = member(school_b, "teacher_security", email="moved@example.org", username="moved").account
     Account.objects.filter(pk=teacher.pk).update(email_verified=True)
