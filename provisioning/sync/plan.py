@@ -110,10 +110,13 @@ SELECT m.id::text, m.account_id::text, m.person_type, m.mis_code, m.status, m.ye
        a.username, a.given_name, a.family_name, a.email, a.upn, a.home_school_id::text
 FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id WHERE m.school_id = %s
 """
-# Any change to a row gives it a new xmin, so these sums move whenever the school's accounts, roles or
-# links change (or rows come and go) -- without sorting or shipping every row to Python.
+# Any change to a row gives it a new xmin, so these sums move whenever the school's memberships, roles or
+# links change (or rows come and go) -- without sorting or shipping every row to Python. Accounts count by
+# the columns the planner compares instead: a sign-in (last_login) rewrites the account row every day, and
+# must not make the nightly run compare the whole feed (incremental.py) or refuse a plan made before it.
 PG_FINGERPRINT = """
-SELECT count(*), coalesce(sum(hashtext(m.xmin::text || ':' || a.xmin::text || ':' || m.id::text)), 0),
+SELECT count(*), coalesce(sum(hashtext(concat_ws(':', m.xmin, m.id, a.username, a.given_name, a.family_name,
+                                                 a.email, a.upn, a.home_school_id))), 0),
        count(*) FILTER (WHERE m.status = 'active')
   FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id WHERE m.school_id = %s
 UNION ALL SELECT count(*), coalesce(sum(hashtext(r.xmin::text || ':' || r.id::text)), 0), 0

@@ -4,6 +4,7 @@ whole feed with everyone the school holds; whenever it cannot be sure, it must s
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Account, ContactLink, Membership
 from provisioning.models import SyncRun
@@ -155,6 +156,14 @@ def test_it_steps_aside_when_the_school_changed_by_hand_since(school_a):
     Account.objects.filter(memberships__school=school_a, memberships__mis_code="S1").update(given_name="Edited")
     quick, full = both_ways(school_a, base_feed())
     assert quick is None and full.counts["update"] == 1
+
+
+def test_sign_ins_since_the_last_run_do_not_make_it_step_aside(school_a):
+    """A sign-in rewrites the account row (last_login) but nothing the sync compares: on a school where people
+    sign in every day, the nightly run must still plan from the changed lines."""
+    applied(school_a)
+    Account.objects.filter(memberships__school=school_a).update(last_login=timezone.now())
+    assert_same(school_a, base_feed(students=[student("S1", "Ann-Marie", upn="A1"), *PEOPLE[1:]]))
 
 
 def test_it_steps_aside_when_the_policy_changed_since(school_a):
