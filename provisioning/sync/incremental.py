@@ -135,6 +135,8 @@ _BLANK = b' ,"\t\r'
 def _added_removed(new: FeedFile, old: FeedFile) -> tuple[list[bytes] | None, list[bytes]]:
     """New or changed lines (in file order) and lines gone; None when most of the file changed, as
     planning in full then costs no more."""
+    if new.data == old.data:
+        return [], []  # the nightly case: a file exactly as it was
     old_set, new_set = set(old.lines), set(new.lines)
     added = [line for line in new.lines if line not in old_set]
     removed = [line for line in old.lines if line not in new_set]
@@ -270,10 +272,11 @@ class _Changes:
             return False
         added = set(added)
         encoding = self.link_encoding = new.encoding
-        first: dict[tuple[bytes, bytes], bytes] = {}
-        for line, pair in zip(new.lines, _pairs(new, new.lines, contact_at, student_at), strict=True):
-            if pair != (b"", b"") and pair not in first:
-                first[pair] = line
+        first: dict[tuple[bytes, bytes], bytes] = {}  # each pair's first line, in file order
+        keep_first = first.setdefault
+        for pair, line in zip(_pairs(new, new.lines, contact_at, student_at), new.lines, strict=True):
+            keep_first(pair, line)
+        first.pop((b"", b""), None)
         self.current_pairs = first
         gone = set(_pairs(old, removed, contact_at, student_at))
         contacts = {code.encode(encoding) for code in self.touched["contact"]}
@@ -289,11 +292,15 @@ class _Changes:
                 carried_pairs.add(pair)
             else:
                 carried.remove(record)
-        attention_lines = [
-            line
-            for pair, line in first.items()
-            if line in added or pair[0] in contacts or pair[1] in students or pair in gone
-        ]
+        attention_lines = (
+            [
+                line
+                for pair, line in first.items()
+                if line in added or pair[0] in contacts or pair[1] in students or pair in gone
+            ]
+            if added or contacts or students or gone
+            else []
+        )
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")  # no modes: ends were checked on receipt
         rows = _cells(new, attention_lines)
         self.feed.links = feeds._links(scratch, [new.header, *rows])
@@ -359,7 +366,6 @@ class _Changes:
         """Held links the planner must see: those of the links it plans (to compare) and those that may now be
         archived (a contact's or student's line changed or went, or the link's line went)."""
         contact_absent = self.feed.modes["contact"] == "absent"
-        contacts_in_feed = set() if contact_absent else self._contact_codes()
         codes = {membership_id: code for (_pt, code), membership_id in ends.items()}
         # By contact: touched contacts, contacts of gone links, and the contact end of every planned link
         # (which finds the held link it is compared with). By student: touched students, students of gone links.
@@ -385,6 +391,8 @@ class _Changes:
                 (str(pk), code)
                 for pk, code in Membership.objects.filter(id__in=chunk).order_by().values_list("id", "mis_code")
             )
+        # The contacts file's codes are read only when some held link needs them (none in a night without change).
+        contacts_in_feed = set() if contact_absent or not found else self._contact_codes()
         for link_id, (contact_id, student_id, relationship, portal) in found.items():
             pair = (codes.get(contact_id, ""), codes.get(student_id, ""))
             self._held_link(str(link_id), contact_id, student_id, relationship, portal, pair, contact_absent,
