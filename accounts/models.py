@@ -17,6 +17,13 @@ from django_scopes import ScopedManager
 
 from tenancy.models import School, SchoolOwned
 
+# The links of the rows a sync writes by the hundred thousand to a school, a role or a job carry no database
+# constraint (db_constraint=False): PostgreSQL checks each such row at commit by looking the one school (role,
+# job) up again, half a million lookups and about 2 s of a 100,000-person first import. Those columns are only
+# ever set by Rollcall's own code, and a school, role or job is only deleted through Django, whose on_delete
+# (CASCADE, PROTECT, SET_NULL) works the same without the constraint. The links between accounts, memberships
+# and contact links keep theirs.
+
 
 class PersonType(models.TextChoices):
     STUDENT = "student", "Student"
@@ -53,7 +60,7 @@ class Account(AbstractBaseUser, PermissionsMixin):
     email_verified = models.BooleanField(default=False)
     upn = models.CharField("UPN", max_length=20, blank=True, help_text="Unique pupil number, for students.")
     home_school = models.ForeignKey(
-        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="home_accounts"
+        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="home_accounts", db_constraint=False
     )
     approved = models.BooleanField(default=True)
     locked_out = models.BooleanField(default=False)
@@ -136,7 +143,7 @@ class Membership(SchoolOwned):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: every index below starts with the school.
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
     person_type = models.CharField(max_length=10, choices=PersonType.choices)
     mis_code = models.CharField("MIS code", max_length=64, blank=True)
@@ -182,11 +189,11 @@ class RoleAssignment(SchoolOwned):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     membership = models.ForeignKey(
         Membership, on_delete=models.CASCADE, related_name="role_assignments", db_index=False
     )
-    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+", db_index=False)
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     granted_at = models.DateTimeField(auto_now_add=True)
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
@@ -209,6 +216,7 @@ class ContactLink(SchoolOwned):
     """A contact (parent, carer) linked to a student at the same school, as the MIS records it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     # No index of its own: contact_link_once starts with it.
     contact = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="student_links", db_index=False)
     student = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="contact_links")
@@ -265,14 +273,16 @@ class StarterCode(SchoolOwned):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of their own: starter_code_expiry_idx and starter_code_lookup_idx start with them.
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="starter_codes", db_index=False)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    job = models.ForeignKey("tenancy.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(
+        "tenancy.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
 
     class Meta:
         indexes = [
