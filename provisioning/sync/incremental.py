@@ -20,6 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.db import connection
+
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncRecord, SyncRun
 from provisioning.sync import feeds
@@ -147,12 +149,11 @@ def _added_removed(new: FeedFile, old: FeedFile) -> tuple[list[bytes] | None, li
 
 def _pairs(file: FeedFile, lines: list[bytes], contact_at: int, student_at: int) -> list[tuple[bytes, bytes]]:
     """(contact code, student code) of each line as bytes in the file's encoding, without decoding or reading
-    the other cells where the file is plain ASCII with no quoting (bytes.strip() is str.strip() there)."""
-    if file.quoted or not file.data.isascii():
-        encoding = file.encoding
-        return [
-            (_cell(c, contact_at).encode(encoding), _cell(c, student_at).encode(encoding)) for c in _cells(file, lines)
-        ]
+    the other cells. Without quoting a comma always ends a cell, in UTF-8 and Windows-1252 alike, and
+    bytes.strip() is str.strip() unless a cell begins or ends with a byte beyond ASCII's printable range (a
+    Unicode space, say): such a line alone goes through the csv reader."""
+    if file.quoted:
+        return [_pair_read(file, cells, contact_at, student_at) for cells in _cells(file, lines)]
     last = max(contact_at, student_at)
     out = []
     for line in lines:
@@ -160,7 +161,23 @@ def _pairs(file: FeedFile, lines: list[bytes], contact_at: int, student_at: int)
         if len(cells) <= last:
             cells += [b""] * (last + 1 - len(cells))
         out.append((cells[contact_at].strip(), cells[student_at].strip()))
+    separators = any(b in file.data for b in _ODD_EDGES)
+    if separators or not file.data.isascii():
+        for i, (contact, student) in enumerate(out):
+            if (separators or not (contact.isascii() and student.isascii())) and (_odd(contact) or _odd(student)):
+                out[i] = _pair_read(file, _cells(file, [lines[i]])[0], contact_at, student_at)
     return out
+
+
+_ODD_EDGES = [bytes([b]) for b in range(28, 32)]  # str.strip() takes these ASCII separators off; bytes.strip() not
+
+
+def _odd(code: bytes) -> bool:
+    return bool(code) and (code[0] > 127 or 28 <= code[0] < 32 or code[-1] > 127 or 28 <= code[-1] < 32)
+
+
+def _pair_read(file: FeedFile, cells: list[str], contact_at: int, student_at: int) -> tuple[bytes, bytes]:
+    return _cell(cells, contact_at).encode(file.encoding), _cell(cells, student_at).encode(file.encoding)
 
 
 class _Changes:
@@ -366,7 +383,6 @@ class _Changes:
         """Held links the planner must see: those of the links it plans (to compare) and those that may now be
         archived (a contact's or student's line changed or went, or the link's line went)."""
         contact_absent = self.feed.modes["contact"] == "absent"
-        codes = {membership_id: code for (_pt, code), membership_id in ends.items()}
         # By contact: touched contacts, contacts of gone links, and the contact end of every planned link
         # (which finds the held link it is compared with). By student: touched students, students of gone links.
         by = {"contact": set(), "student": set()}
@@ -378,24 +394,15 @@ class _Changes:
             by["contact"].add(ends.get(("contact", contact_code)))
             by["student"].add(ends.get(("student", student_code)))
         by["contact"].update(ends.get(("contact", link["contact_code"])) for link in self.feed.links)
-        fields = ("id", "contact_id", "student_id", "relationship", "portal_access")
         found = {}
-        for person_type, ids in by.items():
-            for chunk in planning.in_chunks(ids - {None}, "uuid"):
-                rows = ContactLink.objects.filter(school=self.school, **{f"{person_type}_id__in": chunk}).order_by()
-                for link_id, contact_id, student_id, relationship, portal in rows.values_list(*fields):
-                    found[link_id] = (str(contact_id), str(student_id), relationship, portal)
-        others = {m for link in found.values() for m in link[:2] if m not in codes}
-        for chunk in planning.in_chunks(others, "uuid"):
-            codes.update(
-                (str(pk), code)
-                for pk, code in Membership.objects.filter(id__in=chunk).order_by().values_list("id", "mis_code")
-            )
+        for end, ids in by.items():
+            for link in _links_held(self.school, end, ids - {None}):
+                found[link[0]] = link
         # The contacts file's codes are read only when some held link needs them (none in a night without change).
         contacts_in_feed = set() if contact_absent or not found else self._contact_codes()
-        for link_id, (contact_id, student_id, relationship, portal) in found.items():
-            pair = (codes.get(contact_id, ""), codes.get(student_id, ""))
-            self._held_link(str(link_id), contact_id, student_id, relationship, portal, pair, contact_absent,
+        for link_id, contact_id, student_id, relationship, portal, contact_code, student_code in found.values():
+            pair = (contact_code, student_code)
+            self._held_link(link_id, contact_id, student_id, relationship, portal, pair, contact_absent,
                             contacts_in_feed)  # fmt: skip
 
     def _contact_codes(self) -> set[str]:
@@ -415,6 +422,34 @@ class _Changes:
             "relationship": relationship,
             "portal_access": portal,
         }
+
+
+HELD_LINKS_PG = """
+SELECT l.id::text, l.contact_id::text, l.student_id::text, l.relationship, l.portal_access, c.mis_code, s.mis_code
+  FROM accounts_contactlink l
+  JOIN accounts_membership c ON c.id = l.contact_id
+  JOIN accounts_membership s ON s.id = l.student_id
+ WHERE l.school_id = %s AND l.{end}_id = ANY(%s::uuid[])
+"""
+
+
+def _links_held(school, end: str, membership_ids: set[str]) -> list[tuple]:
+    """The school's contact links whose contact (or student) is one of these memberships, with both ends' MIS
+    codes: (id, contact id, student id, relationship, portal access, contact code, student code), ids as text.
+    PostgreSQL sends the ids as text: str() of some 60,000 UUIDs cost more than the query."""
+    if not membership_ids:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(HELD_LINKS_PG.format(end=end), [school.pk, sorted(membership_ids)])
+            return cursor.fetchall()
+    fields = ("id", "contact_id", "student_id", "relationship", "portal_access", "contact__mis_code",
+              "student__mis_code")  # fmt: skip
+    out = []
+    for chunk in planning.in_chunks(membership_ids, "uuid"):
+        rows = ContactLink.objects.filter(school=school, **{f"{end}_id__in": chunk}).order_by().values_list(*fields)
+        out.extend((str(i), str(c), str(s), *rest) for i, c, s, *rest in rows)
+    return out
 
 
 def _text(value) -> str:

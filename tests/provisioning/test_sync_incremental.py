@@ -211,3 +211,22 @@ def test_codes_beyond_ascii_compare_as_in_full(school_a):
         school_a, base_feed(students=people, contacts=contacts, links=[*links[:3], ["CÉ4", "SÉ5", "Mum", "no"]])
     )
     assert_same(school_a, base_feed(students=people[:4], contacts=contacts, links=links[:3]))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_link_codes_read_from_bytes_match_the_csv_reader(encoding):
+    """The byte-level reading of link lines (no decoding) must give what the csv reader and str.strip() give,
+    beyond ASCII too: accented codes, a no-break space or an ASCII separator at a code's edge."""
+    text = "contact_code,student_code,relationship\nCÉ1,S1,Mère\n C2 ,\xa0S2\xa0,Père\nC3\x1f,S3,\nC4\n,S5,x\n"
+    data = text.encode(encoding)
+    lines = data.splitlines()
+    file = incremental.FeedFile(header=lines[0].decode(encoding).split(","), data=data, lines=lines[1:],
+                                encoding=encoding, quoted=False)  # fmt: skip
+    quoted = incremental.FeedFile(**{**file.__dict__, "quoted": True})
+
+    fast = incremental._pairs(file, file.lines, 0, 1)
+
+    assert fast == incremental._pairs(quoted, quoted.lines, 0, 1)
+    assert [(c.decode(encoding), s.decode(encoding)) for c, s in fast] == [
+        ("CÉ1", "S1"), ("C2", "S2"), ("C3", "S3"), ("C4", ""), ("", "S5")
+    ]  # fmt: skip
