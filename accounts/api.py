@@ -213,23 +213,8 @@ class AccountListCreateApi(_AccountsApi):
         if not incoming.is_valid():
             return _invalid(incoming)
         data = incoming.validated_data
-        membership = services.account_create(
-            school=self.school,
-            actor=self.actor(),
-            username=data["username"],
-            person_type=data["person_type"],
-            given_name=data["given_name"],
-            family_name=data["family_name"],
-            email=data["email"],
-            mis_code=data["mis_code"],
-            upn=data["upn"],
-            year_group=data["year_group"],
-            role_codes=tuple(data["roles"]),
-            password_method=data["password_method"],
-            password=data["password"] or None,
-            consent=data["consent"],
-            add_existing=data["add_existing"],
-            base_url=request.build_absolute_uri("/"),
+        membership = services.account_add(
+            school=self.school, actor=self.actor(), data=data, base_url=request.build_absolute_uri("/")
         )
         body = AccountSerializer(self.membership(membership.pk)).data
         body |= {

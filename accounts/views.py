@@ -164,23 +164,8 @@ def user_add(request, school_slug):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            membership = services.account_create(
-                school=school,
-                actor=_actor(request),
-                username=data["username"],
-                person_type=data["person_type"],
-                given_name=data["given_name"],
-                family_name=data["family_name"],
-                email=data["email"],
-                mis_code=data["mis_code"],
-                upn=data["upn"],
-                year_group=data["year_group"],
-                role_codes=tuple(data["roles"]),
-                password_method=data["password_method"],
-                password=data["password"] or None,
-                consent=data["consent"],
-                add_existing=data["add_existing"],
-                base_url=request.build_absolute_uri("/"),
+            membership = services.account_add(
+                school=school, actor=_actor(request), data=data, base_url=request.build_absolute_uri("/")
             )
         except services.ExistingAccountFound as exc:
             existing = exc.account  # offered on the page: "Add this person to your school"

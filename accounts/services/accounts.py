@@ -76,6 +76,23 @@ def _check_consent(*, actor: Actor, consent: bool | None) -> None:
         raise ValidationError({"consent": "Tick the consent acknowledgement to add this person."})
 
 
+# The fields the +Add form and the API's create share, by the names both use.
+ADD_FIELDS = ("username", "person_type", "given_name", "family_name", "email", "mis_code", "upn", "year_group",
+              "password_method", "consent", "add_existing")  # fmt: skip
+
+
+def account_add(*, school: School, actor: Actor, data: dict, base_url: str) -> Membership:
+    """+Add from the screen's form or the API's body (their cleaned data, the same keys)."""
+    return account_create(
+        school=school,
+        actor=actor,
+        role_codes=tuple(data["roles"]),
+        password=data["password"] or None,
+        base_url=base_url,
+        **{name: data[name] for name in ADD_FIELDS},
+    )
+
+
 @transaction.atomic
 def account_create(
     *,
