@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench.sync import (
     analyze,
+    bench_school,
     changed_people,
     create_database,
     csv_files,
@@ -84,17 +85,9 @@ def main(argv=None) -> int:
         from django_scopes import scope, scopes_disabled
 
         from provisioning.contacts.selectors import contacts_moving_to_revoke
-        from provisioning.sync import services
-        from tenancy.models import Organisation, School
 
         with scopes_disabled():
-            org = Organisation.objects.create(name="Bench Trust", slug="bench")
-            school = School.objects.create(organisation=org, name="Bench Academy", slug="bench", urn="999999",
-                                           email_domains="bench.sch.uk")  # fmt: skip
-            policy = services.policy_for(school)
-            policy.password_method, policy.username_method, policy.guard_threshold = "random", "mis_code", 10**7
-            policy.staff_roles, policy.student_grace_days, policy.staff_grace_days = ["teacher_security"], 0, 0
-            policy.save()
+            school = bench_school()
         seconds, _ = one_sync(school, base, label="initial")
         log(f"initial import: {seconds:.1f} s")
         analyze()
