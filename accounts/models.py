@@ -35,7 +35,9 @@ class AccountManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
-        return self.get(username__iexact=username)
+        # lower() on both sides, as account_username_ci_unique holds it: iexact compiles to UPPER(),
+        # which no index matches on PostgreSQL, so each sign-in would read every account.
+        return self.alias(username_lower=Lower("username")).get(username_lower=Lower(models.Value(username)))
 
     def create_user(self, username, password=None, **extra):
         account = self.model(username=username, **extra)
