@@ -5,6 +5,7 @@ filesystem, so `make run` needs no server. DATABASE_URL / CELERY_BROKER_URL swit
 PostgreSQL and Redis. DEBUG=0 turns on every production safeguard (`check --deploy` clean).
 """
 
+import copy
 import os
 from pathlib import Path
 
@@ -120,6 +121,12 @@ elif "postgresql" in DATABASES["default"]["ENGINE"] and not env_bool("POSTGRES_J
     # PostgreSQL's JIT spent 4.4 s compiling the Account Manager's state query (EXISTS subqueries over
     # 10,000 contacts) that then ran in 0.4 s; short OLTP queries never gain from it.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # A second connection to the same database, for job progress only (tenancy.services.job_progress): a
+    # job working inside one long transaction (the MIS sync, an upload) writes its progress through it and
+    # commits at once, so the browser's bar moves. Tests point it at the test database (a mirror). SQLite
+    # has none: its one writer at a time would make this connection wait on the job's own transaction.
+    DATABASES["jobs_progress"] = {**copy.deepcopy(DATABASES["default"]), "TEST": {"MIRROR": "default"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (allauth's login rate limits need a shared one in production) ------------------

@@ -115,6 +115,9 @@ class Job(SchoolOwned):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written on claim and with every progress report: a running job whose worker stopped writing it is the
+    # one taken for abandoned (tenancy.services.job_claim), however long ago it started.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -135,7 +138,8 @@ class Job(SchoolOwned):
             return 100
         if not self.progress_total:
             return 0
-        return min(100, int(100 * self.progress_done / self.progress_total))
+        # All items done is not finished: the job may still write its report, commit, or roll back.
+        return min(99, int(100 * self.progress_done / self.progress_total))
 
     @property
     def duration(self):

@@ -4,9 +4,11 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tenancy.models import Job, School
@@ -33,21 +35,28 @@ def job_start(
     return job
 
 
-# A job still "running" this long after it started lost its worker (killed, machine restarted): the
-# broker re-delivers its message (acks late), and the job may be taken up again. Every job is either
-# all or nothing (its transaction rolled back) or claims its items one by one, so a re-run is safe.
+# A running job whose worker has not reported for this long lost it (killed, machine restarted): the broker
+# re-delivers its message (acks late), and the job may be taken up again. A worker reports with every
+# progress write (job_progress), so a long job that is moving is never taken for lost, however long ago it
+# started. Every job is either all or nothing (its transaction rolled back) or claims its items one by one,
+# so a re-run is safe.
 JOB_STALE_AFTER = timedelta(minutes=30)
 JOB_MAX_ATTEMPTS = 3
+# The second connection progress is written through (config/settings.py configures it on PostgreSQL only).
+PROGRESS_DB = "jobs_progress"
 
 
 def job_claim(job: Job) -> bool:
     """Move a queued (or abandoned) job to running. A conditional UPDATE, so two deliveries never both run it."""
     now = timezone.now()
-    abandoned = Q(state=Job.State.RUNNING, started_at__lt=now - JOB_STALE_AFTER, attempts__lt=JOB_MAX_ATTEMPTS)
+    stale = now - JOB_STALE_AFTER
+    abandoned = Q(state=Job.State.RUNNING, last_seen__lt=stale, attempts__lt=JOB_MAX_ATTEMPTS)
     claimed = (
         Job.objects.filter(pk=job.pk, school=job.school)
+        # Rows from before heartbeats (none written yet) count from their start.
+        .alias(last_seen=Coalesce("heartbeat_at", "started_at"))
         .filter(Q(state=Job.State.QUEUED) | abandoned)
-        .update(state=Job.State.RUNNING, started_at=now, attempts=F("attempts") + 1)
+        .update(state=Job.State.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
     )
     if claimed:
         job.refresh_from_db()
@@ -55,13 +64,43 @@ def job_claim(job: Job) -> bool:
 
 
 def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
-    fields = {"progress_done": done}
+    """Record how far the job is, and that its worker is alive (the heartbeat).
+
+    Other connections see it at once, even when the caller is inside a transaction (see _progress_aside).
+    Only progress is written here, never state: a job whose transaction rolls back after reporting all its
+    items done still looks unfinished.
+    """
+    fields = {"progress_done": done, "heartbeat_at": timezone.now()}
     if total is not None:
         fields["progress_total"] = total
-    Job.objects.filter(pk=job.pk, school=job.school).update(**fields)
-    job.progress_done = done
-    if total is not None:
-        job.progress_total = total
+    if not _progress_aside(job, fields):
+        Job.objects.filter(pk=job.pk, school=job.school).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def _progress_aside(job: Job, fields: dict) -> bool:
+    """Write progress through the second connection, committed at once; False when it was not written.
+
+    Only needed inside a transaction (outside one, the default connection commits each write). It is not
+    written when the job's row is not visible to the second connection (created in the caller's own
+    transaction, not yet committed) or is locked by the caller's transaction (which would make the second
+    connection wait on a transaction that waits on it: SKIP LOCKED finds no row instead); the caller then
+    writes through its own connection, and the progress shows when its transaction commits.
+
+    On SQLite there is no second connection: one writer at a time, so it would wait on the caller's write
+    lock. Progress written inside a transaction there appears when the transaction commits.
+    """
+    if PROGRESS_DB not in settings.DATABASES or not transaction.get_connection().in_atomic_block:
+        return False
+    jobs = Job.objects.using(PROGRESS_DB)
+    try:
+        with transaction.atomic(using=PROGRESS_DB):
+            free = jobs.filter(pk=job.pk, school=job.school).select_for_update(skip_locked=True, no_key=True)
+            return bool(jobs.filter(pk__in=free.values("pk")).update(**fields))
+    except DatabaseError:  # e.g. no connection to be had: the bar waits for the commit, the job goes on
+        log.warning("job %s: progress not written aside", job.pk, exc_info=True)
+        return False
 
 
 def job_succeed(job: Job, *, counts: dict | None = None, report: bytes | None = None, report_name: str = "") -> None:

@@ -1,6 +1,8 @@
 """Shared fixtures: two schools, and people at them holding each kind of role."""
 
 import pytest
+from django.conf import settings
+from django.test import TransactionTestCase
 from django_scopes import scopes_disabled
 
 from tests.factories import PASSWORD, OrganisationFactory, SchoolFactory, member
@@ -17,6 +19,12 @@ def _test_code_sees_all_schools(request):
         return
     with scopes_disabled():
         yield
+
+
+if "jobs_progress" in settings.DATABASES:
+    # Job progress goes through this second connection (tenancy.services.job_progress), a mirror of the
+    # test database. A test that marks no databases gets only "default", and Django would refuse the second.
+    TransactionTestCase.databases = {"default", "jobs_progress"}
 
 
 def pytest_configure(config):

@@ -136,9 +136,9 @@ def credentials_prepare_start(*, school: School, actor: Account, run: SyncRun, b
 def credentials_prepare(job: Job) -> None:
     """The job: the zip is written to a temporary file, then stored beside the codes. The codes are not
     touched; they go when the zip is downloaded or expires. A message delivered twice finds the job claimed
-    (tenancy.tasks.run_school_job). A job still running after JOB_STALE_AFTER may be claimed again while
-    the first attempt carries on (a big school's slips can take that long), so each attempt writes its
-    own file and the first to finish is kept (_prepared)."""
+    (tenancy.tasks.run_school_job). A job whose worker wrote no progress for JOB_STALE_AFTER may be claimed
+    again while the first attempt carries on (one stuck, not dead), so each attempt writes its own file
+    and the first to finish is kept (_prepared)."""
     try:
         run = _available(job.school, job.params.get("run_id"))
     except CredentialsGone as exc:

@@ -213,10 +213,10 @@ def test_a_job_whose_worker_died_is_taken_up_again_but_not_forever(school_a, cen
     job = census_report_start(school=school_a, actor=centre_admin)
     Job.objects.filter(pk=job.pk).update(state=Job.State.QUEUED)
     assert job_claim(job)
-    assert not job_claim(job)  # running, and recently started: another delivery leaves it alone
-    Job.objects.filter(pk=job.pk).update(started_at=timezone.now() - JOB_STALE_AFTER - timedelta(minutes=1))
+    assert not job_claim(job)  # running, and its worker reported lately: another delivery leaves it alone
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - JOB_STALE_AFTER - timedelta(minutes=1))
     assert job_claim(job)  # abandoned by a dead worker: taken up again
     Job.objects.filter(pk=job.pk).update(
-        started_at=timezone.now() - JOB_STALE_AFTER - timedelta(minutes=1), attempts=JOB_MAX_ATTEMPTS
+        heartbeat_at=timezone.now() - JOB_STALE_AFTER - timedelta(minutes=1), attempts=JOB_MAX_ATTEMPTS
     )
     assert not job_claim(job)
