@@ -30,7 +30,10 @@ def _uuid(value) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def apply_plan(*, school, policy, items: list[dict], job=None) -> dict:
+APPLY_STEPS = 7  # apply_plan calls `step` after each of its phases, for the job's progress
+
+
+def apply_plan(*, school, policy, items: list[dict], job=None, step=lambda: None) -> dict:
     """Returns {"codes": [(account id, plain code)], ...} for the credentials sheet; raises to roll back."""
     now = timezone.now()
     today = timezone.localdate()
@@ -39,12 +42,18 @@ def apply_plan(*, school, policy, items: list[dict], job=None) -> dict:
     for item in people:
         by_outcome[item["outcome"]].append(item)
     new_accounts = _create_accounts(school, policy, by_outcome["create"], now)
+    step()
     _create_memberships(school, by_outcome["create"] + by_outcome["transfer"], now)
     _close_transferred(school, by_outcome["transfer"], today)
+    step()
     _update_existing(school, by_outcome["update"] + by_outcome["reactivate"], now)
+    step()
     _grant_roles(school, people, now)
+    step()
     _archive(by_outcome["archive"], today)
+    step()
     _apply_links(school, [i for i in items if i["entity"] == "link"])
+    step()
     codes = []
     if new_accounts and policy.password_method == "random":
         # The accounts services' one starter-code mechanism, in the shape a COPY wants.
@@ -57,6 +66,7 @@ def apply_plan(*, school, policy, items: list[dict], job=None) -> dict:
                   "job_id": job.pk if job is not None else None},
         )  # fmt: skip
         codes = [(a, code) for a, code, _hash in values]
+    step()
     return {"codes": codes}
 
 

@@ -26,7 +26,7 @@ from accounts.services import Actor
 from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import incremental
 from provisioning.sync import plan as planning
-from provisioning.sync.apply import apply_plan, deactivate_if_nothing_left
+from provisioning.sync.apply import APPLY_STEPS, apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
 from provisioning.sync.credentials import credentials_purge
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
@@ -256,6 +256,28 @@ def _run_failed(run: SyncRun, message: str, *, state=SyncRun.State.FAILED) -> No
     run.state, run.message = state, message
 
 
+# The sync job's progress is counted in steps: the planning's (feed read, planned, plan stored), then the
+# apply's (a stored plan read back, apply_plan's phases, the outcome recorded).
+PLAN_STEPS = 3
+
+
+class _Steps:
+    """Each call is one step done, written as the job's progress (shown while the run's transaction is
+    still open: tenancy.services.job_progress); no job, nothing written."""
+
+    def __init__(self, job: Job | None, total: int):
+        self.job, self.done, self.total = job, 0, total
+        self._write()
+
+    def __call__(self) -> None:
+        self.done += 1
+        self._write()
+
+    def _write(self) -> None:
+        if self.job is not None:
+            job_progress(self.job, done=self.done, total=self.total)
+
+
 def _lock_policy(school: School) -> SyncPolicy:
     """Two runs for one school never overlap: each holds the policy row's lock for its whole work."""
     policy_for(school)
@@ -277,12 +299,15 @@ def sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
 def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     school = run.school
     started = time.perf_counter()
+    step = _Steps(job, PLAN_STEPS + (0 if run.dry_run else APPLY_STEPS + 1))
     with transaction.atomic():
         policy = _lock_policy(school)
         SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
         with run.feed.file.open("rb") as handle:
             content = handle.read()
+        step()  # the feed read
         plan = _make_plan(run, policy, content)
+        step()  # planned
         _store_records(run, plan.items)
         run.counts = dict(plan.counts)
         run.fingerprint = plan.fingerprint
@@ -290,15 +315,14 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         contacts_to_revoke_check(run, plan.items)
         run.planned_at = timezone.now()
         run.plan_seconds = time.perf_counter() - started
-        if job is not None:
-            job_progress(job, done=1, total=2)
+        step()  # the plan stored
         if plan.guard_count > plan.guard_threshold:
             run.state = SyncRun.State.NEEDS_CONFIRMATION
             transaction.on_commit(lambda: _notify_guard(run))
         elif run.dry_run:
             run.state = SyncRun.State.PLANNED
         else:
-            _apply_items(run=run, policy=policy, items=plan.items, job=job)
+            _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step)
         run.save()
     return run
 
@@ -319,6 +343,7 @@ def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> planning.Pla
 def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     """Execute exactly the stored plan, refusing when the school's accounts changed since it was made."""
     school = run.school
+    step = _Steps(job, 1 + APPLY_STEPS + 1)
     with transaction.atomic():
         policy = _lock_policy(school)
         run = SyncRun.objects.get(school=school, pk=run.pk)
@@ -345,20 +370,22 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
                 "reason",
             )  # fmt: skip
         )
-        _apply_items(run=run, policy=policy, items=items, job=job)
+        step()  # the plan read back
+        _apply_items(run=run, policy=policy, items=items, job=job, step=step)
         run.save()
     return run
 
 
-def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job) -> None:
+def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, step: _Steps) -> None:
     started = time.perf_counter()
-    result = apply_plan(school=run.school, policy=policy, items=items, job=job)
+    result = apply_plan(school=run.school, policy=policy, items=items, job=job, step=step)
     # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
     run.applied_fingerprint = planning.current_fingerprint(run.school) if items else run.fingerprint
     if result["codes"]:
         _store_credentials(run, result["codes"], items)
     if run.feed_id:
         Feed.objects.filter(school=run.school, pk=run.feed_id).update(applied_at=timezone.now())
+    step()  # the applied state recorded
     run.state, run.applied_at = SyncRun.State.APPLIED, timezone.now()
     run.apply_seconds = time.perf_counter() - started
     audit_record(
