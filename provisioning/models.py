@@ -111,6 +111,7 @@ from datetime import time as _time  # noqa: E402
 
 from django.conf import settings  # noqa: E402
 from django.db import models  # noqa: E402
+from django_scopes import ScopedManager  # noqa: E402
 
 from tenancy.models import SchoolOwned  # noqa: E402
 
@@ -314,3 +315,26 @@ class SyncRecord(SchoolOwned):
 
     def __str__(self):
         return f"{self.outcome} {self.person_type} {self.mis_code}"
+
+
+class SchoolDataVersion(models.Model):
+    """A number that moves on with every write to what a school's sync plans from (PostgreSQL only): its
+    memberships, role assignments and contact links, and the columns the planner compares of its members'
+    accounts. Triggers bump it (migration 0007), so the sync's state fingerprint is one row read instead of a
+    pass over every member; the row appears with the school's first such write.
+
+    A table of its own, not a column of School: a sync's first write holds this row's lock until it commits,
+    and saving the school's settings must not wait for that. The school link has no database constraint: a
+    school's deletion removes this row first (Django's fast delete) and its memberships' deletion then writes
+    it again, which a constraint would refuse at commit; the leftover row is two numbers and harmless.
+    """
+
+    school = models.OneToOneField(
+        "tenancy.School", primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    version = models.BigIntegerField(default=0)
+
+    objects = ScopedManager(school="school")
+
+    def __str__(self):
+        return f"{self.school_id} at version {self.version}"

@@ -1,0 +1,186 @@
+"""The school's state fingerprint moves with every change the planner could see, and with nothing else: on
+PostgreSQL a version that triggers keep (provisioning migration 0007), elsewhere a digest of the state itself."""
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from accounts.models import ContactLink, Membership, RoleAssignment
+from provisioning.models import SchoolDataVersion
+from provisioning.sync import bulk, services
+from provisioning.sync import plan as planning
+from provisioning.sync.apply import MEMBERSHIP_INSERT
+from tests.factories import ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
+from tests.provisioning.sync_helpers import feed_zip, run_sync, student
+
+pytestmark = pytest.mark.django_db
+pg_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the version and its triggers exist on PostgreSQL only"
+)
+
+
+def moves(school, change) -> bool:
+    before = planning.current_fingerprint(school)
+    change()
+    return planning.current_fingerprint(school) != before
+
+
+def version(school) -> int:
+    return SchoolDataVersion.objects.filter(school=school).values_list("version", flat=True).first() or 0
+
+
+def test_it_moves_when_a_membership_is_added_changed_or_removed(school_a):
+    assert moves(school_a, lambda: MembershipFactory(school=school_a, mis_code="S1"))
+    assert moves(school_a, lambda: Membership.objects.filter(school=school_a).update(year_group="9"))
+    assert moves(school_a, lambda: Membership.objects.filter(school=school_a, mis_code="S1").delete())
+
+
+def test_it_moves_when_a_role_is_granted_or_taken_away(school_a):
+    membership = MembershipFactory(school=school_a)
+    assert moves(school_a, lambda: RoleAssignmentFactory(membership=membership, role_id="eo"))
+    assert moves(school_a, lambda: RoleAssignment.objects.filter(membership=membership).delete())
+
+
+def test_it_moves_when_a_contact_link_is_made_changed_or_removed(school_a):
+    contact = MembershipFactory(school=school_a, person_type="contact")
+    child = MembershipFactory(school=school_a, person_type="student")
+    assert moves(school_a, lambda: ContactLinkFactory(school=school_a, contact=contact, student=child))
+    assert moves(school_a, lambda: ContactLink.objects.filter(school=school_a).update(relationship="Carer"))
+    assert moves(school_a, lambda: ContactLink.objects.filter(school=school_a).delete())
+
+
+def test_it_moves_when_a_members_account_is_renamed_or_its_email_changes(school_a):
+    account = MembershipFactory(school=school_a).account
+
+    def rename():
+        account.family_name = "Renamed"
+        account.save()
+
+    def new_email():
+        account.email = "new@example.org"
+        account.save(update_fields=["email"])
+
+    assert moves(school_a, rename)
+    assert moves(school_a, new_email)
+
+
+def test_it_stays_when_a_member_signs_in(school_a):
+    account = MembershipFactory(school=school_a).account
+    account.last_login = timezone.now()
+    assert not moves(school_a, lambda: account.save(update_fields=["last_login"]))
+
+
+def test_it_stays_when_another_schools_people_change(school_a, school_b):
+    MembershipFactory(school=school_a)
+    theirs = MembershipFactory(school=school_b)
+
+    def elsewhere():
+        RoleAssignmentFactory(membership=theirs, role_id="eo")
+        Membership.objects.filter(pk=theirs.pk).update(form="changed")
+        theirs.account.given_name = "Other"
+        theirs.account.save()
+
+    assert not moves(school_a, elsewhere)
+    assert moves(school_b, lambda: Membership.objects.filter(pk=theirs.pk).delete())
+
+
+def test_it_moves_for_each_school_of_a_renamed_account(school_a, school_b):
+    ours = MembershipFactory(school=school_a)
+    MembershipFactory(school=school_b, account=ours.account)
+    before = planning.current_fingerprint(school_a), planning.current_fingerprint(school_b)
+    ours.account.username = "renamed"
+    ours.account.save()
+    assert planning.current_fingerprint(school_a) != before[0]
+    assert planning.current_fingerprint(school_b) != before[1]
+
+
+def test_it_moves_when_the_sync_writes_in_bulk(school_a):
+    """bulk.insert_rows writes with COPY on PostgreSQL: the statement-level triggers fire for COPY too."""
+    account = MembershipFactory(school=school_a).account
+    now = timezone.now()
+
+    def copy_membership():
+        row = (bulk.new_ids(1)[0], str(account.pk), "student", "S9", "7", "7A", False)
+        same = {"school_id": school_a.pk, "status": "active", "created_at": now, "updated_at": now}
+        bulk.insert_rows(Membership, MEMBERSHIP_INSERT, [row], same=same)
+
+    def copy_role():
+        row = (bulk.new_ids(1)[0], str(Membership.objects.get(school=school_a, mis_code="S9").pk), "eo")
+        bulk.insert_rows(RoleAssignment, ["id", "membership_id", "role_id"], [row],
+                         same={"school_id": school_a.pk, "granted_at": now})  # fmt: skip
+
+    assert moves(school_a, copy_membership)
+    assert moves(school_a, copy_role)
+
+
+def test_a_sync_applied_after_a_sign_in_is_still_the_plan_it_checked(school_a):
+    run_sync(school_a, feed_zip(students=[student("S1")]))
+    run = run_sync(school_a, feed_zip(students=[student("S1", "Anne")]), apply=False)
+    signed_in = Membership.objects.get(school=school_a, mis_code="S1").account
+    signed_in.last_login = timezone.now()
+    signed_in.save(update_fields=["last_login"])
+    assert services.sync_apply(run=run).state == "applied"
+
+
+@pg_only
+def test_one_statement_moves_the_version_once_however_many_rows_it_writes(school_a):
+    for _ in range(3):
+        MembershipFactory(school=school_a)
+    before = version(school_a)
+    Membership.objects.filter(school=school_a).update(form="8B")
+    assert version(school_a) == before + 1
+
+
+@pg_only
+def test_a_statement_that_writes_nothing_leaves_the_version(school_a):
+    MembershipFactory(school=school_a)
+    before = version(school_a)
+    Membership.objects.filter(school=school_a, mis_code="nobody").update(form="8B")
+    assert version(school_a) == before
+
+
+@pg_only
+def test_emptying_a_table_moves_every_schools_version(school_a, school_b):
+    ContactLinkFactory(school=school_a)
+    ContactLinkFactory(school=school_b)
+    before = version(school_a), version(school_b)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the links' foreign key checks, due at commit
+        cursor.execute("TRUNCATE accounts_contactlink")
+    assert (version(school_a), version(school_b)) == (before[0] + 1, before[1] + 1)
+
+
+@pg_only
+def test_the_active_count_comes_with_the_version(school_a):
+    MembershipFactory(school=school_a)
+    MembershipFactory(school=school_a, status="left")
+    fingerprint, active = planning.fingerprint_and_active(school_a)
+    assert (fingerprint, active) == (f"version:{version(school_a)}", 1)
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_change_committed_while_the_plan_reads_the_state_makes_apply_refuse(school_a, monkeypatch):
+    """Another session's change lands after the memberships were read: whatever the plan holds, its
+    version must be one from before the change, or Apply would carry out a plan made on a stale state."""
+    run_sync(school_a, feed_zip(students=[student("S1")]))
+    keep, changed = planning._keep, []
+
+    def keep_after_a_change(state, row):
+        if not changed:
+            changed.append(True)
+            other = connections.create_connection("default")  # its own session, committing at once
+            try:
+                with other.cursor() as cursor:
+                    cursor.execute("UPDATE accounts_membership SET form = 'by hand' WHERE school_id = %s",
+                                   [school_a.pk])  # fmt: skip
+            finally:
+                other.close()
+        keep(state, row)
+
+    monkeypatch.setattr(planning, "_keep", keep_after_a_change)
+    run = run_sync(school_a, feed_zip(students=[student("S1", "Anne")]), apply=False)
+    monkeypatch.undo()
+    assert changed and run.state == "planned"
+    with pytest.raises(services.SyncRefused, match="fresh plan"):
+        services.sync_apply(run=run)
