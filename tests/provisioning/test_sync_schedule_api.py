@@ -1,9 +1,10 @@
 """The nightly schedule in each school's own time zone, and the sync API."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from provisioning.models import SyncRun
@@ -43,11 +44,13 @@ def test_a_later_night_applies_the_new_feed_and_records_no_new_feed(school_a, dj
     _nightly(school_a, tz="Europe/London")
     run_sync(school_a, feed_zip([student("S1")]))  # applied: the school is past its first sync
     receive(school_a, feed_zip([student("S1"), student("S2", "Bob")]))
+    # Nights after today: the runs a tick starts are stamped with the real time, which must come before them.
+    tonight = datetime.combine(timezone.now().date() + timedelta(days=1), time(2, 30), tzinfo=UTC)
     with django_capture_on_commit_callbacks(execute=True):
-        (run,) = services.scheduled_tick(now=datetime(2026, 11, 24, 2, 30, tzinfo=UTC))
+        (run,) = services.scheduled_tick(now=tonight)
     run.refresh_from_db()
     assert not run.dry_run and run.state == "applied" and run.counts == {"unchanged": 1, "create": 1}
-    (nothing,) = services.scheduled_tick(now=datetime(2026, 11, 25, 2, 30, tzinfo=UTC))
+    (nothing,) = services.scheduled_tick(now=tonight + timedelta(days=1))
     assert nothing.state == "no_feed" and nothing.get_state_display() == "No new feed"
 
 
