@@ -1,6 +1,4 @@
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Value
-from django.db.models.functions import Lower
 
 from accounts.credentials import starter_code_redeem
 from accounts.models import Account
@@ -20,9 +18,7 @@ class StarterCodeBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, email=None, **kwargs):
         if not password or not (username or email):
             return None
-        candidates = []
-        if username:  # lower() on both sides uses the username index; iexact (UPPER()) would read every account
-            candidates = list(Account.objects.alias(low=Lower("username")).filter(low=Lower(Value(username)))[:1])
+        candidates = list(Account.objects.filter(username__iexact=username)[:1]) if username else []
         candidates += [a for a in accounts_with_email(email) if a not in candidates]
         for account in candidates:
             if account.has_usable_password() or not self.user_can_authenticate(account):

@@ -19,8 +19,7 @@ def accounts_with_email(email: str) -> QuerySet[Account]:
     email = (email or "").strip()
     if not email:
         return Account.objects.none()
-    # lower() on both sides uses account_email_ci_idx; iexact compiles to UPPER(), which no index matches.
-    return Account.objects.alias(low=Lower("email")).filter(low=Lower(Value(email))).order_by("date_joined")
+    return Account.objects.filter(email__iexact=email).order_by("date_joined")
 
 
 def privacy_notice_for(account: Account) -> tuple[str, str] | None:
@@ -266,14 +265,13 @@ def account_match_existing(*, school: School, email: str = "", upn: str = "", pe
 
     match = Q()
     if email:
-        match |= Q(email_lower=Lower(Value(email)), email_verified=True)  # through account_email_ci_idx
+        match |= Q(email__iexact=email, email_verified=True)
     if upn and person_type == PersonType.STUDENT:
         match |= Q(upn=upn)
     if not match:
         return None
     with scopes_disabled():
-        accounts = Account.objects.alias(email_lower=Lower("email"))
-        return accounts.filter(match, deleted_at__isnull=True, is_active=True).order_by("date_joined").first()
+        return Account.objects.filter(match, deleted_at__isnull=True, is_active=True).order_by("date_joined").first()
 
 
 def linked_signins(*, account: Account) -> list[str]:

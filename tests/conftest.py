@@ -2,6 +2,7 @@
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.test import TransactionTestCase
 from django_scopes import scopes_disabled
 
@@ -25,6 +26,13 @@ if "jobs_progress" in settings.DATABASES:
     # Job progress goes through this second connection (tenancy.services.job_progress), a mirror of the
     # test database. A test that marks no databases gets only "default", and Django would refuse the second.
     TransactionTestCase.databases = {"default", "jobs_progress"}
+
+    @pytest.fixture(scope="session", autouse=True)
+    def _progress_connection_closed(django_db_setup):
+        """Closed before the test database is dropped, which PostgreSQL refuses while a session is open on it
+        (the run then leaves test_rollcall_<pid> behind)."""
+        yield
+        connections["jobs_progress"].close()
 
 
 def pytest_configure(config):

@@ -1,11 +1,12 @@
 """The registry's tables as the database holds them."""
 
 import pytest
+from django.db import connection
 from django.db.models import ProtectedError
 
 from accounts.credentials import starter_code_issue
 from accounts.models import Account, ContactLink, Membership, Role, RoleAssignment, StarterCode
-from tests.factories import ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
+from tests.factories import AccountFactory, ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +36,25 @@ def test_a_role_in_use_is_still_protected(school_a):
     assignment = RoleAssignmentFactory(school=school_a, membership=MembershipFactory(school=school_a))
     with pytest.raises(ProtectedError):
         Role.objects.get(pk=assignment.role_id).delete()
+
+
+@pytest.mark.parametrize("field", ["username", "email"])
+def test_iexact_on_username_and_email_lowers_both_sides(field):
+    """So PostgreSQL can use the lower() indexes (a sign-in by username or email, allauth's too)."""
+    AccountFactory(username="MixedCase", email="Mixed.Case@Example.org")
+    value = {"username": "mIXEDcASE", "email": "mixed.case@EXAMPLE.ORG"}[field]
+    queryset = Account.objects.filter(**{f"{field}__iexact": value})
+
+    assert queryset.count() == 1
+    assert f'LOWER("accounts_account"."{field}") = LOWER(' in str(queryset.query)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the lower() indexes are PostgreSQL's plan to use")
+def test_a_sign_in_look_up_uses_the_username_index():
+    AccountFactory.create_batch(3)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a three-row table would be read whole otherwise
+        sql, params = Account.objects.filter(username__iexact="SomeOne").query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "account_username_ci_unique" in plan
