@@ -187,6 +187,10 @@ class _Changes:
         self.feed = feeds.ParsedFeed(file_format="rollcall_csv")
         self.state = planning.SchoolState(fingerprint=fingerprint, links_prefiltered=True)
         self.touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
+        # Of the touched, those whose links may plan otherwise than last time (see _link_touched_settle).
+        self.link_touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
+        self.changed: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
+        self.deleted: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.gone: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.settled = {"unchanged": 0, "link_unchanged": 0}
         # (contact code, student code) as bytes in the links file's encoding -> the pair's first line
@@ -204,6 +208,8 @@ class _Changes:
         carried = self._carried_skips()
         if carried is None:
             return None
+        self._load_members()
+        self._link_touched_settle()
         if LINK_FILE in self.new and not self._links(carried):
             return None
         self._load_state()
@@ -230,9 +236,11 @@ class _Changes:
             return False
         self.feed.people[person_type] = people
         here = {p["mis_code"] for p in people}
-        gone = {_cell(cells, code_at) for cells in _cells(old, removed)} - {""}
-        self.touched[person_type] = here | gone
-        self.gone[person_type] = gone - here  # a changed line is removed and added: still here
+        removed_codes = {_cell(cells, code_at) for cells in _cells(old, removed)} - {""}
+        self.touched[person_type] = here | removed_codes
+        self.gone[person_type] = removed_codes - here
+        self.changed[person_type] = here & removed_codes  # a changed line is removed and added: still here
+        self.deleted[person_type] = {p["mis_code"] for p in people if p.get("deleted")}
         lines = sum(1 for line in new.lines if line.strip(_BLANK))
         self.settled["unchanged"] += lines - len(people)
         return True
@@ -296,8 +304,8 @@ class _Changes:
         first.pop((b"", b""), None)
         self.current_pairs = first
         gone = set(_pairs(old, removed, contact_at, student_at))
-        contacts = {code.encode(encoding) for code in self.touched["contact"]}
-        students = {code.encode(encoding) for code in self.touched["student"]}
+        contacts = {code.encode(encoding) for code in self.link_touched["contact"]}
+        students = {code.encode(encoding) for code in self.link_touched["student"]}
         carried_pairs = set()
         for record in list(carried):
             if record["entity"] != "link":
@@ -332,6 +340,27 @@ class _Changes:
 
     # --- what the school holds for those people --------------------------------------------------------
 
+    def _load_members(self) -> None:
+        """The touched people's memberships and accounts: what the planner compares them with."""
+        for person_type, codes in self.touched.items():
+            for chunk in planning.in_chunks(codes - {""}, "text"):
+                rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
+                for values in rows.order_by().values_list(*planning.STATE_FIELDS):
+                    row = planning.state_row(values)
+                    self.state.members[(person_type, row["mis_code"])] = row
+
+    def _link_touched_settle(self) -> None:
+        """Whose links must be planned again: people new to the file or gone from it, and people whose line
+        changed but who have no membership here yet (they may be created now) or are marked deleted (the
+        planner then drops them from the codes links resolve by). Anyone else whose line changed keeps the
+        membership every link of theirs resolved to last time, so a link whose own line is unchanged plans
+        as it did then: unchanged (the held links are as that run left them, the fingerprint says so)."""
+        members = self.state.members
+        for person_type, touched in self.touched.items():
+            changed = self.changed[person_type]
+            unsettled = {c for c in changed if (person_type, c) not in members or c in self.deleted[person_type]}
+            self.link_touched[person_type] = (touched - changed) | unsettled
+
     def _load_state(self) -> None:
         state = self.state
         wanted = {pt: set(codes) for pt, codes in self.touched.items()}
@@ -342,12 +371,6 @@ class _Changes:
             wanted["contact"].add(contact_code)
             wanted["student"].add(student_code)
         ends: dict[tuple[str, str], str] = {}
-        for person_type, codes in self.touched.items():  # what the planner compares: memberships and accounts
-            for chunk in planning.in_chunks(codes - {""}, "text"):
-                rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
-                for values in rows.order_by().values_list(*planning.STATE_FIELDS):
-                    row = planning.state_row(values)
-                    state.members[(person_type, row["mis_code"])] = row
         for key, row in state.members.items():
             ends[key] = row["id"]
         for person_type, codes in wanted.items():  # links' other ends: their ids are enough
@@ -388,7 +411,7 @@ class _Changes:
         by = {"contact": set(), "student": set()}
         for person_type in by:
             by[person_type].update(
-                ends[(person_type, c)] for c in self.touched[person_type] if (person_type, c) in ends
+                ends[(person_type, c)] for c in self.link_touched[person_type] if (person_type, c) in ends
             )
         for contact_code, student_code in self.gone_pairs:
             by["contact"].add(ends.get(("contact", contact_code)))

@@ -115,6 +115,27 @@ def test_a_contact_who_returns_loses_the_links_the_export_no_longer_has(school_a
     assert ("link", "archive") in {(i["entity"], i["outcome"]) for i in plan.items}
 
 
+def test_people_whose_line_changed_keep_their_links_unless_they_come_or_go(school_a):
+    """Links are planned again only for people new to the file, gone from it, or without a membership yet;
+    a changed line (a rename, an email, an inactive flag and back) leaves the person's links as they were."""
+    applied(school_a, year_groups=["7", "9"])  # S4 (year 8) is skipped: no membership, its link not made
+    edited = base_feed(
+        students=[student("S1", "Ann", "Renamed", upn="A1"), student("S2", "Bob", upn="A2", inactive="yes"),
+                  *PEOPLE[2:3], student("S4", "Dee", year="9", form="9B"), *PEOPLE[4:]],
+        contacts=[contact("C1", email="c1@new.example"), *CONTACTS[1:]],
+    )  # fmt: skip
+    plan = assert_same(school_a, edited)
+    outcomes = {(i["entity"], i["outcome"], i["mis_code"]) for i in plan.items}
+    assert {("person", "update", "S1"), ("person", "archive", "S2"), ("person", "create", "S4"),
+            ("link", "create", "C4")} <= outcomes  # fmt: skip
+    applied(school_a, edited, year_groups=["7", "9"])
+    back = base_feed(students=[student("S1", "Ann", "Renamed", upn="A1"), *PEOPLE[1:3],
+                               student("S4", "Dee", year="9", form="9B"), *PEOPLE[4:]],
+                     contacts=[contact("C1", email="c1@new.example"), *CONTACTS[1:]])  # fmt: skip
+    plan = assert_same(school_a, back)
+    assert ("person", "reactivate", "S2") in {(i["entity"], i["outcome"], i["mis_code"]) for i in plan.items}
+
+
 def test_a_leaving_date_that_came_due_since_makes_a_leaver(school_a):
     soon = (date.today() + timedelta(days=3)).isoformat()
     content = base_feed(students=[*PEOPLE, student("S8", "Fay", leaving=soon)])
