@@ -1,5 +1,6 @@
 """The sync's set-based writes (bulk.py) and the parts of apply.py that reach past the school in scope."""
 
+import time
 import uuid
 
 import pytest
@@ -69,12 +70,22 @@ def test_copy_layout_puts_columns_that_never_change_once_at_the_end_of_each_line
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 1000])
-def test_new_ids_are_distinct_random_uuids_as_text(n):
+def test_new_ids_are_distinct_time_ordered_uuids_as_text(n):
+    before = time.time_ns() // 1_000_000
     ids = bulk.new_ids(n)
+    after = time.time_ns() // 1_000_000
     assert len(ids) == len(set(ids)) == n
+    assert ids == sorted(ids)
     for text in ids:
         value = uuid.UUID(text)
-        assert str(value) == text and value.version == 4 and value.variant == uuid.RFC_4122
+        assert str(value) == text and value.version == 7 and value.variant == uuid.RFC_4122
+        assert before <= value.int >> 80 <= after  # the first 48 bits: Unix time in milliseconds
+
+
+def test_new_ids_made_later_sort_after():
+    first = bulk.new_ids(3)
+    time.sleep(0.002)
+    assert max(first) < min(bulk.new_ids(3))
 
 
 def test_deleting_a_run_deletes_its_records_and_only_them(school_a):
