@@ -318,19 +318,16 @@ class SyncRecord(SchoolOwned):
 
 
 class SchoolDataVersion(models.Model):
-    """A number that moves on with every write to what a school's sync plans from (PostgreSQL only): its
-    memberships, role assignments and contact links, and the columns the planner compares of its members'
-    accounts. Triggers bump it (migration 0007), so the sync's state fingerprint is one row read instead of a
-    pass over every member; the row appears with the school's first such write.
+    """The changes folded so far into a school's sync fingerprint (PostgreSQL only; see SchoolDataChange).
 
-    A table of its own, not a column of School: a sync's first write holds this row's lock until it commits,
-    and saving the school's settings must not wait for that. The school link has no database constraint: a
-    school's deletion removes this row first (Django's fast delete) and its memberships' deletion then writes
-    it again, which a constraint would refuse at commit; the leftover row is two numbers and harmless.
+    Only a sync writes this row, under its SyncPolicy lock, when it folds the school's changes in: an edit
+    never waits for it. No database constraint and no cascade: Django leaves the row when a school is
+    deleted (a leftover of two numbers for an id never used again) instead of locking it while a sync
+    of that school might be folding into it.
     """
 
     school = models.OneToOneField(
-        "tenancy.School", primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "tenancy.School", primary_key=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
     version = models.BigIntegerField(default=0)
 
@@ -338,3 +335,27 @@ class SchoolDataVersion(models.Model):
 
     def __str__(self):
         return f"{self.school_id} at version {self.version}"
+
+
+class SchoolDataChange(models.Model):
+    """A transaction wrote to what a school's sync plans from (PostgreSQL only): its memberships, role
+    assignments or contact links, or a compared column of its members' accounts (migration 0007's triggers).
+
+    One row per (school, transaction), so no two transactions ever write the same row and an edit never
+    waits on a running sync, or a sync on an edit, through it. The sync's fingerprint is the school's
+    folded version plus the statements of these rows; a sync folds them into SchoolDataVersion as it
+    finishes (provisioning.sync.plan.applied_fingerprint), so a school keeps only the rows of the
+    transactions since its last sync. Like the version, left alone when a school is deleted.
+    """
+
+    pk = models.CompositePrimaryKey("school", "xact")
+    school = models.ForeignKey(  # the primary key's index, which begins with the school, serves it
+        "tenancy.School", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    xact = models.BigIntegerField(help_text="The writing transaction's id (pg_current_xact_id()).")
+    statements = models.IntegerField(default=1, help_text="Its statements that wrote to the school's data.")
+
+    objects = ScopedManager(school="school")
+
+    def __str__(self):
+        return f"{self.school_id} written by transaction {self.xact}"

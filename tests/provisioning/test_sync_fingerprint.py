@@ -1,12 +1,13 @@
 """The school's state fingerprint moves with every change the planner could see, and with nothing else: on
-PostgreSQL a version that triggers keep (provisioning migration 0007), elsewhere a digest of the state itself."""
+PostgreSQL a count that triggers keep (provisioning migration 0007) without making a writer wait on another,
+elsewhere a digest of the state itself."""
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from accounts.models import ContactLink, Membership, RoleAssignment
-from provisioning.models import SchoolDataVersion
+from provisioning.models import SchoolDataChange, SchoolDataVersion
 from provisioning.sync import bulk, services
 from provisioning.sync import plan as planning
 from provisioning.sync.apply import MEMBERSHIP_INSERT
@@ -26,7 +27,9 @@ def moves(school, change) -> bool:
 
 
 def version(school) -> int:
-    return SchoolDataVersion.objects.filter(school=school).values_list("version", flat=True).first() or 0
+    """The folded version plus every change row's statements, this transaction's own included."""
+    folded = SchoolDataVersion.objects.filter(school=school).values_list("version", flat=True).first() or 0
+    return folded + sum(SchoolDataChange.objects.filter(school=school).values_list("statements", flat=True))
 
 
 def test_it_moves_when_a_membership_is_added_changed_or_removed(school_a):
@@ -155,7 +158,8 @@ def test_the_active_count_comes_with_the_version(school_a):
     MembershipFactory(school=school_a)
     MembershipFactory(school=school_a, status="left")
     fingerprint, active = planning.fingerprint_and_active(school_a)
-    assert (fingerprint, active) == (f"version:{version(school_a)}", 1)
+    assert (fingerprint, active) == (planning.current_fingerprint(school_a), 1)
+    assert fingerprint == f"version:0+{version(school_a)}"  # all written by this (the test's) transaction
 
 
 @pg_only
@@ -184,3 +188,103 @@ def test_a_change_committed_while_the_plan_reads_the_state_makes_apply_refuse(sc
     assert changed and run.state == "planned"
     with pytest.raises(services.SyncRefused, match="fresh plan"):
         services.sync_apply(run=run)
+
+
+@pg_only
+def test_a_rolled_back_write_leaves_the_version(school_a):
+    MembershipFactory(school=school_a)
+    before = version(school_a)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Membership.objects.filter(school=school_a).update(form="8B")
+        raise RuntimeError("undone")
+    assert version(school_a) == before
+
+
+@pg_only
+def test_folding_moves_the_changes_into_the_version_and_keeps_the_sum(school_a):
+    MembershipFactory(school=school_a)
+    Membership.objects.filter(school=school_a).update(form="8B")
+    before = version(school_a)
+    planned = planning.current_fingerprint(school_a)
+    assert planning.applied_fingerprint(school_a, planned) == f"version:{before}+0"
+    assert not SchoolDataChange.objects.filter(school=school_a).exists()
+    assert version(school_a) == before
+    assert planning.current_fingerprint(school_a) == f"version:{before}+0"
+
+
+def other_session():
+    """A connection of its own, committing each statement at once, that gives up on any lock it waits for
+    rather than hang the test (an edit must never wait on a sync's version)."""
+    other = connections.create_connection("default")
+    other.ensure_connection()
+    other.connection.execute("SET lock_timeout = '3s'")
+    return other
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_edit_committed_while_a_sync_is_open_neither_waits_nor_deadlocks(school_a):
+    """The deadlock the per-school version row caused: the sync's first write held the version row until it
+    committed, the edit held its membership and waited for the version row, the sync then wanted that
+    membership. With a change row per transaction the edit waits for nothing the sync holds."""
+    ours, theirs = MembershipFactory(school=school_a), MembershipFactory(school=school_a)
+    other = other_session()
+    try:
+        with transaction.atomic():
+            planned = planning.fingerprint_and_active(school_a)[0]
+            Membership.objects.filter(pk=ours.pk).update(form="sync")  # the sync's first write
+            with other.cursor() as cursor:  # by hand, committed while the sync is open
+                cursor.execute("UPDATE accounts_membership SET form = 'by hand' WHERE id = %s", [theirs.pk])
+            Membership.objects.filter(pk=theirs.pk).update(form="sync")  # the sync's later write
+            applied = planning.applied_fingerprint(school_a, planned)
+    finally:
+        other.close()
+    assert Membership.objects.get(pk=theirs.pk).form == "sync"
+    assert planning.current_fingerprint(school_a) != applied  # the edit came after the plan's reading
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_edit_committed_during_a_sync_makes_the_next_run_plan_in_full(school_a, monkeypatch):
+    """Committed after the plan's reading and before the fold: the fold takes its row in, but the applied
+    fingerprint must not count it, or the next run would take the school as the sync left it."""
+    feed = feed_zip(students=[student("S1"), student("S2")])
+    run = run_sync(school_a, feed)
+    assert planning.current_fingerprint(school_a) == run.applied_fingerprint  # the sync's own writes alone
+    theirs = Membership.objects.get(school=school_a, mis_code="S2")
+    fold = planning.applied_fingerprint
+
+    def edit_then_fold(school, planned):
+        other = other_session()
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("UPDATE accounts_membership SET form = 'by hand' WHERE id = %s", [theirs.pk])
+        finally:
+            other.close()
+        return fold(school, planned)
+
+    monkeypatch.setattr(planning, "applied_fingerprint", edit_then_fold)
+    run = run_sync(school_a, feed_zip(students=[student("S1", "Anne"), student("S2")]))
+    monkeypatch.undo()
+    assert run.state == "applied"
+    assert planning.current_fingerprint(school_a) != run.applied_fingerprint
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_edit_still_open_when_the_sync_folds_counts_once_it_commits(school_a):
+    ours, theirs = MembershipFactory(school=school_a), MembershipFactory(school=school_a)
+    other = other_session()
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("UPDATE accounts_membership SET form = 'by hand' WHERE id = %s", [theirs.pk])
+        with transaction.atomic():
+            planned = planning.current_fingerprint(school_a)
+            Membership.objects.filter(pk=ours.pk).update(form="sync")
+            applied = planning.applied_fingerprint(school_a, planned)  # cannot see the edit's row: leaves it
+        assert planning.current_fingerprint(school_a) == applied
+        other.commit()
+    finally:
+        other.close()
+    assert planning.current_fingerprint(school_a) != applied
