@@ -225,13 +225,14 @@ def fingerprint_and_active(school) -> tuple[str, int]:
     return state.fingerprint, state.active_count
 
 
-def applied_fingerprint(school, planned: str) -> str:
+def applied_fingerprint(school, planned: str, *, wrote: bool = True) -> str:
     """The fingerprint the school will have once this sync commits, if no one else writes to it from the
     reading `planned` on; for the next run to tell whether it may plan from the changed lines alone. Folds
     the school's change rows into its version (PostgreSQL): call it under the SyncPolicy lock, after the
-    sync's last write to the school."""
+    sync's last write to the school. It folds after a run that wrote nothing too, so the rows of a school
+    whose nights change nothing do not pile up."""
     if connection.vendor != "postgresql":
-        return current_fingerprint(school)
+        return current_fingerprint(school) if wrote else planned
     with connection.cursor() as cursor:
         cursor.execute(PG_FOLD, {"school": school.pk})
         own = cursor.fetchone()[0]

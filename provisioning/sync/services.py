@@ -380,7 +380,7 @@ def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, st
     started = time.perf_counter()
     result = apply_plan(school=run.school, policy=policy, items=items, job=job, step=step)
     # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
-    run.applied_fingerprint = planning.applied_fingerprint(run.school, run.fingerprint) if items else run.fingerprint
+    run.applied_fingerprint = planning.applied_fingerprint(run.school, run.fingerprint, wrote=bool(items))
     if result["codes"]:
         _store_credentials(run, result["codes"], items)
     if run.feed_id:

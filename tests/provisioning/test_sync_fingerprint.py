@@ -212,6 +212,19 @@ def test_folding_moves_the_changes_into_the_version_and_keeps_the_sum(school_a):
     assert planning.current_fingerprint(school_a) == f"version:{before}+0"
 
 
+@pg_only
+def test_a_night_that_changes_nothing_folds_the_edits_of_the_day(school_a):
+    """Else a school whose runs never write would keep a change row for every editing transaction."""
+    content = feed_zip([student("S1"), student("S2", "Bob")])
+    run_sync(school_a, content)
+    Membership.objects.filter(school=school_a, mis_code="S1").update(updated_at=timezone.now())  # nothing to undo
+    assert SchoolDataChange.objects.filter(school=school_a).exists()
+    run = run_sync(school_a, content)
+    assert run.state == "applied" and run.counts == {"unchanged": 2}
+    assert not SchoolDataChange.objects.filter(school=school_a).exists()
+    assert planning.current_fingerprint(school_a) == run.applied_fingerprint
+
+
 def other_session():
     """A connection of its own, committing each statement at once, that gives up on any lock it waits for
     rather than hang the test (an edit must never wait on a sync's version)."""
@@ -254,14 +267,14 @@ def test_an_edit_committed_during_a_sync_makes_the_next_run_plan_in_full(school_
     theirs = Membership.objects.get(school=school_a, mis_code="S2")
     fold = planning.applied_fingerprint
 
-    def edit_then_fold(school, planned):
+    def edit_then_fold(school, planned, **kwargs):
         other = other_session()
         try:
             with other.cursor() as cursor:
                 cursor.execute("UPDATE accounts_membership SET form = 'by hand' WHERE id = %s", [theirs.pk])
         finally:
             other.close()
-        return fold(school, planned)
+        return fold(school, planned, **kwargs)
 
     monkeypatch.setattr(planning, "applied_fingerprint", edit_then_fold)
     run = run_sync(school_a, feed_zip(students=[student("S1", "Anne"), student("S2")]))
