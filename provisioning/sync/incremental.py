@@ -26,6 +26,7 @@ from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncRecord, SyncRun
 from provisioning.sync import feeds
 from provisioning.sync import plan as planning
+from provisioning.sync.bulk import pg_array
 
 PERSON_FILES, LINK_FILE = feeds.PERSON_FILES, feeds.LINK_FILE
 BATCH = planning.BATCH
@@ -464,7 +465,7 @@ def _links_held(school, end: str, membership_ids: set[str]) -> list[tuple]:
         return []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(HELD_LINKS_PG.format(end=end), [school.pk, sorted(membership_ids)])
+            cursor.execute(HELD_LINKS_PG.format(end=end), [school.pk, pg_array(sorted(membership_ids))])
             return cursor.fetchall()
     fields = ("id", "contact_id", "student_id", "relationship", "portal_access", "contact__mis_code",
               "student__mis_code")  # fmt: skip

@@ -17,7 +17,7 @@ from django_scopes import scopes_disabled
 from accounts.models import Account, ContactLink, Membership, RoleAssignment
 from accounts.permissions import BULK_NEVER_GRANTS
 from provisioning.sync import usernames
-from provisioning.sync.bulk import new_ids
+from provisioning.sync.bulk import new_ids, pg_array
 from provisioning.sync.feeds import ParsedFeed
 
 BATCH = 900
@@ -542,7 +542,7 @@ def in_chunks(values, db_type: str):
     if not values:
         return
     if connection.vendor == "postgresql":
-        yield RawSQL(f"SELECT unnest(%s::{db_type}[])", [values])
+        yield RawSQL(f"SELECT unnest(%s::{db_type}[])", [pg_array(values)])
         return
     for i in range(0, len(values), BATCH):
         yield values[i : i + BATCH]

@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Account, UsernameHold
+from provisioning.sync.bulk import pg_array
 
 BATCH = 900  # under SQLite's default limit on query parameters
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
@@ -71,12 +72,13 @@ def _taken_exact(names: list[str]) -> dict[str, object]:
         table = Account._meta.db_table
         hold_table = UsernameHold._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT lower(username), id FROM {table} WHERE lower(username) = ANY(%s)", [names])
+            array = pg_array(names)
+            cursor.execute(f"SELECT lower(username), id FROM {table} WHERE lower(username) = ANY(%s::text[])", [array])
             taken.update({name: pk for name, pk in cursor.fetchall()})
             cursor.execute(
                 f"SELECT username_lower, account_id FROM {hold_table}"
-                " WHERE username_lower = ANY(%s) AND held_until > %s",
-                [names, now],
+                " WHERE username_lower = ANY(%s::text[]) AND held_until > %s",
+                [array, now],
             )
             for name, account_id in cursor.fetchall():
                 taken.setdefault(name, ("hold", account_id))

@@ -4,6 +4,7 @@ import time
 import uuid
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -80,6 +81,14 @@ def test_new_ids_are_distinct_time_ordered_uuids_as_text(n):
         value = uuid.UUID(text)
         assert str(value) == text and value.version == 7 and value.variant == uuid.RFC_4122
         assert before <= value.int >> 80 <= after  # the first 48 bits: Unix time in milliseconds
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="an array parameter in PostgreSQL's syntax")
+def test_pg_array_round_trips_awkward_text():
+    values = [*AWKWARD, "{braces}", "com,ma", "NULL", "  spaced  "]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT unnest(%s::text[])", [bulk.pg_array(values)])
+        assert [row[0] for row in cursor.fetchall()] == values
 
 
 def test_new_ids_made_later_sort_after():
