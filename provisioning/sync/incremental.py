@@ -58,12 +58,34 @@ def plan_changes(*, school, policy, run, content: bytes, today: date | None = No
     if any(new[name].header != old[name].header for name in new):
         return None
     fingerprint, active_count = planning.fingerprint_and_active(school)
+    by_hand: dict[str, set[str]] = {}
     if fingerprint != before.applied_fingerprint:
-        return None
+        by_hand = _changed_by_hand(school, before)
+        if by_hand is None:
+            return None
     since = before.planned_at.astimezone().date()
     changes = _Changes(school, policy, new, old, before, today, since, fingerprint)
     changes.state.active_count = active_count
+    changes.by_hand.update(by_hand)
     return changes.plan()
+
+
+def _changed_by_hand(school, before: SyncRun) -> dict[str, set[str]] | None:
+    """{person type: MIS codes} of the people written to since that run by anyone else (an edit by hand, an
+    upload, another school's sync): they are planned again, whatever their lines. None (plan in full) when
+    that is not known, or when one has no MIS code (the planner matches those by account, not by line)."""
+    ids = planning.changes_by_hand(school, before.applied_fingerprint)
+    if ids is None:
+        return None
+    codes: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
+    for chunk in planning.in_chunks(ids, "uuid"):
+        for person_type, code in Membership.objects.filter(school=school, id__in=chunk).values_list(
+            "person_type", "mis_code"
+        ):
+            if not code:
+                return None
+            codes[person_type].add(code)
+    return codes
 
 
 def _last_applied(school, run, policy) -> SyncRun | None:
@@ -192,6 +214,7 @@ class _Changes:
         self.link_touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.changed: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.deleted: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
+        self.by_hand: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}  # see _changed_by_hand
         self.gone: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.settled = {"unchanged": 0, "link_unchanged": 0}
         # (contact code, student code) as bytes in the links file's encoding -> the pair's first line
@@ -231,6 +254,14 @@ class _Changes:
         code_at = _column(new, "mis_code")
         skip = set(added)
         attention = added + [line for line in self._due_lines(new, _column(new, "leaving_date")) if line not in skip]
+        by_hand = self.by_hand[person_type]
+        if by_hand:
+            skip.update(attention)
+            wanted = {code.encode(new.encoding) for code in by_hand}
+            codes = _pairs(new, new.lines, code_at, code_at)
+            attention += [
+                line for line, (code, _) in zip(new.lines, codes, strict=True) if code in wanted and line not in skip
+            ]
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")
         people = feeds._people(scratch, file_name, person_type, [new.header, *_cells(new, attention)], self.today)
         if not scratch.ok:
@@ -238,7 +269,7 @@ class _Changes:
         self.feed.people[person_type] = people
         here = {p["mis_code"] for p in people}
         removed_codes = {_cell(cells, code_at) for cells in _cells(old, removed)} - {""}
-        self.touched[person_type] = here | removed_codes
+        self.touched[person_type] = here | removed_codes | by_hand
         self.gone[person_type] = removed_codes - here
         self.changed[person_type] = here & removed_codes  # a changed line is removed and added: still here
         self.deleted[person_type] = {p["mis_code"] for p in people if p.get("deleted")}
@@ -360,7 +391,7 @@ class _Changes:
         for person_type, touched in self.touched.items():
             changed = self.changed[person_type]
             unsettled = {c for c in changed if (person_type, c) not in members or c in self.deleted[person_type]}
-            self.link_touched[person_type] = (touched - changed) | unsettled
+            self.link_touched[person_type] = (touched - changed) | unsettled | self.by_hand[person_type]
 
     def _load_state(self) -> None:
         state = self.state

@@ -7,6 +7,7 @@ dicts (the plan) that apply.py executes and that SyncRecord rows store as they a
 
 import hashlib
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -240,6 +241,47 @@ def applied_fingerprint(school, planned: str, *, wrote: bool = True) -> str:
     if seen is None:  # not a reading of the version: made before it existed, never equal to one
         return current_fingerprint(school)
     return _version_fingerprint(seen + own, 0)
+
+
+@contextmanager
+def sync_writes(school):
+    """Tell the change triggers (provisioning migration 0008) that the writes inside are the school's sync: its
+    change row names no members (the run folds it before committing), where an edit's names whom it changed.
+    Cleared after, so anything else the transaction writes is named as usual."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('rollcall.sync_school', %s, true)", [str(school.pk)])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('rollcall.sync_school', '', true)")
+
+
+PG_CHANGES_BY_HAND = """
+SELECT coalesce((SELECT version FROM provisioning_schooldataversion WHERE school_id = %(school)s), 0),
+       coalesce(bool_and(c.complete), true),
+       coalesce((SELECT array_agg(DISTINCT m::text) FROM provisioning_schooldatachange d, unnest(d.members) AS m
+                  WHERE d.school_id = %(school)s), '{}')
+  FROM provisioning_schooldatachange c WHERE c.school_id = %(school)s
+"""
+
+
+def changes_by_hand(school, applied: str) -> set[str] | None:
+    """The memberships others have written to since the run that left `applied` folded the school's changes:
+    every change since, when each names whom it changed (PostgreSQL). None when that cannot be known: another
+    database, a change folded into that run after its plan was read, a deleted membership, an emptied table."""
+    seen = _seen(applied)
+    if connection.vendor != "postgresql" or seen is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(PG_CHANGES_BY_HAND, {"school": school.pk})
+        folded, complete, members = cursor.fetchone()
+    if folded != seen or not complete:
+        return None
+    return set(members)
 
 
 def _seen(fingerprint: str) -> int | None:

@@ -378,7 +378,8 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
 
 def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, step: _Steps) -> None:
     started = time.perf_counter()
-    result = apply_plan(school=run.school, policy=policy, items=items, job=job, step=step)
+    with planning.sync_writes(run.school):
+        result = apply_plan(school=run.school, policy=policy, items=items, job=job, step=step)
     # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
     run.applied_fingerprint = planning.applied_fingerprint(run.school, run.fingerprint, wrote=bool(items))
     if result["codes"]:
