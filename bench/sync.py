@@ -5,11 +5,11 @@
 Generates Rollcall's export (students, staff, contacts and relationships in proportion), password method
 "random" (starter codes), and times, each as the median of 3:
 - the initial import (empty school -> everyone created, with roles, links and starter codes),
-- a re-sync with no change,
-- a re-sync with 5% of people changed and 2% leavers,
+- a re-sync with no change, after a school day (30% of people signed in, 20 edits by hand),
+- a re-sync with 5% of people changed and 2% leavers, after a school day,
 - and, for information, a no-change re-sync after a policy save (the full comparison: the runs above plan
-  from the lines that changed since the last applied run, which needs the school as that run left it and
-  the policy as it was; sign-ins in between, which each re-sync above follows, do not count as a change),
+  from the lines that changed since the last applied run plus the people edited by hand since, which needs
+  the policy as it was),
 and the time COPY takes to load the same CSV files into unlogged staging tables (median of 5).
 A sync figure is one run: read the stored feed, parse, plan (stored as SyncRecords), apply, commit.
 Uses its own database (postgres://postgres@127.0.0.1:5432, created and dropped here). With --json the
@@ -205,16 +205,21 @@ def reset_school_data() -> None:
                        " accounts_usernamehold, tenancy_job CASCADE")  # fmt: skip
 
 
-def sign_ins(school, share: float = 0.3) -> None:
+def school_day(school, share: float = 0.3, edits: int = 20) -> None:
     """A day at school between two nightly runs: a share of the people sign in (last_login rewrites their
-    account rows), which changes nothing the sync compares."""
+    account rows), and staff edit a few people by hand, one save at a time (a staff member's form, which the
+    export does not carry, so the night has nothing to undo). Neither may make the night compare the whole
+    feed: the sign-ins change nothing the sync compares, and the edits are named by the change triggers."""
     from django.utils import timezone
 
-    from accounts.models import Account
+    from accounts.models import Account, Membership
 
     ids = list(Account.objects.filter(memberships__school=school).order_by("id").values_list("id", flat=True))
     step = max(1, round(1 / share))
     Account.objects.filter(pk__in=ids[::step]).update(last_login=timezone.now())
+    staff = Membership.objects.filter(school=school, person_type="staff").order_by("id").values_list("id", flat=True)
+    for n, pk in enumerate(list(staff[:edits])):
+        Membership.objects.filter(pk=pk).update(form=f"edit {n} {timezone.now():%H%M%S%f}")
 
 
 def touch_policy(school) -> None:
@@ -299,7 +304,7 @@ def main(argv=None) -> int:
                 log(f"initial import {rep + 1}: {seconds:.2f} s {counts}")
             analyze()
             for rep in range(args.repeat):
-                sign_ins(school)
+                school_day(school)
                 seconds, counts = one_sync(school, base, label=f"nochange-{rep}")
                 nochange.append(seconds)
                 log(f"no-change re-sync {rep + 1}: {seconds:.2f} s {counts}")
@@ -310,7 +315,7 @@ def main(argv=None) -> int:
                 nochange_full.append(seconds)
                 log(f"no-change re-sync after a policy save {rep + 1}: {seconds:.2f} s {counts}")
             for rep in range(args.repeat):
-                sign_ins(school)
+                school_day(school)
                 seconds, counts = one_sync(school, changed, label=f"change5-{rep}")
                 change5.append(seconds)
                 log(f"5% change + 2% leavers {rep + 1}: {seconds:.2f} s {counts}")
