@@ -478,6 +478,7 @@ def scheduled_tick(*, now: datetime | None = None) -> list[SyncRun]:
         if run is not None:
             started.append(run)
     credentials_purge()
+    planning.stale_changes_fold()
     return started
 
 

@@ -301,3 +301,32 @@ def test_an_edit_still_open_when_the_sync_folds_counts_once_it_commits(school_a)
     finally:
         other.close()
     assert planning.current_fingerprint(school_a) != applied
+
+
+@pg_only
+def test_change_rows_no_sync_folds_are_folded_after_a_week_keeping_the_fingerprint(school_a, school_b):
+    MembershipFactory(school=school_a)
+    MembershipFactory(school=school_b)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE provisioning_schooldatachange SET created_at = now() - interval '8 days' WHERE school_id = %s",
+            [school_a.pk],
+        )
+    before = version(school_a), version(school_b)
+
+    assert planning.stale_changes_fold() == 1
+
+    assert not SchoolDataChange.objects.filter(school=school_a).exists()
+    assert SchoolDataChange.objects.filter(school=school_b).exists()
+    assert (version(school_a), version(school_b)) == before  # the sum a fingerprint is read from
+
+
+@pg_only
+def test_after_such_a_fold_the_next_sync_compares_the_whole_feed(school_a):
+    run = run_sync(school_a, feed_zip([student("S1")]))
+    MembershipFactory(school=school_a, person_type="staff", mis_code="T1")
+    assert planning.changes_by_hand(school_a, run.applied_fingerprint) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE provisioning_schooldatachange SET created_at = now() - interval '8 days'")
+    planning.stale_changes_fold()
+    assert planning.changes_by_hand(school_a, run.applied_fingerprint) is None
