@@ -7,6 +7,11 @@ as it planned then: unchanged, or the same skip. So only the lines that are new,
 planned, with what the school holds for those people alone; everything else is counted, and the earlier run's
 skip records for untouched people are carried over. Leaving dates that came due since are planned again.
 
+When the school was written to since by anyone else (an edit by hand, an upload, another school's transfer), the
+fingerprint has moved; on PostgreSQL the change rows then name the memberships those writes touched
+(planning.changes_by_hand), and those people are planned again as well, whatever their lines. Where that cannot
+be known (SQLite, a deleted membership, an emptied table), it plans in full.
+
 A feed of 100,000 people with 5% changed then costs a few hundred milliseconds to compare instead of reading
 every person and every held account. Anything out of the ordinary (another format, a file added or gone, a
 changed header, a quoted line break, most of the feed changed, an empty-username skip that another school could
