@@ -293,6 +293,29 @@ def test_a_nightly_resync_through_the_service_uses_it_and_applies_the_same(schoo
     assert {k: v for k, v in again.counts.items() if v} == {"unchanged": 10, "link_unchanged": 3, "skipped": 1}
 
 
+@pg_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_nights_after_edits_by_hand_committed_on_their_own_plan_from_the_changes(school_a, monkeypatch):
+    """As in production: each sync and each edit is a transaction of its own (the sync's mark of its own writes
+    ends with its transaction), and the night after an edit plans the edited person again and undoes the edit."""
+    used = []
+    real = incremental.plan_changes
+    monkeypatch.setattr(incremental, "plan_changes", lambda **kw: used.append(real(**kw)) or used[-1])
+
+    def nightly():
+        run = SyncRun.objects.create(school=school_a, feed=receive(school_a, base_feed()), trigger="scheduled",
+                                     dry_run=False)  # fmt: skip
+        return services.sync_plan(run=run)
+
+    applied(school_a)
+    Account.objects.filter(memberships__school=school_a, memberships__mis_code="S2").update(family_name="By hand")
+    run = nightly()
+    assert used[-1] is not None and run.state == "applied" and run.counts["update"] == 1
+    assert Account.objects.get(memberships__school=school_a, memberships__mis_code="S2").family_name == "Smith"
+    quiet = nightly()
+    assert used[-1] is not None and not quiet.counts.get("update")
+
+
 def test_codes_beyond_ascii_compare_as_in_full(school_a):
     people = [*PEOPLE[:4], student("SÉ5", "Zoë")]
     contacts = [*CONTACTS[:3], contact("CÉ4")]
