@@ -378,13 +378,27 @@ class _Changes:
     # --- what the school holds for those people --------------------------------------------------------
 
     def _load_members(self) -> None:
-        """The touched people's memberships and accounts: what the planner compares them with."""
+        """The touched people's memberships, accounts and roles: what the planner compares them with."""
+        members = self.state.members
+        if connection.vendor == "postgresql":
+            roles = self.state.roles
+            with connection.cursor() as cursor:
+                for person_type, codes in self.touched.items():
+                    if codes - {""}:
+                        cursor.execute(MEMBERS_PG, [self.school.pk, person_type, pg_array(sorted(codes - {""}))])
+                        for *values, role_ids in cursor.fetchall():
+                            row = dict(zip(planning.STATE_KEYS, values, strict=True))
+                            members[(person_type, row["mis_code"])] = row
+                            if role_ids:
+                                roles[row["id"]].update(role_ids)
+            return
         for person_type, codes in self.touched.items():
             for chunk in planning.in_chunks(codes - {""}, "text"):
                 rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
                 for values in rows.order_by().values_list(*planning.STATE_FIELDS):
                     row = planning.state_row(values)
-                    self.state.members[(person_type, row["mis_code"])] = row
+                    members[(person_type, row["mis_code"])] = row
+        self._roles([row["id"] for row in members.values()])
 
     def _link_touched_settle(self) -> None:
         """Whose links must be planned again: people new to the file or gone from it, and people whose line
@@ -418,7 +432,6 @@ class _Changes:
         for values in Membership.objects.filter(school=self.school, mis_code="").values_list(*planning.STATE_FIELDS):
             row = planning.state_row(values)
             state.uncoded[(row["person_type"], row["account_id"])] = row
-        self._roles([row["id"] for row in state.members.values()])
         if self.feed.modes["link"] != "absent":
             self._resolve_link_ends(ends)
             self._held_links(ends)
@@ -483,6 +496,16 @@ class _Changes:
             "portal_access": portal,
         }
 
+
+# planning.PG_MEMBERS for some people of one type, each with its role ids (ids as text: str() of thousands of
+# UUIDs costs more than reading them).
+MEMBERS_PG = """
+SELECT m.id::text, m.account_id::text, m.person_type, m.mis_code, m.status, m.year_group, m.form, m.portal_access,
+       a.username, a.given_name, a.family_name, a.email, a.upn, a.home_school_id::text,
+       ARRAY(SELECT r.role_id FROM accounts_roleassignment r WHERE r.membership_id = m.id AND r.school_id = m.school_id)
+  FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id
+ WHERE m.school_id = %s AND m.person_type = %s AND m.mis_code = ANY(%s::text[])
+"""
 
 HELD_LINKS_PG = """
 SELECT l.id::text, l.contact_id::text, l.student_id::text, l.relationship, l.portal_access, c.mis_code, s.mis_code
