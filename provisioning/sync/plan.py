@@ -267,6 +267,20 @@ def stale_changes_fold(days: int = STALE_CHANGES_DAYS) -> int:
         return cursor.fetchone()[0]
 
 
+def prefer_index_lookups() -> None:
+    """For the rest of the sync's transaction, plan queries for memory-resident tables (PostgreSQL).
+
+    A nightly run reads and writes a few thousand of a school's rows, by key. At the default
+    random_page_cost (4, a spinning disk's), PostgreSQL costs that many index probes above reading the whole
+    table, so it hash-joined against a full scan of 100,000 accounts or memberships for 2,000 leavers or
+    renames (20-40 ms a statement, seven times a night). Index probes into pages already in memory are
+    nearly as cheap as reading the pages in order; 1.1 is the usual setting for SSD and cached data. Local
+    to the transaction: other screens keep the server's setting."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL random_page_cost = 1.1")
+
+
 @contextmanager
 def sync_writes(school):
     """Tell the change triggers (provisioning migration 0008) that the writes inside are the school's sync: its

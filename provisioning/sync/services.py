@@ -302,6 +302,7 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     step = _Steps(job, PLAN_STEPS + (0 if run.dry_run else APPLY_STEPS + 1))
     with transaction.atomic():
         policy = _lock_policy(school)
+        planning.prefer_index_lookups()
         SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
         with run.feed.file.open("rb") as handle:
             content = handle.read()
@@ -346,6 +347,7 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     step = _Steps(job, 1 + APPLY_STEPS + 1)
     with transaction.atomic():
         policy = _lock_policy(school)
+        planning.prefer_index_lookups()
         run = SyncRun.objects.get(school=school, pk=run.pk)
         if run.state not in (SyncRun.State.QUEUED, SyncRun.State.PLANNED):
             raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
