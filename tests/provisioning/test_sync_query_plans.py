@@ -19,7 +19,7 @@ def random_page_cost() -> str:
 
 
 @pg_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_planning_and_apply_cost_index_probes_as_cached_pages_inside_the_run_only(school_a, monkeypatch):
     server_default = random_page_cost()
     seen = {}
