@@ -467,10 +467,7 @@ class _Changes:
             by["contact"].add(ends.get(("contact", contact_code)))
             by["student"].add(ends.get(("student", student_code)))
         by["contact"].update(ends.get(("contact", link["contact_code"])) for link in self.feed.links)
-        found = {}
-        for end, ids in by.items():
-            for link in _links_held(self.school, end, ids - {None}):
-                found[link[0]] = link
+        found = {link[0]: link for link in _links_held(self.school, by["contact"] - {None}, by["student"] - {None})}
         # The contacts file's codes are read only when some held link needs them (none in a night without change).
         contacts_in_feed = set() if contact_absent or not found else self._contact_codes()
         for link_id, contact_id, student_id, relationship, portal, contact_code, student_code in found.values():
@@ -512,26 +509,29 @@ SELECT l.id::text, l.contact_id::text, l.student_id::text, l.relationship, l.por
   FROM accounts_contactlink l
   JOIN accounts_membership c ON c.id = l.contact_id
   JOIN accounts_membership s ON s.id = l.student_id
- WHERE l.school_id = %s AND l.{end}_id = ANY(%s::uuid[])
+ WHERE l.school_id = %s AND (l.contact_id = ANY(%s::uuid[]) OR l.student_id = ANY(%s::uuid[]))
 """
 
 
-def _links_held(school, end: str, membership_ids: set[str]) -> list[tuple]:
-    """The school's contact links whose contact (or student) is one of these memberships, with both ends' MIS
-    codes: (id, contact id, student id, relationship, portal access, contact code, student code), ids as text.
-    PostgreSQL sends the ids as text: str() of some 60,000 UUIDs cost more than the query."""
-    if not membership_ids:
+def _links_held(school, contact_ids: set[str], student_ids: set[str]) -> list[tuple]:
+    """The school's contact links whose contact is one of contact_ids or whose student is one of student_ids,
+    with both ends' MIS codes: (id, contact id, student id, relationship, portal access, contact code, student
+    code), ids as text. On PostgreSQL one query (a link of both is read once; two queries cost 70 ms against 50
+    for a 5% night), the ids sent as text: str() of some 60,000 UUIDs cost more than the query."""
+    if not contact_ids and not student_ids:
         return []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(HELD_LINKS_PG.format(end=end), [school.pk, pg_array(sorted(membership_ids))])
+            arrays = [pg_array(sorted(contact_ids)), pg_array(sorted(student_ids))]
+            cursor.execute(HELD_LINKS_PG, [school.pk, *arrays])
             return cursor.fetchall()
     fields = ("id", "contact_id", "student_id", "relationship", "portal_access", "contact__mis_code",
               "student__mis_code")  # fmt: skip
     out = []
-    for chunk in planning.in_chunks(membership_ids, "uuid"):
-        rows = ContactLink.objects.filter(school=school, **{f"{end}_id__in": chunk}).order_by().values_list(*fields)
-        out.extend((str(i), str(c), str(s), *rest) for i, c, s, *rest in rows)
+    for end, ids in (("contact", contact_ids), ("student", student_ids)):
+        for chunk in planning.in_chunks(ids, "uuid"):
+            rows = ContactLink.objects.filter(school=school, **{f"{end}_id__in": chunk}).order_by()
+            out.extend((str(i), str(c), str(s), *rest) for i, c, s, *rest in rows.values_list(*fields))
     return out
 
 
