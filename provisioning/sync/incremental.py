@@ -72,6 +72,8 @@ def plan_changes(*, school, policy, run, content: bytes, today: date | None = No
     changes = _Changes(school, policy, new, old, before, today, since, fingerprint)
     changes.state.active_count = active_count
     changes.by_hand.update(by_hand)
+    for person_type, code in _transferred_in(school, before):
+        changes.by_hand[person_type].add(code)
     return changes.plan()
 
 
@@ -91,6 +93,14 @@ def _changed_by_hand(school, before: SyncRun) -> dict[str, set[str]] | None:
                 return None
             codes[person_type].add(code)
     return codes
+
+
+def _transferred_in(school, before: SyncRun) -> list[tuple[str, str]]:
+    """People that run took over from another school. Their account came with its username, which this school's
+    policy may name otherwise: the full comparison renames it (or skips it, with overwrite off) the next night,
+    whatever their line says, so they are planned again too."""
+    records = SyncRecord.objects.filter(school=school, run=before, outcome="transfer").exclude(mis_code="")
+    return list(records.values_list("person_type", "mis_code"))
 
 
 def _last_applied(school, run, policy) -> SyncRun | None:
@@ -198,6 +208,15 @@ def _pairs(file: FeedFile, lines: list[bytes], contact_at: int, student_at: int)
 
 
 _ODD_EDGES = [bytes([b]) for b in range(28, 32)]  # str.strip() takes these ASCII separators off; bytes.strip() not
+
+
+def _first_lines(pairs: list[tuple[bytes, bytes]], lines: list[bytes]) -> dict[tuple[bytes, bytes], bytes]:
+    first: dict[tuple[bytes, bytes], bytes] = {}
+    keep_first = first.setdefault
+    for pair, line in zip(pairs, lines, strict=True):
+        keep_first(pair, line)
+    first.pop((b"", b""), None)
+    return first
 
 
 def _odd(code: bytes) -> bool:
@@ -334,13 +353,15 @@ class _Changes:
             return False
         added = set(added)
         encoding = self.link_encoding = new.encoding
-        first: dict[tuple[bytes, bytes], bytes] = {}  # each pair's first line, in file order
-        keep_first = first.setdefault
-        for pair, line in zip(_pairs(new, new.lines, contact_at, student_at), new.lines, strict=True):
-            keep_first(pair, line)
-        first.pop((b"", b""), None)
+        pairs = _pairs(new, new.lines, contact_at, student_at)
+        first = _first_lines(pairs, new.lines)  # each pair's first line, in file order: the one that counts
         self.current_pairs = first
         gone = set(_pairs(old, removed, contact_at, student_at))
+        if len(first) < len(pairs) - pairs.count((b"", b"")):
+            # A pair on several lines: lines that only swapped places are neither added nor removed, yet another
+            # line may now come first. Such pairs are planned again (a file without repeats skips this read).
+            old_first = _first_lines(_pairs(old, old.lines, contact_at, student_at), old.lines)
+            gone.update(pair for pair, line in first.items() if old_first.get(pair, line) != line)
         contacts = {code.encode(encoding) for code in self.link_touched["contact"]}
         students = {code.encode(encoding) for code in self.link_touched["student"]}
         carried_pairs = set()

@@ -47,7 +47,8 @@ def applied(school, content=None, **policy_values):
 
 
 def comparable(plan):
-    """Counts and items, with the fresh ids a plan gives new people (different each time) blanked."""
+    """Counts and items, with the fresh ids a plan gives new people and new memberships (different each time)
+    blanked."""
     held = {str(pk) for pk in Membership.objects.values_list("id", flat=True)}
     items = []
     for item in plan.items:
@@ -55,6 +56,8 @@ def comparable(plan):
         if item["outcome"] == "create":
             item.pop("membership_id", None)
             item.pop("account_id", None)
+        elif item["outcome"] == "transfer":
+            item.pop("membership_id", None)  # the membership it opens here is new; the account is not
         ends = {k: (v if v in held else "new") for k, v in item["after"].items() if k.endswith("_membership_id")}
         items.append({**item, "after": {**item["after"], **ends}})
     return {k: v for k, v in plan.counts.items() if v}, sorted(items, key=repr)
@@ -314,6 +317,29 @@ def test_nights_after_edits_by_hand_committed_on_their_own_plan_from_the_changes
     assert Account.objects.get(memberships__school=school_a, memberships__mis_code="S2").family_name == "Smith"
     quiet = nightly()
     assert used[-1] is not None and not quiet.counts.get("update")
+
+
+def test_duplicate_link_lines_that_swap_places_plan_as_in_full(school_a):
+    """The first line of a pair counts. Two lines of one pair that only swap places are neither added nor
+    removed, yet the relationship now read is the other line's (found by the random nights test)."""
+    links = [*LINKS, ["C1", "S1", "Step-mother", "no"]]
+    applied(school_a, base_feed(links=links))
+    plan = assert_same(school_a, base_feed(links=[links[-1], *links[:-1]]))
+    assert ("link", "update", "C1") in _outcomes(plan)
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_the_night_after_a_transfer_in_plans_as_in_full(school_a, school_b, overwrite):
+    """A person taken over from another school keeps that school's username on the night of the transfer; the
+    next night the full comparison renames it to this school's (or, with overwrite off, skips it), though their
+    line has not changed (found by the random nights test)."""
+    applied(school_b, feed_zip(students=[student("B7", "Sam", upn="U7")]))
+    moved = base_feed(students=[*PEOPLE, student("S7", "Sam", upn="U7")])
+    run = applied(school_a, moved, overwrite_existing=overwrite)
+    assert run.counts["transfer"] == 1
+    plan = assert_same(school_a, moved)
+    expected = ("update", "b7") if overwrite else ("skipped", "b7")
+    assert expected in {(i["outcome"], i["username"]) for i in plan.items if i["mis_code"] == "S7"}
 
 
 def test_codes_beyond_ascii_compare_as_in_full(school_a):
