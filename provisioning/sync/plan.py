@@ -349,6 +349,8 @@ class Plan:
     guard_count: int = 0
     guard_threshold: int = 0
     reactivations: list[dict] = field(default_factory=list)  # of accounts another school runs, to settle
+    # Usernames (lower case) this plan gives, to newcomers and renames alike: none may be given twice.
+    usernames_given: set[str] = field(default_factory=set)
 
     def add(self, item: dict) -> None:
         key = item["outcome"] if item["entity"] == "person" else f"link_{item['outcome']}"
@@ -608,7 +610,8 @@ def _settle_reactivations(plan, school) -> None:
 def _plan_renames(plan, renames):
     if not renames:
         return
-    chosen = usernames.resolve([(i, stem, item["account_id"]) for i, (item, stem) in enumerate(renames)])
+    wanted = [(i, stem, item["account_id"]) for i, (item, stem) in enumerate(renames)]
+    chosen = usernames.resolve(wanted, given=plan.usernames_given)
     for i, (item, _stem) in enumerate(renames):
         new = chosen[i]
         if new != item["username"]:
@@ -758,7 +761,7 @@ def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):
         codes_now[person_type][code] = item["membership_id"]
         to_name.append((len(pending), stem))
         pending.append(item)
-    chosen = usernames.resolve([(i, stem, None) for i, stem in to_name])
+    chosen = usernames.resolve([(i, stem, None) for i, stem in to_name], given=plan.usernames_given)
     for i, item in enumerate(pending):
         item["username"] = item["after"]["username"] = chosen[i]
         plan.add(item)

@@ -103,14 +103,17 @@ def _free_for(taken: dict, name: str, account_id) -> bool:
     return account_id is not None and str(holder) == str(account_id)
 
 
-def resolve(wanted: list[tuple[object, str, object]]) -> dict[object, str]:
+def resolve(wanted: list[tuple[object, str, object]], *, given: set[str] | None = None) -> dict[object, str]:
     """wanted: (key, stem, account id or None). Returns {key: username}, stems kept where free,
     else the stem with the lowest free counter (asmith2, asmith3...), never a name taken by another
-    account anywhere, held for someone else, or given to someone earlier in this same run."""
+    account anywhere, held for someone else, or given to someone earlier in this same run.
+
+    `given` holds the run's names given so far (lower case), by an earlier call for its newcomers or its
+    renames; the names given here are added to it."""
     names = sorted({stem.lower() for _, stem, _ in wanted})
     taken = _taken_exact(names)
     result: dict[object, str] = {}
-    used: set[str] = set()
+    used: set[str] = given if given is not None else set()
     clashing: list[tuple[object, str, object]] = []
     for key, stem, account_id in wanted:
         low = stem.lower()

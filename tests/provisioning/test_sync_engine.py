@@ -209,6 +209,19 @@ def test_a_new_username_policy_renames_and_holds_the_old_name(school_a):
     assert run.guard_count == 1
 
 
+def test_a_newcomer_and_a_renamed_person_wanting_one_name_in_one_run_get_two(school_a):
+    """Newcomers and renames are named in one run; a counter given to one is not given to the other (before,
+    both got ann.smith2, and the apply failed on the unique username every night)."""
+    people = [student("S1", "Ann", "Smith"), student("S2", "Bob", "Jones")]
+    run_sync(school_a, feed_zip(students=people), username_method="first_last")
+    renamed_and_new = [people[0], student("S2", "Ann", "Smith"), student("S3", "Ann", "Smith")]
+    run = run_sync(school_a, feed_zip(students=renamed_and_new), username_method="first_last", guard_threshold=5)
+    assert run.state == "applied", run.message
+    names = {code: _member(school_a, code).account.username for code in ("S1", "S2", "S3")}
+    assert names["S1"] == "ann.smith"
+    assert sorted([names["S2"], names["S3"]]) == ["ann.smith2", "ann.smith3"]
+
+
 def test_no_account_is_made_where_the_username_would_be_empty(school_a):
     run = run_sync(school_a, feed_zip(students=[student("S1", email="")]), username_method="email_local")
     assert run.counts == {"skipped": 1}
