@@ -16,7 +16,9 @@ from accounts import selectors, services
 from accounts.forms import UserFilterForm
 from accounts.models import Membership, PersonType, Role
 from accounts.permissions import Perm
+from tenancy import selectors as tenancy_selectors
 from tenancy.api import SchoolAPIView
+from tenancy.models import ApiToken
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -305,3 +307,74 @@ class AccountRoleRemoveApi(_AccountsApi):
 def _invalid(incoming: serializers.Serializer) -> Response:
     errors = {field: [str(m) for m in messages] for field, messages in incoming.errors.items()}
     return Response({"detail": "Some fields are not valid.", "errors": errors}, status=400)
+
+
+# --- API tokens -------------------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The token's first characters, to tell tokens apart.")
+    scope = serializers.SerializerMethodField()
+    issued_by = serializers.CharField(source="account.username")
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    def get_scope(self, token) -> str:
+        return ",".join(token.role_codes)
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scope = serializers.CharField(help_text='"mis_agent" for a school\'s MIS agent, or a role code.')
+
+
+class ApiTokenIssuedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(help_text="Shown once: Rollcall keeps only its hash.")
+
+
+class _ApiTokensApi(_AccountsApi):
+    method_perms = {"GET": Perm.API_TOKENS_MANAGE, "POST": Perm.API_TOKENS_MANAGE, "DELETE": Perm.API_TOKENS_MANAGE}
+
+    def refuse_token_callers(self, request):
+        # A token that could mint tokens would outlive its own revocation: issuing and revoking need a
+        # person signed in.
+        if isinstance(request.auth, ApiToken):
+            raise exceptions.PermissionDenied("API tokens are managed by a person signed in, not with a token.")
+
+
+class ApiTokenListCreateApi(_ApiTokensApi):
+    @extend_schema(operation_id="api_tokens_list", responses={200: ApiTokenSerializer(many=True), 403: ERRORS[403]})
+    def get(self, request, school_slug):
+        self.refuse_token_callers(request)
+        tokens = tenancy_selectors.api_token_list(school=self.school)
+        return Response(ApiTokenSerializer(tokens, many=True).data)
+
+    @extend_schema(
+        operation_id="api_tokens_issue",
+        request=ApiTokenCreateSerializer,
+        responses={201: ApiTokenIssuedSerializer, 400: ERRORS[400], 403: ERRORS[403]},
+    )
+    def post(self, request, school_slug):
+        self.refuse_token_callers(request)
+        data = ApiTokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = services.api_token_create(school=self.school, account=request.user, **data.validated_data)
+        return Response({**ApiTokenSerializer(token).data, "token": raw}, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenRevokeApi(_ApiTokensApi):
+    @extend_schema(
+        operation_id="api_tokens_revoke",
+        responses={204: None, 403: ERRORS[403], 404: OpenApiResponse(ErrorSerializer, description="No such token")},
+    )
+    def delete(self, request, school_slug, token_id):
+        self.refuse_token_callers(request)
+        try:
+            token = tenancy_selectors.api_token_get(school=self.school, token_id=token_id)
+        except ApiToken.DoesNotExist as exc:
+            raise exceptions.NotFound() from exc
+        services.api_token_withdraw(school=self.school, token=token, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,6 +12,8 @@ school_urlpatterns = [
     path("users/add/", views.user_add, name="user_add"),
     path("users/<uuid:membership_id>/edit/", views.user_edit, name="user_edit"),
     path("users/<uuid:membership_id>/delete/", views.user_delete, name="user_delete"),
+    path("api-tokens/", views.api_tokens, name="api_tokens"),
+    path("api-tokens/<uuid:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
 ]
 
 # Under /api/s/<school_slug>/.
@@ -24,4 +26,6 @@ api_urlpatterns = [
         api.AccountRoleRemoveApi.as_view(),
         name="api_account_role",
     ),
+    path("api-tokens/", api.ApiTokenListCreateApi.as_view(), name="api_api_tokens"),
+    path("api-tokens/<uuid:token_id>/", api.ApiTokenRevokeApi.as_view(), name="api_api_token"),
 ]

@@ -13,6 +13,8 @@ from accounts.decorators import require_perm
 from accounts.forms import UserAddForm, UserDeleteForm, UserEditForm, UserFilterForm, add_service_error
 from accounts.models import Membership, Role
 from accounts.permissions import Perm
+from tenancy import selectors as tenancy_selectors
+from tenancy.models import ApiToken
 from tenancy.selectors import schools_of
 
 
@@ -283,3 +285,51 @@ def user_delete(request, school_slug, membership_id):
                 )
             return redirect("users_list", school_slug=school.slug)
     return render(request, "accounts/user_delete.html", {"form": form, "membership": membership, "account": account})
+
+
+# --- API tokens: what a school gives its MIS agent and scripts ------------------------------------
+
+
+_ISSUED_TOKEN = "api_token_issued"
+
+
+@require_perm(Perm.API_TOKENS_MANAGE)
+def api_tokens(request, school_slug):
+    """The school's tokens, and a form to issue one. A new token waits in the session for the one page
+    that shows it (post, redirect, get: a refresh issues nothing), and is gone from there once shown."""
+    school = request.school
+    scopes = services.api_token_scopes(school=school, account=request.user)
+    errors, values = {}, {"name": "", "scope": services.MIS_AGENT}
+    if request.method == "POST":
+        values = {"name": request.POST.get("name", ""), "scope": request.POST.get("scope", "")}
+        try:
+            token, raw = services.api_token_create(school=school, account=request.user, **values)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            request.session[_ISSUED_TOKEN] = {"school": school.slug, "id": str(token.pk), "raw": raw}
+            return redirect("api_tokens", school_slug)
+    issued = request.session.pop(_ISSUED_TOKEN, None)
+    if issued and issued["school"] != school.slug:
+        issued = None
+    tokens = list(tenancy_selectors.api_token_list(school=school))
+    labels = {code: label for code, label in scopes} | {services.MIS_AGENT: "MIS agent"}
+    for token in tokens:
+        token.scope_label = ", ".join(labels.get(code, code) for code in token.role_codes)
+        if issued and str(token.pk) == issued["id"]:
+            issued["token"] = token
+    context = {"tokens": tokens, "scopes": scopes, "issued": issued, "errors": errors, "values": values}
+    return render(request, "accounts/api_tokens.html", context, status=400 if errors else 200)
+
+
+@require_perm(Perm.API_TOKENS_MANAGE)
+def api_token_revoke(request, school_slug, token_id):
+    try:
+        token = tenancy_selectors.api_token_get(school=request.school, token_id=token_id)
+    except ApiToken.DoesNotExist as exc:
+        raise Http404("No such token at this school.") from exc
+    if request.method != "POST":
+        return redirect("api_tokens", school_slug)
+    services.api_token_withdraw(school=request.school, token=token, actor=request.user)
+    messages.success(request, f"The token {token.name} ({token.prefix}…) was revoked; it no longer opens anything.")
+    return redirect("api_tokens", school_slug)

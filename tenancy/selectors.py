@@ -1,6 +1,6 @@
 from django_scopes import scopes_disabled
 
-from tenancy.models import Job, School
+from tenancy.models import ApiToken, Job, School
 
 
 def schools_of(user) -> list[School]:
@@ -35,3 +35,11 @@ def job_get(*, school: School, job_id) -> Job:
 
 def latest_jobs(*, school: School, limit: int = 5):
     return Job.objects.filter(school=school).select_related("created_by")[:limit]
+
+
+def api_token_list(*, school: School):
+    return ApiToken.objects.filter(school=school).select_related("account")
+
+
+def api_token_get(*, school: School, token_id):
+    return ApiToken.objects.select_related("account").get(school=school, id=token_id)

@@ -38,9 +38,14 @@ from accounts.services.passwords import (
 from accounts.services.reports import census_report_build, census_report_start
 from accounts.services.roles import membership_roles_set, role_assign, role_remove
 from accounts.services.signin import linked_sign_in_removed, sign_in_refusal, social_sign_in_match
+from accounts.services.tokens import MIS_AGENT, api_token_create, api_token_scopes, api_token_withdraw
 from accounts.services.usernames import USERNAME_HOLD_DAYS, check_username_free, username_taken, usernames_hold
 
 __all__ = [
+    "MIS_AGENT",
+    "api_token_create",
+    "api_token_scopes",
+    "api_token_withdraw",
     "ACCOUNT_FIELDS",
     "CONSENT_TEXT",
     "MEMBERSHIP_FIELDS",
