@@ -3,7 +3,6 @@
 Screens, the API, the Celery tasks and the scheduler call these; nothing else decides anything.
 """
 
-import csv
 import gc
 import io
 import logging
@@ -34,6 +33,7 @@ from provisioning.sync.selectors import nominated_contact_emails
 from provisioning.sync.warnings import contacts_to_revoke_check
 from tenancy.models import Job, School
 from tenancy.services import job_progress, job_start, job_succeed
+from tenancy.spreadsheets import internal_csv_writer
 
 log = logging.getLogger(__name__)
 CREDENTIALS_HOURS = 24
@@ -439,7 +439,7 @@ def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
     """Codes reach the disk only once the apply has committed: a rolled-back run leaves none behind."""
     by_account = {str(i["account_id"]): i for i in items if i["outcome"] == "create"}
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = internal_csv_writer(out)  # read back by credentials.py, never handed out
     for account_id, code in codes:
         item = by_account.get(str(account_id), {})
         a = item.get("after", {})
