@@ -28,6 +28,7 @@ from provisioning.sync import plan as planning
 from provisioning.sync.apply import APPLY_STEPS, apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
 from provisioning.sync.credentials import credentials_purge
+from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
 from provisioning.sync.warnings import contacts_to_revoke_check
@@ -132,9 +133,11 @@ def username_preview(*, policy: SyncPolicy, samples: list[dict]) -> list[dict]:
 def feed_receive(*, school: School, actor: Account | None, name: str, content: bytes, source: str) -> Feed:
     """Keep what the MIS sent, dated, with its row counts and every row-level problem.
 
-    A rejected feed is stored too (so the school sees why), but no run ever plans from it.
+    A rejected feed is stored too (so the school sees why), but no run ever plans from it. Password
+    columns some systems send are dropped first: the stored file never holds them.
     """
     errors, warnings, counts, modes, file_format = [], [], {}, {}, ""
+    content, dropped = drop_secret_columns(content)
     try:
         parsed = parse_feed(content, name=name, org_identifier=school.urn)
         errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
@@ -146,6 +149,7 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
     except Exception as exc:  # noqa: BLE001 - a broken file is the sender's problem, never a 500
         log.warning("feed %s unreadable: %s", name, exc)
         errors = [{"file": name, "row": None, "column": "", "message": f"The file cannot be read: {exc}"}]
+    warnings = [f"{column}: a password column, dropped and not stored." for column in dropped] + warnings
     feed = Feed(
         school=school,
         file_name=name[:200],
