@@ -134,8 +134,19 @@ def test_a_feed_in_a_format_we_do_not_read_is_refused_and_stored_without_passwor
     _assert_no_secrets(zipped)
 
 
-def test_a_feed_without_a_password_column_is_stored_as_sent(school_a):
-    content = feed_zip(students=[student("S1")])
-    feed = receive(school_a, content)
+def _xlsx_feed() -> bytes:
+    book = spreadsheets.workbook()
+    book.active.title = "students"
+    book.active.append([*STUDENT_HEADER])
+    book.active.append(student("S1"))
+    return spreadsheets.xlsx_bytes(book)
+
+
+@pytest.mark.parametrize("build, name", [(lambda: feed_zip(students=[student("S1")]), "feed.zip"),
+                                         (_xlsx_feed, "feed.xlsx")])  # fmt: skip
+def test_a_feed_without_a_password_column_is_stored_as_sent(school_a, build, name):
+    content = build()
+    feed = receive(school_a, content, name=name)
+    assert feed.state == "valid", feed.errors
     with feed.file.open("rb") as handle:
         assert handle.read() == content
