@@ -3,6 +3,7 @@ names, MIS codes, emails and year groups the MIS or a person typed."""
 
 import io
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from provisioning.models import SyncRun, UploadBatch
 from provisioning.sync import credentials
 from provisioning.sync.selectors import run_report_csv
 from provisioning.upload import services as upload_services
+from tenancy import spreadsheets
 from tenancy.models import Job
 from tenancy.spreadsheets import FORMULA_STARTS, csv_bytes, csv_cell
 from tests.factories import member
@@ -107,11 +109,58 @@ def _produced(client, school, capture, admin) -> dict[str, bytes]:
     return files
 
 
-def test_every_export_built_from_hostile_values_holds_no_formula(client, school_a, django_capture_on_commit_callbacks):
+# Modules that use the writer for a file that is no export: the feed rewritten without its password columns.
+NOT_EXPORTS = {"provisioning.sync.feed_secrets"}
+MAKES_EXPORT = re.compile(r"\b(csv_writer|csv_bytes|workbook)\(")
+
+
+def _export_modules() -> set[str]:
+    """Every module that starts a spreadsheet through the writer (a CSV writer, CSV bytes or a workbook)."""
+    found = set()
+    for app in PRODUCT:
+        for path in (ROOT / app).rglob("*.py"):
+            text = path.read_text()
+            if path != WRITER and "spreadsheets" in text and MAKES_EXPORT.search(text):
+                found.add(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    return found - NOT_EXPORTS
+
+
+def _caller() -> str:
+    """The first module on the stack outside the writer: the export's own."""
+    frame = sys._getframe(1)
+    while frame and frame.f_globals.get("__name__") in ("tenancy.spreadsheets", __name__):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame else ""
+
+
+@pytest.fixture
+def exporters(monkeypatch) -> set[str]:
+    """The modules that started a spreadsheet while the test ran."""
+    seen: set[str] = set()
+    real_workbook, real_init = spreadsheets.workbook, spreadsheets._SafeCsvWriter.__init__
+
+    def workbook(**kwargs):
+        seen.add(_caller())
+        return real_workbook(**kwargs)
+
+    def init(self, out, **kwargs):
+        seen.add(_caller())
+        real_init(self, out, **kwargs)
+
+    monkeypatch.setattr(spreadsheets, "workbook", workbook)
+    monkeypatch.setattr(spreadsheets._SafeCsvWriter, "__init__", init)
+    return seen
+
+
+def test_every_export_built_from_hostile_values_holds_no_formula(
+    client, school_a, django_capture_on_commit_callbacks, exporters
+):
     admin = member(school_a, "centre_admin", "nominated_contact", username="ca.hostile").account
     member(school_a, "inv", given_name="=1+2", family_name="\uff1dSUM(A1)", email="x@alder.sch.uk")
     client.force_login(admin)
     files = _produced(client, school_a, django_capture_on_commit_callbacks, admin)
+    # Every module that makes an export made one here: a new export must be added to _produced.
+    assert _export_modules() - exporters == set()
     seen = set()
     for name, data in files.items():
         assert data, name
