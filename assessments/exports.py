@@ -1,36 +1,25 @@
 """The User Summary as a spreadsheet."""
 
-import io
-
-from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from assessments import selectors
+from tenancy import spreadsheets
 from tenancy.models import School
 
-# A cell starting with one of these is read as a formula by Excel and LibreOffice.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPIRED_FILL = PatternFill("solid", fgColor="FDECEA")
 EXPIRING_FILL = PatternFill("solid", fgColor="FFF4E0")
 
 
-def neutralise(value):
-    """Names come from the MIS and from people: never let one run as a formula in someone's spreadsheet."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def summary_xlsx(*, school: School) -> bytes:
     assessments = selectors.summary_assessments(school=school)
-    workbook = Workbook()
+    workbook = spreadsheets.workbook()
     sheet = workbook.active
     sheet.title = "User Summary"
     header = ["User Name", "Family Name", "Given Names", "Email"]
     for assessment in assessments:
         header += [f"{assessment.title}: Status", "Date", "Expires"]
-    sheet.append([neutralise(h) for h in header])
+    sheet.append(spreadsheets.text_cells(sheet, header))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     memberships = selectors.summary_people(school=school)
@@ -50,7 +39,7 @@ def summary_xlsx(*, school: School) -> bytes:
                     cell.expires_at.date() if cell.expires_at else None,
                 ]
                 fills.append(EXPIRED_FILL if cell.expired else EXPIRING_FILL if cell.expiring else None)
-            sheet.append([neutralise(v) for v in values])
+            sheet.append(spreadsheets.text_cells(sheet, values))
             for n, fill in enumerate(fills):
                 if fill is not None:
                     sheet.cell(row=sheet.max_row, column=4 + 3 * n + 3).fill = fill
@@ -61,6 +50,4 @@ def summary_xlsx(*, school: School) -> bytes:
             for cells in sheet.iter_cols(min_col=col, max_col=col, min_row=2):
                 for c in cells:
                     c.number_format = "yyyy-mm-dd"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return spreadsheets.xlsx_bytes(workbook)

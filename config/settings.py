@@ -235,6 +235,10 @@ if env_bool("BEHIND_PROXY", False):
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Files that name people are kept only so long (days), then purged by scheduled tasks (README "Data kept").
+JOB_REPORT_RETENTION_DAYS = env_int("JOB_REPORT_RETENTION_DAYS", 30)
+UPLOAD_FILE_RETENTION_DAYS = env_int("UPLOAD_FILE_RETENTION_DAYS", 7)
+FEED_RETENTION_DAYS = env_int("FEED_RETENTION_DAYS", 30)
 
 # --- I18N / static / media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

@@ -3,7 +3,9 @@
 from celery import shared_task
 from django.utils import timezone
 
+from provisioning import retention
 from provisioning.sync import credentials, services
+from tenancy.services import for_each_school
 from tenancy.tasks import run_school_job
 
 
@@ -20,3 +22,9 @@ def sync_credentials_prepare(school_id: str, job_id: str) -> None:
 @shared_task(name="provisioning.tasks.sync_scheduled_tick")
 def sync_scheduled_tick() -> None:
     services.scheduled_tick(now=timezone.now())
+
+
+@shared_task(name="provisioning.feeds_purge")
+def feeds_purge() -> None:
+    """Feeds are kept FEED_RETENTION_DAYS, except those the next runs still read."""
+    for_each_school(retention.feeds_purge)

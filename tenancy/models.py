@@ -110,6 +110,8 @@ class Job(SchoolOwned):
     error = models.TextField(blank=True)
     report = models.FileField(upload_to="job-reports/%Y/%m/", blank=True)
     report_name = models.CharField(max_length=200, blank=True)
+    # Why the report file is gone: it expired, or it named a person whose account was deleted.
+    report_removed = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -119,3 +119,42 @@ def job_fail(job: Job, *, message: str) -> None:
         state=Job.State.FAILED, error=message, finished_at=timezone.now()
     )
     job.state, job.error = Job.State.FAILED, message
+
+
+# --- Report files: kept only so long, and never after they name a deleted person ----------------------
+
+REPORT_EXPIRED = "Removed: job reports are kept for {days} days."
+REPORT_NAMED_DELETED = "Removed: it named a person whose account was deleted."
+
+
+def job_report_remove(job: Job, *, reason: str) -> None:
+    """The report file goes once the surrounding transaction commits (a rollback keeps it); the job says why."""
+    if job.report:
+        name, storage = job.report.name, job.report.storage
+        transaction.on_commit(lambda: storage.delete(name))
+    Job.objects.filter(school=job.school, pk=job.pk).update(report="", report_removed=reason[:200])
+    job.report, job.report_removed = "", reason[:200]
+
+
+def job_reports_purge(*, school: School, now=None) -> int:
+    """Reports of jobs finished more than JOB_REPORT_RETENTION_DAYS ago (census, upload results, certificate
+    zips) are removed."""
+    days = settings.JOB_REPORT_RETENTION_DAYS
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    due = Job.objects.filter(school=school, finished_at__lte=cutoff).exclude(report="")
+    with transaction.atomic():
+        jobs = list(due)
+        for job in jobs:
+            job_report_remove(job, reason=REPORT_EXPIRED.format(days=days))
+    return len(jobs)
+
+
+def for_each_school(service: Callable[..., int]) -> int:
+    """A scheduled purge: the service once per school, inside that school's scope."""
+    from django_scopes import scope
+
+    done = 0
+    for school in School.objects.all():
+        with scope(school=school):
+            done += service(school=school)
+    return done

@@ -3,11 +3,12 @@
 import logging
 from collections.abc import Callable
 
+from celery import shared_task
 from django_scopes import scope
 from structlog.contextvars import bound_contextvars
 
 from tenancy.models import Job, School
-from tenancy.services import job_claim, job_fail
+from tenancy.services import for_each_school, job_claim, job_fail, job_reports_purge
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +32,8 @@ def run_school_job(school_id: str, job_id: str, work: Callable[[Job], None]) -> 
         except Exception as exc:  # noqa: BLE001 - recorded for the person who started the job
             log.exception("job %s failed", job_id)
             job_fail(job, message=f"The job stopped with an error and changed nothing: {exc}")
+
+
+@shared_task(name="tenancy.job_reports_purge")
+def job_reports_purge_task() -> None:
+    for_each_school(job_reports_purge)

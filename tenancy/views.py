@@ -124,7 +124,7 @@ def job_progress_fragment(request, school_slug, job_id):
 def job_report(request, school_slug, job_id):
     job = _job_or_404(request, job_id)
     if not job.report:
-        raise Http404("This job has no report.")
+        raise Http404(job.report_removed or "This job has no report.")
     return FileResponse(job.report.open("rb"), as_attachment=True, filename=job.report_name or "report")
 
 

@@ -395,6 +395,9 @@ def account_delete(*, school: School, actor: Actor, account: Account) -> bool:
     ).exists():
         _refuse_losing_last_centre_admin(school=school, account=account)
 
+    from accounts.erasure import files_naming_erase
+
+    files_naming_erase(school=school, account=account)  # while their names can still be recognised
     now = timezone.now()
     with scopes_disabled():
         elsewhere = (

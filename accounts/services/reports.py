@@ -13,10 +13,10 @@ def census_report_start(*, school: School, actor: Account):
 
 
 def census_report_build(job) -> None:
-    import csv
     import io
 
     from tenancy.services import job_progress, job_succeed
+    from tenancy.spreadsheets import csv_writer
 
     school = job.school
     groups = list(
@@ -31,7 +31,7 @@ def census_report_build(job) -> None:
         if done % 500 == 0:
             job_progress(job, done=done)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(["Person type", "Status", "Year group", "People"])
     for (person_type, status, year), n in sorted(tally.items()):
         writer.writerow([person_type, status, year, n])

@@ -400,17 +400,19 @@ def _local(school: School, moment: datetime) -> datetime:
 
 def _write_xlsx(archive: zipfile.ZipFile, groups: list[tuple[tuple, list[Person]]]) -> None:
     """One sheet, whatever the size: write-only openpyxl keeps its rows on disk, not in memory."""
-    from openpyxl import Workbook
+    from tenancy import spreadsheets
 
-    workbook = Workbook(write_only=True)
+    workbook = spreadsheets.workbook(write_only=True)
     sheet = workbook.create_sheet("Starter codes")
-    sheet.append(["Person type", "Year group", "Form", "Family Name", "Given Names", "User Name", "Starter code"])
+    header = ["Person type", "Year group", "Form", "Family Name", "Given Names", "User Name", "Starter code"]
+    sheet.append(spreadsheets.text_cells(sheet, header))
     for _group, members in groups:
         for p in members:
-            sheet.append([p.person_type, p.year_group, p.form, p.family_name, p.given_name, p.username, p.code])
+            row = [p.person_type, p.year_group, p.form, p.family_name, p.given_name, p.username, p.code]
+            sheet.append(spreadsheets.text_cells(sheet, row))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / XLSX_NAME
-        workbook.save(path)
+        spreadsheets.xlsx_save(workbook, path)
         archive.write(path, XLSX_NAME)
 
 

@@ -1,6 +1,5 @@
 """Reads of the MIS sync that screens and the API share. The first argument is the school."""
 
-import csv
 import io
 import json
 
@@ -9,6 +8,7 @@ from django.db.models import QuerySet
 from accounts.models import Membership, RoleAssignment
 from provisioning.models import Feed, SyncRecord, SyncRun
 from tenancy.models import School
+from tenancy.spreadsheets import csv_writer
 
 OUTCOME_ORDER = ["create", "update", "transfer", "archive", "reactivate", "skipped", "unchanged"]
 LINK_OUTCOMES = ["link_create", "link_update", "link_archive", "link_skipped", "link_unchanged"]
@@ -82,7 +82,7 @@ def run_warnings(run: SyncRun) -> list[str]:
 
 def run_report_csv(*, school: School, run: SyncRun) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(["Outcome", "Kind", "Person type", "MIS Code", "User Name", "Reason", "Before", "After"])
     for r in (
         run_records(school=school, run=run)

@@ -3,7 +3,6 @@
 Screens, the API, the Celery tasks and the scheduler call these; nothing else decides anything.
 """
 
-import csv
 import gc
 import io
 import logging
@@ -29,11 +28,13 @@ from provisioning.sync import plan as planning
 from provisioning.sync.apply import APPLY_STEPS, apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
 from provisioning.sync.credentials import credentials_purge
+from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
 from provisioning.sync.warnings import contacts_to_revoke_check
 from tenancy.models import Job, School
 from tenancy.services import job_progress, job_start, job_succeed
+from tenancy.spreadsheets import internal_csv_writer
 
 log = logging.getLogger(__name__)
 CREDENTIALS_HOURS = 24
@@ -132,9 +133,11 @@ def username_preview(*, policy: SyncPolicy, samples: list[dict]) -> list[dict]:
 def feed_receive(*, school: School, actor: Account | None, name: str, content: bytes, source: str) -> Feed:
     """Keep what the MIS sent, dated, with its row counts and every row-level problem.
 
-    A rejected feed is stored too (so the school sees why), but no run ever plans from it.
+    A rejected feed is stored too (so the school sees why), but no run ever plans from it. Password
+    columns some systems send are dropped first: the stored file never holds them.
     """
     errors, warnings, counts, modes, file_format = [], [], {}, {}, ""
+    content, dropped = drop_secret_columns(content)
     try:
         parsed = parse_feed(content, name=name, org_identifier=school.urn)
         errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
@@ -146,6 +149,7 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
     except Exception as exc:  # noqa: BLE001 - a broken file is the sender's problem, never a 500
         log.warning("feed %s unreadable: %s", name, exc)
         errors = [{"file": name, "row": None, "column": "", "message": f"The file cannot be read: {exc}"}]
+    warnings = [f"{column}: a password column, dropped and not stored." for column in dropped] + warnings
     feed = Feed(
         school=school,
         file_name=name[:200],
@@ -439,7 +443,7 @@ def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
     """Codes reach the disk only once the apply has committed: a rolled-back run leaves none behind."""
     by_account = {str(i["account_id"]): i for i in items if i["outcome"] == "create"}
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = internal_csv_writer(out)  # read back by credentials.py, never handed out
     for account_id, code in codes:
         item = by_account.get(str(account_id), {})
         a = item.get("after", {})

@@ -1,6 +1,8 @@
 from celery import shared_task
 
+from provisioning import retention
 from provisioning.upload import services
+from tenancy.services import for_each_school
 from tenancy.tasks import run_school_job
 
 
@@ -16,3 +18,9 @@ def upload_credentials_purge() -> None:
 
     with scopes_disabled():
         services.upload_credentials_purge()
+
+
+@shared_task(name="provisioning.upload_files_purge")
+def upload_files_purge() -> None:
+    """Uploaded spreadsheets are kept UPLOAD_FILE_RETENTION_DAYS after they were applied."""
+    for_each_school(retention.upload_files_purge)

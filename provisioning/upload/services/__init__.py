@@ -35,7 +35,7 @@ from provisioning.upload.services.plan import (
 )
 from provisioning.upload.services.preview import batch_table, upload_preview, upload_receive
 from provisioning.upload.services.template import template_csv, template_rows, template_workbook
-from provisioning.upload.services.workbooks import credentials_workbook, neutralise, report_workbook
+from provisioning.upload.services.workbooks import credentials_workbook, report_workbook
 
 __all__ = [
     "ACCOUNT_UPDATE_FIELDS",
@@ -56,7 +56,6 @@ __all__ = [
     "UploadRefused",
     "batch_table",
     "credentials_workbook",
-    "neutralise",
     "report_workbook",
     "send_invitations",
     "template_csv",

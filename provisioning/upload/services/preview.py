@@ -2,11 +2,12 @@
 
 import uuid
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 
 from accounts.models import Account
 from provisioning.models import UploadBatch
-from provisioning.upload.reader import Table, read_upload
+from provisioning.upload.reader import Table, UploadRefused, read_upload
 from provisioning.upload.services.plan import Plan, _headers_or_refuse, upload_plan
 from tenancy.models import School
 
@@ -24,7 +25,13 @@ def upload_receive(*, school: School, actor: Account, file_name: str, data: byte
     return batch
 
 
+FILE_GONE = "This upload's file is no longer kept (uploads are deleted {days} days after they are applied, or with a \
+person they named); upload the file again."
+
+
 def batch_table(batch: UploadBatch) -> Table:
+    if not batch.file:
+        raise UploadRefused(FILE_GONE.format(days=settings.UPLOAD_FILE_RETENTION_DAYS))
     with batch.file.open("rb") as handle:
         return read_upload(handle.read(), batch.file_name)
 

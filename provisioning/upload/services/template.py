@@ -4,6 +4,7 @@ from accounts.models import Account
 from provisioning.upload import selectors
 from provisioning.upload.services.workbooks import _save
 from provisioning.upload.validation import COLUMNS, SAMPLE_USERNAME, RowContext
+from tenancy import spreadsheets
 from tenancy.models import School
 
 
@@ -21,18 +22,17 @@ def template_rows(*, ctx: RowContext, school: School) -> tuple[list[str], list[s
 
 def template_workbook(*, school: School, account: Account) -> bytes:
     """UserUploadTemplate.xlsx for this school and this person's grantable roles."""
-    from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
     ctx = selectors.row_context(school=school, account=account)
     header, sample = template_rows(ctx=ctx, school=school)
-    workbook = Workbook()
+    workbook = spreadsheets.workbook()
     sheet = workbook.active
     sheet.title = "Users"
-    sheet.append(header)
-    sheet.append(sample)
+    sheet.append(spreadsheets.text_cells(sheet, header))
+    sheet.append(spreadsheets.text_cells(sheet, sample))
     keys = [c.key for c in COLUMNS]
     for index, column in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
@@ -84,13 +84,6 @@ def template_workbook(*, school: School, account: Account) -> bytes:
 
 
 def template_csv(*, school: School, account: Account) -> bytes:
-    import csv
-    import io
-
     ctx = selectors.row_context(school=school, account=account)
     header, sample = template_rows(ctx=ctx, school=school)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerow(sample)
-    return "\ufeff".encode() + out.getvalue().encode()  # the BOM tells Excel it is UTF-8
+    return spreadsheets.csv_bytes([header, sample], bom=True)  # the BOM tells Excel it is UTF-8
