@@ -550,8 +550,9 @@ class _PolicyTimer(Actor):
 
 
 def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
-    """Archived leavers past "erase after N days" (0 = never) are erased, unless another school still holds
-    them; their sync records lose the personal data too."""
+    """Archived leavers past "erase after N days" (0 = never) are erased, unless they hold another live
+    membership (here or at another school): then only the due membership is removed. Erased accounts'
+    sync records lose the personal data too."""
     from accounts.services import account_delete
 
     erased = 0
@@ -564,8 +565,8 @@ def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
             archived_on__lte=today - timedelta(days), account__deleted_at__isnull=True,
         ).select_related("account")  # fmt: skip
         for membership in due:
-            account = membership.account
-            if account_delete(school=school, actor=_PolicyTimer(account=None, school=school), account=account):
+            timer = _PolicyTimer(account=None, school=school)
+            if account_delete(school=school, actor=timer, account=membership.account, membership=membership):
                 erased += 1
     return erased
 
