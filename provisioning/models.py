@@ -205,6 +205,23 @@ class SyncPolicy(SchoolOwned):
         return f"Sync policy of {self.school}"
 
 
+class SchoolNightly(SchoolOwned):
+    """The school's nightly work (its sync when due, leaver timers, purges) as it last failed, for its dashboard.
+
+    A row of its own rather than a field of SyncPolicy: a running sync holds the policy row's lock for its
+    whole work, and recording another failure must never wait for it. Cleared when the work next succeeds.
+    """
+
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["school"], name="school_nightly_one_per_school")]
+
+    def __str__(self):
+        return f"Nightly work of {self.school}"
+
+
 class SyncRun(SchoolOwned):
     """One synchronisation: its plan (the records), whether it was applied, and how long it took."""
 

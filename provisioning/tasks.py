@@ -1,5 +1,7 @@
 """Celery tasks of the MIS sync: each only loads ids and calls one service."""
 
+from datetime import datetime
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -20,3 +22,9 @@ def sync_credentials_prepare(school_id: str, job_id: str) -> None:
 @shared_task(name="provisioning.tasks.sync_scheduled_tick")
 def sync_scheduled_tick() -> None:
     services.scheduled_tick(now=timezone.now())
+
+
+@shared_task(name="provisioning.school_nightly")
+def school_nightly_task(school_id: str, now: str) -> None:
+    """One school's nightly work; its failure is recorded on the school, never raised into the tick."""
+    services.school_nightly_run(school_id=school_id, now=datetime.fromisoformat(now))
