@@ -290,12 +290,10 @@ class SyncRecord(SchoolOwned):
 
     Ids are kept as plain values, not foreign keys: a dry run plans accounts that do not exist yet.
 
-    `school` and `run` are foreign keys without a database constraint: records are an append-only log
-    written only by the sync services, in the same transaction as their run, for that run's school, so the
-    constraint could never catch anything, while each of its checks ran once per record at commit (two
-    checks a record: 376,000 for a 100,000-person initial import). Django still deletes a run's or a
-    school's records with it (on_delete runs in Python). Neither gets an index of its own: the
-    (run, outcome) and (school, account_id) indexes below start with them.
+    `school` and `run` keep their database constraints (checked at commit, so the bulk COPY of a run's
+    records may come in any order): integrity before the checks' cost on a 100,000-person first import.
+    Neither gets an index of its own: the (run, outcome) and (school, account_id) indexes below start with
+    them.
     """
 
     class Outcome(models.TextChoices):
@@ -307,12 +305,8 @@ class SyncRecord(SchoolOwned):
         UNCHANGED = "unchanged", "Unchanged"
         SKIPPED = "skipped", "Skipped"
 
-    school = models.ForeignKey(
-        "tenancy.School", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
-    run = models.ForeignKey(
-        SyncRun, on_delete=models.CASCADE, related_name="records", db_constraint=False, db_index=False
-    )
+    school = models.ForeignKey("tenancy.School", on_delete=models.CASCADE, related_name="+", db_index=False)
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="records", db_index=False)
     entity = models.CharField(max_length=8, default="person")
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     person_type = models.CharField(max_length=10)
