@@ -10,7 +10,6 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-import structlog
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -18,19 +17,18 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
-from structlog.contextvars import bound_contextvars
 
 from accounts.audit import audit_record
 from accounts.models import Account, Membership
 from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
 from accounts.selectors import grantable_roles
 from accounts.services import Actor
-from provisioning.models import Feed, SchoolNightly, SyncPolicy, SyncRecord, SyncRun
+from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import incremental
 from provisioning.sync import plan as planning
 from provisioning.sync.apply import APPLY_STEPS, apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
-from provisioning.sync.credentials import credentials_purge
+from provisioning.sync.credentials import credentials_purge  # noqa: F401 - callers purge through services
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
 from provisioning.sync.warnings import contacts_to_revoke_check
@@ -38,7 +36,6 @@ from tenancy.models import Job, School
 from tenancy.services import job_progress, job_start, job_succeed
 
 log = logging.getLogger(__name__)
-nightly_log = structlog.stdlib.get_logger(__name__)
 CREDENTIALS_HOURS = 24
 RECORD_FIELDS = [
     "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
@@ -464,57 +461,6 @@ def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
 
 
 # --- Schedule and leaver timers ----------------------------------------------------------------------
-
-
-def scheduled_tick(*, now: datetime | None = None) -> None:
-    """Every 15 minutes: each active school's nightly work (school_nightly) is sent as a task of its own,
-    whether or not the school syncs nightly: a school that uploads or syncs by hand has leavers too. One
-    school's failure is recorded on that school and never holds up another's."""
-    from provisioning.tasks import school_nightly_task
-
-    now = now or timezone.now()
-    school_ids = list(School.objects.filter(is_active=True).order_by("name", "pk").values_list("pk", flat=True))
-    for school_id in school_ids:
-        school_nightly_task.delay(str(school_id), now.isoformat())
-    planning.stale_changes_fold()
-
-
-def school_nightly_run(*, school_id, now: datetime) -> SyncRun | None:
-    """One school's nightly work, in its scope. A failure is recorded on the school (its dashboard shows
-    it) and logged, and goes no further: the other schools' tasks, and under an eager Celery the tick
-    itself, carry on. Idempotent, so a task delivered twice does no harm."""
-    school = School.objects.filter(pk=school_id, is_active=True).first()
-    if school is None:
-        return None
-    with bound_contextvars(school=school.slug), scope(school=school):
-        try:
-            run = school_nightly(school=school, now=now)
-        except Exception as exc:  # noqa: BLE001 - recorded on the school, whose people can act on it
-            nightly_log.exception("nightly_work_failed", school=school.slug, error=str(exc))
-            _nightly_failed(school=school, message=_message(exc))
-            return None
-        SchoolNightly.objects.filter(school=school, failed_at__isnull=False).update(failed_at=None, failure="")
-        return run
-
-
-def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
-    """The school's sync when its night has come (nightly sync on), its leaver timers and its purges."""
-    from provisioning.upload.services import upload_credentials_purge
-
-    run = _tick_school(school, now) if policy_for(school).nightly_enabled else None
-    leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date())
-    credentials_purge(school=school)
-    upload_credentials_purge(school=school)
-    return run
-
-
-def _message(exc: Exception) -> str:
-    messages = getattr(exc, "messages", None)
-    return (" ".join(messages) if messages else str(exc) or type(exc).__name__)[:1000]
-
-
-def _nightly_failed(*, school: School, message: str) -> None:
-    SchoolNightly.objects.update_or_create(school=school, defaults={"failed_at": timezone.now(), "failure": message})
 
 
 def _tz(school: School):

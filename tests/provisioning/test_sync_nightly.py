@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Membership
 from provisioning.models import SchoolNightly, SyncRun
-from provisioning.sync import services
+from provisioning.sync import nightly, services
 from tests.factories import MembershipFactory
 from tests.provisioning.sync_helpers import feed_zip, receive, run_sync, student
 
@@ -49,7 +49,7 @@ def test_a_school_without_nightly_sync_still_gets_its_leavers_archived_and_erase
     _policy(school_a, nightly_enabled=False, student_grace_days=5, student_erase_days=30)
     left, archived = _leaver(school_a), _erasable(school_a)
 
-    services.scheduled_tick(now=TONIGHT)
+    nightly.scheduled_tick(now=TONIGHT)
 
     left.refresh_from_db()
     assert left.status == Membership.Status.ARCHIVED and not left.account.is_active
@@ -85,7 +85,7 @@ def test_one_schools_failing_timers_are_recorded_on_it_and_the_next_school_carri
     monkeypatch.setattr(services, "leaver_timers", refusing)
 
     with django_capture_on_commit_callbacks(execute=True), caplog.at_level(logging.ERROR):
-        services.scheduled_tick(now=TONIGHT)  # raises nothing, though tasks run eagerly in tests
+        nightly.scheduled_tick(now=TONIGHT)  # raises nothing, though tasks run eagerly in tests
 
     leaver_b.refresh_from_db()
     assert leaver_b.status == Membership.Status.ARCHIVED
@@ -110,11 +110,23 @@ def test_a_schools_failure_is_cleared_when_its_nightly_work_next_succeeds(school
     _leaver(school_a)
     timers = services.leaver_timers
     monkeypatch.setattr(services, "leaver_timers", lambda **kw: 1 / 0)
-    services.scheduled_tick(now=TONIGHT)
-    assert SchoolNightly.objects.get(school=school_a).failure == "division by zero"
+    nightly.scheduled_tick(now=TONIGHT)
+    assert SchoolNightly.objects.get(school=school_a).failure == "Leaver timers: division by zero"
 
     monkeypatch.setattr(services, "leaver_timers", timers)
-    services.scheduled_tick(now=TONIGHT + timedelta(minutes=15))
+    nightly.scheduled_tick(now=TONIGHT + timedelta(minutes=15))
 
     assert SchoolNightly.objects.get(school=school_a).failed_at is None
     assert not Membership.objects.filter(school=school_a, status=Membership.Status.LEFT).exists()
+
+
+def test_a_schools_failing_sync_still_lets_its_leaver_timers_run(school_a, monkeypatch):
+    _policy(school_a, nightly_enabled=True, nightly_time=time(2, 0), student_grace_days=5)
+    leaver = _leaver(school_a)
+    monkeypatch.setattr(services, "_tick_school", lambda school, now: 1 / 0)
+
+    nightly.scheduled_tick(now=TONIGHT)
+
+    leaver.refresh_from_db()
+    assert leaver.status == Membership.Status.ARCHIVED
+    assert SchoolNightly.objects.get(school=school_a).failure == "MIS sync: division by zero"
