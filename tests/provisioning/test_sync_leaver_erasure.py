@@ -96,3 +96,17 @@ def test_a_membership_the_timer_removed_is_not_removed_again_the_next_night(scho
     leaver_timers(school=school_a, today=TODAY + timedelta(days=1))
 
     assert removed.count() == 1
+
+
+def test_a_person_with_two_due_memberships_is_erased_once(school_a):
+    first = MembershipFactory(
+        school=school_a, person_type="staff", status=Membership.Status.ARCHIVED, archived_on=TODAY - timedelta(days=100)
+    )
+    _archived(school_a, first.account, "contact")
+    _erasing(school_a, "staff")
+    _erasing(school_a, "contact")
+
+    assert leaver_timers(school=school_a, today=TODAY)["erased"] == 1
+
+    deleted = AuditEvent.objects.filter(action="accounts.account.deleted", target_id=str(first.account_id))
+    assert deleted.count() == 1
