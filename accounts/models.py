@@ -17,12 +17,10 @@ from django_scopes import ScopedManager
 
 from tenancy.models import School, SchoolOwned
 
-# The links of the rows a sync writes by the hundred thousand to a school, a role or a job carry no database
-# constraint (db_constraint=False): PostgreSQL checks each such row at commit by looking the one school (role,
-# job) up again, half a million lookups and about 2 s of a 100,000-person first import. Those columns are only
-# ever set by Rollcall's own code, and a school, role or job is only deleted through Django, whose on_delete
-# (CASCADE, PROTECT, SET_NULL) works the same without the constraint. The links between accounts, memberships
-# and contact links keep theirs.
+# The links of school-owned rows to their school, role and job keep their database constraints: PostgreSQL
+# checks them at commit (Django makes them DEFERRABLE INITIALLY DEFERRED), so the sync's bulk COPY writes rows
+# in any order, and a row never points at a school, role or job that is not there. Integrity comes before the
+# two seconds of a 100,000-person first import that dropping them once saved.
 
 
 class PersonType(models.TextChoices):
@@ -60,7 +58,7 @@ class Account(AbstractBaseUser, PermissionsMixin):
     email_verified = models.BooleanField(default=False)
     upn = models.CharField("UPN", max_length=20, blank=True, help_text="Unique pupil number, for students.")
     home_school = models.ForeignKey(
-        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="home_accounts", db_constraint=False
+        School, null=True, blank=True, on_delete=models.SET_NULL, related_name="home_accounts"
     )
     approved = models.BooleanField(default=True)
     locked_out = models.BooleanField(default=False)
@@ -164,7 +162,7 @@ class Membership(SchoolOwned):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: every index below starts with the school.
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
     person_type = models.CharField(max_length=10, choices=PersonType.choices)
     mis_code = models.CharField("MIS code", max_length=64, blank=True)
@@ -213,11 +211,11 @@ class RoleAssignment(SchoolOwned):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
     membership = models.ForeignKey(
         Membership, on_delete=models.CASCADE, related_name="role_assignments", db_index=False
     )
-    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+", db_index=False)
     granted_at = models.DateTimeField(auto_now_add=True)
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
@@ -240,7 +238,7 @@ class ContactLink(SchoolOwned):
     """A contact (parent, carer) linked to a student at the same school, as the MIS records it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
     # No index of its own: contact_link_once starts with it.
     contact = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="student_links", db_index=False)
     student = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="contact_links")
@@ -297,16 +295,14 @@ class StarterCode(SchoolOwned):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of their own: starter_code_expiry_idx and starter_code_account_idx start with them.
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="starter_codes", db_index=False)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    job = models.ForeignKey(
-        "tenancy.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
-    )
+    job = models.ForeignKey("tenancy.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         indexes = [

@@ -205,6 +205,23 @@ class SyncPolicy(SchoolOwned):
         return f"Sync policy of {self.school}"
 
 
+class SchoolNightly(SchoolOwned):
+    """The school's nightly work (its sync when due, leaver timers, purges) as it last failed, for its dashboard.
+
+    A row of its own rather than a field of SyncPolicy: a running sync holds the policy row's lock for its
+    whole work, and recording another failure must never wait for it. Cleared when the work next succeeds.
+    """
+
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["school"], name="school_nightly_one_per_school")]
+
+    def __str__(self):
+        return f"Nightly work of {self.school}"
+
+
 class SyncRun(SchoolOwned):
     """One synchronisation: its plan (the records), whether it was applied, and how long it took."""
 
@@ -273,12 +290,10 @@ class SyncRecord(SchoolOwned):
 
     Ids are kept as plain values, not foreign keys: a dry run plans accounts that do not exist yet.
 
-    `school` and `run` are foreign keys without a database constraint: records are an append-only log
-    written only by the sync services, in the same transaction as their run, for that run's school, so the
-    constraint could never catch anything, while each of its checks ran once per record at commit (two
-    checks a record: 376,000 for a 100,000-person initial import). Django still deletes a run's or a
-    school's records with it (on_delete runs in Python). Neither gets an index of its own: the
-    (run, outcome) and (school, account_id) indexes below start with them.
+    `school` and `run` keep their database constraints (checked at commit, so the bulk COPY of a run's
+    records may come in any order): integrity before the checks' cost on a 100,000-person first import.
+    Neither gets an index of its own: the (run, outcome) and (school, account_id) indexes below start with
+    them.
     """
 
     class Outcome(models.TextChoices):
@@ -290,12 +305,8 @@ class SyncRecord(SchoolOwned):
         UNCHANGED = "unchanged", "Unchanged"
         SKIPPED = "skipped", "Skipped"
 
-    school = models.ForeignKey(
-        "tenancy.School", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
-    )
-    run = models.ForeignKey(
-        SyncRun, on_delete=models.CASCADE, related_name="records", db_constraint=False, db_index=False
-    )
+    school = models.ForeignKey("tenancy.School", on_delete=models.CASCADE, related_name="+", db_index=False)
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="records", db_index=False)
     entity = models.CharField(max_length=8, default="person")
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     person_type = models.CharField(max_length=10)

@@ -1,10 +1,12 @@
 """Celery tasks of the MIS sync: each only loads ids and calls one service."""
 
+from datetime import datetime
+
 from celery import shared_task
 from django.utils import timezone
 
 from provisioning import retention
-from provisioning.sync import credentials, services
+from provisioning.sync import credentials, nightly, services
 from tenancy.services import for_each_school
 from tenancy.tasks import run_school_job
 
@@ -21,7 +23,13 @@ def sync_credentials_prepare(school_id: str, job_id: str) -> None:
 
 @shared_task(name="provisioning.tasks.sync_scheduled_tick")
 def sync_scheduled_tick() -> None:
-    services.scheduled_tick(now=timezone.now())
+    nightly.scheduled_tick(now=timezone.now())
+
+
+@shared_task(name="provisioning.school_nightly")
+def school_nightly_task(school_id: str, now: str) -> None:
+    """One school's nightly work; its failure is recorded on the school, never raised into the tick."""
+    nightly.school_nightly_run(school_id=school_id, now=datetime.fromisoformat(now))
 
 
 @shared_task(name="provisioning.feeds_purge")

@@ -150,11 +150,16 @@ def job_reports_purge(*, school: School, now=None) -> int:
 
 
 def for_each_school(service: Callable[..., int]) -> int:
-    """A scheduled purge: the service once per school, inside that school's scope."""
+    """A scheduled purge: the service once per school, inside that school's scope, each in its own
+    transaction. One school's failure is logged with the school and never stops the next school's purge:
+    the purge runs again at its next hour, so nothing is lost by carrying on."""
     from django_scopes import scope
 
     done = 0
     for school in School.objects.all():
-        with scope(school=school):
-            done += service(school=school)
+        try:
+            with scope(school=school), transaction.atomic():
+                done += service(school=school)
+        except Exception:
+            log.exception("purge failed for one school", extra={"school": school.slug, "purge": service.__name__})
     return done

@@ -67,8 +67,15 @@ def dashboard(request, school_slug):
             "jobs": latest_jobs(school=request.school),
             "can_start_census": Perm.JOBS_VIEW in request.school_perms,
             "attention": _needs_action(request.school, request.school_perms),
+            "nightly_failure": _nightly_failure(request.school),
         },
     )
+
+
+def _nightly_failure(school):
+    from provisioning.sync.selectors import nightly_failure
+
+    return nightly_failure(school=school)
 
 
 def _needs_action(school, perms) -> list[dict]:

@@ -365,10 +365,15 @@ PERSONAL_FIELDS = ("username", "given_name", "family_name", "email", "upn", "mis
 
 
 @transaction.atomic
-def account_delete(*, school: School, actor: Actor, account: Account) -> bool:
+def account_delete(*, school: School, actor: Actor, account: Account, membership: Membership | None = None) -> bool:
     """Delete a person, for good. Returns True when the account was erased, False when the person
     also belongs to another school: then only this school lets them go (its data about them erased,
     roles removed), because one school may not delete another school's member.
+
+    With `membership` (a leaver policy's erase timer, which is about one membership only), that
+    membership is removed, and the account is erased only when it holds no other live (not archived)
+    membership anywhere, this school included: a member of staff who is also an archived contact at the
+    same school keeps their account and their staff membership.
 
     Erasing: the account can never sign in again (inactive, no usable password, so every session
     ends; sign-in links, social links, starter codes, set-password links and API tokens revoked),
@@ -390,8 +395,14 @@ def account_delete(*, school: School, actor: Actor, account: Account) -> bool:
         raise ValidationError("You cannot delete your own account; ask another Centre Admin.")
     if account.deleted_at is not None:
         raise ValidationError("This account has already been deleted.")
+    # Only what is let go counts: the timer's one membership, or everything the person is at this school.
+    let_go = {"pk": membership.pk} if membership is not None else {"school": school}
     if RoleAssignment.objects.filter(
-        school=school, membership__account=account, role_id="centre_admin", membership__status=Membership.Status.ACTIVE
+        school=school,
+        membership__account=account,
+        role_id="centre_admin",
+        membership__status=Membership.Status.ACTIVE,
+        **{f"membership__{key}": value for key, value in let_go.items()},
     ).exists():
         _refuse_losing_last_centre_admin(school=school, account=account)
 
@@ -402,10 +413,26 @@ def account_delete(*, school: School, actor: Actor, account: Account) -> bool:
     with scopes_disabled():
         elsewhere = (
             Membership.objects.filter(account=account)
-            .exclude(school=school)
+            .exclude(**let_go)
             .exclude(status=Membership.Status.ARCHIVED)
             .exists()
         )
+        if elsewhere and membership is not None:
+            # Removed outright, not left as a blank archived row: the timer would find that row due again
+            # every night. Its roles and contact links go with it (CASCADE).
+            Membership.objects.filter(pk=membership.pk, account=account).delete()
+            audit_record(
+                action="accounts.membership.removed",
+                actor=actor.account,
+                school=school,
+                target=account,
+                job=actor.job,
+                changes={
+                    "membership": [membership.person_type, "removed"],
+                    "account": ["kept", "kept: holds another membership"],
+                },
+            )
+            return False
         # Erasing everywhere or only here: the memberships concerned lose roles, links and MIS data.
         memberships = Membership.objects.filter(account=account)
         if elsewhere:

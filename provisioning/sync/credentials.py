@@ -280,16 +280,18 @@ class _ZipOnce(File):
                 _zip_delete(self._job)
 
 
-def credentials_purge() -> int:
+def credentials_purge(*, school: School | None = None) -> int:
     """Sheets not downloaded within 24 hours are deleted with their codes, and so is any prepared zip of
-    a run past its 24 hours (one whose sending was cut off, too)."""
+    a run past its 24 hours (one whose sending was cut off, too). Of one school (each school's nightly
+    work purges its own), or of every school."""
     purged = 0
     now = timezone.now()
+    of_school = {"school": school} if school is not None else {}
     with scopes_disabled():
-        for run in SyncRun.objects.filter(credentials_expire_at__lt=now).exclude(credentials=""):
+        for run in SyncRun.objects.filter(credentials_expire_at__lt=now, **of_school).exclude(credentials=""):
             _credentials_delete(run)
             purged += 1
-        jobs = list(Job.objects.filter(kind=Job.Kind.SYNC_CREDENTIALS, params__has_key="zip"))
+        jobs = list(Job.objects.filter(kind=Job.Kind.SYNC_CREDENTIALS, params__has_key="zip", **of_school))
         runs = SyncRun.objects.filter(pk__in={j.params["run_id"] for j in jobs}, credentials_expire_at__gte=now)
         live = {str(pk) for pk in runs.values_list("pk", flat=True)}
         for job in jobs:

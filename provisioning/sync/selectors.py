@@ -6,7 +6,7 @@ import json
 from django.db.models import QuerySet
 
 from accounts.models import Membership, RoleAssignment
-from provisioning.models import Feed, SyncRecord, SyncRun
+from provisioning.models import Feed, SchoolNightly, SyncRecord, SyncRun
 from tenancy.models import School
 from tenancy.spreadsheets import csv_writer
 
@@ -125,3 +125,8 @@ def attention_counts(*, school: School) -> dict[str, int]:
             school=school, state=Feed.State.REJECTED, received_at__gte=timezone.now() - timedelta(days=7)
         ).count(),
     }
+
+
+def nightly_failure(*, school: School) -> SchoolNightly | None:
+    """The school's nightly work as it last failed, until it next succeeds (provisioning.sync.services)."""
+    return SchoolNightly.objects.filter(school=school, failed_at__isnull=False).first()

@@ -15,7 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
-from django_scopes import scope, scopes_disabled
+from django_scopes import scope
 
 from accounts.audit import audit_record
 from accounts.models import Account, Membership
@@ -27,7 +27,7 @@ from provisioning.sync import incremental
 from provisioning.sync import plan as planning
 from provisioning.sync.apply import APPLY_STEPS, apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
-from provisioning.sync.credentials import credentials_purge
+from provisioning.sync.credentials import credentials_purge  # noqa: F401 - callers purge through services
 from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
@@ -467,27 +467,6 @@ def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
 # --- Schedule and leaver timers ----------------------------------------------------------------------
 
 
-def scheduled_tick(*, now: datetime | None = None) -> list[SyncRun]:
-    """Every 15 minutes: start each school's nightly sync once its own local time has come, on the
-    newest feed not yet applied; record "no new feed" when there is none."""
-    now = now or timezone.now()
-    started = []
-    with scopes_disabled():
-        policies = list(
-            SyncPolicy.objects.filter(nightly_enabled=True, school__is_active=True).select_related("school")
-        )
-    for policy in policies:
-        school = policy.school
-        with scope(school=school):
-            run = _tick_school(school, now)
-            leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date())
-        if run is not None:
-            started.append(run)
-    credentials_purge()
-    planning.stale_changes_fold()
-    return started
-
-
 def _tz(school: School):
     import zoneinfo
 
@@ -554,8 +533,9 @@ class _PolicyTimer(Actor):
 
 
 def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
-    """Archived leavers past "erase after N days" (0 = never) are erased, unless another school still holds
-    them; their sync records lose the personal data too."""
+    """Archived leavers past "erase after N days" (0 = never) are erased, unless they hold another live
+    membership (here or at another school): then only the due membership is removed. Erased accounts'
+    sync records lose the personal data too."""
     from accounts.services import account_delete
 
     erased = 0
@@ -568,8 +548,8 @@ def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
             archived_on__lte=today - timedelta(days), account__deleted_at__isnull=True,
         ).select_related("account")  # fmt: skip
         for membership in due:
-            account = membership.account
-            if account_delete(school=school, actor=_PolicyTimer(account=None, school=school), account=account):
+            timer = _PolicyTimer(account=None, school=school)
+            if account_delete(school=school, actor=timer, account=membership.account, membership=membership):
                 erased += 1
     return erased
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from provisioning.models import SyncRun
-from provisioning.sync import services
+from provisioning.sync import nightly, services
 from tenancy.tokens import api_token_issue
 from tests.provisioning.sync_helpers import feed_zip, receive, run_sync, student
 
@@ -27,17 +27,22 @@ def _nightly(school, at=time(2, 0), tz="Australia/Sydney"):
     policy.save()
 
 
+def _scheduled(school):
+    return list(SyncRun.objects.filter(school=school, trigger="scheduled").order_by("created_at"))
+
+
 def test_it_starts_once_when_the_schools_own_night_time_comes(school_a, django_capture_on_commit_callbacks):
     _nightly(school_a)
     receive(school_a, feed_zip([student("S1")]))
     # 14:30 UTC is 01:30 in Sydney (summer time, +11): too early there.
-    assert services.scheduled_tick(now=datetime(2026, 11, 23, 14, 30, tzinfo=UTC)) == []
+    nightly.scheduled_tick(now=datetime(2026, 11, 23, 14, 30, tzinfo=UTC))
+    assert _scheduled(school_a) == []
     with django_capture_on_commit_callbacks(execute=True):
-        started = services.scheduled_tick(now=datetime(2026, 11, 23, 15, 5, tzinfo=UTC))
-    assert len(started) == 1 and started[0].trigger == "scheduled"
-    run = SyncRun.objects.get(pk=started[0].pk)
+        nightly.scheduled_tick(now=datetime(2026, 11, 23, 15, 5, tzinfo=UTC))
+    (run,) = _scheduled(school_a)
     assert run.dry_run and run.state == "planned"  # the school's first sync waits for Apply
-    assert services.scheduled_tick(now=datetime(2026, 11, 23, 15, 20, tzinfo=UTC)) == []
+    nightly.scheduled_tick(now=datetime(2026, 11, 23, 15, 20, tzinfo=UTC))
+    assert _scheduled(school_a) == [run]
 
 
 def test_a_later_night_applies_the_new_feed_and_records_no_new_feed(school_a, django_capture_on_commit_callbacks):
@@ -47,16 +52,18 @@ def test_a_later_night_applies_the_new_feed_and_records_no_new_feed(school_a, dj
     # Nights after today: the runs a tick starts are stamped with the real time, which must come before them.
     tonight = datetime.combine(timezone.now().date() + timedelta(days=1), time(2, 30), tzinfo=UTC)
     with django_capture_on_commit_callbacks(execute=True):
-        (run,) = services.scheduled_tick(now=tonight)
-    run.refresh_from_db()
+        nightly.scheduled_tick(now=tonight)
+    (run,) = _scheduled(school_a)
     assert not run.dry_run and run.state == "applied" and run.counts == {"unchanged": 1, "create": 1}
-    (nothing,) = services.scheduled_tick(now=tonight + timedelta(days=1))
+    nightly.scheduled_tick(now=tonight + timedelta(days=1))
+    nothing = _scheduled(school_a)[-1]
     assert nothing.state == "no_feed" and nothing.get_state_display() == "No new feed"
 
 
-def test_a_nightly_school_off_is_left_alone(school_a):
+def test_a_nightly_school_off_is_not_synced(school_a):
     receive(school_a, feed_zip([student("S1")]))
-    assert services.scheduled_tick(now=datetime(2026, 11, 24, 12, 0, tzinfo=UTC)) == []
+    nightly.scheduled_tick(now=datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    assert _scheduled(school_a) == []
 
 
 # --- API ------------------------------------------------------------------------------------------

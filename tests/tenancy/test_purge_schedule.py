@@ -68,3 +68,19 @@ def test_every_purge_service_is_run_by_a_task():
                     assert re.search(rf"\b{name}\b", tasks_source), (
                         f"{path.relative_to(ROOT)}: {name} runs from no task"
                     )
+
+
+def test_one_schools_failing_purge_never_stops_the_next_schools(school_a, school_b, caplog):
+    from tenancy.services import for_each_school
+
+    purged = []
+
+    def purge(*, school):
+        if school == school_a:
+            raise RuntimeError("disk full")
+        purged.append(school)
+        return 1
+
+    assert for_each_school(purge) == 1
+    assert purged == [school_b]
+    assert "purge failed for one school" in caplog.text

@@ -24,7 +24,7 @@ def unschedule_purges(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("provisioning", "0009_school_data_change_created_at"),
+        ("provisioning", "0011_restore_sync_record_fks"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
