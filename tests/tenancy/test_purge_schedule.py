@@ -49,8 +49,8 @@ def test_each_scheduled_task_exists():
 
 ROOT = Path(__file__).resolve().parents[2]
 PURGE_DEF = re.compile(r"^def (\w+_purge)\(", re.MULTILINE)
-# Purges run by a scheduled task other than their own: the sync's credentials sheets go with each tick.
-RUN_BY_ANOTHER = {"credentials_purge": "provisioning.sync.services.scheduled_tick"}
+# Purges run by a scheduled task other than their own: the sync's credentials sheets go with each school's nightly work.
+RUN_BY_ANOTHER = {"credentials_purge": "provisioning.sync.nightly.school_nightly"}
 
 
 def test_every_purge_service_is_run_by_a_task():
