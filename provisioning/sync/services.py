@@ -33,7 +33,7 @@ from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
 from provisioning.sync.warnings import contacts_to_revoke_check
 from tenancy.models import Job, School
-from tenancy.services import job_progress, job_start, job_succeed
+from tenancy.services import job_give_up, job_progress, job_start, job_succeed
 
 log = logging.getLogger(__name__)
 CREDENTIALS_HOURS = 24
@@ -46,6 +46,10 @@ OPEN_STATES = (SyncRun.State.QUEUED, SyncRun.State.PLANNING, SyncRun.State.PLANN
 
 class SyncRefused(ValidationError):
     """A run that may not go ahead, said in words a person can act on."""
+
+
+class _JobReplaced(SyncRefused):
+    """A stalled apply job that came back after the run was started again (_apply_stalled)."""
 
 
 # --- Policy -----------------------------------------------------------------------------------------
@@ -209,6 +213,11 @@ def sync_apply_start(*, school: School, actor: Account, run: SyncRun, confirm: b
     from provisioning.tasks import sync_run_job
 
     run = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)
+    if _apply_stalled(run, actor):
+        # Its worker was lost before anything was committed: the run goes back to what it was, and is
+        # confirmed again if the guard had stopped it.
+        guarded = run.guard_count > run.guard_threshold
+        run.state = SyncRun.State.NEEDS_CONFIRMATION if guarded else SyncRun.State.PLANNED
     if run.state == SyncRun.State.NEEDS_CONFIRMATION:
         if not confirm:
             raise SyncRefused(
@@ -234,6 +243,17 @@ def sync_apply_start(*, school: School, actor: Account, run: SyncRun, confirm: b
     return run
 
 
+def _apply_stalled(run: SyncRun, actor: Account) -> bool:
+    """A queued run whose apply job stalled may be applied again: its old job is given up (failed), so a
+    message the broker hands back later finds nothing to do."""
+    job = run.job
+    if run.state != SyncRun.State.QUEUED or job is None or job.params.get("action") != "apply":
+        return False
+    return job.is_stalled and job_give_up(
+        job, message=f"Its worker stopped before anything was changed; {actor} started the apply again."
+    )
+
+
 def sync_run_job(job: Job) -> None:
     """The job's work: make the plan (and, for a scheduled run, apply it) or apply a stored plan."""
     run = SyncRun.objects.get(school=job.school, pk=job.params["run_id"])
@@ -242,6 +262,8 @@ def sync_run_job(job: Job) -> None:
             sync_apply(run=run, job=job)
         else:
             sync_plan(run=run, job=job)
+    except _JobReplaced:
+        raise  # the run belongs to the job that replaced this one: left as it is
     except SyncRefused as exc:
         _run_failed(run, " ".join(exc.messages), state=SyncRun.State.SUPERSEDED)
         raise
@@ -349,6 +371,8 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         policy = _lock_policy(school)
         planning.prefer_index_lookups()
         run = SyncRun.objects.get(school=school, pk=run.pk)
+        if job is not None and run.job_id != job.pk:
+            raise _JobReplaced("This apply was started again by another job; this one changed nothing.")
         if run.state not in (SyncRun.State.QUEUED, SyncRun.State.PLANNED):
             raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
         if planning.current_fingerprint(school) != run.fingerprint:
