@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Callable
 
+from django.core.exceptions import ValidationError
 from django_scopes import scope
 from structlog.contextvars import bound_contextvars
 
@@ -30,4 +31,6 @@ def run_school_job(school_id: str, job_id: str, work: Callable[[Job], None]) -> 
             work(job)
         except Exception as exc:  # noqa: BLE001 - recorded for the person who started the job
             log.exception("job %s failed", job_id)
-            job_fail(job, message=f"The job stopped with an error and changed nothing: {exc}")
+            # A ValidationError's str() is the repr of its list of messages.
+            cause = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            job_fail(job, message=f"The job stopped with an error and changed nothing: {cause}")

@@ -14,7 +14,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -31,6 +31,7 @@ from provisioning.sync.bulk import insert_rows
 from provisioning.sync.credentials import credentials_purge
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
+from provisioning.sync.usernames import planned_names_taken
 from provisioning.sync.warnings import contacts_to_revoke_check
 from tenancy.models import Job, School
 from tenancy.services import job_give_up, job_progress, job_start, job_succeed
@@ -41,6 +42,7 @@ RECORD_FIELDS = [
     "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
     "username", "before", "after", "reason",
 ]  # fmt: skip
+USERNAME_UNIQUE = "account_username_ci_unique"  # accounts.Account's constraint
 OPEN_STATES = (SyncRun.State.QUEUED, SyncRun.State.PLANNING, SyncRun.State.PLANNED, SyncRun.State.NEEDS_CONFIRMATION)
 
 
@@ -267,6 +269,18 @@ def sync_run_job(job: Job) -> None:
     except SyncRefused as exc:
         _run_failed(run, " ".join(exc.messages), state=SyncRun.State.SUPERSEDED)
         raise
+    except IntegrityError as exc:
+        if USERNAME_UNIQUE not in str(exc):
+            _run_failed(run, f"Nothing was changed: {exc}")
+            raise
+        # Another school took a username of the plan after the check, while this run wrote: stale, like a plan
+        # whose usernames were taken before it (sync_apply).
+        message = (
+            "A username this run gives was taken by another account while it was being applied, so nothing was "
+            "changed. Press Synchronise Users for a fresh plan."
+        )
+        _run_failed(run, message, state=SyncRun.State.SUPERSEDED)
+        raise SyncRefused(message) from exc
     except Exception as exc:
         _run_failed(run, f"Nothing was changed: {exc}")
         raise
@@ -396,6 +410,13 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
                 "reason",
             )  # fmt: skip
         )
+        taken = planned_names_taken(items)
+        if taken:
+            shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+            raise SyncRefused(
+                f"Usernames this plan gives were taken by other accounts since it was made ({shown}), so it was "
+                "not applied. Press Synchronise Users for a fresh plan."
+            )
         step()  # the plan read back
         _apply_items(run=run, policy=policy, items=items, job=job, step=step)
         run.save()

@@ -154,3 +154,22 @@ def _number_clashes(clashing: list[tuple[object, str, object]], used: set[str], 
             used.add(f"{low}{free}")
             result[key] = f"{stem}{free}"
         pending = left
+
+
+def planned_names_taken(items: list[dict]) -> list[str]:
+    """The usernames a stored plan gives (new accounts, renames) that another account took, or a hold now
+    keeps, since the plan was made: another school's +Add, upload or sync may take one at any time, and no
+    fingerprint of this school sees it. Such a plan is stale."""
+    given = []
+    for item in items:
+        if item["entity"] != "person":
+            continue
+        after = item["after"]
+        if item["outcome"] == "create" and not after.get("existing_account"):
+            given.append((item["username"], None))
+        elif item["outcome"] in ("update", "reactivate") and "username" in after:
+            given.append((after["username"], item["account_id"]))
+    if not given:
+        return []
+    taken = _taken_exact(sorted({name.lower() for name, _ in given}))
+    return sorted(name for name, account_id in given if not _free_for(taken, name.lower(), account_id))

@@ -27,6 +27,7 @@ def _progress(client, school, job) -> str:
     return client.get(f"/s/{school.slug}/jobs/{job.pk}/progress/").content.decode()
 
 
+@override_settings(JOB_REDELIVERED_AFTER=None)  # the filesystem broker's
 def test_a_running_job_with_an_old_heartbeat_shows_as_stalled_on_its_progress(login, centre_admin, school_a):
     job = _running(school_a, started_ago=timedelta(minutes=8), heartbeat_ago=timedelta(minutes=6))
     html = _progress(login(centre_admin), school_a, job)
@@ -82,6 +83,7 @@ def test_a_stalled_job_given_up_is_failed_and_one_that_reported_is_kept(school_a
     assert (stalled.state, stalled.error, alive.state) == ("failed", "started again", "running")
 
 
+@override_settings(JOB_REDELIVERED_AFTER=None)
 def test_the_job_api_says_a_job_stalled(login, centre_admin, school_a):
     job = _running(school_a, started_ago=timedelta(minutes=20), heartbeat_ago=timedelta(minutes=15))
     data = login(centre_admin).get(f"/api/s/{school_a.slug}/jobs/{job.pk}/").json()
