@@ -358,3 +358,9 @@ class UsernameHold(models.Model):
 
     def __str__(self):
         return f"{self.username_lower} (held until {self.held_until:%Y-%m-%d})"
+
+
+def max_length(model: type[models.Model], name: str) -> int:
+    """A column's limit, for the forms and serializers that take it: they refuse what it cannot hold (a
+    longer value is a 500 on PostgreSQL, and silently kept whole on SQLite)."""
+    return model._meta.get_field(name).max_length
