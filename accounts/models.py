@@ -35,10 +35,10 @@ class AccountManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
-        return self.get(username__iexact=username)
+        return self.get(username__iexact=self.model.normalize_username(username))
 
     def create_user(self, username, password=None, **extra):
-        account = self.model(username=username, **extra)
+        account = self.model(username=self.model.normalize_username(username), **extra)
         if password:
             account.set_password(password)
         else:
@@ -93,6 +93,13 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.username
+
+    @classmethod
+    def normalize_username(cls, username):
+        """Django's own clean() (the admin's forms) and the manager spell usernames as the services do."""
+        from accounts.services.usernames import username_normalise
+
+        return username_normalise(username)
 
     @property
     def full_name(self) -> str:

@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Account, UsernameHold
+from accounts.services.usernames import username_normalise
 from provisioning.sync.bulk import pg_array
 
 BATCH = 900  # under SQLite's default limit on query parameters
@@ -54,7 +55,7 @@ def username_stem(policy, person: dict) -> str:
         return ""
     if policy.prepend_text or policy.postpend_text:
         base = f"{_ascii(policy.prepend_text)}{base}{_ascii(policy.postpend_text)}"
-    name = base[:140]
+    name = username_normalise(base[:140])  # the one spelling every way in gives (ASCII here already)
     return name.lower() if policy.lowercase else name
 
 

@@ -141,7 +141,10 @@ def test_very_long_strings_and_control_characters_are_row_errors(school_a, eo_us
     plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_new")
     assert "is 5000 characters long; the limit is 150" in str(plan.rows[0].problems[0])
     messages = [str(p) for p in plan.rows[1].problems]
-    assert "row 3, Family Name *: contains control characters such as line breaks or tabs; remove them" in messages
+    assert (
+        "row 3, Family Name *: contains control characters (line breaks, tabs or text-direction controls); remove them"
+        in messages
+    )
     assert all(r.outcome == services.ERROR for r in plan.rows)
 
 
