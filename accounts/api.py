@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.forms import UserFilterForm
-from accounts.models import Membership, PersonType, Role
+from accounts.models import Account, Membership, PersonType, Role, max_length
 from accounts.permissions import Perm
 from tenancy import selectors as tenancy_selectors
 from tenancy.api import SchoolAPIView
@@ -61,13 +61,21 @@ class AccountPageSerializer(serializers.Serializer):
 
 class AccountCreateSerializer(serializers.Serializer):
     person_type = serializers.ChoiceField(choices=PersonType.choices)
-    username = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    given_name = serializers.CharField(max_length=150)
-    family_name = serializers.CharField(max_length=150)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    mis_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    upn = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
-    year_group = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    username = serializers.CharField(
+        max_length=max_length(Account, "username"), required=False, allow_blank=True, default=""
+    )
+    given_name = serializers.CharField(max_length=max_length(Account, "given_name"))
+    family_name = serializers.CharField(max_length=max_length(Account, "family_name"))
+    email = serializers.EmailField(
+        max_length=max_length(Account, "email"), required=False, allow_blank=True, default=""
+    )
+    mis_code = serializers.CharField(
+        max_length=max_length(Membership, "mis_code"), required=False, allow_blank=True, default=""
+    )
+    upn = serializers.CharField(max_length=max_length(Account, "upn"), required=False, allow_blank=True, default="")
+    year_group = serializers.CharField(
+        max_length=max_length(Membership, "year_group"), required=False, allow_blank=True, default=""
+    )
     roles = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     password_method = serializers.ChoiceField(choices=services.PASSWORD_METHODS)
     password = serializers.CharField(required=False, allow_blank=True, write_only=True, default="")
@@ -89,14 +97,16 @@ class AccountCreatedSerializer(AccountSerializer):
 
 
 class AccountUpdateSerializer(serializers.Serializer):
-    given_name = serializers.CharField(max_length=150, required=False)
-    family_name = serializers.CharField(max_length=150, required=False)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    given_name = serializers.CharField(max_length=max_length(Account, "given_name"), required=False)
+    family_name = serializers.CharField(max_length=max_length(Account, "family_name"), required=False)
+    email = serializers.EmailField(max_length=max_length(Account, "email"), required=False, allow_blank=True)
     approved = serializers.BooleanField(required=False)
     locked_out = serializers.BooleanField(required=False)
     override_network_auth = serializers.BooleanField(required=False)
-    mis_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    year_group = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    mis_code = serializers.CharField(max_length=max_length(Membership, "mis_code"), required=False, allow_blank=True)
+    year_group = serializers.CharField(
+        max_length=max_length(Membership, "year_group"), required=False, allow_blank=True
+    )
 
 
 class AccountUpdatedSerializer(AccountSerializer):

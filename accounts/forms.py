@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts import selectors, services
-from accounts.models import Membership, PersonType, Role
+from accounts.models import Account, Membership, PersonType, Role, max_length
 
 SORT_CHOICES = [
     ("family_name", "Family Name"),
@@ -79,16 +79,25 @@ class UserAddForm(_PasswordFields):
 
     person_type = forms.ChoiceField(label="Person type", choices=PersonType.choices, widget=forms.RadioSelect)
     username = forms.CharField(
-        label="User Name", max_length=150, help_text="They sign in with this (or with their email)."
+        label="User Name",
+        max_length=max_length(Account, "username"),
+        help_text="They sign in with this (or with their email).",
     )
-    mis_code = forms.CharField(label="MIS Code", max_length=64, required=False)
-    family_name = forms.CharField(label="Family Name", max_length=150)
-    given_name = forms.CharField(label="Given Names", max_length=150)
+    mis_code = forms.CharField(label="MIS Code", max_length=max_length(Membership, "mis_code"), required=False)
+    family_name = forms.CharField(label="Family Name", max_length=max_length(Account, "family_name"))
+    given_name = forms.CharField(label="Given Names", max_length=max_length(Account, "given_name"))
     email = forms.EmailField(
-        label="Email", required=False, help_text="Required for staff; use a centre email address where possible."
+        label="Email",
+        required=False,
+        max_length=max_length(Account, "email"),
+        help_text="Required for staff; use a centre email address where possible.",
     )
-    upn = forms.CharField(label="UPN", max_length=20, required=False, help_text="Students only.")
-    year_group = forms.CharField(label="Year group", max_length=20, required=False, help_text="Students only.")
+    upn = forms.CharField(
+        label="UPN", max_length=max_length(Account, "upn"), required=False, help_text="Students only."
+    )
+    year_group = forms.CharField(
+        label="Year group", max_length=max_length(Membership, "year_group"), required=False, help_text="Students only."
+    )
     roles = forms.MultipleChoiceField(label="Roles", required=False, widget=forms.CheckboxSelectMultiple)
     password_method = forms.ChoiceField(
         label="Password",
@@ -136,11 +145,11 @@ class UserAddForm(_PasswordFields):
 class UserEditForm(_PasswordFields):
     required_css_class = "required"
 
-    family_name = forms.CharField(label="Family Name", max_length=150)
-    given_name = forms.CharField(label="Given Names", max_length=150)
-    email = forms.EmailField(label="Email", required=False)
-    mis_code = forms.CharField(label="MIS Code", max_length=64, required=False)
-    year_group = forms.CharField(label="Year group", max_length=20, required=False)
+    family_name = forms.CharField(label="Family Name", max_length=max_length(Account, "family_name"))
+    given_name = forms.CharField(label="Given Names", max_length=max_length(Account, "given_name"))
+    email = forms.EmailField(label="Email", required=False, max_length=max_length(Account, "email"))
+    mis_code = forms.CharField(label="MIS Code", max_length=max_length(Membership, "mis_code"), required=False)
+    year_group = forms.CharField(label="Year group", max_length=max_length(Membership, "year_group"), required=False)
     approved = forms.BooleanField(label="Approved", required=False)
     locked_out = forms.BooleanField(label="Locked Out", required=False)
     override_network_auth = forms.BooleanField(label="Override Network Authentication", required=False)

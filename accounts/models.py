@@ -33,10 +33,10 @@ class AccountManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
-        return self.get(username__iexact=username)
+        return self.get(username__iexact=self.model.normalize_username(username))
 
     def create_user(self, username, password=None, **extra):
-        account = self.model(username=username, **extra)
+        account = self.model(username=self.model.normalize_username(username), **extra)
         if password:
             account.set_password(password)
         else:
@@ -91,6 +91,13 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.username
+
+    @classmethod
+    def normalize_username(cls, username):
+        """Django's own clean() (the admin's forms) and the manager spell usernames as the services do."""
+        from accounts.services.usernames import username_normalise
+
+        return username_normalise(username)
 
     @property
     def full_name(self) -> str:
@@ -354,3 +361,9 @@ class UsernameHold(models.Model):
 
     def __str__(self):
         return f"{self.username_lower} (held until {self.held_until:%Y-%m-%d})"
+
+
+def max_length(model: type[models.Model], name: str) -> int:
+    """A column's limit, for the forms and serializers that take it: they refuse what it cannot hold (a
+    longer value is a 500 on PostgreSQL, and silently kept whole on SQLite)."""
+    return model._meta.get_field(name).max_length

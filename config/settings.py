@@ -7,6 +7,7 @@ PostgreSQL and Redis. DEBUG=0 turns on every production safeguard (`check --depl
 
 import copy
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -290,6 +291,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,
     }
+# A running job whose worker wrote no heartbeat (tenancy.services.job_progress) for JOB_STALLED_AFTER is shown
+# as stalled, and may be started again by hand; after JOB_ABANDONED_AFTER the broker's copy of its message,
+# when it comes back, may take it up again (tenancy.services.job_claim).
+JOB_STALLED_AFTER = timedelta(minutes=env_int("JOB_STALLED_AFTER_MINUTES", 5))
+JOB_ABANDONED_AFTER = timedelta(minutes=env_int("JOB_ABANDONED_AFTER_MINUTES", 30))
+# When the broker hands an unacknowledged message (acks late: its worker died) to another worker, counted from
+# its delivery; None: never (the filesystem transport deletes a message as it hands it over). Redis keeps it
+# for its visibility timeout, one hour by default: set here on purpose to the abandonment threshold plus the
+# stall threshold, so the message of a worker that died within its first JOB_STALLED_AFTER comes back just
+# after the job counts as abandoned, and is taken up again (a job that died later is started again by hand).
+JOB_REDELIVERED_AFTER = None
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    JOB_REDELIVERED_AFTER = JOB_ABANDONED_AFTER + JOB_STALLED_AFTER
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(JOB_REDELIVERED_AFTER.total_seconds())}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

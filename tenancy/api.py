@@ -45,6 +45,10 @@ class SchoolAPIView(APIView):
 class JobSerializer(serializers.ModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display")
     percent = serializers.IntegerField()
+    # Running, but its worker stopped reporting (settings.JOB_STALLED_AFTER); retry_at: when it is taken up
+    # again by itself, null when it must be started again.
+    stalled = serializers.BooleanField(source="is_stalled")
+    retry_at = serializers.DateTimeField(allow_null=True)
 
     class Meta:
         model = Job
@@ -56,6 +60,8 @@ class JobSerializer(serializers.ModelSerializer):
             "progress_done",
             "progress_total",
             "percent",
+            "stalled",
+            "retry_at",
             "counts",
             "error",
             "created_at",

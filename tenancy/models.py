@@ -10,6 +10,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_scopes import ScopedManager
 
 
@@ -99,6 +100,8 @@ class Job(SchoolOwned):
         FAILED = "failed", "Failed"
 
     FINISHED_STATES = (State.SUCCEEDED, State.FAILED)
+    # A job is taken up again after its worker was lost at most this many times in all.
+    MAX_ATTEMPTS = 3
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -142,6 +145,37 @@ class Job(SchoolOwned):
             return 0
         # All items done is not finished: the job may still write its report, commit, or roll back.
         return min(99, int(100 * self.progress_done / self.progress_total))
+
+    @property
+    def last_seen(self):
+        """When its worker last reported (rows from before heartbeats count from their start)."""
+        return self.heartbeat_at or self.started_at
+
+    @property
+    def is_stalled(self) -> bool:
+        """Running, but its worker has not reported for JOB_STALLED_AFTER: killed, or the machine stopped."""
+        if self.state != self.State.RUNNING or self.last_seen is None:
+            return False
+        return timezone.now() - self.last_seen > settings.JOB_STALLED_AFTER
+
+    @property
+    def retry_at(self):
+        """When a stalled job will be taken up again by itself, or None: it must be started again by hand.
+
+        Its message comes back from the broker JOB_REDELIVERED_AFTER after it was handed to the worker (the
+        claim, started_at); the job is taken up then only if it already counts as abandoned, and only while
+        attempts are left. Once that moment has passed with the job still stalled, nothing will take it up.
+        """
+        if not self.is_stalled or settings.JOB_REDELIVERED_AFTER is None or self.started_at is None:
+            return None
+        redelivered = self.started_at + settings.JOB_REDELIVERED_AFTER
+        if self.attempts >= self.MAX_ATTEMPTS or redelivered < self.last_seen + settings.JOB_ABANDONED_AFTER:
+            return None
+        return redelivered if redelivered > timezone.now() else None
+
+    @property
+    def state_label(self) -> str:
+        return "Stalled" if self.is_stalled else self.get_state_display()
 
     @property
     def duration(self):

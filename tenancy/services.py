@@ -35,13 +35,13 @@ def job_start(
     return job
 
 
-# A running job whose worker has not reported for this long lost it (killed, machine restarted): the broker
-# re-delivers its message (acks late), and the job may be taken up again. A worker reports with every
-# progress write (job_progress), so a long job that is moving is never taken for lost, however long ago it
-# started. Every job is either all or nothing (its transaction rolled back) or claims its items one by one,
-# so a re-run is safe.
-JOB_STALE_AFTER = timedelta(minutes=30)
-JOB_MAX_ATTEMPTS = 3
+# A running job whose worker has not reported for settings.JOB_ABANDONED_AFTER lost it (killed, machine
+# restarted): the broker re-delivers its message (acks late), and the job may be taken up again. A worker
+# reports with every progress write (job_progress), so a long job that is moving is never taken for lost,
+# however long ago it started. Every job is either all or nothing (its transaction rolled back) or claims its
+# items one by one, so a re-run is safe.
+JOB_STALE_AFTER = settings.JOB_ABANDONED_AFTER
+JOB_MAX_ATTEMPTS = Job.MAX_ATTEMPTS
 # The second connection progress is written through (config/settings.py configures it on PostgreSQL only).
 PROGRESS_DB = "jobs_progress"
 
@@ -49,7 +49,7 @@ PROGRESS_DB = "jobs_progress"
 def job_claim(job: Job) -> bool:
     """Move a queued (or abandoned) job to running. A conditional UPDATE, so two deliveries never both run it."""
     now = timezone.now()
-    stale = now - JOB_STALE_AFTER
+    stale = now - settings.JOB_ABANDONED_AFTER
     abandoned = Q(state=Job.State.RUNNING, last_seen__lt=stale, attempts__lt=JOB_MAX_ATTEMPTS)
     claimed = (
         Job.objects.filter(pk=job.pk, school=job.school)
@@ -112,6 +112,24 @@ def job_succeed(job: Job, *, counts: dict | None = None, report: bytes | None = 
         job.report_name = report_name
         job.report.save(report_name, ContentFile(report), save=False)
     job.save()
+
+
+def job_give_up(job: Job, *, message: str) -> bool:
+    """Fail a stalled job so that it is started again by hand instead; False when it is not stalled (any more).
+
+    A conditional UPDATE on the heartbeat: a worker that reported meanwhile keeps its job, and a message the
+    broker hands back later finds the job failed and does nothing, so the job never runs twice.
+    """
+    quiet_since = timezone.now() - settings.JOB_STALLED_AFTER
+    given_up = (
+        Job.objects.filter(pk=job.pk, school=job.school, state=Job.State.RUNNING)
+        .alias(last_seen=Coalesce("heartbeat_at", "started_at"))
+        .filter(last_seen__lt=quiet_since)
+        .update(state=Job.State.FAILED, error=message, finished_at=timezone.now())
+    )
+    if given_up:
+        job.state, job.error = Job.State.FAILED, message
+    return bool(given_up)
 
 
 def job_fail(job: Job, *, message: str) -> None:

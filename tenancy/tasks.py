@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 
 from celery import shared_task
+from django.core.exceptions import ValidationError
 from django_scopes import scope
 from structlog.contextvars import bound_contextvars
 
@@ -31,7 +32,9 @@ def run_school_job(school_id: str, job_id: str, work: Callable[[Job], None]) -> 
             work(job)
         except Exception as exc:  # noqa: BLE001 - recorded for the person who started the job
             log.exception("job %s failed", job_id)
-            job_fail(job, message=f"The job stopped with an error and changed nothing: {exc}")
+            # A ValidationError's str() is the repr of its list of messages.
+            cause = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            job_fail(job, message=f"The job stopped with an error and changed nothing: {cause}")
 
 
 @shared_task(name="tenancy.job_reports_purge")

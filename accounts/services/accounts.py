@@ -13,6 +13,7 @@ from accounts.permissions import Perm
 from accounts.selectors import account_match_existing, centre_admin_account_ids, role_codes_for
 from accounts.services.actor import Actor
 from accounts.services.memberships import _check_mis_code_free, membership_add
+from accounts.services.names import check_names, year_group_clean
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
     PASSWORD_METHODS,
@@ -23,7 +24,7 @@ from accounts.services.passwords import (
     set_password_email_send,
 )
 from accounts.services.roles import _refuse_losing_last_centre_admin, role_assign
-from accounts.services.usernames import check_username_free, usernames_hold
+from accounts.services.usernames import check_username_free, username_normalise, usernames_hold
 from tenancy.models import School
 
 ACCOUNT_FIELDS = (
@@ -127,12 +128,14 @@ def account_create(
     `warnings` (e.g. an off-domain staff email) and `added_existing`.
     """
     _check_consent(actor=actor, consent=consent)
-    username, email, mis_code, upn = username.strip(), email.strip(), mis_code.strip(), upn.strip()
+    username, email, mis_code, upn = username_normalise(username), email.strip(), mis_code.strip(), upn.strip()
     if person_type not in PersonType.values:
         raise ValidationError({"person_type": "Choose Student, Staff or Contact."})
     if person_type == PersonType.STAFF and not email:
         raise ValidationError({"email": "Email is required for staff."})
+    check_names(given_name=given_name, family_name=family_name)
     _check_mis_code_free(school=school, person_type=person_type, mis_code=mis_code)
+    year_group = year_group_clean(school=school, year_group=year_group)
     existing = account_match_existing(school=school, email=email, upn=upn, person_type=person_type)
     if existing is not None:
         if add_existing is None or str(add_existing) != str(existing.pk):
@@ -254,7 +257,7 @@ def account_rename(*, actor: Actor, account: Account, username: str, school: Sch
     other systems and people still know this person by."""
     from django.utils import timezone
 
-    username, old = username.strip(), account.username
+    username, old = username_normalise(username), account.username
     if username == old:
         return
     check_centre_admin_protected(actor=actor, account=account)
@@ -305,6 +308,7 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
     if not changes:
         return []
     check_centre_admin_protected(actor=actor, account=account)
+    check_names(**{name: fields[name] for name in ("given_name", "family_name") if name in changes})
     if "email" in changes:
         check_email_change(actor=actor, account=account)
     if "approved" in changes:

@@ -6,19 +6,19 @@ from django.db import transaction
 from accounts.audit import audit_record, diff_fields
 from accounts.models import Account, Membership
 from accounts.services.actor import Actor
+from accounts.services.names import mis_code_clash, year_group_clean
 from tenancy.models import School
 
 MEMBERSHIP_FIELDS = ("mis_code", "year_group", "form", "status", "portal_access")
 
 
 def _check_mis_code_free(*, school: School, person_type: str, mis_code: str, exclude=None) -> None:
-    if not mis_code:
-        return
-    taken = Membership.objects.filter(school=school, person_type=person_type, mis_code=mis_code)
-    if exclude is not None:
-        taken = taken.exclude(pk=exclude.pk)
-    if taken.exists():
-        raise ValidationError({"mis_code": f"The MIS code {mis_code} is already used by another person here."})
+    """One rule for the screen and the API: a code clashes whatever its case and spacing (s1038, S1038)."""
+    taken = mis_code_clash(school=school, person_type=person_type, mis_code=mis_code, exclude=exclude)
+    if taken is not None:
+        raise ValidationError(
+            {"mis_code": f"The MIS code {mis_code} is already used by another person here ({taken.mis_code})."}
+        )
 
 
 @transaction.atomic
@@ -34,7 +34,9 @@ def membership_add(
     portal_access: bool = False,
 ) -> Membership:
     """Add an existing account (perhaps held by another school) to this school: never a duplicate."""
+    mis_code = mis_code.strip()
     _check_mis_code_free(school=school, person_type=person_type, mis_code=mis_code)
+    year_group = year_group_clean(school=school, year_group=year_group)
     membership = Membership.objects.create(
         school=school,
         account=account,
@@ -61,6 +63,10 @@ def membership_update(*, school: School, actor: Actor, membership: Membership, *
     unknown = set(fields) - set(MEMBERSHIP_FIELDS)
     if unknown:
         raise ValueError(f"Not membership fields: {sorted(unknown)}")
+    if "mis_code" in fields:
+        fields["mis_code"] = fields["mis_code"].strip()
+    if "year_group" in fields and fields["year_group"] != membership.year_group:
+        fields["year_group"] = year_group_clean(school=school, year_group=fields["year_group"])
     changes = diff_fields({name: getattr(membership, name) for name in fields}, fields)
     if not changes:
         return

@@ -1,4 +1,7 @@
-"""Usernames: who may take one, and holding released ones for a year."""
+"""Usernames: their one spelling, who may take one, and holding released ones for a year."""
+
+import re
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.db.models.functions import Lower
@@ -6,12 +9,37 @@ from django.db.models.functions import Lower
 from accounts.models import Account, UsernameHold
 
 USERNAME_HOLD_DAYS = 365
+# Letters, digits, marks and . _ - @ + (Django's own rule): no spaces, no invisible or control characters.
+_USERNAME_ALLOWED = re.compile(r"^[\w.@+-]+$")
+
+
+def username_normalise(raw: str) -> str:
+    """A username's one spelling, for every way one enters (+Add, the API, upload, sync, the admin, sign-in).
+
+    NFKC folds look-alike forms into one (full-width "ｅｏ.northfield" is "eo.northfield"), and a letter
+    whose case folding is not its lower case ("ß": "ss") is written folded: usernames are unique through
+    lower(username), so two names that differ only by case folding are then the same name there too."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text.isascii():
+        text = "".join(ch.casefold() if ch.casefold() != ch.lower() else ch for ch in text)
+        text = unicodedata.normalize("NFKC", text)
+    return text
+
+
+def username_problem(username: str) -> str | None:
+    """Why a (normalised) username cannot be given, or None."""
+    if not username:
+        return "A username is required."
+    if not _USERNAME_ALLOWED.match(username):
+        return "A username may hold letters, digits and . _ - @ + only: no spaces or other characters."
+    return None
 
 
 def username_taken(username: str, *, exclude: Account | None = None) -> bool:
     """Held by another account, or released by someone else within the last 365 days."""
     from django.utils import timezone
 
+    username = username_normalise(username)
     qs = Account.objects.annotate(lower=Lower("username")).filter(lower=username.lower())
     holds = UsernameHold.objects.filter(username_lower=username.lower(), held_until__gt=timezone.now())
     if exclude is not None:
@@ -23,8 +51,9 @@ def username_taken(username: str, *, exclude: Account | None = None) -> bool:
 def check_username_free(username: str, *, account: Account | None = None) -> None:
     """A username to give `account` (or a new account): given, and neither used by another account nor
     released by someone else within the last 365 days."""
-    if not username:
-        raise ValidationError({"username": "A username is required."})
+    problem = username_problem(username)
+    if problem:
+        raise ValidationError({"username": problem})
     if username_taken(username, exclude=account):
         raise ValidationError({"username": f"The username {username} is already taken."})
 

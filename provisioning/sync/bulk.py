@@ -47,7 +47,9 @@ def _copy_rows(opts, model_fields, columns: list[tuple], same: list, n: int) -> 
     is_json = [isinstance(f, models.JSONField) for f in model_fields]
     order, batches = copy_layout(columns, same, is_json, n)
     names = ", ".join(_quote(model_fields[i].column) for i in order)
-    with connection.cursor() as cursor:
+    # Django's own error classes (IntegrityError...), as from any other query: callers catch those, not
+    # psycopg's, which the raw COPY would raise.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {_quote(opts.db_table)} ({names}) FROM STDIN") as copy:
             for text in batches:
                 copy.write(text)

@@ -12,6 +12,8 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE
+
 MAX_ERRORS = 1000
 strip = str.strip
 PERSON_FILES = {"students": "student", "staff": "staff", "contacts": "contact"}
@@ -289,6 +291,8 @@ def _people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list
             feed.error(file_name, number, "portal_access", "Use yes or no.")
         if len(given) > 150 or len(family) > 150:
             feed.error(file_name, number, "given_name", "A name is longer than 150 characters.")
+        if UNSAFE_TEXT.search(given) or UNSAFE_TEXT.search(family):
+            feed.error(file_name, number, "given_name", f"A name {UNSAFE_TEXT_MESSAGE}.")
         if feed.error_total != before:
             continue
         if code in seen:

@@ -17,6 +17,7 @@ import re
 import zipfile
 from datetime import date, datetime
 
+from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE
 from provisioning.sync.feeds import FeedUnreadable, ParsedFeed
 
 STAFF_ROLES = {
@@ -220,6 +221,9 @@ def _users(feed, version, users, user_roles, org_ids, today, mode, org_identifie
         email = row.get("email", "")
         if email and ("@" not in email or " " in email):
             feed.error("users.csv", number, "email", f"{email!r} is not an email address.")
+        names = [row.get(k, "") for k in ("givenName", "familyName", "preferredGivenName", "preferredFamilyName")]
+        if UNSAFE_TEXT.search("".join(names)):
+            feed.error("users.csv", number, "givenName", f"A name {UNSAFE_TEXT_MESSAGE}.")
         if feed.error_total != before:
             continue
         kind = _person_type([r for r, _ in roles])

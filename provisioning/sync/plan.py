@@ -293,9 +293,25 @@ def sync_writes(school):
         cursor.execute("SELECT set_config('rollcall.sync_school', %s, true)", [str(school.pk)])
     try:
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('rollcall.sync_school', '', true)")
+    except BaseException:
+        # The setting is local to the transaction, and goes with its rollback. A statement run here after a
+        # failed one would fail too ("current transaction is aborted") and hide the error that names the cause.
+        if not _transaction_failed():
+            _sync_school_clear()
+        raise
+    _sync_school_clear()
+
+
+def _sync_school_clear() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('rollcall.sync_school', '', true)")
+
+
+def _transaction_failed() -> bool:
+    """True when a failed statement aborted PostgreSQL's transaction: it refuses every statement until rollback."""
+    from psycopg.pq import TransactionStatus
+
+    return connection.connection is None or connection.connection.info.transaction_status == TransactionStatus.INERROR
 
 
 PG_CHANGES_BY_HAND = """

@@ -13,7 +13,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_scopes import scope
 
@@ -31,9 +31,10 @@ from provisioning.sync.credentials import credentials_purge  # noqa: F401 - call
 from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.selectors import nominated_contact_emails
+from provisioning.sync.usernames import planned_names_taken
 from provisioning.sync.warnings import contacts_to_revoke_check
 from tenancy.models import Job, School
-from tenancy.services import job_progress, job_start, job_succeed
+from tenancy.services import job_give_up, job_progress, job_start, job_succeed
 from tenancy.spreadsheets import internal_csv_writer
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,16 @@ RECORD_FIELDS = [
     "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
     "username", "before", "after", "reason",
 ]  # fmt: skip
+USERNAME_UNIQUE = "account_username_ci_unique"  # accounts.Account's constraint
 OPEN_STATES = (SyncRun.State.QUEUED, SyncRun.State.PLANNING, SyncRun.State.PLANNED, SyncRun.State.NEEDS_CONFIRMATION)
 
 
 class SyncRefused(ValidationError):
     """A run that may not go ahead, said in words a person can act on."""
+
+
+class _JobReplaced(SyncRefused):
+    """A stalled apply job that came back after the run was started again (_apply_stalled)."""
 
 
 # --- Policy -----------------------------------------------------------------------------------------
@@ -213,6 +219,11 @@ def sync_apply_start(*, school: School, actor: Account, run: SyncRun, confirm: b
     from provisioning.tasks import sync_run_job
 
     run = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)
+    if _apply_stalled(run, actor):
+        # Its worker was lost before anything was committed: the run goes back to what it was, and is
+        # confirmed again if the guard had stopped it.
+        guarded = run.guard_count > run.guard_threshold
+        run.state = SyncRun.State.NEEDS_CONFIRMATION if guarded else SyncRun.State.PLANNED
     if run.state == SyncRun.State.NEEDS_CONFIRMATION:
         if not confirm:
             raise SyncRefused(
@@ -238,6 +249,17 @@ def sync_apply_start(*, school: School, actor: Account, run: SyncRun, confirm: b
     return run
 
 
+def _apply_stalled(run: SyncRun, actor: Account) -> bool:
+    """A queued run whose apply job stalled may be applied again: its old job is given up (failed), so a
+    message the broker hands back later finds nothing to do."""
+    job = run.job
+    if run.state != SyncRun.State.QUEUED or job is None or job.params.get("action") != "apply":
+        return False
+    return job.is_stalled and job_give_up(
+        job, message=f"Its worker stopped before anything was changed; {actor} started the apply again."
+    )
+
+
 def sync_run_job(job: Job) -> None:
     """The job's work: make the plan (and, for a scheduled run, apply it) or apply a stored plan."""
     run = SyncRun.objects.get(school=job.school, pk=job.params["run_id"])
@@ -246,9 +268,23 @@ def sync_run_job(job: Job) -> None:
             sync_apply(run=run, job=job)
         else:
             sync_plan(run=run, job=job)
+    except _JobReplaced:
+        raise  # the run belongs to the job that replaced this one: left as it is
     except SyncRefused as exc:
         _run_failed(run, " ".join(exc.messages), state=SyncRun.State.SUPERSEDED)
         raise
+    except IntegrityError as exc:
+        if USERNAME_UNIQUE not in str(exc):
+            _run_failed(run, f"Nothing was changed: {exc}")
+            raise
+        # Another school took a username of the plan after the check, while this run wrote: stale, like a plan
+        # whose usernames were taken before it (sync_apply).
+        message = (
+            "A username this run gives was taken by another account while it was being applied, so nothing was "
+            "changed. Press Synchronise Users for a fresh plan."
+        )
+        _run_failed(run, message, state=SyncRun.State.SUPERSEDED)
+        raise SyncRefused(message) from exc
     except Exception as exc:
         _run_failed(run, f"Nothing was changed: {exc}")
         raise
@@ -353,6 +389,8 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         policy = _lock_policy(school)
         planning.prefer_index_lookups()
         run = SyncRun.objects.get(school=school, pk=run.pk)
+        if job is not None and run.job_id != job.pk:
+            raise _JobReplaced("This apply was started again by another job; this one changed nothing.")
         if run.state not in (SyncRun.State.QUEUED, SyncRun.State.PLANNED):
             raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
         if planning.current_fingerprint(school) != run.fingerprint:
@@ -376,6 +414,13 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
                 "reason",
             )  # fmt: skip
         )
+        taken = planned_names_taken(items)
+        if taken:
+            shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+            raise SyncRefused(
+                f"Usernames this plan gives were taken by other accounts since it was made ({shown}), so it was "
+                "not applied. Press Synchronise Users for a fresh plan."
+            )
         step()  # the plan read back
         _apply_items(run=run, policy=policy, items=items, job=job, step=step)
         run.save()

@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Account, UsernameHold
+from accounts.services.usernames import username_normalise
 from provisioning.sync.bulk import pg_array
 
 BATCH = 900  # under SQLite's default limit on query parameters
@@ -54,7 +55,7 @@ def username_stem(policy, person: dict) -> str:
         return ""
     if policy.prepend_text or policy.postpend_text:
         base = f"{_ascii(policy.prepend_text)}{base}{_ascii(policy.postpend_text)}"
-    name = base[:140]
+    name = username_normalise(base[:140])  # the one spelling every way in gives (ASCII here already)
     return name.lower() if policy.lowercase else name
 
 
@@ -154,3 +155,22 @@ def _number_clashes(clashing: list[tuple[object, str, object]], used: set[str], 
             used.add(f"{low}{free}")
             result[key] = f"{stem}{free}"
         pending = left
+
+
+def planned_names_taken(items: list[dict]) -> list[str]:
+    """The usernames a stored plan gives (new accounts, renames) that another account took, or a hold now
+    keeps, since the plan was made: another school's +Add, upload or sync may take one at any time, and no
+    fingerprint of this school sees it. Such a plan is stale."""
+    given = []
+    for item in items:
+        if item["entity"] != "person":
+            continue
+        after = item["after"]
+        if item["outcome"] == "create" and not after.get("existing_account"):
+            given.append((item["username"], None))
+        elif item["outcome"] in ("update", "reactivate") and "username" in after:
+            given.append((after["username"], item["account_id"]))
+    if not given:
+        return []
+    taken = _taken_exact(sorted({name.lower() for name, _ in given}))
+    return sorted(name for name, account_id in given if not _free_for(taken, name.lower(), account_id))

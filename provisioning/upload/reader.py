@@ -3,7 +3,9 @@
 Every check that protects the server runs on the raw bytes BEFORE a reader opens them: the size
 limit, the file's real type (a PDF renamed .xlsx is still a PDF), and for zipped formats (.xlsx,
 .ods) the archive's entry count and its declared and actual unzipped sizes (a zip bomb is refused
-while being measured, never inflated in full). Spreadsheets are read with python-calamine.
+while being measured, never inflated in full). Spreadsheets are read with python-calamine. It gives a
+formula cell's cached value only, so each format's formula cells are found in the file itself (the same
+rule for .xlsx, .xls and .ods: a formula cell is an error naming its row and column).
 """
 
 import csv
@@ -177,6 +179,94 @@ def xlsx_formula_cells(parts: dict[str, bytes]) -> set[tuple[int, int]]:
     return found
 
 
+_ODS_TAG = re.compile(
+    rb"""<(/?)table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*?)(/?)>"""
+)
+_ODS_REPEAT = re.compile(rb'table:number-(?:rows|columns)-repeated="(\d+)"')
+
+
+def ods_formula_cells(content: bytes) -> set[tuple[int, int]]:
+    """Cells of the first table of an OpenDocument sheet's content.xml that hold a formula (calamine reads only
+    their cached value): rows and cells are counted with their repeats, as a spreadsheet program shows them."""
+    found: set[tuple[int, int]] = set()
+    if b"table:formula=" not in content:
+        return found
+    row = col = row_repeat = tables = 0
+    for match in _ODS_TAG.finditer(content):
+        closing, tag, attrs, empty = match.groups()
+        if tag == b"table":
+            tables += 1 if not closing else 0
+            if closing or tables > 1:
+                break
+            continue
+        repeat = _ODS_REPEAT.search(attrs)
+        n = min(int(repeat.group(1)), MAX_ROWS + 2) if repeat else 1
+        if tag == b"table-row":
+            if closing:
+                row += row_repeat
+            elif empty:
+                row += n
+            else:
+                row_repeat, col = n, 0
+        elif not closing:
+            if b"table:formula=" in attrs:
+                found.update((row + r + 1, col + c) for r in range(row_repeat) for c in range(n))
+            col += n
+    return found
+
+
+_BIFF_BOF = {0x0009, 0x0209, 0x0409, 0x0809}
+_BIFF_EOF, _BIFF_BOUNDSHEET, _BIFF_FORMULA, _BIFF_FILEPASS = 0x000A, 0x0085, 0x0006, 0x002F
+
+
+def xls_formula_cells(data: bytes) -> set[tuple[int, int]]:
+    """Cells of the first sheet of an Excel 97-2003 workbook that hold a formula. python-calamine (0.9) gives
+    only their cached value and no way to ask for formulas, so the sheet's FORMULA records are found in the
+    workbook's BIFF stream itself (read from the OLE file with olefile): each names its cell's row and column."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            stream = ole.openstream(name).read() if name else b""
+    except Exception as exc:  # noqa: BLE001 - olefile raises several kinds for a damaged file
+        raise UploadRefused(
+            "The spreadsheet cannot be read; it may be damaged or password protected. Save it again and upload it."
+        ) from exc
+    first_sheet = None
+    for rtype, body in _biff_records(stream, 0):
+        if rtype == _BIFF_FILEPASS:
+            return set()  # encrypted: calamine refuses it
+        if rtype == _BIFF_BOUNDSHEET and first_sheet is None and len(body) >= 4:
+            first_sheet = int.from_bytes(body[:4], "little")
+        if rtype == _BIFF_EOF:
+            break
+    if first_sheet is None:
+        return set()
+    found, depth = set(), 0
+    for rtype, body in _biff_records(stream, first_sheet):
+        if rtype in _BIFF_BOF:
+            depth += 1  # an embedded chart has a BOF ... EOF of its own inside the sheet's
+        elif rtype == _BIFF_EOF:
+            depth -= 1
+            if depth <= 0:
+                break
+        elif rtype == _BIFF_FORMULA and depth == 1 and len(body) >= 4:
+            found.add((int.from_bytes(body[0:2], "little") + 1, int.from_bytes(body[2:4], "little")))
+    return found
+
+
+def _biff_records(stream: bytes, pos: int):
+    """(record type, record data) from `pos` on: each record is a 2-byte type, a 2-byte length, then its data."""
+    while pos + 4 <= len(stream):
+        rtype, size = (
+            int.from_bytes(stream[pos : pos + 2], "little"),
+            int.from_bytes(stream[pos + 2 : pos + 4], "little"),
+        )
+        yield rtype, stream[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+
+
 # --- readers ---------------------------------------------------------------------------------
 def _decode_text(data: bytes) -> str:
     for encoding in ("utf-8-sig", "cp1252"):
@@ -233,10 +323,10 @@ def read_upload(data: bytes, file_name: str) -> Table:
             formula_cells = xlsx_formula_cells(parts)
         elif "content.xml" not in parts:
             raise UploadRefused(f"{file_name} is not an OpenDocument spreadsheet.")
-        elif b"table:formula=" in parts["content.xml"]:
-            raise UploadRefused(
-                "The sheet holds formulas. Copy the cells and paste them as values only, then upload it again."
-            )
+        else:
+            formula_cells = ods_formula_cells(parts["content.xml"])
+    elif fmt == "xls":
+        formula_cells = xls_formula_cells(data)
     with gc_paused():
         grid = _read_csv(data) if fmt == "csv" else _read_sheet(data)
         numbered = [(number, row) for number, row in enumerate(grid, start=1) if _has_value(row)]

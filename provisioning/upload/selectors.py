@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 from accounts.models import Account, Membership, Role, RoleAssignment
 from accounts.permissions import BULK_NEVER_GRANTS
 from accounts.selectors import grantable_roles
+from accounts.services.names import school_year_list
 from provisioning.models import UploadBatch
 from provisioning.upload.validation import RowContext
 from tenancy.models import School
@@ -54,6 +55,7 @@ def row_context(*, school: School, account: Account) -> RowContext:
         role_labels={r.code: r.short_name or r.name for r in roles},
         grantable=may_grant,
         email_domains=tuple(school.email_domain_list),
+        year_groups=tuple(school_year_list(school=school)),
     )
 
 

@@ -18,6 +18,8 @@ from django.core.validators import validate_email
 from accounts.models import PersonType
 from accounts.permissions import BULK_NEVER_GRANTS
 from accounts.services import email_domain_warning as check_email_domain
+from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, year_key
+from accounts.services.usernames import username_normalise
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ DEFAULT_ROLES = {PersonType.STUDENT: "student_portal", PersonType.CONTACT: "pare
 SAMPLE_USERNAME = "sample.person"
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = UNSAFE_TEXT  # accounts' rule for names, on every cell: control and text-direction characters
 _USERNAME = re.compile(r"^[\w.@+-]+\Z")
 _UPN = re.compile(r"^[A-Za-z0-9]+\Z")
 _ROLE_SPLIT = re.compile(r"[,;/|]")
@@ -199,6 +201,7 @@ class RowContext:
     role_labels: dict[str, str]  # role code -> short label (EO)
     grantable: frozenset[str]
     email_domains: tuple[str, ...] = ()
+    year_groups: tuple[str, ...] = ()  # the school's year list (accounts.services.names); empty: not checked
 
     @cached_property
     def domains(self) -> SimpleNamespace:
@@ -266,10 +269,11 @@ def row_clean(
     if _CONTROL.search("".join(clean.values())):  # one search for the whole row; then find the cells
         for key, text in clean.items():
             if _CONTROL.search(text):
-                problem(key, "contains control characters such as line breaks or tabs; remove them")
+                problem(key, UNSAFE_TEXT_MESSAGE)
                 clean[key] = ""
 
-    username = clean["username"]
+    # The one spelling +Add, the API, sync and the admin give a username too (full-width letters folded...).
+    username = clean["username"] = username_normalise(clean["username"])
     if username and not _USERNAME.match(username):
         problem("username", "may contain only letters, digits and . @ + - _ (no spaces)")
     email = clean["email"]
@@ -283,6 +287,11 @@ def row_clean(
     clean["person_type"] = person_type or ""
     if person_type == PersonType.STAFF and not email and not _has_error(problems, labels, "email"):
         problem("email", "is required for staff")
+    if clean["year_group"] and ctx.year_groups:
+        spelled = {year_key(y): y for y in ctx.year_groups}.get(year_key(clean["year_group"]))
+        if spelled is None:
+            problem("year_group", f"{clean['year_group']} is not one of your school's year groups")
+        clean["year_group"] = spelled or ""
     if clean["upn"] and not _UPN.match(clean["upn"]):
         problem("upn", "may contain only letters and digits")
     clean["roles"] = _roles(clean["roles"], person_type, ctx, problem)

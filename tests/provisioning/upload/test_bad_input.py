@@ -142,7 +142,10 @@ def test_very_long_strings_and_control_characters_are_row_errors(school_a, eo_us
     plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_new")
     assert "is 5000 characters long; the limit is 150" in str(plan.rows[0].problems[0])
     messages = [str(p) for p in plan.rows[1].problems]
-    assert "row 3, Family Name *: contains control characters such as line breaks or tabs; remove them" in messages
+    assert (
+        "row 3, Family Name *: contains control characters (line breaks, tabs or text-direction controls); remove them"
+        in messages
+    )
     assert all(r.outcome == services.ERROR for r in plan.rows)
 
 
@@ -169,9 +172,15 @@ def test_an_ods_sheet_is_read(school_a, eo_user):
     assert plan.rows[0].clean["mis_code"] == "4711"
 
 
-def test_an_ods_sheet_with_formulas_is_refused(upload_file, eo_user):
+def test_an_ods_formula_cell_is_an_error_naming_its_row_and_column_as_in_xlsx(school_a, eo_user):
+    from provisioning.upload import services
+
     data = ods_bytes([["FORMULA", "Od", "S", "ods@alder.sch.uk", "Staff", "INV", "A"]], formula=True)
-    assert "holds formulas" in _refusal(upload_file(eo_user, data, "users.ods"))
+    plan = services.upload_plan(school=school_a, account=eo_user, table=read_upload(data, "u.ods"), mode="add_new")
+    assert plan.rows[0].outcome == services.ERROR
+    assert "row 2, Username *: holds a formula; type the value itself (or paste values only)" in [
+        str(p) for p in plan.rows[0].problems
+    ]
 
 
 def test_a_damaged_xls_is_a_clear_refusal():

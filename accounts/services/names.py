@@ -1,0 +1,78 @@
+"""What may enter the registry as text: names without control characters or bidirectional controls, year groups
+from the school's year list, and MIS codes compared as a person reads them."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db.models import Value
+from django.db.models.functions import Lower, Replace
+
+from accounts.models import Membership
+from tenancy.models import School
+
+# Control characters (Unicode's Cc: C0, DEL, C1), the line and paragraph separators, and the bidirectional
+# controls (Cf): U+061C, U+200E and U+200F marks, U+202A-U+202E embeddings and overrides, U+2066-U+2069
+# isolates. An override shows "Smith" as something else on every screen, report and certificate.
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+UNSAFE_TEXT_MESSAGE = "contains control characters (line breaks, tabs or text-direction controls); remove them"
+NAME_FIELDS = {"given_name": "Given names", "family_name": "Family name"}
+# The years of English schools, nursery to sixth form; a school's own spellings (from its MIS) join them.
+STANDARD_YEARS = ("N", "R", *(str(n) for n in range(1, 14)))
+
+
+def check_names(**names: str) -> None:
+    """Refuse a given or family name holding a control or bidirectional-control character."""
+    errors = {
+        field: f"{NAME_FIELDS.get(field, field)} {UNSAFE_TEXT_MESSAGE}."
+        for field, value in names.items()
+        if value and UNSAFE_TEXT.search(value)
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def year_key(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def school_year_list(*, school: School) -> list[str]:
+    """The school's years: the standard ones and those its people are already in (its MIS's spellings)."""
+    from accounts.selectors import year_groups
+
+    extra = [y for y in year_groups(school=school) if year_key(y) not in {year_key(s) for s in STANDARD_YEARS}]
+    return [*STANDARD_YEARS, *sorted(set(extra))]
+
+
+def year_group_clean(*, school: School, year_group: str) -> str:
+    """The year group as the school's year list spells it ("r" is "R"); one not in the list is refused."""
+    year_group = (year_group or "").strip()
+    if not year_group:
+        return ""
+    years = school_year_list(school=school)
+    for year in years:
+        if year_key(year) == year_key(year_group):
+            return year
+    raise ValidationError({"year_group": f"{year_group} is not one of this school's year groups ({', '.join(years)})."})
+
+
+def mis_code_key(code: str) -> str:
+    """A MIS code as a person reads it: "s1038", "S1038" and " S 1038" are one code."""
+    return "".join((code or "").split()).lower()
+
+
+def mis_code_clash(*, school: School, person_type: str, mis_code: str, exclude=None) -> Membership | None:
+    """Another membership of this person type holding the same code, whatever its case and spacing."""
+    if not mis_code_key(mis_code):
+        return None
+    spaced = Lower("mis_code")
+    for space in (" ", "\t", "\u00a0"):
+        spaced = Replace(spaced, Value(space), Value(""))
+    taken = (
+        Membership.objects.filter(school=school, person_type=person_type)
+        .exclude(mis_code="")
+        .alias(key=spaced)
+        .filter(key=mis_code_key(mis_code))
+    )
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    return taken.select_related("account").first()
