@@ -105,6 +105,11 @@ def _selection(school, data) -> list:
     return list(selectors.selection(school=school, person_type=PersonType.CONTACT, state=data["state"]))
 
 
+def _started(job) -> dict:
+    # left_out: selected people whose roles (here or at another school) the caller may not grant; not touched.
+    return JobSerializer(job).data | {"left_out": job.left_out}
+
+
 class ContactRevokeStartApi(SchoolAPIView):
     """Start Revoke Access (a background job) for contacts that are Ready to Revoke Access."""
 
@@ -123,7 +128,7 @@ class ContactRevokeStartApi(SchoolAPIView):
             )
         except ValidationError as exc:
             raise exceptions.ValidationError({"detail": exc.messages}) from exc
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_started(job), status=status.HTTP_202_ACCEPTED)
 
 
 class ContactWelcomeEmailStartApi(SchoolAPIView):
@@ -144,4 +149,4 @@ class ContactWelcomeEmailStartApi(SchoolAPIView):
             )
         except ValidationError as exc:
             raise exceptions.ValidationError({"detail": exc.messages}) from exc
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_started(job), status=status.HTTP_202_ACCEPTED)
