@@ -4,7 +4,7 @@ import pytest
 
 from provisioning.upload import services
 from provisioning.upload.reader import read_upload
-from tests.factories import AccountFactory, MembershipFactory, member
+from tests.factories import AccountFactory, MembershipFactory, RoleAssignmentFactory, member
 from tests.provisioning.upload.helpers import csv_bytes, staff_row, xlsx_bytes
 
 
@@ -181,3 +181,24 @@ def test_protecting_centre_admins_is_set_based(school_a, eo_user, django_assert_
         plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_update")
     assert plan.counts["error"] == rows
     assert all("roles you may not grant (Centre Admin)" in r.messages for r in plan.rows)
+
+
+def test_a_row_may_not_change_an_account_holding_a_role_elsewhere_the_uploader_may_not_grant(
+    school_a, school_b, eo_user, centre_admin
+):
+    """One account at two schools: an INV here who is Centre Admin at Birch is out of an EO's reach."""
+    shared = here(school_a, "inv", username="sam.shared", email="sam@alder.sch.uk").account
+    RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=shared), role_id="centre_admin")
+    row = plan_of(school_a, eo_user, [ca_row(shared)]).rows[0]
+    assert row.outcome == "error" and "roles you may not grant (Centre Admin)" in row.messages
+    assert plan_of(school_a, centre_admin, [ca_row(shared)]).rows[0].outcome == "update"
+
+
+def test_adding_someone_from_another_school_with_roles_needs_reach_over_their_roles(school_a, school_b, eo_user):
+    other = here(school_b, "centre_admin", username="pat.admin", email="pat@trust.org.uk").account
+    with_role = plan_of(school_a, eo_user, [["pat.admin", "Pat", "A", "pat@trust.org.uk", "Staff", "INV", "Q1"]])
+    assert (
+        with_role.rows[0].outcome == "error" and "roles you may not grant (Centre Admin)" in with_role.rows[0].messages
+    )
+    without = plan_of(school_a, eo_user, [["pat.admin", "Pat", "A", "pat@trust.org.uk", "Staff", "", "Q1"]])
+    assert without.rows[0].outcome == "add_existing" and without.rows[0].account["id"] == other.pk
