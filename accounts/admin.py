@@ -22,7 +22,15 @@ from accounts.models import (
     StarterCode,
     UsernameHold,
 )
-from accounts.services import ACCOUNT_FIELDS, Actor, account_rename, account_update, check_username_free
+from accounts.permissions import AccountAction
+from accounts.services import (
+    ACCOUNT_FIELDS,
+    Actor,
+    account_rename,
+    account_update,
+    check_may_act_on_account,
+    check_username_free,
+)
 from tenancy.admin import ReadOnlySupportAdmin, SupportAdmin, plain
 
 # Roles and support status replace Django's groups; an empty "Groups" page would only confuse.
@@ -137,11 +145,32 @@ class MembershipAdmin(SupportAdmin):
 
 @admin.register(RoleAssignment)
 class RoleAssignmentAdmin(SupportAdmin):
+    """Roles changed here are acting on the account: asked of the one rule like everywhere else (support
+    staff may act on anyone, so it is a formality that keeps a single place deciding)."""
+
     list_display = ("membership", "role", "school", "granted_at", "granted_by")
     list_filter = ("school", "role")
     list_select_related = ("membership__account", "membership__school", "role", "school", "granted_by")
     search_fields = ("membership__account__username", "membership__account__family_name", "role__name")
     raw_id_fields = ("membership", "granted_by")
+
+    def _check(self, request, assignments) -> None:
+        for assignment in assignments:
+            check_may_act_on_account(
+                actor=Actor(account=request.user), account=assignment.membership.account, action=AccountAction.ROLES
+            )
+
+    def save_model(self, request, obj, form, change):
+        self._check(request, [obj])
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        self._check(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        self._check(request, queryset.select_related("membership__account"))
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(ContactLink)

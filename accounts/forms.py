@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts import selectors, services
 from accounts.models import Account, Membership, PersonType, Role, max_length
+from accounts.permissions import AccountAction
 
 SORT_CHOICES = [
     ("family_name", "Family Name"),
@@ -176,12 +177,20 @@ class UserEditForm(_PasswordFields):
         initial["roles"] = sorted(held & grantable)
         super().__init__(data, initial=initial, label_suffix="")
         self.fields["roles"].choices = role_choices(grantable)
-        self.email_refusal = _refusal(services.check_email_change, actor=actor, account=account)
+        # Someone whose roles (here or at another school) this person may not grant: their account is shown,
+        # not changed; what the school holds about them (MIS code, year group) stays editable.
+        self.refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.DETAILS)
+        self.email_refusal = self.refusal
+        if self.refusal:
+            for name, field in self.fields.items():
+                field.disabled = name not in self.MEMBERSHIP_FIELDS
+            return
+        self.email_refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.EMAIL)
         if self.email_refusal:
             # Read-only, with the reason beside it; a changed value posted anyway is refused by the service.
             self.fields["email"].widget.attrs["readonly"] = True
             self.fields["email"].help_text = self.email_refusal
-        approval_refusal = _refusal(services.check_approval_change, actor=actor)
+        approval_refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.APPROVE)
         if approval_refusal:
             self.fields["approved"].disabled = True
             self.fields["approved"].help_text = approval_refusal
@@ -202,14 +211,6 @@ class UserDeleteForm(forms.Form):
         if self.cleaned_data["confirm"] != "DELETE":
             raise ValidationError("Type DELETE (in capitals) to confirm.")
         return self.cleaned_data["confirm"]
-
-
-def _refusal(check, **kwargs) -> str:
-    try:
-        check(**kwargs)
-    except PermissionDenied as exc:
-        return str(exc)
-    return ""
 
 
 def add_service_error(form: forms.Form, exc: ValidationError | PermissionDenied, field: str | None = None) -> None:

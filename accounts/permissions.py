@@ -95,6 +95,11 @@ GRANTABLE_ROLES: dict[str, frozenset[str]] = {
     "admin_security": frozenset(set(ROLE_PERMISSIONS) - {"centre_admin", "mis_agent"}),
     "eo": frozenset({"eo", "slt", "inv"}),
     "nominated_contact": frozenset({"student_portal", "parent", "teacher_security"}),
+    # Administrator Level One adds and edits nobody (no USERS_ADD or USERS_EDIT), so this grants nothing in
+    # practice: it is their reach for PRODUCT.md's "Level One: Send Welcome Email", which acts on an account
+    # (a set-password link) and so needs the right over every role the person holds. Parents, students and
+    # teachers, never anyone with an administrator role.
+    "admin_level_one": frozenset({"student_portal", "parent", "teacher_security"}),
 }
 
 BULK_NEVER_GRANTS = frozenset({"centre_admin"})
@@ -112,3 +117,70 @@ def grantable_roles_for(role_codes) -> frozenset[str]:
     for code in role_codes:
         grantable |= GRANTABLE_ROLES.get(code, frozenset())
     return frozenset(grantable)
+
+
+# --- Acting on someone's account (PRODUCT.md, Later decisions) -------------------------------------
+# An actor may act on an account only if they may grant every role that account holds, at any school:
+# otherwise an Exams Officer could reset a Centre Admin's password and sign in as them. The database
+# side (the roles held everywhere, support staff, jobs) is accounts.services.authority.
+
+
+class AccountAction(StrEnum):
+    DETAILS = "details"  # names, UPN, username, Override Network Authentication
+    LOCK = "lock"
+    APPROVE = "approve"
+    EMAIL = "email"
+    PASSWORD = "password"  # set a password for them
+    STARTER_CODE = "starter_code"  # issue or re-issue a one-time starter code
+    LINK = "link"  # email a set-password link (reset, invitation, Welcome Email)
+    ROLES = "roles"
+    REVOKE = "revoke"  # Account Manager's Revoke Access
+    DELETE = "delete"
+    ASSESSMENT_ACCESS = "assessment_access"
+
+
+# Actions that need a permission of their own wherever they are asked for (the screen's own permission,
+# e.g. Users edit or Account Manager, is asked by the view).
+ACTION_PERMS: dict[AccountAction, Perm] = {
+    AccountAction.APPROVE: Perm.USERS_APPROVE,
+    AccountAction.EMAIL: Perm.USERS_EDIT_EMAIL,
+    AccountAction.DELETE: Perm.USERS_DELETE,
+    AccountAction.ASSESSMENT_ACCESS: Perm.ASSESSMENTS_ACCESS,
+}
+
+# The roles people hold (mis_agent is a token's, never a person's).
+PERSON_ROLES = frozenset(set(ROLE_PERMISSIONS) - {"mis_agent"})
+
+
+def roles_beyond(actor_role_codes) -> frozenset[str]:
+    """The roles whose holders someone holding `actor_role_codes` may not act on."""
+    return PERSON_ROLES - grantable_roles_for(actor_role_codes)
+
+
+def may_act_on_roles(actor_role_codes, target_role_codes) -> bool:
+    """The table's answer: every role the target holds (at any school) is one the actor may grant."""
+    return not (set(target_role_codes) & roles_beyond(actor_role_codes))
+
+
+# --- Job reports ----------------------------------------------------------------------------------
+# The permission a job's page and report need, by tenancy.models.Job.Kind value (tenancy does not import
+# accounts; the pages on top ask here). A report holds what the job worked on: a certificate zip holds
+# every certificate, the sync's starter-code slips hold credentials.
+JOB_REPORT_PERMS: dict[str, Perm] = {
+    "demo": Perm.JOBS_VIEW,  # the school census report: counts by person type and status
+    "sync": Perm.SYNC_HISTORY_VIEW,
+    "upload": Perm.USERS_UPLOAD,
+    "revoke": Perm.ACCOUNT_MANAGER_VIEW,
+    "welcome_email": Perm.ACCOUNT_MANAGER_VIEW,
+    "certificate_zip": Perm.CERTIFICATES_VIEW,
+    "certificate_pdf": Perm.CERTIFICATES_VIEW,
+    "sync_credentials": Perm.SYNC_MANAGE,
+}
+
+
+def job_kinds_open_to(perms) -> frozenset[str]:
+    """The job kinds whose page and report these permissions open: jobs at all (JOBS_VIEW), and the kind's
+    own permission; a kind missing from the table opens to nobody."""
+    if Perm.JOBS_VIEW not in perms:
+        return frozenset()
+    return frozenset(kind for kind, perm in JOB_REPORT_PERMS.items() if perm in perms)

@@ -16,6 +16,8 @@ from django_scopes import scopes_disabled
 
 from accounts.audit import audit_record
 from accounts.models import Account, Role
+from accounts.permissions import AccountAction
+from accounts.services import Actor, check_may_act_on_account
 from assessments import certificates as rendering
 from assessments import selectors
 from assessments.models import (
@@ -450,6 +452,9 @@ def assessment_access_set(
     *, school: School, actor: Account, account: Account, hidden_assessment_ids: set
 ) -> dict[str, list[str]]:
     """Ticked = hidden. Only assessments that the person could be offered are considered."""
+    check_may_act_on_account(
+        actor=Actor(account=actor, school=school), account=account, action=AccountAction.ASSESSMENT_ACCESS
+    )
     offered = {a.pk: a for a in selectors.assessments_offered(school=school, account=account, include_hidden=True)}
     wanted = {pk for pk in offered if str(pk) in {str(h) for h in hidden_assessment_ids}}
     current = set(

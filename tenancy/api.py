@@ -15,7 +15,7 @@ from rest_framework import authentication, exceptions, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import Perm
+from accounts.permissions import Perm, job_kinds_open_to
 from tenancy.authentication import SchoolTokenAuthentication
 from tenancy.models import Job
 from tenancy.selectors import job_get
@@ -81,4 +81,6 @@ class JobDetailApi(SchoolAPIView):
             job = job_get(school=self.school, job_id=job_id)
         except Job.DoesNotExist as exc:
             raise exceptions.NotFound() from exc
+        if job.kind not in job_kinds_open_to(request._request.school_perms):
+            raise exceptions.NotFound()  # as on the job page: a kind whose report the caller may not open
         return Response(JobSerializer(job).data)

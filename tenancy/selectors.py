@@ -33,8 +33,9 @@ def job_get(*, school: School, job_id) -> Job:
     return Job.objects.get(school=school, id=job_id)
 
 
-def latest_jobs(*, school: School, limit: int = 5):
-    return Job.objects.filter(school=school).select_related("created_by")[:limit]
+def latest_jobs(*, school: School, kinds, limit: int = 5):
+    """The latest jobs of these kinds (those the viewer may open)."""
+    return Job.objects.filter(school=school, kind__in=list(kinds)).select_related("created_by")[:limit]
 
 
 def api_token_list(*, school: School):

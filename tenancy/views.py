@@ -8,7 +8,7 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.decorators import require_perm
 from accounts.models import Membership, PersonType
-from accounts.permissions import Perm
+from accounts.permissions import Perm, job_kinds_open_to
 from tenancy.models import Job
 from tenancy.selectors import job_get, latest_jobs, schools_of
 
@@ -64,7 +64,7 @@ def dashboard(request, school_slug):
         {
             "rows": rows,
             "statuses": list(Membership.Status),
-            "jobs": latest_jobs(school=request.school),
+            "jobs": latest_jobs(school=request.school, kinds=job_kinds_open_to(request.school_perms)),
             "can_start_census": Perm.JOBS_VIEW in request.school_perms,
             "attention": _needs_action(request.school, request.school_perms),
             "nightly_failure": _nightly_failure(request.school),
@@ -136,7 +136,12 @@ def job_report(request, school_slug, job_id):
 
 
 def _job_or_404(request, job_id) -> Job:
+    """The job, if its kind is one whose report the person's roles open (accounts.permissions.JOB_REPORT_PERMS):
+    a certificate zip holds every certificate, whoever may see jobs. Missing and not yours look the same."""
     try:
-        return job_get(school=request.school, job_id=job_id)
+        job = job_get(school=request.school, job_id=job_id)
     except Job.DoesNotExist as exc:
         raise Http404("No such job.") from exc
+    if job.kind not in job_kinds_open_to(request.school_perms):
+        raise Http404("No such job.")
+    return job

@@ -13,13 +13,18 @@ from accounts.services.accounts import (
     account_delete,
     account_rename,
     account_update,
-    centre_admin_protected_ids,
     check_approval_change,
-    check_centre_admin_protected,
     check_email_change,
     email_domain_warning,
 )
 from accounts.services.actor import Actor
+from accounts.services.authority import (
+    accounts_out_of_reach,
+    check_may_act_on_account,
+    may_act_on_account,
+    out_of_reach_message,
+    refusal_for,
+)
 from accounts.services.memberships import MEMBERSHIP_FIELDS, membership_add, membership_update
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
@@ -71,16 +76,19 @@ __all__ = [
     "account_update",
     "census_report_build",
     "census_report_start",
-    "centre_admin_protected_ids",
+    "accounts_out_of_reach",
     "check_approval_change",
-    "check_centre_admin_protected",
     "check_email_change",
+    "check_may_act_on_account",
     "check_username_free",
     "email_domain_warning",
     "linked_sign_in_removed",
+    "may_act_on_account",
     "membership_add",
     "membership_roles_set",
     "membership_update",
+    "out_of_reach_message",
+    "refusal_for",
     "role_assign",
     "role_remove",
     "set_password_email_send",

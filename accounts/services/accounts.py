@@ -1,17 +1,16 @@
 """An account's life: +Add (create, or add the existing account), edit, and delete."""
 
-from collections.abc import Iterable
-
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
 from accounts.audit import audit_record, diff_fields
 from accounts.credentials import starter_code_issue
 from accounts.models import Account, Membership, PersonType, RoleAssignment, SetPasswordLink
-from accounts.permissions import Perm
-from accounts.selectors import account_match_existing, centre_admin_account_ids, role_codes_for
+from accounts.permissions import AccountAction
+from accounts.selectors import account_match_existing
 from accounts.services.actor import Actor
+from accounts.services.authority import check_may_act_on_account
 from accounts.services.memberships import _check_mis_code_free, membership_add
 from accounts.services.names import check_names, year_group_clean
 from accounts.services.passwords import (
@@ -260,7 +259,7 @@ def account_rename(*, actor: Actor, account: Account, username: str, school: Sch
     username, old = username_normalise(username), account.username
     if username == old:
         return
-    check_centre_admin_protected(actor=actor, account=account)
+    check_may_act_on_account(actor=actor, account=account, action=AccountAction.DETAILS)
     check_username_free(username, account=account)
     if username.lower() != old.lower():
         usernames_hold(released=[(old, account.pk)], now=timezone.now())
@@ -277,24 +276,18 @@ def account_rename(*, actor: Actor, account: Account, username: str, school: Sch
 
 
 def check_email_change(*, actor: Actor, account: Account) -> None:
-    """The email rule, in one place: screen, API and admin all call it.
+    """The email rule (accounts.services.authority): support staff may change anyone's; at a school only
+    a Centre Admin may, never their own, and only of someone whose roles they may grant."""
+    check_may_act_on_account(actor=actor, account=account, action=AccountAction.EMAIL)
 
-    Support staff may change anyone's. At a school, only a Centre Admin may, and a Centre Admin
-    never their own (another Centre Admin or support staff does it).
-    """
-    if actor.is_support:
-        return
-    if actor.school is None or Perm.USERS_EDIT_EMAIL not in actor.perms():
-        raise PermissionDenied("Only a Centre Admin can change an email address.")
-    if actor.account is not None and actor.account.pk == account.pk:
-        raise PermissionDenied(
-            "A Centre Admin cannot change their own email address; ask another Centre Admin or support."
-        )
-    target_roles = role_codes_for(school=actor.school, account=account) if actor.school else frozenset()
-    if "centre_admin" in target_roles and "centre_admin" not in role_codes_for(
-        school=actor.school, account=actor.account
-    ):
-        raise PermissionDenied("Only another Centre Admin can change a Centre Admin's email address.")
+
+# Which action each account field's change is (the rule asks per action: approving needs its own right).
+_FIELD_ACTIONS = {
+    "email": AccountAction.EMAIL,
+    "approved": AccountAction.APPROVE,
+    "locked_out": AccountAction.LOCK,
+    "must_change_password": AccountAction.PASSWORD,
+}
 
 
 @transaction.atomic
@@ -307,12 +300,9 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
     changes = diff_fields(before, fields)
     if not changes:
         return []
-    check_centre_admin_protected(actor=actor, account=account)
+    for action in sorted({_FIELD_ACTIONS.get(name, AccountAction.DETAILS) for name in changes}):
+        check_may_act_on_account(actor=actor, account=account, action=action)
     check_names(**{name: fields[name] for name in ("given_name", "family_name") if name in changes})
-    if "email" in changes:
-        check_email_change(actor=actor, account=account)
-    if "approved" in changes:
-        check_approval_change(actor=actor)
     warnings = []
     if "email" in changes and school is not None:
         types = set(Membership.objects.filter(school=school, account=account).values_list("person_type", flat=True))
@@ -339,30 +329,9 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
     return warnings
 
 
-def centre_admin_protected_ids(*, actor: Actor, account_ids: Iterable) -> frozenset:
-    """Of these accounts, the Centre Admins whose account (names, Approved, Locked Out...) this actor may not
-    change: only another Centre Admin or support staff may, otherwise an EO or Nominated Contact could lock
-    the school's administrators out. One query for any number of accounts (the upload checks a whole file)."""
-    if actor.account is None or actor.job is not None or actor.is_support or actor.school is None:
-        return frozenset()
-    others = set(account_ids) - {actor.account.pk}
-    if not others:
-        return frozenset()
-    admins = centre_admin_account_ids(school=actor.school)
-    return frozenset() if actor.account.pk in admins else admins & others
-
-
-def check_centre_admin_protected(*, actor: Actor, account: Account) -> None:
-    if centre_admin_protected_ids(actor=actor, account_ids={account.pk}):
-        raise PermissionDenied("Only another Centre Admin can change a Centre Admin's account.")
-
-
-def check_approval_change(*, actor: Actor) -> None:
-    """Approving (or un-approving) an account is for a Centre Admin or Nominated Contact."""
-    if actor.account is None or actor.job is not None or actor.is_support:
-        return
-    if Perm.USERS_APPROVE not in actor.perms():
-        raise PermissionDenied("Only a Centre Admin or Nominated Contact can approve an account.")
+def check_approval_change(*, actor: Actor, account: Account) -> None:
+    """Approving (or un-approving) an account is for a Centre Admin or Nominated Contact (or support)."""
+    check_may_act_on_account(actor=actor, account=account, action=AccountAction.APPROVE)
 
 
 PERSONAL_FIELDS = ("username", "given_name", "family_name", "email", "upn", "mis_code")
@@ -393,10 +362,11 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
     from accounts.models import AuditEvent, ContactLink, SetPasswordLink, StarterCode
     from tenancy.models import ApiToken
 
-    if not actor.is_support and Perm.USERS_DELETE not in actor.perms():
-        raise PermissionDenied("Only a Centre Admin can delete an account.")
     if actor.account is not None and actor.account.pk == account.pk:
+        if not actor.is_support:
+            check_may_act_on_account(actor=actor, account=account, action=AccountAction.DELETE)  # the right first
         raise ValidationError("You cannot delete your own account; ask another Centre Admin.")
+    check_may_act_on_account(actor=actor, account=account, action=AccountAction.DELETE)
     if account.deleted_at is not None:
         raise ValidationError("This account has already been deleted.")
     # Only what is let go counts: the timer's one membership, or everything the person is at this school.

@@ -10,7 +10,9 @@ from django.template.loader import render_to_string
 from accounts.audit import audit_record
 from accounts.credentials import LINK_DAYS, set_password_link_issue, starter_code_issue
 from accounts.models import Account, SetPasswordLink
+from accounts.permissions import AccountAction
 from accounts.services.actor import Actor
+from accounts.services.authority import check_may_act_on_account
 from tenancy.models import School
 
 # How +Add (and the API) gives a new person their first credential.
@@ -42,6 +44,7 @@ def set_password_email_send(
 
     The mail leaves only once the transaction commits, so a refused change sends nothing.
     """
+    check_may_act_on_account(actor=actor, account=account, action=AccountAction.LINK)
     if not account.email:
         raise ValidationError({"email": "An email address is needed to send a set-password link."})
     path = set_password_link_issue(school=school, account=account, purpose=purpose, actor=actor.account, job=actor.job)
@@ -67,6 +70,7 @@ def set_password_email_send(
 def account_set_password(
     *, actor: Actor, account: Account, password: str, must_change: bool, school: School | None = None
 ) -> None:
+    check_may_act_on_account(actor=actor, account=account, action=AccountAction.PASSWORD)
     account.set_password(password)
     account.must_change_password = must_change
     account.save(update_fields=["password", "must_change_password"])
@@ -98,6 +102,11 @@ def account_password_changed_by_owner(*, account: Account) -> None:
 RESET_SET = "set"
 RESET_STARTER_CODE = "starter_code"
 RESET_LINK = "link"
+_RESET_ACTIONS = {
+    RESET_SET: AccountAction.PASSWORD,
+    RESET_STARTER_CODE: AccountAction.STARTER_CODE,
+    RESET_LINK: AccountAction.LINK,
+}
 
 
 @transaction.atomic
@@ -106,6 +115,9 @@ def account_credentials_reset(
 ) -> str | None:
     """A password reset from the edit screen: set one (must change at next sign-in), issue a starter
     code (returned, to show once), or email a set-password link. Any of them ends old sessions."""
+    action = _RESET_ACTIONS.get(method)
+    if action is not None:
+        check_may_act_on_account(actor=actor, account=account, action=action)
     if method == RESET_SET:
         _check_password(password, account=account)
         account_set_password(actor=actor, account=account, password=password, must_change=True, school=school)

@@ -5,22 +5,26 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from accounts.models import Account, Membership, Role, RoleAssignment
+from accounts.permissions import AccountAction
 from accounts.selectors import grantable_roles
 from accounts.services.actor import Actor
+from accounts.services.authority import check_may_act_on_account
 from tenancy.models import School
 
 
-def _check_may_grant(*, school: School, actor: Actor, role_code: str) -> None:
+def _check_may_grant(*, school: School, actor: Actor, membership: Membership, role_code: str) -> None:
     if actor.is_support or actor.account is None:
         return
     if role_code not in grantable_roles(school=school, account=actor.account):
         role = Role.objects.filter(code=role_code).first()
         raise PermissionDenied(f"You may not grant the role {role or role_code}.")
+    # Granting a role is acting on the account: not on someone holding a role you may not grant elsewhere.
+    check_may_act_on_account(actor=actor, account=membership.account, action=AccountAction.ROLES)
 
 
 @transaction.atomic
 def role_assign(*, school: School, actor: Actor, membership: Membership, role_code: str) -> RoleAssignment:
-    _check_may_grant(school=school, actor=actor, role_code=role_code)
+    _check_may_grant(school=school, actor=actor, membership=membership, role_code=role_code)
     assignment, created = RoleAssignment.objects.get_or_create(
         school=school,
         membership=membership,
@@ -41,7 +45,7 @@ def role_assign(*, school: School, actor: Actor, membership: Membership, role_co
 
 @transaction.atomic
 def role_remove(*, school: School, actor: Actor, membership: Membership, role_code: str) -> None:
-    _check_may_grant(school=school, actor=actor, role_code=role_code)
+    _check_may_grant(school=school, actor=actor, membership=membership, role_code=role_code)
     if role_code == "centre_admin":
         _refuse_losing_last_centre_admin(school=school, account=membership.account)
     deleted, _ = RoleAssignment.objects.filter(school=school, membership=membership, role_id=role_code).delete()

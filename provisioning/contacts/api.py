@@ -4,7 +4,7 @@ The same selectors and services as the screen; one class per operation.
 """
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -105,12 +105,25 @@ def _selection(school, data) -> list:
     return list(selectors.selection(school=school, person_type=PersonType.CONTACT, state=data["state"]))
 
 
+LEFT_OUT = (
+    "The job's state, and `left_out`: how many of the selected people were left out because they hold roles "
+    "(here or at another school) that you may not grant."
+)
+
+
+STARTED = OpenApiResponse(JobSerializer, description=LEFT_OUT)
+
+
+def _started(job) -> dict:
+    return JobSerializer(job).data | {"left_out": job.left_out}
+
+
 class ContactRevokeStartApi(SchoolAPIView):
     """Start Revoke Access (a background job) for contacts that are Ready to Revoke Access."""
 
     required_perm = Perm.ACCOUNT_MANAGER_ACT
 
-    @extend_schema(request=ContactSelectionSerializer, responses={202: JobSerializer})
+    @extend_schema(request=ContactSelectionSerializer, responses={202: STARTED})
     def post(self, request, school_slug):
         body = ContactSelectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -123,7 +136,7 @@ class ContactRevokeStartApi(SchoolAPIView):
             )
         except ValidationError as exc:
             raise exceptions.ValidationError({"detail": exc.messages}) from exc
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_started(job), status=status.HTTP_202_ACCEPTED)
 
 
 class ContactWelcomeEmailStartApi(SchoolAPIView):
@@ -131,7 +144,7 @@ class ContactWelcomeEmailStartApi(SchoolAPIView):
 
     required_perm = Perm.WELCOME_EMAIL_SEND
 
-    @extend_schema(request=ContactSelectionSerializer, responses={202: JobSerializer})
+    @extend_schema(request=ContactSelectionSerializer, responses={202: STARTED})
     def post(self, request, school_slug):
         body = ContactSelectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -144,4 +157,4 @@ class ContactWelcomeEmailStartApi(SchoolAPIView):
             )
         except ValidationError as exc:
             raise exceptions.ValidationError({"detail": exc.messages}) from exc
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_started(job), status=status.HTTP_202_ACCEPTED)

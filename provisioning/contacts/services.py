@@ -25,7 +25,7 @@ from django_scopes import scopes_disabled
 from accounts.audit import audit_record, audit_record_many
 from accounts.credentials import set_password_links_issue_many, starter_code_issue
 from accounts.models import Account, Membership, PersonType, SetPasswordLink, StarterCode
-from accounts.services import usernames_hold
+from accounts.services import Actor, accounts_out_of_reach, usernames_hold
 from provisioning.contacts import selectors
 from provisioning.contacts.selectors import ContactStatus, PersonStatus
 from provisioning.models import ContactJobItem
@@ -51,6 +51,28 @@ def revoke_warning(count: int) -> str:
     )
 
 
+# --- Whom the actor may act on ---------------------------------------------------------------------
+
+OUT_OF_REACH = "they hold roles you may not grant, here or at another school"
+
+
+def in_reach(*, school: School, actor: Account, memberships: list[Membership]) -> tuple[list, list]:
+    """(those the actor may act on, those left out): accounts.services' rule for a whole selection, in a
+    query or two. A bulk action never touches someone whose roles the actor may not grant, and says so."""
+    out = accounts_out_of_reach(
+        actor=Actor(account=actor, school=school), account_ids={m.account_id for m in memberships}
+    )
+    if not out:
+        return list(memberships), []
+    return [m for m in memberships if m.account_id not in out], [m for m in memberships if m.account_id in out]
+
+
+def _refuse_all_left_out(left_out: list) -> None:
+    raise ValidationError(
+        f"You may not act on the selected {'person' if len(left_out) == 1 else 'people'}: {OUT_OF_REACH}."
+    )
+
+
 # --- Starting the jobs ---------------------------------------------------------------------------
 
 
@@ -66,6 +88,9 @@ def revoke_start(*, school: School, actor: Account, memberships: list[Membership
     ]
     if not targets:
         raise ValidationError("None of the selected people is Ready to Revoke Access.")
+    targets, left_out = in_reach(school=school, actor=actor, memberships=targets)
+    if not targets:
+        _refuse_all_left_out(left_out)
     if len(targets) > REVOKE_WARNING_OVER and confirm_count != len(targets):
         raise ValidationError(f"{revoke_warning(len(targets))} Type {len(targets)} to go on.")
     reasons = selectors.revoke_reasons(school=school, contacts=targets)
@@ -91,9 +116,10 @@ def revoke_start(*, school: School, actor: Account, memberships: list[Membership
             target_type="job",
             target_id=str(job.pk),
             target_label="Revoke Access",
-            changes={"contacts": [None, len(targets)]},
+            changes={"contacts": [None, len(targets)], **({"left_out": [None, len(left_out)]} if left_out else {})},
             job=job,
         )
+    job.left_out = len(left_out)
     return job
 
 
@@ -108,6 +134,9 @@ def welcome_email_start(*, school: School, actor: Account, memberships: list[Mem
             "None of the selected people can be sent a Welcome Email: contacts must be Ready to Provision or "
             "Active, students and staff must not have left."
         )
+    targets, left_out = in_reach(school=school, actor=actor, memberships=targets)
+    if not targets:
+        _refuse_all_left_out(left_out)
     with transaction.atomic():
         job = job_start(
             school=school,
@@ -130,9 +159,10 @@ def welcome_email_start(*, school: School, actor: Account, memberships: list[Mem
             target_type="job",
             target_id=str(job.pk),
             target_label="Send Welcome Email",
-            changes={"people": [None, len(targets)]},
+            changes={"people": [None, len(targets)], **({"left_out": [None, len(left_out)]} if left_out else {})},
             job=job,
         )
+    job.left_out = len(left_out)
     return job
 
 
@@ -450,20 +480,27 @@ def _smtp_reason(exc: Exception) -> str:
 # --- Re-issue Starter Code (a handful at a time, shown once on screen) ----------------------------
 
 
-def starter_codes_reissue(*, school: School, actor: Account, memberships: list[Membership]) -> list[tuple]:
+def starter_codes_reissue(
+    *, school: School, actor: Account, memberships: list[Membership]
+) -> tuple[list[tuple], list[Membership]]:
     """A new starter code for each person still at the school; older codes stop working.
 
-    Returns [(membership, code)] to show once. Limited to STARTER_CODE_LIMIT so the page stays printable.
+    Returns ([(membership, code)] to show once, the people left out because their roles are beyond the
+    actor's). Limited to STARTER_CODE_LIMIT so the page stays printable.
     """
     targets = [m for m in memberships if m.status != Membership.Status.ARCHIVED and m.account.is_active]
     if not targets:
         raise ValidationError("None of the selected people can be given a starter code.")
+    targets, left_out = in_reach(school=school, actor=actor, memberships=targets)
+    if not targets:
+        _refuse_all_left_out(left_out)
     if len(targets) > STARTER_CODE_LIMIT:
         raise ValidationError(
             f"Re-issue starter codes for at most {STARTER_CODE_LIMIT} people at once; narrow the selection."
         )
     with transaction.atomic():
-        return [
+        issued = [
             (m, starter_code_issue(school=school, account=m.account, actor=actor))
             for m in sorted(targets, key=lambda m: (m.account.family_name.lower(), m.account.given_name.lower()))
         ]
+    return issued, left_out

@@ -141,6 +141,8 @@ def account_manager_confirm(request, school_slug):
         messages.error(request, "Select at least one person first.")
         return redirect(_back_url(request, carry["type"], carry["status"]))
     context = {"action": action, "action_label": label, "carry": carry, "selected_count": len(rows)}
+    rows, left_out = services.in_reach(school=request.school, actor=request.user, memberships=rows)
+    context["left_out_count"], context["left_out_reason"] = len(left_out), services.OUT_OF_REACH
     if action == "revoke":
         context.update(_revoke_context(request, rows))
     elif action == "welcome_email":
@@ -182,6 +184,13 @@ def _revoke_context(request, rows) -> dict:
     }
 
 
+def _say_left_out(request, count: int) -> None:
+    if count:
+        messages.warning(
+            request, f"{count} of the selected {'was' if count == 1 else 'were'} left out: {services.OUT_OF_REACH}."
+        )
+
+
 @require_POST
 @require_perm(Perm.ACCOUNT_MANAGER_ACT)
 def account_manager_revoke(request, school_slug):
@@ -215,6 +224,7 @@ def account_manager_revoke(request, school_slug):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     messages.success(request, f"Revoke Access started for {job.progress_total} contacts.")
+    _say_left_out(request, job.left_out)
     return redirect(_back_url(request, carry["type"], carry["status"], jobs))
 
 
@@ -230,6 +240,7 @@ def account_manager_welcome(request, school_slug):
         messages.error(request, " ".join(exc.messages))
         return redirect(_back_url(request, carry["type"], carry["status"]))
     messages.success(request, f"Send Welcome Email started for {job.progress_total} people.")
+    _say_left_out(request, job.left_out)
     return redirect(_back_url(request, carry["type"], carry["status"], [job]))
 
 
@@ -238,14 +249,20 @@ def account_manager_welcome(request, school_slug):
 def account_manager_starter_codes(request, school_slug):
     rows, carry = _selected(request, request.POST)
     try:
-        issued = services.starter_codes_reissue(school=request.school, actor=request.user, memberships=rows)
+        issued, left_out = services.starter_codes_reissue(school=request.school, actor=request.user, memberships=rows)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(_back_url(request, carry["type"], carry["status"]))
     response = render(
         request,
         "provisioning/contacts/starter_codes.html",
-        {"issued": issued, "back_url": _back_url(request, carry["type"], carry["status"])},
+        {
+            "issued": issued,
+            "left_out": left_out[:LISTED_PER_GROUP],
+            "left_out_count": len(left_out),
+            "left_out_reason": services.OUT_OF_REACH,
+            "back_url": _back_url(request, carry["type"], carry["status"]),
+        },
     )
     response["Cache-Control"] = "no-store"  # the codes are shown once
     return response

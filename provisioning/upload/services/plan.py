@@ -7,10 +7,10 @@ handful of queries. Reads only: the apply (services.apply) plans again and write
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from accounts.models import Account
+from accounts.models import Account, Role
 from accounts.permissions import Perm
-from accounts.selectors import centre_admin_account_ids, permissions_for, role_codes_for
-from accounts.services import Actor, centre_admin_protected_ids
+from accounts.selectors import permissions_for
+from accounts.services import Actor, accounts_out_of_reach
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors
 from provisioning.upload.reader import Table, UploadRefused, gc_paused
@@ -53,7 +53,10 @@ CHECKED_LABELS = {
 }
 ACCOUNT_UPDATE_FIELDS = ("given_name", "family_name", "email", "upn")
 MEMBERSHIP_UPDATE_FIELDS = ("mis_code", "year_group", "form")
-CENTRE_ADMIN_REFUSAL = "only another Centre Admin can change a Centre Admin's account; leave the cell as it is or blank"
+OUT_OF_REACH_REFUSAL = (
+    "this person holds roles you may not grant ({roles}), here or at another school, so you may not change their "
+    "account; leave the cell as it is or blank"
+)
 
 
 @dataclass
@@ -161,7 +164,7 @@ def _plan(*, school, account, table, mode, add_existing, ctx) -> Plan:
     _mark_duplicates(rows, headers)
     _match_registry(school=school, account=account, rows=rows, headers=headers)
     _apply_mode(rows, mode=mode, add_existing=add_existing)
-    _protect_centre_admins(school=school, account=account, rows=rows, headers=headers)
+    _refuse_out_of_reach(school=school, account=account, rows=rows, headers=headers)
     return Plan(rows=rows, headers=headers, mode=mode, add_existing=add_existing)
 
 
@@ -215,7 +218,8 @@ def _match_registry(*, school: School, account: Account, rows: list[RowPlan], he
 
 
 class _EmailRule:
-    """accounts.services.check_email_change, decided for a whole file with one query."""
+    """accounts.services.check_email_change, decided for a whole file with one query (whose roles the
+    uploader may not act on is asked of accounts.services.accounts_out_of_reach afterwards)."""
 
     def __init__(self, *, school: School, account: Account):
         self.school, self.account = school, account
@@ -224,15 +228,11 @@ class _EmailRule:
     def refusal(self, target_id) -> str | None:
         if not self._loaded:
             self.may_edit = Perm.USERS_EDIT_EMAIL in permissions_for(school=self.school, account=self.account)
-            self.is_centre_admin = "centre_admin" in role_codes_for(school=self.school, account=self.account)
-            self.centre_admins = centre_admin_account_ids(school=self.school)
             self._loaded = True
         if not self.may_edit:
             return "only a Centre Admin can change an email address; leave the cell as it is or blank"
         if target_id == self.account.pk:
             return "a Centre Admin cannot change their own email address; ask another Centre Admin or support"
-        if target_id in self.centre_admins and not self.is_centre_admin:
-            return "only another Centre Admin can change a Centre Admin's email address"
         return None
 
 
@@ -322,15 +322,33 @@ def _apply_mode(rows: list[RowPlan], *, mode: str, add_existing: bool) -> None:
             row.message = "Already has an account at another school; not added (you chose not to add them)."
 
 
-def _protect_centre_admins(*, school: School, account: Account, rows: list[RowPlan], headers: HeaderMap) -> None:
-    """accounts' rule (check_centre_admin_protected) for the whole file in one query: only another Centre
-    Admin, or support, may change a Centre Admin's account. Checked after the mode, so a row the mode skips
-    is not refused, and again when the apply plans afresh: someone may have become Centre Admin since."""
-    changing = [row for row in rows if row.outcome == UPDATE and row.account_changes]
-    protected = centre_admin_protected_ids(
-        actor=Actor(account=account, school=school), account_ids={row.account["id"] for row in changing}
+def _refuse_out_of_reach(*, school: School, account: Account, rows: list[RowPlan], headers: HeaderMap) -> None:
+    """accounts' rule (accounts.services.check_may_act_on_account) for the whole file in a query or two: a
+    row may not change the account (names, email, UPN) or roles of someone holding a role, here or at another
+    school, that the uploader may not grant. What the school holds (MIS code, year group) stays the school's.
+    Checked after the mode, so a row the mode skips is not refused, and again when the apply plans afresh:
+    someone may have become Centre Admin since."""
+    touching = [
+        row
+        for row in rows
+        if (row.outcome == UPDATE and (row.account_changes or row.roles_to_add))
+        or (row.outcome == ADD and row.clean["roles"])
+    ]
+    if not touching:
+        return
+    out = accounts_out_of_reach(
+        actor=Actor(account=account, school=school), account_ids={row.account["id"] for row in touching}
     )
-    for row in changing:
-        if row.account["id"] in protected:
-            for name in row.account_changes:
-                _fail(row, name, CENTRE_ADMIN_REFUSAL, headers)
+    if not out:
+        return
+    names = dict(Role.objects.values_list("code", "name"))
+    for row in touching:
+        held = out.get(row.account["id"])
+        if not held:
+            continue
+        message = OUT_OF_REACH_REFUSAL.format(roles=", ".join(sorted(names.get(c, c) for c in held)))
+        columns = list(row.account_changes) if row.outcome == UPDATE else []
+        if row.outcome == ADD or row.roles_to_add:
+            columns.append("roles")
+        for name in columns:
+            _fail(row, name, message, headers)

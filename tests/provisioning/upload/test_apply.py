@@ -198,5 +198,5 @@ def test_apply_refuses_a_change_to_someone_who_became_centre_admin_after_the_pre
     report = load_workbook(io.BytesIO(job.report.read())).active
     assert report.cell(2, 8).value == "Error"
     message = report.cell(2, 9).value
-    assert "row 2, Given Names *: only another Centre Admin can change a Centre Admin's account" in message
+    assert "row 2, Given Names *: this person holds roles you may not grant (Centre Admin)" in message
     assert report.cell(2, 2).fill.fgColor.rgb.endswith("F8C9C4")

@@ -4,7 +4,7 @@ import pytest
 
 from provisioning.upload import services
 from provisioning.upload.reader import read_upload
-from tests.factories import AccountFactory, MembershipFactory, member
+from tests.factories import AccountFactory, MembershipFactory, RoleAssignmentFactory, member
 from tests.provisioning.upload.helpers import csv_bytes, staff_row, xlsx_bytes
 
 
@@ -137,23 +137,26 @@ def test_only_another_centre_admin_changes_a_centre_admins_account(school_a, eo_
     for uploader in (eo_user, nominated_contact):
         row = plan_of(school_a, uploader, [ca_row(admin)]).rows[0]
         assert row.outcome == "error"
-        assert [str(p) for p in row.problems] == [
-            "row 2, Given Names *: only another Centre Admin can change a Centre Admin's account; "
-            "leave the cell as it is or blank",
-            "row 2, Family Name *: only another Centre Admin can change a Centre Admin's account; "
-            "leave the cell as it is or blank",
-        ]
+        refusal = (
+            "this person holds roles you may not grant (Centre Admin), here or at another school, so you may not "
+            "change their account; leave the cell as it is or blank"
+        )
+        expected = [f"row 2, Given Names *: {refusal}", f"row 2, Family Name *: {refusal}"]
+        assert [str(p) for p in row.problems] == expected
     for uploader in (centre_admin, support_user):
         assert plan_of(school_a, uploader, [ca_row(admin)]).rows[0].outcome == "update"
 
 
-def test_a_centre_admins_row_that_changes_no_account_field_is_not_refused(school_a, eo_user):
-    """As on Edit: the rule guards the account (names, email, UPN), not the school's MIS code or an added role."""
+def test_a_centre_admins_row_that_changes_only_the_mis_code_is_not_refused(school_a, eo_user):
+    """As on Edit: the rule guards the account (names, email, UPN) and its roles, not the school's MIS code."""
     admin = here(school_a, "centre_admin", username="ca.two", email="ca.two@alder.sch.uk").account
-    unchanged_names = ca_row(admin, admin.given_name, admin.family_name, role="INV", mis_code="CA2")
+    unchanged_names = ca_row(admin, admin.given_name, admin.family_name, mis_code="CA2")
     row = plan_of(school_a, eo_user, [unchanged_names]).rows[0]
     assert row.outcome == "update", row.messages
-    assert row.roles_to_add == ("inv",) and row.membership_changes == {"mis_code": ["", "CA2"]}
+    assert row.membership_changes == {"mis_code": ["", "CA2"]}
+    with_role = ca_row(admin, admin.given_name, admin.family_name, role="INV", mis_code="CA2")
+    row = plan_of(school_a, eo_user, [with_role]).rows[0]
+    assert row.outcome == "error" and "roles you may not grant (Centre Admin)" in row.messages
 
 
 def test_a_centre_admins_row_is_skipped_not_refused_when_only_adding(school_a, eo_user):
@@ -177,4 +180,25 @@ def test_protecting_centre_admins_is_set_based(school_a, eo_user, django_assert_
     with django_assert_max_num_queries(8):
         plan = services.upload_plan(school=school_a, account=eo_user, table=table, mode="add_update")
     assert plan.counts["error"] == rows
-    assert all("only another Centre Admin" in r.messages for r in plan.rows)
+    assert all("roles you may not grant (Centre Admin)" in r.messages for r in plan.rows)
+
+
+def test_a_row_may_not_change_an_account_holding_a_role_elsewhere_the_uploader_may_not_grant(
+    school_a, school_b, eo_user, centre_admin
+):
+    """One account at two schools: an INV here who is Centre Admin at Birch is out of an EO's reach."""
+    shared = here(school_a, "inv", username="sam.shared", email="sam@alder.sch.uk").account
+    RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=shared), role_id="centre_admin")
+    row = plan_of(school_a, eo_user, [ca_row(shared)]).rows[0]
+    assert row.outcome == "error" and "roles you may not grant (Centre Admin)" in row.messages
+    assert plan_of(school_a, centre_admin, [ca_row(shared)]).rows[0].outcome == "update"
+
+
+def test_adding_someone_from_another_school_with_roles_needs_reach_over_their_roles(school_a, school_b, eo_user):
+    other = here(school_b, "centre_admin", username="pat.admin", email="pat@trust.org.uk").account
+    with_role = plan_of(school_a, eo_user, [["pat.admin", "Pat", "A", "pat@trust.org.uk", "Staff", "INV", "Q1"]])
+    assert (
+        with_role.rows[0].outcome == "error" and "roles you may not grant (Centre Admin)" in with_role.rows[0].messages
+    )
+    without = plan_of(school_a, eo_user, [["pat.admin", "Pat", "A", "pat@trust.org.uk", "Staff", "", "Q1"]])
+    assert without.rows[0].outcome == "add_existing" and without.rows[0].account["id"] == other.pk
