@@ -177,11 +177,19 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_USER_MODEL_EMAIL_FIELD = "email"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = False
+# A whole school signs in from one address (its NAT, or the proxy's address when TRUSTED_PROXY_COUNT is
+# unset), a class of 30 at once with a few typos among them: the per-address limits are sized for a school,
+# never for one person. Guessing one account's password is stopped per account (the key is the username or
+# email typed): 5 failures in 5 minutes, whatever address they come from.
 ACCOUNT_RATE_LIMITS = {
-    "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
-    "reset_password": "20/m/ip,5/m/key",
+    "login": "600/m/ip",
+    "login_failed": "120/m/ip,5/5m/key",
+    "reset_password": "60/m/ip,5/m/key",
 }
+# How many proxies under our control stand in front of Rollcall: allauth then takes the client's address
+# from that position of X-Forwarded-For (which anyone can otherwise write) for its per-address limits.
+# 0, the default, ignores X-Forwarded-For and uses the address the connection comes from.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Rollcall: "
 # Finds the account by email ignoring case, as sign-in does (accounts.selectors.accounts_with_email).
