@@ -23,4 +23,3 @@ else:
 # The test process's own cache, in its memory: tests clear it between runs (sign-in rate limits), and a shared
 # Redis cache would be the database of the broker, or of a `make run` next door, that FLUSHDB would wipe.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"test-{os.getpid()}"}}
-
