@@ -35,11 +35,28 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def published_secret_keys() -> set[str]:
+    """Keys anyone can read: the sample in .env.example (copied to .env as it stands, it would sign every
+    session with a key on GitHub), and the development ones, which all start "dev-only"."""
+    keys = set()
+    sample = BASE_DIR / ".env.example"
+    if sample.exists():
+        for line in sample.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == "SECRET_KEY" and value.strip():
+                keys.add(value.strip())
+    return keys
+
+
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
+if not DEBUG and (SECRET_KEY in published_secret_keys() or SECRET_KEY.startswith("dev-only")):
+    SECRET_KEY = ""  # a published key is no secret: refused exactly as a missing one
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off, to a secret of your own (not the sample of .env.example)."
+        )
     SECRET_KEY = "dev-only-insecure-key-rollcall-" + "x" * 40
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
