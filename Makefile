@@ -1,6 +1,6 @@
 # Rollcall: the two commands are `make run` and `make test`.
 #
-#   make run    demo data, web server, Celery worker and beat together; Ctrl-C stops all three
+#   make run    demo data, web server, Celery worker and beat together on 127.0.0.1:8000; Ctrl-C stops all three
 #   make test   the whole pytest suite (pass options with ARGS="-k sync -x")
 #   make lint   ruff check and ruff format --check
 #
@@ -13,6 +13,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rollcall-installed
 PORT ?= 8000
+# make run answers on this machine only; HOST=0.0.0.0 shows the demo to the network.
+HOST ?= 127.0.0.1
 ARGS ?=
 
 # Debian packages: pango and harfbuzz-subset for WeasyPrint (PDF certificates), fonts for its
@@ -47,7 +49,7 @@ system-deps:
 	fi
 
 run: venv system-deps
-	DEBUG=$${DEBUG:-1} PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" bin/run
+	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" bin/run
 
 test: venv system-deps
 	$(BIN)/pytest $(ARGS)
