@@ -357,6 +357,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "School account provisioning: accounts, roles, feeds, sync runs and jobs, per school.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Schema and docs: a signed-in person or any school's API token, except with DEBUG on (config/api.py).
+    "SERVE_PERMISSIONS": ["config.api.SignedInUnlessDebug"],
+    "SERVE_AUTHENTICATION": [
+        "tenancy.authentication.AnySchoolTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # Swagger UI and Redoc come from drf-spectacular-sidecar: /api/docs/ works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
