@@ -359,6 +359,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Schema and docs: a signed-in person or any school's API token, except with DEBUG on (config/api.py).
     "SERVE_PERMISSIONS": ["config.api.SignedInUnlessDebug"],
+    # Each operation lists its 400/401/403/404 answers too, not just the happy one.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.add_error_responses"],
     "SERVE_AUTHENTICATION": [
         "tenancy.authentication.AnySchoolTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
