@@ -17,9 +17,9 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 ARGS ?=
 
-# Debian packages: pango and harfbuzz-subset for WeasyPrint (PDF certificates), fonts for its
-# output (Noto CJK so names such as 王芳 render on certificates), and Chromium for the browser tests.
-SYSTEM_PACKAGES ?= libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk fonts-dejavu-core chromium
+# Debian packages (WeasyPrint's libraries, certificate fonts, Chromium for the browser tests): the one list in
+# system-packages.txt, which .ci/run and the Dockerfile read too.
+SYSTEM_PACKAGES ?= $(shell sed -e 's/\#.*//' system-packages.txt | awk 'NF { print $$1 }')
 
 .PHONY: venv run test lint system-deps
 
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 system-deps:
-	@command -v dpkg-query >/dev/null || { echo "system-deps: not a Debian system; install pango, harfbuzz-subset and chromium yourself."; exit 0; }; \
+	@command -v dpkg-query >/dev/null || { echo "system-deps: not a Debian system; install the equivalents of system-packages.txt yourself."; exit 0; }; \
 	missing=""; \
 	for p in $(SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
