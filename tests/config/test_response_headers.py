@@ -106,3 +106,24 @@ def test_static_files_keep_their_own_caching(settings):
     assert order.index("whitenoise.middleware.WhiteNoiseMiddleware") < order.index(
         "config.middleware.NoStoreMiddleware"
     )
+
+
+def test_no_page_holds_inline_script_and_each_inline_style_carries_the_nonce_its_header_names(answers):
+    import re
+
+    pages = [(label, r) for label, r in answers if r.get("Content-Type", "").startswith("text/html")]
+    problems = []
+    for label, response in pages:
+        body = response.content.decode(errors="replace")
+        for tag in re.findall(r"<script\b[^>]*>", body):
+            if "src=" not in tag and 'type="application/json"' not in tag:
+                problems.append(f"{label}: inline {tag}")
+        handlers = re.findall(r"<[^>]*\son[a-z]+\s*=", body)
+        problems += [f"{label}: event handler in {h[:60]}" for h in handlers]
+        policy = response.get("Content-Security-Policy", "")
+        for tag in re.findall(r"<style\b[^>]*>", body):
+            nonce = re.search(r'nonce="([^"]+)"', tag)
+            if not nonce or f"'nonce-{nonce.group(1)}'" not in policy:
+                problems.append(f"{label}: {tag} without this response's nonce")
+    assert problems == []
+    assert any("<style nonce=" in r.content.decode(errors="replace") for _, r in pages)  # the certificate page
