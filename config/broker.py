@@ -53,9 +53,10 @@ class Channel(filesystem.Channel):
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.partition(".")[2] != wanted:
                 continue
-            taken_dir = self.processed_folder if self.store_processed else tempfile.gettempdir()
+            # The broker's own processed folder (kombu takes /tmp unless it keeps processed messages): on the
+            # same filesystem as the queue, so taking the file is one atomic rename, and of two readers one wins.
+            taken_dir = self.processed_folder if os.path.isdir(self.processed_folder) else tempfile.gettempdir()
             try:
-                # Taking the file is the claim: of two readers, one move succeeds.
                 shutil.move(os.path.join(self.data_folder_in, name), taken_dir)
             except OSError:
                 continue
