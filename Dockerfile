@@ -11,10 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ROLLCALL_VAR_DIR=/data \
     MEDIA_ROOT=/data/media
 
-# pango and harfbuzz-subset for WeasyPrint (PDF certificates), and fonts for its output.
+# WeasyPrint's libraries (PDF certificates) and the fonts certificates need (Noto CJK for names such as 王芳):
+# system-packages.txt, the one list the Makefile and CI read too, less the packages only tests need.
+COPY system-packages.txt /tmp/system-packages.txt
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-dejavu-core \
+      $(sed -e 's/#.*//' /tmp/system-packages.txt | awk 'NF && $2 != "test" { print $1 }') \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

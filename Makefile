@@ -1,6 +1,6 @@
 # Rollcall: the two commands are `make run` and `make test`.
 #
-#   make run    demo data, web server, Celery worker and beat together; Ctrl-C stops all three
+#   make run    demo data, web server, Celery worker and beat together on 127.0.0.1:8000; Ctrl-C stops all three
 #   make test   the whole pytest suite (pass options with ARGS="-k sync -x")
 #   make lint   ruff check and ruff format --check
 #
@@ -13,11 +13,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rollcall-installed
 PORT ?= 8000
+# make run answers on this machine only; HOST=0.0.0.0 shows the demo to the network.
+HOST ?= 127.0.0.1
 ARGS ?=
 
-# Debian packages: pango and harfbuzz-subset for WeasyPrint (PDF certificates), fonts for its
-# output (Noto CJK so names such as 王芳 render on certificates), and Chromium for the browser tests.
-SYSTEM_PACKAGES ?= libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk fonts-dejavu-core chromium
+# Debian packages (WeasyPrint's libraries, certificate fonts, Chromium for the browser tests): the one list in
+# system-packages.txt, which .ci/run and the Dockerfile read too.
+SYSTEM_PACKAGES ?= $(shell sed -e 's/\#.*//' system-packages.txt | awk 'NF { print $$1 }')
 
 .PHONY: venv run test lint system-deps
 
@@ -32,7 +34,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 system-deps:
-	@command -v dpkg-query >/dev/null || { echo "system-deps: not a Debian system; install pango, harfbuzz-subset and chromium yourself."; exit 0; }; \
+	@command -v dpkg-query >/dev/null || { echo "system-deps: not a Debian system; install the equivalents of system-packages.txt yourself."; exit 0; }; \
 	missing=""; \
 	for p in $(SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -47,7 +49,7 @@ system-deps:
 	fi
 
 run: venv system-deps
-	DEBUG=$${DEBUG:-1} PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" bin/run
+	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" bin/run
 
 test: venv system-deps
 	$(BIN)/pytest $(ARGS)

@@ -1,8 +1,11 @@
 import os
 
 from celery import Celery, signals
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The embedded broker (filesystem://) writes each message whole before a worker can see it (config/broker.py).
+TRANSPORT_ALIASES["filesystem"] = "config.broker:Transport"
 
 app = Celery("rollcall")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config import logs
@@ -35,11 +36,28 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def published_secret_keys() -> set[str]:
+    """Keys anyone can read: the sample in .env.example (copied to .env as it stands, it would sign every
+    session with a key on GitHub), and the development ones, which all start "dev-only"."""
+    keys = set()
+    sample = BASE_DIR / ".env.example"
+    if sample.exists():
+        for line in sample.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == "SECRET_KEY" and value.strip():
+                keys.add(value.strip())
+    return keys
+
+
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
+if not DEBUG and (SECRET_KEY in published_secret_keys() or SECRET_KEY.startswith("dev-only")):
+    SECRET_KEY = ""  # a published key is no secret: refused exactly as a missing one
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off, to a secret of your own (not the sample of .env.example)."
+        )
     SECRET_KEY = "dev-only-insecure-key-rollcall-" + "x" * 40
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -56,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -71,7 +90,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "tenancy.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -178,11 +199,19 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_USER_MODEL_EMAIL_FIELD = "email"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = False
+# A whole school signs in from one address (its NAT, or the proxy's address when TRUSTED_PROXY_COUNT is
+# unset), a class of 30 at once with a few typos among them: the per-address limits are sized for a school,
+# never for one person. Guessing one account's password is stopped per account (the key is the username or
+# email typed): 5 failures in 5 minutes, whatever address they come from.
 ACCOUNT_RATE_LIMITS = {
-    "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
-    "reset_password": "20/m/ip,5/m/key",
+    "login": "600/m/ip",
+    "login_failed": "120/m/ip,5/5m/key",
+    "reset_password": "60/m/ip,5/m/key",
 }
+# How many proxies under our control stand in front of Rollcall: allauth then takes the client's address
+# from that position of X-Forwarded-For (which anyone can otherwise write) for its per-address limits.
+# 0, the default, ignores X-Forwarded-For and uses the address the connection comes from.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Rollcall: "
 # Finds the account by email ignoring case, as sign-in does (accounts.selectors.accounts_with_email).
@@ -232,6 +261,24 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp): scripts only from Rollcall's own static files, never inline, so
+# injected markup cannot run script. Behaviour lives in static/js/rollcall.js; htmx's inline indicator
+# styles are off (htmx-config in base.html). A page that must carry an inline <style> (the certificate,
+# Swagger UI) marks it with the response's nonce, which the header then names; other pages name none.
+# No form-action: Chrome applies it to the redirect to Microsoft or Google after the sign-in form's POST.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],  # the QR code on certificates, Swagger UI's icons
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 # Uploads: anything larger than this is refused before a reader sees it.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
@@ -329,6 +376,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "School account provisioning: accounts, roles, feeds, sync runs and jobs, per school.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Schema and docs: a signed-in person or any school's API token, except with DEBUG on (config/api.py).
+    "SERVE_PERMISSIONS": ["config.api.SignedInUnlessDebug"],
+    # Each operation lists its 400/401/403/404 answers too, not just the happy one.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.add_error_responses"],
+    "SERVE_AUTHENTICATION": [
+        "tenancy.authentication.AnySchoolTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # Swagger UI and Redoc come from drf-spectacular-sidecar: /api/docs/ works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework import exceptions
 
 from accounts import urls as account_urls
 from accounts import views as account_views
@@ -15,6 +17,16 @@ from tenancy import views as tenancy_views
 
 def health(request):
     return JsonResponse({"status": "ok"})
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI, as a page plus its start-up script as a file of its own (the CSP allows no inline script).
+    Who may see it: config.api.SignedInUnlessDebug. A signed-out visitor is sent to sign in and back."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.NotAuthenticated):
+            return redirect_to_login(self.request.get_full_path())
+        return super().handle_exception(exc)
 
 
 # Support staff sign in through allauth too, so its rate limits protect the admin.
@@ -51,7 +63,7 @@ urlpatterns = [
     path("me/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("s/<slug:school_slug>/", include(school_patterns)),
     path("api/s/<slug:school_slug>/", include(api_school_patterns)),
 ]

@@ -19,6 +19,20 @@ class SchoolTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+class AnySchoolTokenAuthentication(SchoolTokenAuthentication):
+    """A per-school token outside /api/s/<school>/: only the schema and docs, which hold no school's data."""
+
+    def authenticate(self, request):
+        from tenancy.tokens import api_token_any_school
+
+        token = api_token_any_school(request._request)
+        if token is None:
+            if request.META.get("HTTP_AUTHORIZATION", "").startswith(self.keyword + " "):
+                raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+            return None
+        return (token.account, token)
+
+
 class SchoolTokenScheme(OpenApiAuthenticationExtension):
     """Describes the per-school token in the OpenAPI schema (drf-spectacular warns otherwise)."""
 

@@ -65,3 +65,23 @@ def api_token_for_request(request, school: School) -> ApiToken | None:
             return None
         ApiToken.objects.filter(school=school, pk=token.pk).update(last_used_at=timezone.now())
     return token
+
+
+def api_token_any_school(request) -> ApiToken | None:
+    """The live token in the Authorization header, whichever school it belongs to: for the API's schema and
+    docs, which describe every school's API alike and read no school's data."""
+    from django_scopes import scopes_disabled
+
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Token "):
+        return None
+    raw = header[len("Token ") :].strip()
+    with scopes_disabled():
+        token = (
+            ApiToken.objects.select_related("account", "school")
+            .filter(token_hash=_hash(raw), revoked_at__isnull=True, school__is_active=True)
+            .first()
+        )
+    if token is None or not token.account.is_active or token.account.locked_out:
+        return None
+    return token

@@ -2,6 +2,8 @@
 
 import pytest
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections
 from django.test import TransactionTestCase
 from django_scopes import scopes_disabled
@@ -37,6 +39,24 @@ if "jobs_progress" in settings.DATABASES:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "scoped: run the test body with django-scopes enforcing")
+
+
+def own_cache_only(cache) -> None:
+    """Refuses to let a test clear a cache that other processes share (cache.clear() on Redis is FLUSHDB)."""
+    if not isinstance(cache, LocMemCache):
+        raise RuntimeError(f"tests clear only a cache of their own process, not {type(cache).__name__}")
+
+
+@pytest.fixture
+def fresh_cache():
+    """An empty cache before and after the test: allauth counts sign-in attempts there, and the cache outlives a
+    test's database. The test settings give each test process a cache in its own memory, so clearing it touches
+    nothing another process (a `make run` worker, the Celery broker on Redis) owns."""
+    cache = caches["default"]
+    own_cache_only(cache)
+    cache.clear()
+    yield cache
+    cache.clear()
 
 
 @pytest.fixture

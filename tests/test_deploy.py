@@ -5,6 +5,7 @@ import secrets
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
@@ -44,3 +45,29 @@ def test_it_refuses_to_start_with_debug_off_and_no_secret_key():
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def _sample_secret_key() -> str:
+    line = next(x for x in (settings.BASE_DIR / ".env.example").read_text().splitlines() if x.startswith("SECRET_KEY="))
+    return line.partition("=")[2]
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        pytest.param(_sample_secret_key(), id="the sample of .env.example"),
+        pytest.param(f"  {_sample_secret_key()} ", id="the sample with spaces"),
+        pytest.param("dev-only-insecure-key-rollcall-" + "x" * 40, id="the development key"),
+    ],
+)
+def test_it_refuses_to_start_with_debug_off_and_a_published_secret_key(published):
+    result = _manage("check", DEBUG="0", ALLOWED_HOSTS="rollcall.example.org", SECRET_KEY=published)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_the_sample_secret_key_still_serves_development():
+    result = _manage("check", DEBUG="1", SECRET_KEY=_sample_secret_key())
+
+    assert result.returncode == 0, result.stderr

@@ -4,6 +4,7 @@ start dry runs, read a run's plan and report, and confirm a run the mass-change 
 The same services as the screens, so the same rules.
 """
 
+from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -68,8 +69,8 @@ class FeedPushApi(SchoolAPIView):
     )
     def post(self, request, school_slug):
         upload = request.data.get("file")
-        if upload is None:
-            raise exceptions.ValidationError({"file": "Send the export as the file field."})
+        if not isinstance(upload, UploadedFile):  # missing, or sent as a text field
+            raise exceptions.ValidationError({"file": "Send the export as a file, in the multipart field file."})
         if upload.size > MAX_FEED_BYTES:
             raise exceptions.ValidationError({"file": "The export is larger than 200 MB."})
         feed = services.feed_receive(

@@ -4,7 +4,6 @@ import re
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,11 +14,9 @@ LOGIN = "/accounts/login/"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
+def _fresh_rate_limits(fresh_cache):
     """allauth counts failures in the cache (LocMem in tests), which outlives a test's database."""
-    cache.clear()
     yield
-    cache.clear()
 
 
 def sign_in(client, login, password=PASSWORD):

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from playwright.sync_api import expect
 
 from accounts.credentials import starter_code_issue
@@ -15,10 +14,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    cache.clear()
+def _fresh_rate_limits(fresh_cache):
     yield
-    cache.clear()
 
 
 def try_sign_in(page, username, password=PASSWORD):

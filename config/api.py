@@ -1,0 +1,57 @@
+"""Who may read the API's schema and docs: anyone in development, signed-in people and API tokens in production.
+
+(The docs view is in config/urls.py: drf-spectacular imports this module while its views load.)
+"""
+
+from django.conf import settings
+from rest_framework import permissions
+
+
+class SignedInUnlessDebug(permissions.BasePermission):
+    """The schema maps every route and field of the API: in production only for someone who may use it.
+    Read at request time, so tests (run with DEBUG off) see production's rule."""
+
+    def has_permission(self, request, view):
+        return settings.DEBUG or bool(request.user and request.user.is_authenticated)
+
+
+# The answers every school operation can give besides its own, described once. DRF words them as
+# {"detail": "..."} (not found, no permission, not signed in) or {"field": ["message", ...]} (bad input).
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": 'Why the request was refused: {"detail": "..."}, or a list of messages per field.',
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+}
+ERROR_ANSWERS = {
+    "400": "Bad input: a field missing, of the wrong type or refused, with a message for each.",
+    "401": "No valid session or API token.",
+    "403": "Your roles at this school, or the token's, do not allow this.",
+    "404": "No such school for you, or no such object in it.",
+}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation lists the 400, 401, 403 and 404 it can answer.
+
+    400 where the request carries input (a body, query parameters) or changes something (a refused write);
+    404 where the path names something (the school's slug, an object's id); 401 and 403 on every school route.
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR_SCHEMA)
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            parameters = operation.get("parameters", [])
+            codes = {"401", "403"} if "{school_slug}" in path else set()
+            if "requestBody" in operation or method in WRITE_METHODS or any(p["in"] == "query" for p in parameters):
+                codes.add("400")
+            if "{" in path:
+                codes.add("404")
+            for code in sorted(codes):
+                answer = operation["responses"].setdefault(code, {"description": ERROR_ANSWERS[code]})
+                answer.setdefault("content", ref)  # a view's own 404 may say why, but not what body it sends
+    return result
