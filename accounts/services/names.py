@@ -31,16 +31,24 @@ def check_names(**names: str) -> None:
         raise ValidationError(errors)
 
 
+# "Year 7", "Yr 7", "Y7" and "7" are one year: MIS exports spell it every way.
+_YEAR_PREFIX = re.compile(r"^(?:year|yr|y)(?=\d|[nr]$)")
+
+
 def year_key(text: str) -> str:
-    return "".join(text.split()).casefold()
+    return _YEAR_PREFIX.sub("", "".join(text.split()).casefold())
 
 
 def school_year_list(*, school: School) -> list[str]:
-    """The school's years: the standard ones and those its people are already in (its MIS's spellings)."""
-    from accounts.selectors import year_groups
+    """The school's years: the standard ones, spelled as its people already are ("Year 7" where its MIS says
+    so), then any other year its people are in."""
+    from accounts.selectors import year_groups_in_use
 
-    extra = [y for y in year_groups(school=school) if year_key(y) not in {year_key(s) for s in STANDARD_YEARS}]
-    return [*STANDARD_YEARS, *sorted(set(extra))]
+    in_use = set(year_groups_in_use(school=school))
+    spelled = {year_key(year): year for year in sorted(in_use)}
+    standard_keys = {year_key(s) for s in STANDARD_YEARS}
+    extra = sorted(y for y in in_use if year_key(y) not in standard_keys)
+    return [*(spelled.get(year_key(s), s) for s in STANDARD_YEARS), *extra]
 
 
 def year_group_clean(*, school: School, year_group: str) -> str:

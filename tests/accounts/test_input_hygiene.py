@@ -220,3 +220,13 @@ def test_edit_and_the_api_find_a_mis_code_clash_whatever_its_case(login, centre_
 def test_a_person_keeps_their_own_mis_code_in_another_case(login, centre_admin, holder):
     response = login(centre_admin).post(f"/s/alder/users/{holder.pk}/edit/", edit_form(holder, mis_code="s1038"))
     assert response.status_code == 302
+
+
+def test_year_7_yr_7_and_y7_are_year_7_spelled_as_the_school_already_does(login, centre_admin, school_a):
+    response = _api(centre_admin).post(API, _api_new(person_type="student", year_group="Year 7"), format="json")
+    assert response.status_code == 201, response.content
+    assert Membership.objects.get(school=school_a, account__username="api.made").year_group == "7"
+    # Once the school's MIS spells it "Year 8", a typed "Yr 8" is stored that way too.
+    person(school_a, "student_portal", person_type="student", year_group="Year 8")
+    response = login(centre_admin).post(ADD, _student(year_group="Yr 8"))
+    assert Membership.objects.get(school=school_a, account__username="new.teacher").year_group == "Year 8"

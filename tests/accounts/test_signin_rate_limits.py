@@ -31,7 +31,7 @@ def _signed_in(client) -> bool:
 
 
 def test_a_class_of_thirty_signs_in_at_once_from_one_address_typos_and_all(school_a):
-    pupils = [member(school_a, "student", username=f"pupil{n:02}").account for n in range(30)]
+    pupils = [member(school_a, "student_portal", username=f"pupil{n:02}").account for n in range(30)]
     typists = {"pupil03", "pupil11", "pupil20", "pupil27"}
 
     refused = []
@@ -49,7 +49,7 @@ def test_a_class_of_thirty_signs_in_at_once_from_one_address_typos_and_all(schoo
 def test_a_school_of_several_classes_mistyping_different_accounts_is_not_locked_out(school_a):
     """Failures across many usernames from one address are a school's typos, not one attack."""
     for n in range(20):
-        member(school_a, "student", username=f"typist{n:02}")
+        member(school_a, "student_portal", username=f"typist{n:02}")
         _sign_in(f"typist{n:02}", "wrong-password")
     client, response = _sign_in("typist00")
     assert response.status_code == 302
