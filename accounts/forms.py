@@ -169,6 +169,7 @@ class UserEditForm(_PasswordFields):
 
     ACCOUNT_FIELDS = ("given_name", "family_name", "email", "approved", "locked_out", "override_network_auth")
     MEMBERSHIP_FIELDS = ("mis_code", "year_group")
+    PASSWORD_FIELDS = ("password_method", "password", "password2")
 
     def __init__(self, data=None, *, membership, actor: services.Actor, grantable, held):
         account = membership.account
@@ -182,6 +183,9 @@ class UserEditForm(_PasswordFields):
         self.refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.DETAILS)
         self.email_refusal = self.refusal
         if self.refusal:
+            # No password choices are offered for an account out of reach; the rest is shown, not changed.
+            for name in self.PASSWORD_FIELDS:
+                del self.fields[name]
             for name, field in self.fields.items():
                 field.disabled = name not in self.MEMBERSHIP_FIELDS
             return
@@ -194,6 +198,25 @@ class UserEditForm(_PasswordFields):
         if approval_refusal:
             self.fields["approved"].disabled = True
             self.fields["approved"].help_text = approval_refusal
+
+    def clean(self):
+        data = super().clean()
+        if self.refusal and self._posted_beyond_reach():
+            # A disabled field ignores what is posted: say so, rather than "saved" over a change not made.
+            raise ValidationError(self.refusal)
+        return data
+
+    def _posted_beyond_reach(self) -> bool:
+        if any(self.data.get(name) for name in self.PASSWORD_FIELDS):
+            return True
+        for name in self.ACCOUNT_FIELDS:
+            posted, before = self.data.get(name), self.initial.get(name)
+            if isinstance(before, bool):
+                if posted and not before:
+                    return True
+            elif posted is not None and posted.strip() != (before or ""):
+                return True
+        return False
 
     def account_changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.ACCOUNT_FIELDS}

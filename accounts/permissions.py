@@ -1,5 +1,6 @@
 """The one table of who may do what. Views ask for a permission, never for a role name."""
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 
@@ -120,8 +121,8 @@ def grantable_roles_for(role_codes) -> frozenset[str]:
 
 
 # --- Acting on someone's account (PRODUCT.md, Later decisions) -------------------------------------
-# An actor may act on an account only if they may grant every role that account holds, at any school:
-# otherwise an Exams Officer could reset a Centre Admin's password and sign in as them. The database
+# An actor may act on an account only if they may grant every role that account holds, at the school where
+# it is held: otherwise an Exams Officer could reset a Centre Admin's password and sign in as them. The database
 # side (the roles held everywhere, support staff, jobs) is accounts.services.authority.
 
 
@@ -157,9 +158,33 @@ def roles_beyond(actor_role_codes) -> frozenset[str]:
     return PERSON_ROLES - grantable_roles_for(actor_role_codes)
 
 
-def may_act_on_roles(actor_role_codes, target_role_codes) -> bool:
-    """The table's answer: every role the target holds (at any school) is one the actor may grant."""
-    return not (set(target_role_codes) & roles_beyond(actor_role_codes))
+def roles_out_of_reach(actor_roles: Mapping, here, target_roles: Iterable[tuple]) -> frozenset[str]:
+    """Of the roles a target holds, as (school, role) pairs, those the actor may not act over. `actor_roles`
+    maps each school to the roles the actor holds there; `here` is the school the actor acts at.
+
+    Authority is per school: a role that opens something (an administrator's) must be one the actor may grant
+    at the school where the target holds it, so a Centre Admin of one school is nobody at another, and cannot
+    reset the password of the other school's Centre Admin after adding them as a member. A role that opens
+    nothing (Parent, Student Portal, Teacher Security) held at another school needs only the actor's grant
+    here: a parent with children at two schools stays reachable by both, and gains nobody anything."""
+    grant_here = grantable_roles_for(actor_roles.get(here, ()))
+    out = set()
+    for school, role in target_roles:
+        if role not in PERSON_ROLES:
+            continue
+        grant_there = grantable_roles_for(actor_roles.get(school, ()))
+        if school == here or ROLE_PERMISSIONS.get(role):
+            reachable = role in grant_there
+        else:
+            reachable = role in grant_there or role in grant_here
+        if not reachable:
+            out.add(role)
+    return frozenset(out)
+
+
+def may_act_on_roles(actor_roles: Mapping, here, target_roles: Iterable[tuple]) -> bool:
+    """The table's answer: every role the target holds, at each school, is within the actor's reach."""
+    return not roles_out_of_reach(actor_roles, here, target_roles)
 
 
 # --- Job reports ----------------------------------------------------------------------------------

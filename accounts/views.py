@@ -226,7 +226,7 @@ def user_edit(request, school_slug, membership_id):
                     role_codes=set(data["roles"]) | (held - grantable),
                 )
                 step, code = "password_method", None
-                if data["password_method"]:
+                if data.get("password_method"):
                     code = services.account_credentials_reset(
                         school=school,
                         actor=actor,

@@ -3,8 +3,9 @@ admin ask (PRODUCT.md, Later decisions).
 
 An actor may set or reset a password, issue a starter code or a set-password link, lock, approve, change
 the email, roles or details of, delete, or set the Assessment Access of an account only if they may grant
-every role that account holds at ANY school (accounts.permissions.GRANTABLE_ROLES): an account shared by
-two schools is as protected as its most powerful role. Support staff may act on anyone; jobs acting as the
+every role that account holds, at the school where it is held (accounts.permissions.roles_out_of_reach): an
+account shared by two schools is as protected as its most powerful role, and a Centre Admin of one school has
+no say over another school's administrators. Support staff may act on anyone; jobs acting as the
 system (nightly sync) keep their own rule; your own account is yours (but a Centre Admin never changes
 their own email, and nobody deletes themselves).
 """
@@ -12,11 +13,12 @@ their own email, and nobody deletes themselves).
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django_scopes import scopes_disabled
 
 from accounts.models import Account, Role, RoleAssignment
-from accounts.permissions import ACTION_PERMS, AccountAction, roles_beyond
-from accounts.selectors import ROLES_COUNT_WHILE, role_codes_for
+from accounts.permissions import ACTION_PERMS, AccountAction, roles_beyond, roles_out_of_reach
+from accounts.selectors import ROLES_COUNT_WHILE
 from accounts.services.actor import Actor
 
 # Ids per query: well under SQLite's limit on bound parameters.
@@ -37,30 +39,36 @@ def _acts_as_system(actor: Actor) -> bool:
 
 
 def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable) -> dict:
-    """Of these accounts, those the actor may not act on: {account id: the roles (held at any school) the
-    actor may not grant}. One query for the actor's roles and one per 5,000 accounts, whatever the callers
-    (a whole upload file, an Account Manager selection) hand in."""
+    """Of these accounts, those the actor may not act on: {account id: the roles the actor may not act over
+    (accounts.permissions.roles_out_of_reach, per school)}. One query for the actor's roles at every school
+    and one per 5,000 accounts, whatever the callers (a whole upload file, an Account Manager selection)
+    hand in."""
     if _acts_as_system(actor):
         return {}
-    ids = {pk for pk in account_ids if pk != actor.account.pk}
+    ids = [pk for pk in set(account_ids) if pk != actor.account.pk]
     if not ids:
         return {}
-    mine = role_codes_for(school=actor.school, account=actor.account) if actor.school is not None else frozenset()
-    beyond = roles_beyond(mine)
-    if not beyond:
-        return {}
-    found: dict = {}
-    ids = list(ids)
-    with scopes_disabled():  # the rule is about every school the account belongs to
+    here = actor.school.pk if actor.school is not None else None
+    with scopes_disabled():  # the rule is about every school the account belongs to, and the actor's too
+        mine: dict = {}
+        if here is not None:  # acting at no school, the actor reaches only people who hold no role
+            for school_id, role_id in _held(account_ids=[actor.account.pk]).values_list("school_id", "role_id"):
+                mine.setdefault(school_id, set()).add(role_id)
+        # Roles held here are out of reach only if beyond the actor here; roles elsewhere are sorted in Python.
+        relevant = Q(school_id=here, role_id__in=roles_beyond(mine.get(here, ()))) | ~Q(school_id=here)
+        held: dict = {}
         for start in range(0, len(ids), _CHUNK):
-            rows = RoleAssignment.objects.filter(
-                membership__account_id__in=ids[start : start + _CHUNK],
-                membership__status__in=ROLES_COUNT_WHILE,
-                role_id__in=beyond,
-            ).values_list("membership__account_id", "role_id")
-            for account_id, role_id in rows:
-                found.setdefault(account_id, set()).add(role_id)
-    return {pk: frozenset(codes) for pk, codes in found.items()}
+            rows = _held(account_ids=ids[start : start + _CHUNK]).filter(relevant)
+            for account_id, school_id, role_id in rows.values_list("membership__account_id", "school_id", "role_id"):
+                held.setdefault(account_id, []).append((school_id, role_id))
+    found = {pk: roles_out_of_reach(mine, here, pairs) for pk, pairs in held.items()}
+    return {pk: roles for pk, roles in found.items() if roles}
+
+
+def _held(*, account_ids):
+    return RoleAssignment.objects.filter(
+        membership__account_id__in=account_ids, membership__status__in=ROLES_COUNT_WHILE
+    )
 
 
 def out_of_reach_message(role_codes: Iterable[str]) -> str:

@@ -75,7 +75,9 @@ def expected(actor_role: str, target_roles: frozenset, route: Route, held_here: 
         return False
     if route.action == A.ROLES and role_to_grant(actor_role, held_here) not in grantable_roles_for({actor_role}):
         return False
-    return table_allows({actor_role}, target_roles)
+    # The actor holds their role at school A only; the target holds `held_here` at A and the rest at B.
+    held = [("A", role) for role in held_here] + [("B", role) for role in target_roles - held_here]
+    return table_allows({"A": {actor_role}}, "A", held)
 
 
 @dataclass
