@@ -14,7 +14,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
-from accounts.selectors import accounts_with_email, privacy_notice_for
+from accounts.models import Account
+from accounts.selectors import accounts_with_email, login_account_id, privacy_notice_for
 from accounts.services import sign_in_refusal, social_sign_in_match
 
 
@@ -31,6 +32,16 @@ class AccountAdapter(DefaultAccountAdapter):
             if refusal:
                 raise ValidationError(refusal)
         return account
+
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        # allauth keys its per-login failure limit by the text typed, lower-cased: "ｅｏ.x" (full width), "EO.x"
+        # and the account's email would each get their own five guesses at one password. Keyed by the account
+        # the login names (one key for its username, any spelling, and its email), or by the login's one
+        # spelling when it names no single account, so a guesser gets five tries at an account, not per spelling.
+        login = credentials.get("email", credentials.get("username", "")) or ""
+        account_id = login_account_id(login)
+        key = f"account:{account_id}" if account_id else Account.normalize_username(login).casefold()
+        return f"{super()._get_login_attempts_cache_key(request)}{key}"
 
     def login(self, request, user):
         first_time = user.last_login is None

@@ -22,6 +22,19 @@ def accounts_with_email(email: str) -> QuerySet[Account]:
     return Account.objects.filter(email__iexact=email).order_by("date_joined")
 
 
+def login_account_id(login: str):
+    """The one account a sign-in's login names: by username, in any spelling (Account.normalize_username), or
+    by an email address that only one account uses; None when it names none, or several."""
+    login = (login or "").strip()
+    if not login:
+        return None
+    found = Account.objects.filter(username__iexact=Account.normalize_username(login)).values_list("pk", flat=True)
+    if not found and "@" in login:
+        found = accounts_with_email(login).values_list("pk", flat=True)[:2]
+    found = list(found)
+    return found[0] if len(found) == 1 else None
+
+
 def privacy_notice_for(account: Account) -> tuple[str, str] | None:
     """(organisation name, notice) the person is shown at first sign-in: their home school's
     organisation, else that of the first school they belong to; None when it has set no notice."""

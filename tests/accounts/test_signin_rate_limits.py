@@ -72,6 +72,20 @@ def test_guessing_one_accounts_password_is_refused_after_five_failures(school_a,
         assert not _signed_in(client)
 
 
+def test_five_guesses_are_per_account_whatever_the_spelling_of_its_login(school_a):
+    """Found by trying it: full-width and mixed spellings ("ｊ.smith", "j.ｓmith") and the account's email each
+    had five guesses of their own, so one account took hundreds."""
+    member(school_a, "eo", username="j.smith", email="jane.smith@alder.sch.uk")
+    spellings = ["j.smith", "ｊ.smith", "j.ｓmith", "JANE.SMITH@alder.sch.uk", "ｊ．ｓｍｉｔｈ"]
+    for n, login in enumerate(spellings):
+        _, response = _sign_in(login, f"guess-{n}")
+        assert "Too many failed login attempts" not in response.content.decode()
+    for login in ("j.ｓmith", "jane.smith@alder.sch.uk", "j.smith"):
+        client, response = _sign_in(login)
+        assert "Too many failed login attempts" in response.content.decode()
+        assert not _signed_in(client)
+
+
 def _client_ip(**meta) -> str | None:
     return get_client_ip(RequestFactory().post(LOGIN, **meta))
 
