@@ -2,6 +2,7 @@
 from the school's year list, and MIS codes compared as a person reads them."""
 
 import re
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.db.models import Value
@@ -12,8 +13,12 @@ from tenancy.models import School
 
 # Control characters (Unicode's Cc: C0, DEL, C1), the line and paragraph separators, and the bidirectional
 # controls (Cf): U+061C, U+200E and U+200F marks, U+202A-U+202E embeddings and overrides, U+2066-U+2069
-# isolates. An override shows "Smith" as something else on every screen, report and certificate.
-UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# isolates; and the invisible zero-width space U+200B, word joiner U+2060 and BOM U+FEFF, which make two names
+# that look alike differ (the zero-width joiners U+200C/U+200D stay: Persian and Indic names need them).
+# An override shows "Smith" as something else on every screen, report and certificate.
+UNSAFE_TEXT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 UNSAFE_TEXT_MESSAGE = "contains control characters (line breaks, tabs or text-direction controls); remove them"
 NAME_FIELDS = {"given_name": "Given names", "family_name": "Family name"}
 # The years of English schools, nursery to sixth form; a school's own spellings (from its MIS) join them.
@@ -64,8 +69,8 @@ def year_group_clean(*, school: School, year_group: str) -> str:
 
 
 def mis_code_key(code: str) -> str:
-    """A MIS code as a person reads it: "s1038", "S1038" and " S 1038" are one code."""
-    return "".join((code or "").split()).lower()
+    """A MIS code as a person reads it: "s1038", "S1038", " S 1038" and full-width "Ｓ１０３８" are one code."""
+    return "".join(unicodedata.normalize("NFKC", code or "").split()).lower()
 
 
 def mis_code_clash(*, school: School, person_type: str, mis_code: str, exclude=None) -> Membership | None:

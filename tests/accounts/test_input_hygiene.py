@@ -105,7 +105,9 @@ def test_the_admin_spells_usernames_the_same_way():
 
 
 @pytest.mark.parametrize("field", ["given_name", "family_name"])
-@pytest.mark.parametrize("bad", [f"Smith{RLO}nhoj", "Smith\u2066x", "Smi\x07th", "Smith\u200f"])
+@pytest.mark.parametrize(
+    "bad", [f"Smith{RLO}nhoj", "Smith\u2066x", "Smi\x07th", "Smith\u200f", "Smi\u200bth", "\ufeffSmith", "Sm\u2060ith"]
+)
 def test_add_and_the_api_refuse_control_and_direction_characters_in_names(login, centre_admin, field, bad):
     response = login(centre_admin).post(ADD, add_form(**{field: bad}))
     assert "control characters" in _form_errors(response, field)
@@ -199,7 +201,7 @@ def holder(school_a):
     return person(school_a, "inv", mis_code="S1038")
 
 
-@pytest.mark.parametrize("code", ["s1038", " S 1038 ", "S1038"])
+@pytest.mark.parametrize("code", ["s1038", " S 1038 ", "S1038", "Ｓ１０３８"])
 def test_add_and_the_api_find_a_mis_code_clash_whatever_its_case_and_spacing(login, centre_admin, holder, code):
     response = login(centre_admin).post(ADD, add_form(mis_code=code))
     assert "already used by another person here" in _form_errors(response, "mis_code")
@@ -230,3 +232,8 @@ def test_year_7_yr_7_and_y7_are_year_7_spelled_as_the_school_already_does(login,
     person(school_a, "student_portal", person_type="student", year_group="Year 8")
     response = login(centre_admin).post(ADD, _student(year_group="Yr 8"))
     assert Membership.objects.get(school=school_a, account__username="new.teacher").year_group == "Year 8"
+
+
+def test_a_zero_width_joiner_in_a_persian_name_is_a_name(login, centre_admin, school_a):
+    response = login(centre_admin).post(ADD, add_form(given_name="\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627"))
+    assert response.status_code == 302, response.content
