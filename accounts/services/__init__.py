@@ -24,6 +24,7 @@ from accounts.services.authority import (
     may_act_on_account,
     out_of_reach_message,
     refusal_for,
+    sync_out_of_reach,
 )
 from accounts.services.memberships import MEMBERSHIP_FIELDS, membership_add, membership_update
 from accounts.services.passwords import (
@@ -77,6 +78,7 @@ __all__ = [
     "census_report_build",
     "census_report_start",
     "accounts_out_of_reach",
+    "sync_out_of_reach",
     "check_approval_change",
     "check_email_change",
     "check_may_act_on_account",

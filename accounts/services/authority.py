@@ -16,8 +16,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django_scopes import scopes_disabled
 
-from accounts.models import Account, Role, RoleAssignment
-from accounts.permissions import ACTION_PERMS, AccountAction, roles_beyond, roles_out_of_reach
+from accounts.models import Account, Membership, Role, RoleAssignment
+from accounts.permissions import (
+    ACTION_PERMS,
+    BULK_NEVER_GRANTS,
+    PERSON_ROLES,
+    ROLE_PERMISSIONS,
+    AccountAction,
+    roles_beyond,
+    roles_out_of_reach,
+)
 from accounts.selectors import ROLES_COUNT_WHILE
 from accounts.services.actor import Actor
 
@@ -113,3 +121,30 @@ def refusal_for(*, actor: Actor, account: Account, action: AccountAction) -> str
     except PermissionDenied as exc:
         return str(exc)
     return ""
+
+
+def sync_out_of_reach(*, school, may_give: Iterable[str]) -> dict[str, frozenset]:
+    """The accounts of this school's people that its MIS sync may not change, by account id (as text), with
+    the roles that put them out of its reach. A sync is a job acting for the school, so it reaches what its
+    policy (or the person who started it) may give: at this school, a role that opens something must be one
+    of `may_give` (never Centre Admin); at another school, no role that opens something is within a school's
+    reach. Roles that open nothing (Parent, Student Portal, Teacher Security) never stop it.
+
+    Found by an outside test: a Nominated Contact pushed a feed that renamed the trust's Centre Admin and
+    gave them the Nominated Contact's own email, then reset the password through it. One query, whatever
+    the school's size (people holding an administrator's role are few)."""
+    opening = [code for code, perms in ROLE_PERMISSIONS.items() if perms and code in PERSON_ROLES]
+    within_here = set(may_give) - BULK_NEVER_GRANTS
+    found: dict[str, set] = {}
+    with scopes_disabled():  # the people's roles at every school, read from inside this school's job
+        people = Membership.objects.filter(school=school).values("account_id")
+        rows = (
+            RoleAssignment.objects.filter(
+                role_id__in=opening, membership__status__in=ROLES_COUNT_WHILE, membership__account_id__in=people
+            )
+            .exclude(school=school, role_id__in=within_here)
+            .values_list("membership__account_id", "role_id")
+        )
+        for account_id, role_id in rows:
+            found.setdefault(str(account_id), set()).add(role_id)
+    return {pk: frozenset(roles) for pk, roles in found.items()}
