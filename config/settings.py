@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "accounts",
     "provisioning",
     "assessments",
+    "pages",
 ]
 
 MIDDLEWARE = [

@@ -60,7 +60,7 @@ def dashboard(request, school_slug):
         rows.append({"label": person_type.label, "by_status": by_status, "total": sum(by_status.values())})
     return render(
         request,
-        "tenancy/dashboard.html",
+        "pages/dashboard.html",
         {
             "rows": rows,
             "statuses": list(Membership.Status),
@@ -118,7 +118,7 @@ def census_start(request, school_slug):
 @require_perm(Perm.JOBS_VIEW)
 def job_detail(request, school_slug, job_id):
     job = _job_or_404(request, job_id)
-    return render(request, "tenancy/job_detail.html", {"job": job})
+    return render(request, "pages/job_detail.html", {"job": job})
 
 
 @require_perm(Perm.JOBS_VIEW)
