@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat, Lower
+from django_scopes import scopes_disabled
 
 from accounts.models import Account, AuditEvent, ContactLink, Membership, PersonType, RoleAssignment
 from accounts.permissions import Perm, grantable_roles_for, permissions_for_roles
@@ -22,11 +23,33 @@ def accounts_with_email(email: str) -> QuerySet[Account]:
     return Account.objects.filter(email__iexact=email).order_by("date_joined")
 
 
+def schools_of(user) -> list[School]:
+    """Schools the user may open: their non-archived memberships, or every active school for support."""
+    if not user.is_authenticated:
+        return []
+    if user.is_staff:
+        return list(School.objects.filter(is_active=True))
+    with scopes_disabled():
+        school_ids = set(
+            Membership.objects.filter(account=user)
+            .exclude(status=Membership.Status.ARCHIVED)
+            .values_list("school_id", flat=True)
+        )
+    return list(School.objects.filter(id__in=school_ids, is_active=True))
+
+
+def school_for_user(user, slug: str) -> School | None:
+    if not user.is_authenticated:
+        return None
+    for school in schools_of(user):
+        if school.slug == slug:
+            return school
+    return None
+
+
 def privacy_notice_for(account: Account) -> tuple[str, str] | None:
     """(organisation name, notice) the person is shown at first sign-in: their home school's
     organisation, else that of the first school they belong to; None when it has set no notice."""
-    from tenancy.selectors import schools_of
-
     school = account.home_school or next(iter(schools_of(account)), None)
     if school is None or not school.organisation.privacy_notice.strip():
         return None

@@ -13,9 +13,9 @@ from accounts.decorators import require_perm
 from accounts.forms import UserAddForm, UserDeleteForm, UserEditForm, UserFilterForm, add_service_error
 from accounts.models import Membership, Role
 from accounts.permissions import Perm
+from accounts.selectors import schools_of
 from tenancy import selectors as tenancy_selectors
 from tenancy.models import ApiToken
-from tenancy.selectors import schools_of
 
 
 @login_required

@@ -279,9 +279,9 @@ def build_world() -> World:
     """Create school A (rich) and school B (with its all-powerful persona and an API token)."""
     from accounts.models import PersonType
     from accounts.services import census_report_build
+    from accounts.services.tokens import api_token_issue
     from tenancy.models import Job
     from tenancy.services import job_fail, job_start, job_succeed
-    from tenancy.tokens import api_token_issue
     from tests.factories import ContactLinkFactory, OrganisationFactory, SchoolFactory, member
 
     school_a = SchoolFactory(

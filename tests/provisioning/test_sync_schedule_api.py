@@ -7,9 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from accounts.services.tokens import api_token_issue
 from provisioning.models import SyncRun
 from provisioning.sync import nightly, services
-from tenancy.tokens import api_token_issue
 from tests.provisioning.sync_helpers import feed_zip, receive, run_sync, student
 
 pytestmark = pytest.mark.django_db
