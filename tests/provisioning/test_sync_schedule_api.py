@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_beat_schedule_holds_the_sync_tick():
-    assert PeriodicTask.objects.filter(task="provisioning.tasks.sync_scheduled_tick", enabled=True).exists()
+    assert PeriodicTask.objects.filter(task="provisioning.sync_scheduled_tick", enabled=True).exists()
 
 
 def _nightly(school, at=time(2, 0), tz="Australia/Sydney"):
