@@ -1,3 +1,9 @@
+"""Pages that compose several apps: where a person starts (home, the school switcher), the dashboard (people
+from accounts, what needs action from Account Manager and sync, the latest jobs), and any job's pages.
+
+The top app (README "Layers"): it may import every other app, and none imports it.
+"""
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render

@@ -26,9 +26,9 @@ def no_school_in_scope():
 
 
 class SupportAdminMiddleware:
-    """Support staff's Django admin sees every school: the one place outside tenancy itself,
-    migrations and management commands where scoping is switched off. Anyone else reaching
-    /admin/ keeps the no-school scope and Django sends them to sign in."""
+    """Support staff's Django admin sees every school, scoping switched off for the whole request (on the
+    allow-list of tests/tenancy/test_scopes_allow_list.py). Anyone else reaching /admin/ keeps the
+    no-school scope and Django sends them to sign in."""
 
     def __init__(self, get_response):
         self.get_response = get_response
