@@ -2,7 +2,7 @@
 #
 #   make run    demo data, web server, Celery worker and beat together on 127.0.0.1:8000; Ctrl-C stops all three
 #   make test   the whole pytest suite (pass options with ARGS="-k sync -x")
-#   make lint   ruff check and ruff format --check
+#   make lint   ruff check, ruff format --check, and lint-imports (the layers of pyproject.toml)
 #
 # With nothing set, everything is embedded (SQLite in var/, Celery broker on the filesystem).
 # DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis.
@@ -57,3 +57,4 @@ test: venv system-deps
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports

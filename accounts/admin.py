@@ -2,7 +2,8 @@
 
 Account edits go through accounts.services.account_update like the school screens do (support staff
 may change any email), and a new username through account_rename, which holds the old one for a year;
-everything else is audited by tenancy.admin.SupportAdmin.
+everything else is audited by accounts.support_admin.SupportAdmin. Tenancy's models (organisations, schools,
+jobs, API tokens) are registered here too: their admin audits, and tenancy may not import the audit.
 """
 
 from django import forms
@@ -31,7 +32,8 @@ from accounts.services import (
     check_may_act_on_account,
     check_username_free,
 )
-from tenancy.admin import ReadOnlySupportAdmin, SupportAdmin, plain
+from accounts.support_admin import ReadOnlySupportAdmin, SupportAdmin, plain
+from tenancy.models import ApiToken, Job, Organisation, School
 
 # Roles and support status replace Django's groups; an empty "Groups" page would only confuse.
 if admin.site.is_registered(Group):
@@ -233,3 +235,41 @@ class UsernameHoldAdmin(ReadOnlySupportAdmin):
     list_display = ("username_lower", "account", "released_at", "held_until")
     list_select_related = ("account",)
     search_fields = ("username_lower", "account__username")
+
+
+# --- tenancy's models ------------------------------------------------------------------------------
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(SupportAdmin):
+    list_display = ("name", "slug", "kind", "support_contact")
+    list_filter = ("kind",)
+    search_fields = ("name", "slug", "support_contact")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(School)
+class SchoolAdmin(SupportAdmin):
+    list_display = ("name", "organisation", "urn", "slug", "time_zone", "is_active")
+    list_filter = ("is_active", "organisation")
+    list_select_related = ("organisation",)
+    search_fields = ("name", "urn", "slug", "email_domains")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlySupportAdmin):
+    list_display = ("kind", "school", "state", "progress_done", "progress_total", "created_by", "created_at")
+    list_filter = ("state", "kind", "school")
+    list_select_related = ("school", "created_by")
+    search_fields = ("id", "error", "school__name", "created_by__username")
+    date_hierarchy = "created_at"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlySupportAdmin):
+    list_display = ("name", "prefix", "school", "account", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("school",)
+    list_select_related = ("school", "account")
+    search_fields = ("name", "prefix", "account__username", "school__name")
+    exclude = ("token_hash",)

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from accounts.audit import audit_record
+from accounts.audit import audit_record, audit_record_many
 from accounts.models import Account, SetPasswordLink, StarterCode
 from tenancy.models import School
 
@@ -200,8 +200,6 @@ def set_password_links_issue_many(
 
     Same rules: older unused links of these accounts stop working; only a keyed hash is stored.
     """
-    from accounts.audit import audit_record_many
-
     if not accounts:
         return {}
     now = timezone.now()

@@ -1,4 +1,4 @@
-"""Files that name a deleted person go with them.
+"""Files that name a deleted person go with them, and the other apps' records of them are erased.
 
 Job reports, uploaded files and certificate zips belong to the apps above accounts (provisioning,
 assessments), which accounts never imports: each registers, in its AppConfig.ready(), a function that
@@ -8,6 +8,9 @@ before it blanks the person's names, so they can still be recognised.
 What "names the person" means is decided here, once: a row (of a spreadsheet, or a zip's file names)
 holding their username, email, UPN or one of their MIS codes at the school, or both their given and
 family names. Conservative on purpose: a file wrongly taken for naming them is only removed early.
+
+The same way, each app registers what it does once an account is erased (on_account_erased): assessments
+revokes the person's certificates, provisioning blanks their sync records.
 """
 
 from collections.abc import Callable, Iterable
@@ -77,3 +80,20 @@ def files_naming_erase(*, school: School, account: Account) -> int:
     person = person_named(school=school, account=account)
     with scope(school=school):
         return sum(eraser(person) for eraser in _erasers)
+
+
+AccountErased = Callable[..., object]  # hook(account=, actor=): the account is erased; actor may be None
+_on_erased: list[AccountErased] = []
+
+
+def on_account_erased(hook: AccountErased) -> AccountErased:
+    """Called from an AppConfig.ready(): hook(account=, actor=) runs in the erasing transaction."""
+    if hook not in _on_erased:
+        _on_erased.append(hook)
+    return hook
+
+
+def account_erased(*, account: Account, actor: Account | None) -> None:
+    """Every registered app lets go of what it holds about the erased account, in every school."""
+    for hook in _on_erased:
+        hook(account=account, actor=actor)

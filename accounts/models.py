@@ -95,7 +95,7 @@ class Account(AbstractBaseUser, PermissionsMixin):
     @classmethod
     def normalize_username(cls, username):
         """Django's own clean() (the admin's forms) and the manager spell usernames as the services do."""
-        from accounts.services.usernames import username_normalise
+        from accounts.services.usernames import username_normalise  # cycle: the services import these models
 
         return username_normalise(username)
 

@@ -1,14 +1,18 @@
 """Reads of the registry that several screens share. The first argument is the school."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from allauth.socialaccount.models import SocialAccount
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat, Lower
+from django.utils import timezone
+from django_scopes import scopes_disabled
 
-from accounts.models import Account, AuditEvent, ContactLink, Membership, PersonType, RoleAssignment
+from accounts import extensions
+from accounts.models import Account, AuditEvent, ContactLink, Membership, PersonType, RoleAssignment, StarterCode
 from accounts.permissions import Perm, grantable_roles_for, permissions_for_roles
 from tenancy.models import School
 
@@ -35,11 +39,33 @@ def login_account_id(login: str):
     return found[0] if len(found) == 1 else None
 
 
+def schools_of(user) -> list[School]:
+    """Schools the user may open: their non-archived memberships, or every active school for support."""
+    if not user.is_authenticated:
+        return []
+    if user.is_staff:
+        return list(School.objects.filter(is_active=True))
+    with scopes_disabled():
+        school_ids = set(
+            Membership.objects.filter(account=user)
+            .exclude(status=Membership.Status.ARCHIVED)
+            .values_list("school_id", flat=True)
+        )
+    return list(School.objects.filter(id__in=school_ids, is_active=True))
+
+
+def school_for_user(user, slug: str) -> School | None:
+    if not user.is_authenticated:
+        return None
+    for school in schools_of(user):
+        if school.slug == slug:
+            return school
+    return None
+
+
 def privacy_notice_for(account: Account) -> tuple[str, str] | None:
     """(organisation name, notice) the person is shown at first sign-in: their home school's
     organisation, else that of the first school they belong to; None when it has set no notice."""
-    from tenancy.selectors import schools_of
-
     school = account.home_school or next(iter(schools_of(account)), None)
     if school is None or not school.organisation.privacy_notice.strip():
         return None
@@ -277,16 +303,12 @@ def year_groups_in_use(*, school: School) -> list[str]:
 
 def started_assessment_ids(*, school: School, membership_ids: list) -> set:
     """Memberships on the page that have started at least one assessment (the Info marker)."""
-    from assessments.selectors import started_membership_ids
-
-    return set(started_membership_ids(school=school, membership_ids=membership_ids))
+    return extensions.started_assessment_ids(school=school, membership_ids=membership_ids)
 
 
 def account_match_existing(*, school: School, email: str = "", upn: str = "", person_type: str = "") -> Account | None:
     """An account that already exists (probably at another school) for this person: matched by a
     verified email, or by UPN for a student. +Add offers it instead of making a duplicate."""
-    from django_scopes import scopes_disabled
-
     match = Q()
     if email:
         match |= Q(email__iexact=email, email_verified=True)
@@ -307,12 +329,6 @@ def linked_signins(*, account: Account) -> list[str]:
 
 def starter_codes_expiring(*, school: School, within_days: int = 7) -> int:
     """Unused starter codes that stop working within `within_days` (the dashboard's reminder)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from accounts.models import StarterCode
-
     now = timezone.now()
     return StarterCode.objects.filter(
         school=school,
@@ -324,11 +340,8 @@ def starter_codes_expiring(*, school: School, within_days: int = 7) -> int:
 
 
 def account_history(*, school: School, account: Account, limit: int = 50) -> list[dict]:
-    """What happened to an account at this school, newest first: audit events, and the records of
-    applied syncs (a sync's stored plan is its per-record audit trail, not written twice)."""
-    from provisioning.models import SyncRun
-    from provisioning.sync.selectors import records_for_account
-
+    """What happened to an account at this school, newest first: audit events, and what the other apps
+    record about it (accounts.extensions: the records of applied syncs)."""
     entries = [
         {
             "at": event.at,
@@ -338,17 +351,5 @@ def account_history(*, school: School, account: Account, limit: int = 50) -> lis
         }
         for event in audit_for_account(school=school, account=account).order_by("-at")[:limit]
     ]
-    records = records_for_account(school=school, account_id=account.pk).filter(run__state=SyncRun.State.APPLIED)
-    for record in records[:limit]:
-        before, after = record.before or {}, record.after or {}
-        entries.append(
-            {
-                "at": record.run.applied_at or record.run.created_at,
-                "what": f"MIS sync: {record.get_outcome_display()}",
-                "who": f"sync run ({record.run.get_trigger_display()})",
-                "changes": [
-                    (field, before.get(field), after[field]) for field in after if before.get(field) != after[field]
-                ],
-            }
-        )
+    entries += extensions.history_entries(school=school, account=account, limit=limit)
     return sorted(entries, key=lambda e: e["at"], reverse=True)[:limit]

@@ -1,6 +1,8 @@
 from allauth.socialaccount.models import SocialAccount
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -9,13 +11,14 @@ from django.urls import NoReverseMatch, reverse
 from django_scopes import scope
 
 from accounts import selectors, services
+from accounts.credentials import set_password_link_find, set_password_link_use
 from accounts.decorators import require_perm
 from accounts.forms import UserAddForm, UserDeleteForm, UserEditForm, UserFilterForm, add_service_error
 from accounts.models import Membership, Role
 from accounts.permissions import Perm
+from accounts.selectors import schools_of
 from tenancy import selectors as tenancy_selectors
 from tenancy.models import ApiToken
-from tenancy.selectors import schools_of
 
 
 @login_required
@@ -48,11 +51,6 @@ def profile(request):
 
 def set_password_from_link(request, token):
     """The page an invitation or welcome email links to: choose a password, once."""
-    from django.contrib.auth import login
-    from django.contrib.auth.forms import SetPasswordForm
-
-    from accounts.credentials import set_password_link_find, set_password_link_use
-
     link = set_password_link_find(token)
     if link is None:
         return render(request, "accounts/set_password_link_invalid.html", status=410)

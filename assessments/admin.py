@@ -3,8 +3,8 @@ Content is global; per-person rows are not shown."""
 
 from django.contrib import admin
 
+from accounts.support_admin import SupportAdmin
 from assessments.models import Assessment, Choice, Question, Section
-from tenancy.admin import SupportAdmin
 
 
 class SectionInline(admin.TabularInline):

@@ -1,11 +1,8 @@
 """Certificate rendering: one HTML template serves the web view and the PDF.
 
-The PDF is made once, at issue, by a background job, and then served from storage. WeasyPrint
-subsets fonts with HarfBuzz's libharfbuzz-subset; without it, it falls back to fontTools, which is
-about ten times slower (and slower still with the CJK font needed for names such as 王芳).
+The PDF is made once, at issue, by a background job, and then served from storage; tenancy.pdf renders it.
 """
 
-import ctypes.util
 import secrets
 from functools import lru_cache
 
@@ -13,6 +10,8 @@ import segno
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+
+from tenancy.pdf import render_pdf
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is not misread.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -29,17 +28,6 @@ def normalise_code(code: str) -> str:
     code = code.strip().upper().replace(" ", "")
     head, _, rest = code.partition("-")
     return head + "-" + rest.translate(str.maketrans({"O": "0", "I": "1", "L": "1"})) if rest else code
-
-
-def harfbuzz_subset_available() -> bool:
-    """True when WeasyPrint subsets fonts with HarfBuzz (its fast path), as weasyprint.pdf.fonts checks."""
-    from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
-
-    return harfbuzz_subset is not None and bool(harfbuzz.hb_version_atleast(4, 1, 0))
-
-
-def harfbuzz_subset_library() -> str | None:
-    return ctypes.util.find_library("harfbuzz-subset")
 
 
 def verify_url(certificate, base_url: str = "") -> str:
@@ -66,12 +54,6 @@ def certificate_html(certificate, *, base_url: str = "") -> str:
     return render_to_string(
         "assessments/certificate_document.html", certificate_context(certificate, base_url=base_url)
     )
-
-
-def render_pdf(html: str) -> bytes:
-    from weasyprint import HTML
-
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
 
 
 def certificate_pdf_bytes(certificate, *, base_url: str = "") -> bytes:

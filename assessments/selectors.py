@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Account, Membership
-from accounts.permissions import Perm, permissions_for_roles
+from accounts.permissions import ROLE_PERMISSIONS, Perm, permissions_for_roles
 from accounts.selectors import role_codes_for
 from assessments.models import (
     Assessment,
@@ -327,8 +327,6 @@ def summary_people(*, school: School) -> QuerySet[Membership]:
 
 
 def _role_perms():
-    from accounts.permissions import ROLE_PERMISSIONS
-
     return ROLE_PERMISSIONS
 
 

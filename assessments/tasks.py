@@ -4,11 +4,11 @@ from assessments import services
 from tenancy.tasks import run_school_job
 
 
-@shared_task
+@shared_task(name="assessments.render_certificate_pdf")
 def render_certificate_pdf(school_id: str, job_id: str) -> None:
     run_school_job(school_id, job_id, services.certificate_pdf_render)
 
 
-@shared_task
+@shared_task(name="assessments.build_certificate_zip")
 def build_certificate_zip(school_id: str, job_id: str) -> None:
     run_school_job(school_id, job_id, services.certificate_zip_build)

@@ -87,7 +87,8 @@ def _fixtures():
 
 
 def bench_render(certificate, renders: int) -> dict:
-    from assessments.certificates import certificate_pdf_bytes, harfbuzz_subset_available
+    from assessments.certificates import certificate_pdf_bytes
+    from tenancy.pdf import harfbuzz_subset_available
 
     certificate_pdf_bytes(certificate(0))  # warm fontconfig and the template cache
     wall, cpu, by_script = [], [], {"latin": [], "other": []}

@@ -3,6 +3,8 @@ import os
 from celery import Celery, signals
 from kombu.transport import TRANSPORT_ALIASES
 
+from config.logs import bind_task_context, unbind_task_context
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The embedded broker (filesystem://) writes each message whole before a worker can see it (config/broker.py).
 TRANSPORT_ALIASES["filesystem"] = "config.broker:Transport"
@@ -33,15 +35,11 @@ _task_log_tokens: dict[str, dict] = {}
 
 @signals.task_prerun.connect
 def _bind_task(task_id=None, task=None, **_kwargs):
-    from config.logs import bind_task_context
-
     _task_log_tokens[task_id] = bind_task_context(task_id=task_id, task_name=task.name)
 
 
 @signals.task_postrun.connect
 def _unbind_task(task_id=None, **_kwargs):
-    from config.logs import unbind_task_context
-
     tokens = _task_log_tokens.pop(task_id, None)
     if tokens is not None:
         unbind_task_context(tokens)

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "accounts",
     "provisioning",
     "assessments",
+    "pages",
 ]
 
 MIDDLEWARE = [
@@ -102,7 +103,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.AccountStateMiddleware",
-    "tenancy.middleware.SchoolScopeMiddleware",
+    "accounts.middleware.SchoolScopeMiddleware",
     "tenancy.middleware.RequestContextMiddleware",
     "tenancy.middleware.SupportAdminMiddleware",
 ]
@@ -121,7 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tenancy.context_processors.school_context",
+                "accounts.context_processors.school_context",
             ],
         },
     },

@@ -8,11 +8,11 @@ from rest_framework import exceptions
 
 from accounts import urls as account_urls
 from accounts import views as account_views
+from pages import urls as pages_urls
+from pages import views as pages_views
 from provisioning.contacts import urls as contacts_urls
 from provisioning.sync import urls as sync_urls
 from provisioning.upload import urls as upload_urls
-from tenancy import urls as tenancy_urls
-from tenancy import views as tenancy_views
 
 
 def health(request):
@@ -35,7 +35,7 @@ admin.site.site_header = "Rollcall support"
 
 # School screens, under /s/<school_slug>/ — one include per app.
 school_patterns = [
-    path("", include("tenancy.urls")),
+    path("", include("pages.urls")),
     path("", include(account_urls.school_urlpatterns)),
     path("", include("provisioning.upload.urls")),
     path("", include("provisioning.sync.urls")),
@@ -45,7 +45,7 @@ school_patterns = [
 
 # School API, under /api/s/<school_slug>/ — one include per app's api_urlpatterns.
 api_school_patterns = [
-    path("", include(tenancy_urls.api_urlpatterns)),
+    path("", include(pages_urls.api_urlpatterns)),
     path("", include(account_urls.api_urlpatterns)),
     path("", include(upload_urls.api_urlpatterns)),
     path("", include(contacts_urls.api_urlpatterns)),
@@ -54,9 +54,9 @@ api_school_patterns = [
 ]
 
 urlpatterns = [
-    path("", tenancy_views.home, name="home"),
+    path("", pages_views.home, name="home"),
     path("health/", health, name="health"),
-    path("switch/", tenancy_views.switch_school, name="switch_school"),
+    path("switch/", pages_views.switch_school, name="switch_school"),
     path("welcome/<str:token>/", account_views.set_password_from_link, name="set_password_from_link"),
     path("verify/", include("assessments.urls_public")),
     path("accounts/", include("allauth.urls")),

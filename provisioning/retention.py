@@ -22,6 +22,8 @@ from django_scopes import scope
 
 from accounts.erasure import PersonNamed
 from provisioning.models import Feed, SyncRun, UploadBatch
+from provisioning.sync import credentials
+from provisioning.upload.reader import read_upload
 from tenancy.models import Job, School
 from tenancy.services import REPORT_NAMED_DELETED, job_report_remove
 
@@ -112,8 +114,6 @@ def _names(field, person: PersonNamed, reader=_rows) -> bool:
 
 
 def _upload_rows(data: bytes, name: str) -> list[list]:
-    from provisioning.upload.reader import read_upload
-
     table = read_upload(data, name)
     return [cells for _number, cells in table.rows]
 
@@ -121,8 +121,6 @@ def _upload_rows(data: bytes, name: str) -> list[list]:
 def files_naming_erase(person: PersonNamed) -> int:
     """accounts.erasure's hook: this school's uploads, upload reports, credentials sheets and sync
     starter-code sheets that name the person are removed."""
-    from provisioning.sync import credentials
-
     school, removed = person.school, 0
     for batch in UploadBatch.objects.filter(school=school).exclude(file=""):
         if _names(batch.file, person, reader=_upload_rows):

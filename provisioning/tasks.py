@@ -1,4 +1,7 @@
-"""Celery tasks of the MIS sync: each only loads ids and calls one service."""
+"""Celery tasks of the MIS sync: each only loads ids and calls one service.
+
+Every task of Rollcall is named "<app>.<task>" (provisioning.sync_scheduled_tick); a rename of a task that
+django-celery-beat runs needs a data migration of its PeriodicTask (provisioning migration 0013)."""
 
 from datetime import datetime
 
@@ -21,7 +24,7 @@ def sync_credentials_prepare(school_id: str, job_id: str) -> None:
     run_school_job(school_id, job_id, credentials.credentials_prepare)
 
 
-@shared_task(name="provisioning.tasks.sync_scheduled_tick")
+@shared_task(name="provisioning.sync_scheduled_tick")
 def sync_scheduled_tick() -> None:
     nightly.scheduled_tick(now=timezone.now())
 

@@ -1,6 +1,8 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from tenancy.tokens import api_token_any_school
+
 
 class SchoolTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Token rc_...`: the middleware matched it to the URL's school already."""
@@ -23,8 +25,6 @@ class AnySchoolTokenAuthentication(SchoolTokenAuthentication):
     """A per-school token outside /api/s/<school>/: only the schema and docs, which hold no school's data."""
 
     def authenticate(self, request):
-        from tenancy.tokens import api_token_any_school
-
         token = api_token_any_school(request._request)
         if token is None:
             if request.META.get("HTTP_AUTHORIZATION", "").startswith(self.keyword + " "):

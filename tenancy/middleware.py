@@ -1,8 +1,8 @@
-"""Resolves the school named in the URL and runs the request inside its scope.
+"""Scoping for requests, and the request's log context.
 
-A school the user does not belong to answers exactly like a school that does not exist (404).
-Requests outside /s/<school_slug>/ run with no school in scope, so any school-owned query there
-raises rather than leaking rows.
+accounts.middleware.SchoolScopeMiddleware resolves the school in the URL (it needs the memberships and the
+permission table, both above tenancy); requests outside /s/<school_slug>/ run in no_school_in_scope(), so
+any school-owned query there raises rather than leaking rows.
 """
 
 import re
@@ -11,76 +11,8 @@ import uuid
 from contextlib import contextmanager
 
 import structlog
-from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, JsonResponse
-from django.urls import Resolver404, resolve
-from django.utils.functional import SimpleLazyObject
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 from django_scopes.state import state as scope_state
-
-from tenancy.models import School
-from tenancy.selectors import school_for_user
-from tenancy.tokens import api_token_for_request
-
-
-class SchoolScopeMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        request.school = None
-        request.api_token = None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            match = None
-        slug = match.kwargs.get("school_slug") if match else None
-        if slug is None:
-            with no_school_in_scope():
-                return self.get_response(request)
-        school, token = _school_and_token(request, slug)
-        if school is None:
-            if request.path_info.startswith("/api/"):
-                return JsonResponse({"detail": "Not found."}, status=404)
-            if not request.user.is_authenticated:
-                # Every slug, real or not, asks a signed-out visitor to sign in: a bookmark works,
-                # and nothing is learnt about which schools exist.
-                return redirect_to_login(request.get_full_path())
-            # Rendered by the normal 404 handler, which reads no school-owned data.
-            raise Http404("No such school.")
-        request.school = school
-        request.api_token = token
-        if token is not None:
-            request.school_perms = SimpleLazyObject(lambda: _token_perms(token, school))
-        else:
-            request.school_perms = SimpleLazyObject(lambda: _perms(request.user, school))
-        with scope(school=school):
-            return self.get_response(request)
-
-
-def _school_and_token(request, slug: str):
-    """The school a request may open: by the session's user, or by a per-school API token."""
-    school = school_for_user(request.user, slug)
-    if school is not None or not request.path_info.startswith("/api/"):
-        return school, None
-    candidate = School.objects.filter(slug=slug, is_active=True).first()
-    token = api_token_for_request(request, candidate) if candidate else None
-    return (candidate, token) if token else (None, None)
-
-
-def _token_perms(token, school: School):
-    """A token may do what its roles allow and its creator still may, nothing more."""
-    from accounts.permissions import permissions_for_roles
-
-    return permissions_for_roles(token.role_codes) & _perms(token.account, school)
-
-
-def _perms(user, school: School):
-    from accounts.selectors import permissions_for
-
-    if not user.is_authenticated:
-        return frozenset()
-    return permissions_for(school=school, account=user)
 
 
 @contextmanager
@@ -94,9 +26,9 @@ def no_school_in_scope():
 
 
 class SupportAdminMiddleware:
-    """Support staff's Django admin sees every school: the one place outside tenancy itself,
-    migrations and management commands where scoping is switched off. Anyone else reaching
-    /admin/ keeps the no-school scope and Django sends them to sign in."""
+    """Support staff's Django admin sees every school, scoping switched off for the whole request (on the
+    allow-list of tests/tenancy/test_scopes_allow_list.py). Anyone else reaching /admin/ keeps the
+    no-school scope and Django sends them to sign in."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -83,7 +83,7 @@ class Job(SchoolOwned):
     """A background job: its state and progress are what the browser's progress bar polls."""
 
     class Kind(models.TextChoices):
-        DEMO = "demo", "School census report"
+        CENSUS = "demo", "School census report"  # stored as "demo", its name before it was the census
         SYNC = "sync", "MIS sync"
         UPLOAD = "upload", "Bulk upload"
         REVOKE = "revoke", "Revoke Access"

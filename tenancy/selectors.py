@@ -1,32 +1,4 @@
-from django_scopes import scopes_disabled
-
 from tenancy.models import ApiToken, Job, School
-
-
-def schools_of(user) -> list[School]:
-    """Schools the user may open: their non-archived memberships, or every active school for support."""
-    if not user.is_authenticated:
-        return []
-    if user.is_staff:
-        return list(School.objects.filter(is_active=True))
-    from accounts.models import Membership
-
-    with scopes_disabled():
-        school_ids = set(
-            Membership.objects.filter(account=user)
-            .exclude(status=Membership.Status.ARCHIVED)
-            .values_list("school_id", flat=True)
-        )
-    return list(School.objects.filter(id__in=school_ids, is_active=True))
-
-
-def school_for_user(user, slug: str) -> School | None:
-    if not user.is_authenticated:
-        return None
-    for school in schools_of(user):
-        if school.slug == slug:
-            return school
-    return None
 
 
 def job_get(*, school: School, job_id) -> Job:

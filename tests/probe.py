@@ -279,9 +279,9 @@ def build_world() -> World:
     """Create school A (rich) and school B (with its all-powerful persona and an API token)."""
     from accounts.models import PersonType
     from accounts.services import census_report_build
+    from accounts.services.tokens import api_token_issue
     from tenancy.models import Job
     from tenancy.services import job_fail, job_start, job_succeed
-    from tenancy.tokens import api_token_issue
     from tests.factories import ContactLinkFactory, OrganisationFactory, SchoolFactory, member
 
     school_a = SchoolFactory(
@@ -301,14 +301,14 @@ def build_world() -> World:
     w.contact_link = ContactLinkFactory(school=school_a, contact=w.contact, student=w.student)
 
     # One job of every kind, each with a report, so a view that also filters by kind still finds one.
-    w.job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=w.admin.account)
+    w.job = job_start(school=school_a, kind=Job.Kind.CENSUS, actor=w.admin.account)
     census_report_build(w.job)
     w.failed_job = job_start(school=school_a, kind=Job.Kind.SYNC, actor=w.staff.account)
     job_fail(w.failed_job, message="ZZALDERSECRET feed refused")
     w.mark("ZZALDERSECRET feed refused", "ZZALDERSECRET report")
     w.jobs = [w.job, w.failed_job]
     for kind in Job.Kind:
-        if kind in (Job.Kind.DEMO, Job.Kind.SYNC):
+        if kind in (Job.Kind.CENSUS, Job.Kind.SYNC):
             continue
         job = job_start(school=school_a, kind=kind, actor=w.admin.account)
         job_succeed(job, counts={"zzalder": 1}, report=b"ZZALDERSECRET report", report_name=f"zz-{kind}.txt")

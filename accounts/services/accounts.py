@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from accounts.audit import audit_record, diff_fields
 from accounts.credentials import starter_code_issue
+from accounts.erasure import account_erased, files_naming_erase
 from accounts.models import Account, Membership, PersonType, RoleAssignment, SetPasswordLink
 from accounts.permissions import AccountAction
 from accounts.selectors import account_match_existing
@@ -380,8 +381,6 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
     ).exists():
         _refuse_losing_last_centre_admin(school=school, account=account)
 
-    from accounts.erasure import files_naming_erase
-
     files_naming_erase(school=school, account=account)  # while their names can still be recognised
     now = timezone.now()
     with scopes_disabled():
@@ -446,11 +445,7 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
     account.set_unusable_password()  # a new password hash: every session of the account is void
     account.save()
 
-    from assessments.services import certificates_revoke_for_deleted_holder
-    from provisioning.sync.services import sync_records_erase_for
-
-    certificates_revoke_for_deleted_holder(account=account, actor=actor.account)
-    sync_records_erase_for(account=account)
+    account_erased(account=account, actor=actor.account)  # certificates revoked, sync records blanked
     _audit_trail_erase(account=account, events=AuditEvent)
     audit_record(
         action="accounts.account.deleted",

@@ -476,7 +476,7 @@ def _pages(group: tuple[str, str, str], members: list[Person]) -> list[dict]:
 
 
 def _credentials_pdf(*, school: School, pages: list[dict], expires: str, sign_in_url: str) -> bytes:
-    from assessments.certificates import render_pdf
+    from tenancy.pdf import render_pdf
 
     html = render_to_string(
         "provisioning/sync/starter_code_slips.html",

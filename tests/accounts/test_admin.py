@@ -39,7 +39,7 @@ def two_schools_of_rows(school_a, school_b, centre_admin, other_school_admin):
             purpose=SetPasswordLink.Purpose.INVITATION,
             expires_at=timezone.now() + timedelta(days=7),
         )
-        Job.objects.create(school=school, kind=Job.Kind.DEMO)
+        Job.objects.create(school=school, kind=Job.Kind.CENSUS)
         ApiToken.objects.create(
             school=school,
             name="MIS agent",

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Account, AuditEvent, Membership
-from tenancy.tokens import api_token_issue
+from accounts.services.tokens import api_token_issue
 from tests.accounts.users_helpers import person
 from tests.factories import AccountFactory, MembershipFactory
 

@@ -7,9 +7,9 @@ import logging
 import pytest
 from pypdf import PdfReader
 
-from assessments import certificates as rendering
 from assessments import services
 from assessments.models import Certificate
+from tenancy.pdf import harfbuzz_subset_available
 from tests.assessments.conftest import answers_for
 from tests.factories import member
 
@@ -19,7 +19,7 @@ NAMES = {"Zoë": "Ó'Brien", "محمد": "Khan", "प्रिया": "Sharma",
 def test_harfbuzz_subset_is_installed_so_weasyprint_takes_its_fast_path():
     # Without libharfbuzz-subset0 WeasyPrint subsets fonts with fontTools: about ten times slower.
     assert ctypes.util.find_library("harfbuzz-subset"), "apt-get install libharfbuzz-subset0"
-    assert rendering.harfbuzz_subset_available()
+    assert harfbuzz_subset_available()
 
 
 def _certificate(school, given, family, assessment, capture):

@@ -52,7 +52,7 @@ def test_census_job_progress_reaches_finished(page, centre_admin, school_a):
 
 def test_progress_bar_polls_until_the_job_finishes(page, centre_admin, school_a):
     """The fragment polls by itself: the page is not reloaded between Queued and Finished."""
-    job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=centre_admin)  # no task: it waits in the queue
+    job = job_start(school=school_a, kind=Job.Kind.CENSUS, actor=centre_admin)  # no task: it waits in the queue
     sign_in(page, centre_admin)
     page.goto(f"/s/alder/jobs/{job.pk}/")
     expect(page.locator(".job-progress .job-state")).to_have_text("Queued")

@@ -7,7 +7,7 @@ requested in school A by its Centre Admin, and each API route also with one of s
 import pytest
 from django.test import Client
 
-from tenancy.tokens import api_token_issue
+from accounts.services.tokens import api_token_issue
 from tests import probe
 
 # Left out: Django's admin, static and media files, and allauth's pages (its provider pages need a configured

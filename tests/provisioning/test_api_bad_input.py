@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from tenancy.tokens import api_token_issue
+from accounts.services.tokens import api_token_issue
 
 # (URL path under the school, roles of the token that may use it)
 FILE_ENDPOINTS = [

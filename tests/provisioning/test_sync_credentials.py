@@ -219,13 +219,13 @@ def test_group_names_that_a_file_system_would_refuse_are_made_safe(client_nc, sc
 
 
 def test_each_part_is_rendered_on_its_own_as_the_progress_moves(client_nc, school_a, monkeypatch, capture):
-    from assessments import certificates
+    from tenancy import pdf
 
     students = [student(f"S{i:02d}", year=str(7 + i % 5), form=f"{7 + i % 5}{'AB'[i % 2]}") for i in range(30)]
     run = _applied_run(client_nc, school_a, capture, students=students)
     documents, progress = [], []
-    render, record = certificates.render_pdf, credentials.job_progress
-    monkeypatch.setattr(certificates, "render_pdf", lambda html: documents.append(html) or render(html))
+    render, record = pdf.render_pdf, credentials.job_progress
+    monkeypatch.setattr(pdf, "render_pdf", lambda html: documents.append(html) or render(html))
     monkeypatch.setattr(credentials, "job_progress", lambda job, **kw: progress.append(kw) or record(job, **kw))
     job = _prepare(client_nc, school_a, run, capture)
     assert len(documents) == 11 and job.counts == {"slips": 31, "pdfs": 11}

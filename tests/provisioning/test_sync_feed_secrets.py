@@ -8,11 +8,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from accounts.services.tokens import api_token_issue
 from provisioning.models import Feed, SyncRun
 from provisioning.sync import services
 from provisioning.sync.feed_secrets import is_secret_header
 from tenancy import spreadsheets
-from tenancy.tokens import api_token_issue
 from tests.provisioning.sync_helpers import STUDENT_HEADER, csv_text, feed_zip, receive, staff, student
 from tests.provisioning.test_sync_oneroster import ORGS, bundle
 

@@ -7,16 +7,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from accounts.services.tokens import api_token_issue
 from provisioning.models import SyncRun
 from provisioning.sync import nightly, services
-from tenancy.tokens import api_token_issue
 from tests.provisioning.sync_helpers import feed_zip, receive, run_sync, student
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_beat_schedule_holds_the_sync_tick():
-    assert PeriodicTask.objects.filter(task="provisioning.tasks.sync_scheduled_tick", enabled=True).exists()
+    assert PeriodicTask.objects.filter(task="provisioning.sync_scheduled_tick", enabled=True).exists()
 
 
 def _nightly(school, at=time(2, 0), tz="Australia/Sydney"):

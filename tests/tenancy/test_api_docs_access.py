@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client, override_settings
 
-from tenancy.tokens import api_token_issue, api_token_revoke
+from accounts.services.tokens import api_token_issue, api_token_revoke
 from tests.factories import member
 
 SCHEMA = "/api/schema/?format=json"

@@ -1,5 +1,5 @@
 from accounts.services import census_report_start
-from tenancy.tokens import api_token_issue, api_token_revoke
+from accounts.services.tokens import api_token_issue, api_token_revoke
 
 
 def _job(school, actor):

@@ -17,7 +17,7 @@ needs_postgresql = pytest.mark.skipif(
 
 
 def _running(school, *, started_ago: timedelta, heartbeat_ago: timedelta | None, attempts: int = 1) -> Job:
-    job = job_start(school=school, kind=Job.Kind.DEMO, actor=None)
+    job = job_start(school=school, kind=Job.Kind.CENSUS, actor=None)
     now = timezone.now()
     heartbeat = None if heartbeat_ago is None else now - heartbeat_ago
     Job.objects.filter(pk=job.pk).update(
@@ -89,7 +89,7 @@ def test_each_progress_write_is_a_heartbeat(school_a):
 @pytest.mark.django_db
 def test_it_records_progress_of_a_job_made_in_the_same_open_transaction(school_a):
     # The test's own transaction holds the job: the second connection cannot see it, so the default writes.
-    job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=None)
+    job = job_start(school=school_a, kind=Job.Kind.CENSUS, actor=None)
     with transaction.atomic():
         job_progress(job, done=2, total=4)
 
@@ -100,7 +100,7 @@ def test_it_records_progress_of_a_job_made_in_the_same_open_transaction(school_a
 @needs_postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_progress_inside_a_transaction_shows_to_other_connections_before_it_commits(school_a):
-    job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=None)
+    job = job_start(school=school_a, kind=Job.Kind.CENSUS, actor=None)
     assert job_claim(job)
 
     with transaction.atomic():
@@ -113,7 +113,7 @@ def test_progress_inside_a_transaction_shows_to_other_connections_before_it_comm
 @needs_postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_progress_of_a_job_its_own_transaction_has_locked_waits_for_nothing(school_a):
-    job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=None)
+    job = job_start(school=school_a, kind=Job.Kind.CENSUS, actor=None)
     assert job_claim(job)
     with connections["jobs_progress"].cursor() as cursor:
         cursor.execute("SET statement_timeout = '5s'")  # a wait on our own lock would fail, not hang
@@ -134,7 +134,7 @@ def test_progress_is_kept_when_the_second_connection_cannot_be_had(school_a, mon
         raise OperationalError("sorry, too many clients already")
 
     monkeypatch.setattr(connections["jobs_progress"], "ensure_connection", refuse)
-    job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=None)
+    job = job_start(school=school_a, kind=Job.Kind.CENSUS, actor=None)
     with transaction.atomic():
         job_progress(job, done=1, total=2)
 
@@ -144,7 +144,7 @@ def test_progress_is_kept_when_the_second_connection_cannot_be_had(school_a, mon
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_progress_written_before_a_rollback_does_not_finish_the_job(school_a):
-    job = job_start(school=school_a, kind=Job.Kind.DEMO, actor=None)
+    job = job_start(school=school_a, kind=Job.Kind.CENSUS, actor=None)
 
     def work(job):
         with transaction.atomic():

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _running(school, *, started_ago: timedelta, heartbeat_ago: timedelta, attempts: int = 1) -> Job:
-    job = job_start(school=school, kind=Job.Kind.DEMO, actor=None, total=9)
+    job = job_start(school=school, kind=Job.Kind.CENSUS, actor=None, total=9)
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(
         state=Job.State.RUNNING, started_at=now - started_ago, heartbeat_at=now - heartbeat_ago, attempts=attempts,

@@ -131,7 +131,7 @@ def test_a_jobs_lines_carry_its_job_id_school_and_task(
 
 
 def test_a_failed_jobs_error_line_carries_its_job_id(school_a, json_log):
-    job = Job.objects.create(school=school_a, kind=Job.Kind.DEMO)
+    job = Job.objects.create(school=school_a, kind=Job.Kind.CENSUS)
 
     def work(_job):
         raise RuntimeError("feed unreadable")

@@ -5,7 +5,7 @@ import io
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Account
-from tenancy.tokens import api_token_issue
+from accounts.services.tokens import api_token_issue
 from tests.provisioning.upload.helpers import staff_row, xlsx_bytes
 
 

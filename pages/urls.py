@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenancy import api, views
+from pages import api, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from tenancy.selectors import schools_of
+from accounts.selectors import schools_of
 
 
 def _support_contact(school, user) -> str:

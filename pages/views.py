@@ -1,26 +1,31 @@
+"""Pages that compose several apps: where a person starts (home, the school switcher), the dashboard (people
+from accounts, what needs action from Account Manager and sync, the latest jobs), and any job's pages.
+
+The top app (README "Layers"): it may import every other app, and none imports it.
+"""
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
+from django_scopes import scope
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.decorators import require_perm
 from accounts.models import Membership, PersonType
 from accounts.permissions import Perm, job_kinds_open_to
+from provisioning.contacts.selectors import ContactStatus, contact_state_counts
+from provisioning.sync.selectors import attention_counts, nightly_failure
 from tenancy.models import Job
-from tenancy.selectors import job_get, latest_jobs, schools_of
+from tenancy.selectors import job_get, latest_jobs
 
 
 def _start_page(user, school) -> str | None:
     """The first page the person's roles open at this school, or None."""
-    from django_scopes import scope
-
-    from accounts.selectors import permissions_for
-
     with scope(school=school):
-        perms = permissions_for(school=school, account=user)
+        perms = account_selectors.permissions_for(school=school, account=user)
     if Perm.DASHBOARD_VIEW in perms or user.is_staff:
         return reverse("dashboard", kwargs={"school_slug": school.slug})
     if Perm.ASSESSMENTS_TAKE in perms:
@@ -34,7 +39,7 @@ def _start_page(user, school) -> str | None:
 @login_required
 def home(request):
     """Send each person to the first place their roles open, at their first school."""
-    for school in schools_of(request.user):
+    for school in account_selectors.schools_of(request.user):
         url = _start_page(request.user, school)
         if url:
             return redirect(url)
@@ -45,7 +50,7 @@ def home(request):
 def switch_school(request):
     """The school switcher; a school that is not the person's own falls back to their start page."""
     slug = request.GET.get("school", "")
-    for school in schools_of(request.user):
+    for school in account_selectors.schools_of(request.user):
         if school.slug == slug:
             return redirect(_start_page(request.user, school) or "profile")
     return redirect("home")
@@ -60,29 +65,20 @@ def dashboard(request, school_slug):
         rows.append({"label": person_type.label, "by_status": by_status, "total": sum(by_status.values())})
     return render(
         request,
-        "tenancy/dashboard.html",
+        "pages/dashboard.html",
         {
             "rows": rows,
             "statuses": list(Membership.Status),
             "jobs": latest_jobs(school=request.school, kinds=job_kinds_open_to(request.school_perms)),
             "can_start_census": Perm.JOBS_VIEW in request.school_perms,
             "attention": _needs_action(request.school, request.school_perms),
-            "nightly_failure": _nightly_failure(request.school),
+            "nightly_failure": nightly_failure(school=request.school),
         },
     )
 
 
-def _nightly_failure(school):
-    from provisioning.sync.selectors import nightly_failure
-
-    return nightly_failure(school=school)
-
-
 def _needs_action(school, perms) -> list[dict]:
     """The counts PRODUCT.md puts on the dashboard: what someone at the school should act on."""
-    from provisioning.contacts.selectors import ContactStatus, contact_state_counts
-    from provisioning.sync.selectors import attention_counts
-
     items = []
     if Perm.ACCOUNT_MANAGER_VIEW in perms:
         items.append(
@@ -118,7 +114,7 @@ def census_start(request, school_slug):
 @require_perm(Perm.JOBS_VIEW)
 def job_detail(request, school_slug, job_id):
     job = _job_or_404(request, job_id)
-    return render(request, "tenancy/job_detail.html", {"job": job})
+    return render(request, "pages/job_detail.html", {"job": job})
 
 
 @require_perm(Perm.JOBS_VIEW)

@@ -1,8 +1,9 @@
 """Support staff's Django admin: every school at once, every change audited.
 
 Admin requests by support staff run with scoping switched off (tenancy.middleware.SupportAdminMiddleware,
-one of the short allow-list of scopes_disabled() uses). Every ModelAdmin here and in accounts/admin.py
-derives from SupportAdmin, which writes one audit event per add, change or delete.
+one of the short allow-list of scopes_disabled() uses). Every ModelAdmin (accounts/admin.py, which registers
+tenancy's models too, and assessments/admin.py) derives from SupportAdmin, which writes one audit event per
+add, change or delete. It lives in accounts, not tenancy, because the audit record does.
 """
 
 import datetime
@@ -18,7 +19,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from tenancy.models import ApiToken, Job, Organisation, School, SchoolOwned
+from accounts.audit import audit_record
+from tenancy.models import School, SchoolOwned
 
 
 def support_admin_login(request, extra_context=None):
@@ -105,8 +107,6 @@ class SupportAdmin(admin.ModelAdmin):
         return SameSchoolForm
 
     def audit(self, request, obj, verb: str, changes: dict) -> None:
-        from accounts.audit import audit_record
-
         audit_record(
             action=f"admin.{obj._meta.model_name}.{verb}",
             actor=request.user,
@@ -148,38 +148,3 @@ class ReadOnlySupportAdmin(SupportAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(Organisation)
-class OrganisationAdmin(SupportAdmin):
-    list_display = ("name", "slug", "kind", "support_contact")
-    list_filter = ("kind",)
-    search_fields = ("name", "slug", "support_contact")
-    prepopulated_fields = {"slug": ("name",)}
-
-
-@admin.register(School)
-class SchoolAdmin(SupportAdmin):
-    list_display = ("name", "organisation", "urn", "slug", "time_zone", "is_active")
-    list_filter = ("is_active", "organisation")
-    list_select_related = ("organisation",)
-    search_fields = ("name", "urn", "slug", "email_domains")
-    prepopulated_fields = {"slug": ("name",)}
-
-
-@admin.register(Job)
-class JobAdmin(ReadOnlySupportAdmin):
-    list_display = ("kind", "school", "state", "progress_done", "progress_total", "created_by", "created_at")
-    list_filter = ("state", "kind", "school")
-    list_select_related = ("school", "created_by")
-    search_fields = ("id", "error", "school__name", "created_by__username")
-    date_hierarchy = "created_at"
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(ReadOnlySupportAdmin):
-    list_display = ("name", "prefix", "school", "account", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("school",)
-    list_select_related = ("school", "account")
-    search_fields = ("name", "prefix", "account__username", "school__name")
-    exclude = ("token_hash",)
