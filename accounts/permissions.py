@@ -158,22 +158,32 @@ def roles_beyond(actor_role_codes) -> frozenset[str]:
     return PERSON_ROLES - grantable_roles_for(actor_role_codes)
 
 
+# What a role lets its holder do for themselves only: taking the assessments open to them.
+SELF_SERVICE_PERMS = frozenset({Perm.ASSESSMENTS_TAKE})
+
+
+def opens_others(role_code: str) -> bool:
+    """Whether a role reaches beyond its holder: other people, or the school's data (an administrator's)."""
+    return bool(ROLE_PERMISSIONS.get(role_code, frozenset()) - SELF_SERVICE_PERMS)
+
+
 def roles_out_of_reach(actor_roles: Mapping, here, target_roles: Iterable[tuple]) -> frozenset[str]:
     """Of the roles a target holds, as (school, role) pairs, those the actor may not act over. `actor_roles`
     maps each school to the roles the actor holds there; `here` is the school the actor acts at.
 
-    Authority is per school: a role that opens something (an administrator's) must be one the actor may grant
-    at the school where the target holds it, so a Centre Admin of one school is nobody at another, and cannot
-    reset the password of the other school's Centre Admin after adding them as a member. A role that opens
-    nothing (Parent, Student Portal, Teacher Security) held at another school needs only the actor's grant
-    here: a parent with children at two schools stays reachable by both, and gains nobody anything."""
+    Authority is per school: a role that reaches beyond its holder (an administrator's: opens_others) must be
+    one the actor may grant at the school where the target holds it, so a Centre Admin of one school is nobody
+    at another, and cannot reset the password of the other school's Centre Admin after adding them as a
+    member. A role for its holder only (Parent, Student Portal, Teacher Security, Invigilator) held at another
+    school needs only the actor's grant here: a parent with children at two schools, or an invigilator who
+    works at both, stays reachable by both, and taking it over gains nobody anyone else's data."""
     grant_here = grantable_roles_for(actor_roles.get(here, ()))
     out = set()
     for school, role in target_roles:
         if role not in PERSON_ROLES:
             continue
         grant_there = grantable_roles_for(actor_roles.get(school, ()))
-        if school == here or ROLE_PERMISSIONS.get(role):
+        if school == here or opens_others(role):
             reachable = role in grant_there
         else:
             reachable = role in grant_there or role in grant_here

@@ -21,8 +21,8 @@ from accounts.permissions import (
     ACTION_PERMS,
     BULK_NEVER_GRANTS,
     PERSON_ROLES,
-    ROLE_PERMISSIONS,
     AccountAction,
+    opens_others,
     roles_beyond,
     roles_out_of_reach,
 )
@@ -127,13 +127,14 @@ def sync_out_of_reach(*, school, may_give: Iterable[str]) -> dict[str, frozenset
     """The accounts of this school's people that its MIS sync may not change, by account id (as text), with
     the roles that put them out of its reach. A sync is a job acting for the school, so it reaches what its
     policy (or the person who started it) may give: at this school, a role that opens something must be one
-    of `may_give` (never Centre Admin); at another school, no role that opens something is within a school's
-    reach. Roles that open nothing (Parent, Student Portal, Teacher Security) never stop it.
+    of `may_give` (never Centre Admin); at another school, no such role is within a school's reach. Roles for
+    their holder only (accounts.permissions.opens_others: Parent, Student Portal, Teacher Security,
+    Invigilator) never stop it.
 
     Found by an outside test: a Nominated Contact pushed a feed that renamed the trust's Centre Admin and
     gave them the Nominated Contact's own email, then reset the password through it. One query, whatever
     the school's size (people holding an administrator's role are few)."""
-    opening = [code for code, perms in ROLE_PERMISSIONS.items() if perms and code in PERSON_ROLES]
+    opening = [code for code in PERSON_ROLES if opens_others(code)]
     within_here = set(may_give) - BULK_NEVER_GRANTS
     found: dict[str, set] = {}
     with scopes_disabled():  # the people's roles at every school, read from inside this school's job

@@ -117,3 +117,10 @@ def test_the_edit_page_offers_no_password_choice_out_of_reach_and_refuses_a_post
         assert b"may not grant" in response.content
     centre_admin.refresh_from_db()
     assert not centre_admin.locked_out and centre_admin.given_name != "Evil"
+
+
+def test_an_invigilator_at_two_schools_stays_reachable_by_each_schools_exams_officer(school_a, school_b, eo_user):
+    shared = person(school_a, "inv", username="two.schools").account
+    RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=shared), role_id="inv")
+    actor = Actor(account=eo_user, school=school_a)
+    assert may_act_on_account(actor=actor, account=shared, action=AccountAction.STARTER_CODE)
