@@ -19,7 +19,7 @@ from accounts.models import PersonType
 from accounts.permissions import BULK_NEVER_GRANTS
 from accounts.services import email_domain_warning as check_email_domain
 from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, year_key
-from accounts.services.usernames import username_normalise
+from accounts.services.usernames import USERNAME_CHARACTERS, username_characters_ok, username_normalise
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,6 @@ SAMPLE_USERNAME = "sample.person"
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _CONTROL = UNSAFE_TEXT  # accounts' rule for names, on every cell: control and text-direction characters
-_USERNAME = re.compile(r"^[\w.@+-]+\Z")
 _UPN = re.compile(r"^[A-Za-z0-9]+\Z")
 _ROLE_SPLIT = re.compile(r"[,;/|]")
 NEUTRALISED = ("=", "+", "-", "@")
@@ -274,8 +273,8 @@ def row_clean(
 
     # The one spelling +Add, the API, sync and the admin give a username too (full-width letters folded...).
     username = clean["username"] = username_normalise(clean["username"])
-    if username and not _USERNAME.match(username):
-        problem("username", "may contain only letters, digits and . @ + - _ (no spaces)")
+    if username and not username_characters_ok(username):
+        problem("username", USERNAME_CHARACTERS)
     email = clean["email"]
     if email and not _email_valid(email):
         problem("email", f"{email} is not a valid email address")
