@@ -20,6 +20,7 @@ from accounts.services.accounts import (
 from accounts.services.actor import Actor
 from accounts.services.authority import (
     accounts_out_of_reach,
+    action_refusals,
     check_may_act_on_account,
     may_act_on_account,
     out_of_reach_message,
@@ -77,6 +78,7 @@ __all__ = [
     "census_report_build",
     "census_report_start",
     "accounts_out_of_reach",
+    "action_refusals",
     "check_approval_change",
     "check_email_change",
     "check_may_act_on_account",
