@@ -26,6 +26,7 @@ from accounts.services.authority import (
     out_of_reach_message,
     refusal_for,
 )
+from accounts.services.emails import set_password_email, site_url
 from accounts.services.memberships import MEMBERSHIP_FIELDS, membership_add, membership_update
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
@@ -48,6 +49,8 @@ from accounts.services.tokens import MIS_AGENT, api_token_create, api_token_scop
 from accounts.services.usernames import USERNAME_HOLD_DAYS, check_username_free, username_taken, usernames_hold
 
 __all__ = [
+    "set_password_email",
+    "site_url",
     "MIS_AGENT",
     "api_token_create",
     "api_token_scopes",

@@ -140,6 +140,9 @@ class UploadApplyApi(_UploadApi):
         batch = self.batch(batch_id)
         params = ApplySerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        job = services.upload_apply_start(school=self.school, actor=request.user, batch=batch, **params.validated_data)
+        base_url = request.build_absolute_uri("/")
+        job = services.upload_apply_start(
+            school=self.school, actor=request.user, batch=batch, base_url=base_url, **params.validated_data
+        )
         url = reverse("api_job_detail", kwargs={"school_slug": school_slug, "job_id": job.pk})
         return Response({"job_id": job.pk, "job_url": url}, status=status.HTTP_202_ACCEPTED)

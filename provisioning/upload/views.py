@@ -112,6 +112,7 @@ def upload_apply(request, school_slug, batch_id):
             password_method=request.POST.get("password_method", ""),
             add_existing=request.POST.get("add_existing") == "on",
             consent=request.POST.get("consent") == "on",
+            base_url=request.build_absolute_uri("/"),
         )
     except UploadRefused as exc:
         batch.refresh_from_db()
