@@ -52,7 +52,7 @@ class PreviewSerializer(serializers.Serializer):
     rows = RowSerializer(many=True)
 
 
-def _preview_data(batch: UploadBatch, plan: services.Plan) -> dict:
+def _preview_data(batch: UploadBatch, plan: services.UploadPlan) -> dict:
     return PreviewSerializer(
         {
             "id": batch.pk,

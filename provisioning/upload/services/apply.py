@@ -22,8 +22,8 @@ from provisioning.upload.services.plan import (
     MEMBERSHIP_UPDATE_FIELDS,
     OUTCOME_LABELS,
     UPDATE,
-    Plan,
     RowPlan,
+    UploadPlan,
 )
 from provisioning.upload.services.preview import batch_table, upload_preview
 from provisioning.upload.services.workbooks import credentials_workbook, report_workbook
@@ -152,7 +152,7 @@ class _Writer:
         self.done += n
         job_progress(self.job, done=self.done)
 
-    def write(self, plan: Plan) -> None:
+    def write(self, plan: UploadPlan) -> None:
         created = self._create(plan.by_outcome(CREATE))
         self._add_existing(plan.by_outcome(ADD))
         self._update(plan.by_outcome(UPDATE))

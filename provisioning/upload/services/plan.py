@@ -86,7 +86,7 @@ class RowPlan:
 
 
 @dataclass
-class Plan:
+class UploadPlan:
     rows: list[RowPlan]
     headers: HeaderMap
     mode: str
@@ -108,7 +108,7 @@ class Plan:
         return c[CREATE] + c[UPDATE] + c[ADD]
 
 
-def _headers_or_refuse(table: Table) -> HeaderMap:
+def headers_or_refuse(table: Table) -> HeaderMap:
     headers = header_map(table.header)
     if headers.missing:
         found = ", ".join(h for h in table.header if h) or "none"
@@ -128,14 +128,14 @@ def upload_plan(
     mode: str,
     add_existing: bool = True,
     ctx: RowContext | None = None,
-) -> Plan:
+) -> UploadPlan:
     """Decide what each row would do. Reads only; every lookup is batched over the whole file."""
     with gc_paused():
         return _plan(school=school, account=account, table=table, mode=mode, add_existing=add_existing, ctx=ctx)
 
 
-def _plan(*, school, account, table, mode, add_existing, ctx) -> Plan:
-    headers = _headers_or_refuse(table)
+def _plan(*, school, account, table, mode, add_existing, ctx) -> UploadPlan:
+    headers = headers_or_refuse(table)
     ctx = ctx or selectors.row_context(school=school, account=account)
     key_at = {index: key for key, index in headers.positions.items()}
     formulas = defaultdict(set)
@@ -165,7 +165,7 @@ def _plan(*, school, account, table, mode, add_existing, ctx) -> Plan:
     _match_registry(school=school, account=account, rows=rows, headers=headers)
     _apply_mode(rows, mode=mode, add_existing=add_existing)
     _refuse_out_of_reach(school=school, account=account, rows=rows, headers=headers)
-    return Plan(rows=rows, headers=headers, mode=mode, add_existing=add_existing)
+    return UploadPlan(rows=rows, headers=headers, mode=mode, add_existing=add_existing)
 
 
 def _live(rows: list[RowPlan]) -> list[RowPlan]:
