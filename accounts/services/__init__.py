@@ -28,6 +28,7 @@ from accounts.services.authority import (
 )
 from accounts.services.emails import set_password_email, site_url
 from accounts.services.memberships import MEMBERSHIP_FIELDS, membership_add, membership_update
+from accounts.services.new_account import account_created_changes, check_new_account, new_account_problems
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
     PASSWORD_METHODS,
@@ -49,6 +50,9 @@ from accounts.services.tokens import MIS_AGENT, api_token_create, api_token_scop
 from accounts.services.usernames import USERNAME_HOLD_DAYS, check_username_free, username_taken, usernames_hold
 
 __all__ = [
+    "account_created_changes",
+    "check_new_account",
+    "new_account_problems",
     "set_password_email",
     "site_url",
     "MIS_AGENT",

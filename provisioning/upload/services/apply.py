@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.audit import masked
 from accounts.credentials import LINK_DAYS, keyed_hash, starter_codes_build
 from accounts.models import Account, AuditEvent, Membership, RoleAssignment, SetPasswordLink, StarterCode
-from accounts.services import set_password_email, site_url
+from accounts.services import account_created_changes, set_password_email, site_url
 from provisioning.models import UploadBatch
 from provisioning.upload.reader import UploadRefused
 from provisioning.upload.services.plan import (
@@ -173,11 +173,10 @@ class _Writer:
             membership = self._membership(account.pk, c)
             memberships.append(membership)
             roles += [self._role(membership.pk, code) for code in c["roles"]]
-            self.audit("accounts.account.created", account=account, changes={
-                "username": [None, account.username], "person_type": [None, c["person_type"]],
-                "given_name": [None, account.given_name], "family_name": [None, account.family_name],
-                "email": [None, account.email], "mis_code": [None, c["mis_code"]], "password": [None, "unusable"],
-            })  # fmt: skip
+            self.audit("accounts.account.created", account=account, changes=account_created_changes(
+                username=account.username, person_type=c["person_type"], given_name=account.given_name,
+                family_name=account.family_name, email=account.email, mis_code=c["mis_code"], password="unusable",
+            ))  # fmt: skip
             for code in c["roles"]:
                 self.audit("accounts.role.assigned", account=account, changes={"role": [None, code]})
         for start in range(0, len(accounts), WRITE_BATCH):
