@@ -4,7 +4,6 @@ A resource is a person at the school: its id is the membership id (one account m
 and contact at the same school).
 """
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
@@ -118,7 +117,7 @@ class RoleAssignSerializer(serializers.Serializer):
 
 
 class _AccountsApi(SchoolAPIView):
-    """Per-method permissions, and the services' refusals turned into JSON errors."""
+    """Per-method permissions; a refusal that names an existing account is a 409 that names it."""
 
     method_perms: dict[str, Perm] = {}
 
@@ -127,6 +126,7 @@ class _AccountsApi(SchoolAPIView):
         return self.method_perms.get(self.request.method)
 
     def handle_exception(self, exc):
+        # Only this API offers the existing account to add instead; other refusals: config.api.exception_handler.
         if isinstance(exc, services.ExistingAccountFound):
             account = exc.account
             return Response(
@@ -136,11 +136,6 @@ class _AccountsApi(SchoolAPIView):
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        if isinstance(exc, DjangoValidationError):
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            return Response({"detail": "; ".join(sum(errors.values(), [])), "errors": errors}, status=400)
-        if isinstance(exc, DjangoPermissionDenied):
-            exc = exceptions.PermissionDenied(str(exc) or None)
         return super().handle_exception(exc)
 
     def actor(self) -> services.Actor:

@@ -1,10 +1,14 @@
-"""Who may read the API's schema and docs: anyone in development, signed-in people and API tokens in production.
+"""Who may read the API's schema and docs: anyone in development, signed-in people and API tokens in production;
+and how every API view words a service's refusal (exception_handler).
 
 (The docs view is in config/urls.py: drf-spectacular imports this module while its views load.)
 """
 
 from django.conf import settings
-from rest_framework import permissions
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, permissions, views
+from rest_framework.response import Response
 
 
 class SignedInUnlessDebug(permissions.BasePermission):
@@ -55,3 +59,19 @@ def add_error_responses(result, generator, request, public):
                 answer = operation["responses"].setdefault(code, {"description": ERROR_ANSWERS[code]})
                 answer.setdefault("content", ref)  # a view's own 404 may say why, but not what body it sends
     return result
+
+
+def exception_handler(exc, context):
+    """Every API view's answer to a service's refusal, in one place (REST_FRAMEWORK's EXCEPTION_HANDLER).
+
+    Services raise Django's ValidationError and PermissionDenied, which DRF does not know: a ValidationError
+    becomes a 400 of {"detail": "all messages", "errors": {field: [messages]}} (messages with no field under
+    "non_field_errors"), and PermissionDenied a 403 that keeps the service's reason (DRF's own handler drops it).
+    Everything else is DRF's default handling.
+    """
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response({"detail": "; ".join(sum(errors.values(), [])), "errors": errors}, status=400)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    return views.exception_handler(exc, context)

@@ -20,13 +20,16 @@ from accounts.services.accounts import (
 from accounts.services.actor import Actor
 from accounts.services.authority import (
     accounts_out_of_reach,
+    action_refusals,
     check_may_act_on_account,
     may_act_on_account,
     out_of_reach_message,
     refusal_for,
     sync_out_of_reach,
 )
+from accounts.services.emails import set_password_email, site_url
 from accounts.services.memberships import MEMBERSHIP_FIELDS, membership_add, membership_update
+from accounts.services.new_account import account_created_changes, check_new_account, new_account_problems
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
     PASSWORD_METHODS,
@@ -48,6 +51,11 @@ from accounts.services.tokens import MIS_AGENT, api_token_create, api_token_scop
 from accounts.services.usernames import USERNAME_HOLD_DAYS, check_username_free, username_taken, usernames_hold
 
 __all__ = [
+    "account_created_changes",
+    "check_new_account",
+    "new_account_problems",
+    "set_password_email",
+    "site_url",
     "MIS_AGENT",
     "api_token_create",
     "api_token_scopes",
@@ -79,6 +87,7 @@ __all__ = [
     "census_report_start",
     "accounts_out_of_reach",
     "sync_out_of_reach",
+    "action_refusals",
     "check_approval_change",
     "check_email_change",
     "check_may_act_on_account",

@@ -14,6 +14,7 @@ from accounts.services.actor import Actor
 from accounts.services.authority import check_may_act_on_account
 from accounts.services.memberships import _check_mis_code_free, membership_add
 from accounts.services.names import check_names, year_group_clean
+from accounts.services.new_account import account_created_changes, check_new_account
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
     PASSWORD_METHODS,
@@ -129,11 +130,9 @@ def account_create(
     """
     _check_consent(actor=actor, consent=consent)
     username, email, mis_code, upn = username_normalise(username), email.strip(), mis_code.strip(), upn.strip()
-    if person_type not in PersonType.values:
-        raise ValidationError({"person_type": "Choose Student, Staff or Contact."})
-    if person_type == PersonType.STAFF and not email:
-        raise ValidationError({"email": "Email is required for staff."})
-    check_names(given_name=given_name, family_name=family_name)
+    check_new_account(
+        username=username, person_type=person_type, email=email, given_name=given_name, family_name=family_name
+    )
     _check_mis_code_free(school=school, person_type=person_type, mis_code=mis_code)
     year_group = year_group_clean(school=school, year_group=year_group)
     existing = account_match_existing(school=school, email=email, upn=upn, person_type=person_type)
@@ -192,16 +191,16 @@ def account_create(
         school=school,
         target=account,
         job=actor.job,
-        changes={
-            "username": [None, username],
-            "person_type": [None, person_type],
-            "given_name": [None, given_name],
-            "family_name": [None, family_name],
-            "email": [None, email],
-            "mis_code": [None, mis_code],
-            "password": [None, method if method != PASSWORD_NONE else "unusable"],
-            **({"consent": [None, "acknowledged"]} if consent else {}),
-        },
+        changes=account_created_changes(
+            username=username,
+            person_type=person_type,
+            given_name=given_name,
+            family_name=family_name,
+            email=email,
+            mis_code=mis_code,
+            password=method if method != PASSWORD_NONE else "unusable",
+            consent=bool(consent),
+        ),
     )
     for code in role_codes:
         role_assign(school=school, actor=actor, membership=membership, role_code=code)

@@ -10,7 +10,8 @@ system (nightly sync) keep their own rule; your own account is yours (but a Cent
 their own email, and nobody deletes themselves).
 """
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -88,22 +89,42 @@ def out_of_reach_message(role_codes: Iterable[str]) -> str:
     )
 
 
+_OWN_EMAIL_REFUSAL = "A Centre Admin cannot change their own email address; ask another Centre Admin or support."
+
+
+def _action_refusal(*, actor: Actor, perms: Callable[[], frozenset], account_id, action: AccountAction) -> str | None:
+    """The part of the rule about the actor's own rights (the action's permission; never one's own email).
+    `perms` is called only when the action needs a permission: most actions need no query for it."""
+    needed = ACTION_PERMS.get(action)
+    if needed is not None and needed not in perms():
+        return _ACTION_REFUSALS[action]
+    if actor.account.pk == account_id and action == AccountAction.EMAIL:
+        return _OWN_EMAIL_REFUSAL
+    return None
+
+
 def check_may_act_on_account(*, actor: Actor, account: Account, action: AccountAction) -> None:
     """Raise PermissionDenied, saying why, unless the actor may do `action` to the account."""
     if _acts_as_system(actor):
         return
-    needed = ACTION_PERMS.get(action)
-    if needed is not None and needed not in actor.perms():
-        raise PermissionDenied(_ACTION_REFUSALS[action])
+    refusal = _action_refusal(actor=actor, perms=actor.perms, account_id=account.pk, action=action)
+    if refusal:
+        raise PermissionDenied(refusal)
     if actor.account.pk == account.pk:
-        if action == AccountAction.EMAIL:
-            raise PermissionDenied(
-                "A Centre Admin cannot change their own email address; ask another Centre Admin or support."
-            )
         return
     out = accounts_out_of_reach(actor=actor, account_ids=[account.pk])
     if out:
         raise PermissionDenied(out_of_reach_message(out[account.pk]))
+
+
+def action_refusals(*, actor: Actor, action: AccountAction) -> Callable[[object], str | None]:
+    """check_may_act_on_account's rule on the actor's own rights, for many accounts (a whole upload file): a
+    function of an account id giving the reason it is refused, or None. The actor's rights are read once, and
+    only if an account is asked about; whose roles are out of reach is accounts_out_of_reach, for the set."""
+    if _acts_as_system(actor):
+        return lambda account_id: None
+    perms = functools.cache(actor.perms)
+    return lambda account_id: _action_refusal(actor=actor, perms=perms, account_id=account_id, action=action)
 
 
 def may_act_on_account(*, actor: Actor, account: Account, action: AccountAction) -> bool:

@@ -1,18 +1,16 @@
 """Passwords and the ways to get one: set by an admin, starter code, emailed set-password link."""
 
-from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 
 from accounts.audit import audit_record
-from accounts.credentials import LINK_DAYS, set_password_link_issue, starter_code_issue
+from accounts.credentials import set_password_link_issue, starter_code_issue
 from accounts.models import Account, SetPasswordLink
 from accounts.permissions import AccountAction
 from accounts.services.actor import Actor
 from accounts.services.authority import check_may_act_on_account
+from accounts.services.emails import set_password_email, site_url
 from tenancy.models import School
 
 # How +Add (and the API) gives a new person their first credential.
@@ -32,11 +30,6 @@ def _check_password(password: str | None, *, account: Account) -> None:
         raise ValidationError({"password": exc.messages}) from exc
 
 
-def _link_url(path: str, base_url: str) -> str:
-    base = (base_url or getattr(settings, "ROLLCALL_BASE_URL", "") or "http://localhost:8000").rstrip("/")
-    return base + path
-
-
 def set_password_email_send(
     *, school: School, actor: Actor, account: Account, purpose: str, base_url: str = ""
 ) -> None:
@@ -48,21 +41,9 @@ def set_password_email_send(
     if not account.email:
         raise ValidationError({"email": "An email address is needed to send a set-password link."})
     path = set_password_link_issue(school=school, account=account, purpose=purpose, actor=actor.account, job=actor.job)
-    context = {
-        "account": account,
-        "school": school,
-        "purpose": purpose,
-        "url": _link_url(path, base_url),
-        "days": LINK_DAYS,
-        "privacy_notice": school.organisation.privacy_notice,
-    }
-    subject = render_to_string("accounts/email/set_password_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("accounts/email/set_password.txt", context),
-        to=[account.email],
+    message = set_password_email(
+        school=school, account=account, purpose=purpose, url=site_url(path, base_url), base_url=base_url
     )
-    message.attach_alternative(render_to_string("accounts/email/set_password.html", context), "text/html")
     transaction.on_commit(message.send)
 
 

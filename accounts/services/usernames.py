@@ -10,7 +10,9 @@ from accounts.models import Account, UsernameHold
 
 USERNAME_HOLD_DAYS = 365
 # Letters, digits, marks and . _ - @ + (Django's own rule): no spaces, no invisible or control characters.
-_USERNAME_ALLOWED = re.compile(r"^[\w.@+-]+$")
+# \Z, not $: "$" would let a final line break through.
+_USERNAME_ALLOWED = re.compile(r"^[\w.@+-]+\Z")
+USERNAME_CHARACTERS = "may contain only letters, digits and . @ + - _ (no spaces)"
 
 
 def username_normalise(raw: str) -> str:
@@ -26,12 +28,19 @@ def username_normalise(raw: str) -> str:
     return text
 
 
+def username_characters_ok(username: str) -> bool:
+    """The one rule for a username's characters, for every way one enters: +Add, the API and the admin (through
+    check_username_free), upload (per row, provisioning/upload/validation.py); sync makes names from a
+    narrower set (provisioning/sync/usernames.py), which passes it."""
+    return bool(_USERNAME_ALLOWED.match(username))
+
+
 def username_problem(username: str) -> str | None:
     """Why a (normalised) username cannot be given, or None."""
     if not username:
         return "A username is required."
-    if not _USERNAME_ALLOWED.match(username):
-        return "A username may hold letters, digits and . _ - @ + only: no spaces or other characters."
+    if not username_characters_ok(username):
+        return f"A username {USERNAME_CHARACTERS}."
     return None
 
 

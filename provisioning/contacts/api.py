@@ -3,7 +3,6 @@
 The same selectors and services as the screen; one class per operation.
 """
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -127,15 +126,12 @@ class ContactRevokeStartApi(SchoolAPIView):
     def post(self, request, school_slug):
         body = ContactSelectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            job = services.revoke_start(
-                school=self.school,
-                actor=request.user,
-                memberships=_selection(self.school, body.validated_data),
-                confirm_count=body.validated_data.get("confirm_count"),
-            )
-        except ValidationError as exc:
-            raise exceptions.ValidationError({"detail": exc.messages}) from exc
+        job = services.revoke_start(
+            school=self.school,
+            actor=request.user,
+            memberships=_selection(self.school, body.validated_data),
+            confirm_count=body.validated_data.get("confirm_count"),
+        )
         return Response(_started(job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -148,13 +144,10 @@ class ContactWelcomeEmailStartApi(SchoolAPIView):
     def post(self, request, school_slug):
         body = ContactSelectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            job = services.welcome_email_start(
-                school=self.school,
-                actor=request.user,
-                memberships=_selection(self.school, body.validated_data),
-                base_url=request.build_absolute_uri("/"),
-            )
-        except ValidationError as exc:
-            raise exceptions.ValidationError({"detail": exc.messages}) from exc
+        job = services.welcome_email_start(
+            school=self.school,
+            actor=request.user,
+            memberships=_selection(self.school, body.validated_data),
+            base_url=request.build_absolute_uri("/"),
+        )
         return Response(_started(job), status=status.HTTP_202_ACCEPTED)

@@ -11,21 +11,19 @@ import secrets
 import smtplib
 
 from allauth.socialaccount.models import SocialAccount
-from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat, Replace
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.audit import audit_record, audit_record_many
 from accounts.credentials import set_password_links_issue_many, starter_code_issue
 from accounts.models import Account, Membership, PersonType, SetPasswordLink, StarterCode
-from accounts.services import Actor, accounts_out_of_reach, usernames_hold
+from accounts.services import Actor, accounts_out_of_reach, set_password_email, site_url, usernames_hold
 from provisioning.contacts import selectors
 from provisioning.contacts.selectors import ContactStatus, PersonStatus
 from provisioning.models import ContactJobItem
@@ -395,7 +393,12 @@ def _welcome_batch(job: Job, items: list[ContactJobItem], *, base_url: str) -> N
         school=school, accounts=[m.account for _, m in sending], purpose="welcome", actor=job.created_by, job=job
     )
     messages = [
-        (item, _welcome_message(school=school, membership=m, link=base_url + paths[m.account_id], base_url=base_url))
+        (
+            item,
+            _welcome_message(
+                school=school, membership=m, url=site_url(paths[m.account_id], base_url), base_url=base_url
+            ),
+        )
         for item, m in sending
     ]
     _send_over_one_connection(messages)
@@ -408,26 +411,10 @@ def _welcome_batch(job: Job, items: list[ContactJobItem], *, base_url: str) -> N
     )
 
 
-def _welcome_message(*, school: School, membership: Membership, link: str, base_url: str) -> EmailMultiAlternatives:
+def _welcome_message(*, school: School, membership: Membership, url: str, base_url: str) -> EmailMultiAlternatives:
     reminder = membership.person_type == PersonType.CONTACT and membership.state == ContactStatus.ACTIVE
-    context = {
-        "school": school,
-        "account": membership.account,
-        "link": link,
-        "sign_in_url": f"{base_url}/accounts/login/",
-        "reminder": reminder,
-        "days": 7,
-        "privacy_notice": school.organisation.privacy_notice,
-    }
-    subject = render_to_string("provisioning/contacts/welcome_email_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("provisioning/contacts/welcome_email.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[membership.account.email],
-    )
-    message.attach_alternative(render_to_string("provisioning/contacts/welcome_email.html", context), "text/html")
-    return message
+    return set_password_email(school=school, account=membership.account, purpose=SetPasswordLink.Purpose.WELCOME,
+                              url=url, base_url=base_url, reminder=reminder)  # fmt: skip
 
 
 def _send_over_one_connection(messages: list[tuple[ContactJobItem, EmailMultiAlternatives]]) -> None:

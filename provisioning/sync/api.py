@@ -88,11 +88,8 @@ class SyncRunStartApi(SchoolAPIView):
 
     @extend_schema(request=None, responses={202: RunSerializer})
     def post(self, request, school_slug):
-        try:
-            run = services.sync_start(school=self.school, actor=request.user, trigger=SyncRun.Trigger.API,
-                                      dry_run=True)  # fmt: skip
-        except services.SyncRefused as exc:
-            raise exceptions.ValidationError({"detail": exc.messages}) from exc
+        run = services.sync_start(school=self.school, actor=request.user, trigger=SyncRun.Trigger.API,
+                                  dry_run=True)  # fmt: skip
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -145,8 +142,5 @@ class SyncRunConfirmApi(SchoolAPIView):
     @extend_schema(request=None, responses={202: RunSerializer})
     def post(self, request, school_slug, run_id):
         run = _run(self, run_id)
-        try:
-            run = services.sync_apply_start(school=self.school, actor=request.user, run=run, confirm=True)
-        except services.SyncRefused as exc:
-            raise exceptions.ValidationError({"detail": exc.messages}) from exc
+        run = services.sync_apply_start(school=self.school, actor=request.user, run=run, confirm=True)
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

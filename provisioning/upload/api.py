@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from accounts.permissions import Perm
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors, services
-from provisioning.upload.reader import UploadRefused, check_size
+from provisioning.upload.reader import check_size
 from tenancy.api import SchoolAPIView
 
 
@@ -52,7 +52,7 @@ class PreviewSerializer(serializers.Serializer):
     rows = RowSerializer(many=True)
 
 
-def _preview_data(batch: UploadBatch, plan: services.Plan) -> dict:
+def _preview_data(batch: UploadBatch, plan: services.UploadPlan) -> dict:
     return PreviewSerializer(
         {
             "id": batch.pk,
@@ -89,13 +89,10 @@ class UploadCreateApi(_UploadApi):
         upload = request.FILES.get("file")
         if upload is None:
             raise exceptions.ValidationError({"detail": "Send the spreadsheet in a form field named file."})
-        try:
-            check_size(upload.size)
-            batch = services.upload_receive(school=self.school, actor=request.user, file_name=upload.name,
-                                            data=upload.read())  # fmt: skip
-            plan = services.upload_preview(school=self.school, account=request.user, batch=batch)
-        except UploadRefused as exc:
-            raise exceptions.ValidationError({"detail": str(exc)}) from exc
+        check_size(upload.size)
+        batch = services.upload_receive(school=self.school, actor=request.user, file_name=upload.name,
+                                        data=upload.read())  # fmt: skip
+        plan = services.upload_preview(school=self.school, account=request.user, batch=batch)
         return Response(_preview_data(batch, plan), status=status.HTTP_201_CREATED)
 
 
@@ -111,10 +108,7 @@ class UploadPreviewApi(_UploadApi):
         mode = request.query_params.get("mode")
         if mode is not None and mode not in UploadBatch.Mode.values:
             raise exceptions.ValidationError({"mode": f"Use one of {', '.join(UploadBatch.Mode.values)}."})
-        try:
-            plan = services.upload_preview(school=self.school, account=request.user, batch=batch, mode=mode)
-        except UploadRefused as exc:
-            raise exceptions.ValidationError({"detail": str(exc)}) from exc
+        plan = services.upload_preview(school=self.school, account=request.user, batch=batch, mode=mode)
         return Response(_preview_data(batch, plan))
 
 
@@ -146,11 +140,9 @@ class UploadApplyApi(_UploadApi):
         batch = self.batch(batch_id)
         params = ApplySerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            job = services.upload_apply_start(
-                school=self.school, actor=request.user, batch=batch, **params.validated_data
-            )
-        except UploadRefused as exc:
-            raise exceptions.ValidationError({"detail": str(exc)}) from exc
+        base_url = request.build_absolute_uri("/")
+        job = services.upload_apply_start(
+            school=self.school, actor=request.user, batch=batch, base_url=base_url, **params.validated_data
+        )
         url = reverse("api_job_detail", kwargs={"school_slug": school_slug, "job_id": job.pk})
         return Response({"job_id": job.pk, "job_url": url}, status=status.HTTP_202_ACCEPTED)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 ALLOWED_EXTENSIONS = ("xlsx", "xls", "ods", "csv")
 MAX_ZIP_ENTRIES = 200
@@ -39,8 +40,10 @@ def gc_paused():
             gc.enable()
 
 
-class UploadRefused(Exception):
-    """The whole file is refused; the message is shown to the person as it is."""
+class UploadRefused(ValidationError):
+    """The whole file is refused; the message (`.message`) is shown to the person as it is.
+
+    A ValidationError, so the API answers it as every other refusal (config.api.exception_handler)."""
 
 
 @dataclass

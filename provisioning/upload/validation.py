@@ -19,6 +19,7 @@ from accounts.models import PersonType
 from accounts.permissions import BULK_NEVER_GRANTS
 from accounts.services import email_domain_warning as check_email_domain
 from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, year_key
+from accounts.services.new_account import new_account_problems
 from accounts.services.usernames import username_normalise
 
 
@@ -123,7 +124,6 @@ SAMPLE_USERNAME = "sample.person"
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _CONTROL = UNSAFE_TEXT  # accounts' rule for names, on every cell: control and text-direction characters
-_USERNAME = re.compile(r"^[\w.@+-]+\Z")
 _UPN = re.compile(r"^[A-Za-z0-9]+\Z")
 _ROLE_SPLIT = re.compile(r"[,;/|]")
 NEUTRALISED = ("=", "+", "-", "@")
@@ -274,8 +274,6 @@ def row_clean(
 
     # The one spelling +Add, the API, sync and the admin give a username too (full-width letters folded...).
     username = clean["username"] = username_normalise(clean["username"])
-    if username and not _USERNAME.match(username):
-        problem("username", "may contain only letters, digits and . @ + - _ (no spaces)")
     email = clean["email"]
     if email and not _email_valid(email):
         problem("email", f"{email} is not a valid email address")
@@ -285,8 +283,14 @@ def row_clean(
     if person_type is None:
         problem("person_type", f'"{type_text}" is not a person type; use Student, Staff or Contact')
     clean["person_type"] = person_type or ""
-    if person_type == PersonType.STAFF and not email and not _has_error(problems, labels, "email"):
-        problem("email", "is required for staff")
+    # accounts' one definition of a valid new account (+Add and the API ask it too); a cell already refused
+    # above (an unknown person type, a bad email) is not refused twice.
+    shared = new_account_problems(username=username, person_type=clean["person_type"], email=email,
+                                  given_name=clean["given_name"], family_name=clean["family_name"])  # fmt: skip
+    for key, message in shared.items():
+        if key == "person_type" or (key == "email" and _has_error(problems, labels, "email")):
+            continue
+        problem(key, message)
     if clean["year_group"] and ctx.year_groups:
         spelled = {year_key(y): y for y in ctx.year_groups}.get(year_key(clean["year_group"]))
         if spelled is None:

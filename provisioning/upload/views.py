@@ -54,7 +54,7 @@ def upload_start(request, school_slug):
                 )
                 return redirect("upload_preview", school_slug=school_slug, batch_id=batch.pk)
             except UploadRefused as exc:
-                error = str(exc)
+                error = exc.message
     context = {"error": error, "recent": selectors.upload_batches_recent(school=request.school)}
     return render(request, "provisioning/upload/upload_start.html", context, status=400 if error else 200)
 
@@ -68,7 +68,7 @@ def upload_preview(request, school_slug, batch_id):
     try:
         plan = services.upload_preview(school=request.school, account=request.user, batch=batch, mode=mode)
     except UploadRefused as exc:
-        return render(request, "provisioning/upload/upload_start.html", {"error": str(exc)}, status=400)
+        return render(request, "provisioning/upload/upload_start.html", {"error": exc.message}, status=400)
     return render(request, "provisioning/upload/upload_preview.html", _preview_context(request, batch, plan, mode))
 
 
@@ -112,6 +112,7 @@ def upload_apply(request, school_slug, batch_id):
             password_method=request.POST.get("password_method", ""),
             add_existing=request.POST.get("add_existing") == "on",
             consent=request.POST.get("consent") == "on",
+            base_url=request.build_absolute_uri("/"),
         )
     except UploadRefused as exc:
         batch.refresh_from_db()
@@ -119,7 +120,7 @@ def upload_apply(request, school_slug, batch_id):
             return redirect("upload_result", school_slug=school_slug, batch_id=batch.pk)
         mode = mode if mode in UploadBatch.Mode.values else batch.mode
         plan = services.upload_preview(school=request.school, account=request.user, batch=batch, mode=mode)
-        context = _preview_context(request, batch, plan, mode, error=str(exc))
+        context = _preview_context(request, batch, plan, mode, error=exc.message)
         return render(request, "provisioning/upload/upload_preview.html", context, status=400)
     return redirect("upload_result", school_slug=school_slug, batch_id=batch.pk)
 
@@ -145,7 +146,7 @@ def upload_report(request, school_slug, batch_id):
         plan = services.upload_plan(school=request.school, account=request.user, table=table, mode=batch.mode,
                                     add_existing=batch.add_existing)  # fmt: skip
     except UploadRefused as exc:
-        raise Http404(str(exc)) from exc
+        raise Http404(exc.message) from exc
     stem = batch.file_name.rsplit(".", 1)[0]
     response = HttpResponse(services.report_workbook(table, plan, services.CHECKED_LABELS), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{stem}-checked.xlsx"'

@@ -29,8 +29,8 @@ from provisioning.upload.services.plan import (
     SKIP,
     UNCHANGED,
     UPDATE,
-    Plan,
     RowPlan,
+    UploadPlan,
     upload_plan,
 )
 from provisioning.upload.services.preview import batch_table, upload_preview, upload_receive
@@ -51,7 +51,7 @@ __all__ = [
     "UNCHANGED",
     "UPDATE",
     "WRITE_BATCH",
-    "Plan",
+    "UploadPlan",
     "RowPlan",
     "UploadRefused",
     "batch_table",

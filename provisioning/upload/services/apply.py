@@ -4,7 +4,6 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -13,6 +12,7 @@ from django.utils import timezone
 from accounts.audit import masked
 from accounts.credentials import LINK_DAYS, keyed_hash, starter_codes_build
 from accounts.models import Account, AuditEvent, Membership, RoleAssignment, SetPasswordLink, StarterCode
+from accounts.services import account_created_changes, set_password_email, site_url
 from provisioning.models import UploadBatch
 from provisioning.upload.reader import UploadRefused
 from provisioning.upload.services.plan import (
@@ -22,8 +22,8 @@ from provisioning.upload.services.plan import (
     MEMBERSHIP_UPDATE_FIELDS,
     OUTCOME_LABELS,
     UPDATE,
-    Plan,
     RowPlan,
+    UploadPlan,
 )
 from provisioning.upload.services.preview import batch_table, upload_preview
 from provisioning.upload.services.workbooks import credentials_workbook, report_workbook
@@ -44,8 +44,11 @@ def upload_apply_start(
     password_method: str,
     add_existing: bool,
     consent: bool,
+    base_url: str = "",
 ) -> Job:
-    """Record the consent acknowledgement (audited) and queue the apply as a background job."""
+    """Record the consent acknowledgement (audited) and queue the apply as a background job.
+
+    base_url: the address the uploader is using (scheme and host), for the links in invitation emails."""
     from accounts.audit import audit_record
     from provisioning.upload.tasks import upload_apply
 
@@ -58,8 +61,9 @@ def upload_apply_start(
         raise UploadRefused("This upload has already been applied. Upload the file again to make a new preview.")
     if mode not in UploadBatch.Mode.values or password_method not in UploadBatch.PasswordMethod.values:
         raise UploadRefused("Choose what to do with the rows and how new people get their first password.")
-    job = job_start(school=school, kind=Job.Kind.UPLOAD, actor=actor, params={"batch_id": str(batch.pk)},
-                    task=upload_apply, total=batch.row_count)  # fmt: skip
+    params = {"batch_id": str(batch.pk), "base_url": base_url}
+    job = job_start(school=school, kind=Job.Kind.UPLOAD, actor=actor, params=params, task=upload_apply,
+                    total=batch.row_count)  # fmt: skip
     batch.mode, batch.password_method, batch.add_existing = mode, password_method, add_existing
     batch.consent_at, batch.state, batch.job = timezone.now(), UploadBatch.State.APPLYING, job
     batch.save(update_fields=["mode", "password_method", "add_existing", "consent_at", "state", "job"])
@@ -107,8 +111,8 @@ def _apply_batch(*, job: Job, batch: UploadBatch) -> None:
     stem = batch.file_name.rsplit(".", 1)[0]
     job_succeed(job, counts=counts, report=report, report_name=f"{stem}-result.xlsx")
     if writer.invitations:
-        invitations = list(writer.invitations)
-        transaction.on_commit(lambda: send_invitations(school=school, invitations=invitations))
+        invitations, base_url = list(writer.invitations), job.params.get("base_url", "")
+        transaction.on_commit(lambda: send_invitations(school=school, invitations=invitations, base_url=base_url))
 
 
 class _Writer:
@@ -119,7 +123,7 @@ class _Writer:
         self.now = timezone.now()
         self.events: list[AuditEvent] = []
         self.credentials: list[dict] = []
-        self.invitations: list[tuple[str, str, str]] = []
+        self.invitations: list[tuple[Account, str]] = []
         self.done = 0
 
     def audit(self, action: str, *, account: Account | dict | None = None, changes: dict, **target) -> None:
@@ -148,7 +152,7 @@ class _Writer:
         self.done += n
         job_progress(self.job, done=self.done)
 
-    def write(self, plan: Plan) -> None:
+    def write(self, plan: UploadPlan) -> None:
         created = self._create(plan.by_outcome(CREATE))
         self._add_existing(plan.by_outcome(ADD))
         self._update(plan.by_outcome(UPDATE))
@@ -169,11 +173,10 @@ class _Writer:
             membership = self._membership(account.pk, c)
             memberships.append(membership)
             roles += [self._role(membership.pk, code) for code in c["roles"]]
-            self.audit("accounts.account.created", account=account, changes={
-                "username": [None, account.username], "person_type": [None, c["person_type"]],
-                "given_name": [None, account.given_name], "family_name": [None, account.family_name],
-                "email": [None, account.email], "mis_code": [None, c["mis_code"]], "password": [None, "unusable"],
-            })  # fmt: skip
+            self.audit("accounts.account.created", account=account, changes=account_created_changes(
+                username=account.username, person_type=c["person_type"], given_name=account.given_name,
+                family_name=account.family_name, email=account.email, mis_code=c["mis_code"], password="unusable",
+            ))  # fmt: skip
             for code in c["roles"]:
                 self.audit("accounts.role.assigned", account=account, changes={"role": [None, code]})
         for start in range(0, len(accounts), WRITE_BATCH):
@@ -264,31 +267,29 @@ class _Writer:
                 token_hash=keyed_hash(token, purpose="set-password"), expires_at=self.now + timedelta(days=LINK_DAYS),
                 job=self.job, created_at=self.now,
             ))  # fmt: skip
-            self.invitations.append((account.email, account.full_name, token))
+            self.invitations.append((account, token))
             self.audit("accounts.set_password_link.invitation", account=account, changes={"token": ["", "issued"]})
         SetPasswordLink.objects.bulk_create(links, batch_size=WRITE_BATCH)
 
 
-def send_invitations(*, school: School, invitations: list[tuple[str, str, str]]) -> None:
-    """Invitation emails, sent after the apply committed: a link, never a password."""
-    from django.contrib.sites.models import Site
-    from django.core.mail import get_connection, send_mass_mail
+def send_invitations(*, school: School, invitations: list[tuple[Account, str]], base_url: str = "") -> None:
+    """Invitation emails (accounts.services.set_password_email), sent after the apply committed, over one
+    connection: a link, never a password."""
+    from django.core.mail import get_connection
     from django.urls import reverse
 
-    domain = Site.objects.get_current().domain
-    notice = school.organisation.privacy_notice
-    messages = []
-    for email, name, token in invitations:
-        link = f"https://{domain}{reverse('set_password_from_link', kwargs={'token': token})}"
-        body = (
-            f"Hello {name},\n\n{school.name} has created a Rollcall account for you.\n"
-            f"Choose your password here (the link works once, for {LINK_DAYS} days):\n{link}\n"
+    messages = [
+        set_password_email(
+            school=school,
+            account=account,
+            purpose=SetPasswordLink.Purpose.INVITATION,
+            url=site_url(reverse("set_password_from_link", kwargs={"token": token}), base_url),
+            base_url=base_url,
         )
-        if notice:
-            body += f"\nPrivacy notice:\n{notice}\n"
-        messages.append((f"Your Rollcall account at {school.name}", body, settings.DEFAULT_FROM_EMAIL, [email]))
+        for account, token in invitations
+    ]
     with get_connection() as connection:
-        send_mass_mail(messages, connection=connection)
+        connection.send_messages(messages)
 
 
 def upload_credentials_purge(*, school: School | None = None) -> int:

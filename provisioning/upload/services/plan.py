@@ -5,12 +5,12 @@ handful of queries. Reads only: the apply (services.apply) plans again and write
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from accounts.models import Account, Role
-from accounts.permissions import Perm
-from accounts.selectors import permissions_for
-from accounts.services import Actor, accounts_out_of_reach
+from accounts.permissions import AccountAction
+from accounts.services import Actor, accounts_out_of_reach, action_refusals
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors
 from provisioning.upload.reader import Table, UploadRefused, gc_paused
@@ -86,7 +86,7 @@ class RowPlan:
 
 
 @dataclass
-class Plan:
+class UploadPlan:
     rows: list[RowPlan]
     headers: HeaderMap
     mode: str
@@ -108,7 +108,7 @@ class Plan:
         return c[CREATE] + c[UPDATE] + c[ADD]
 
 
-def _headers_or_refuse(table: Table) -> HeaderMap:
+def headers_or_refuse(table: Table) -> HeaderMap:
     headers = header_map(table.header)
     if headers.missing:
         found = ", ".join(h for h in table.header if h) or "none"
@@ -128,14 +128,14 @@ def upload_plan(
     mode: str,
     add_existing: bool = True,
     ctx: RowContext | None = None,
-) -> Plan:
+) -> UploadPlan:
     """Decide what each row would do. Reads only; every lookup is batched over the whole file."""
     with gc_paused():
         return _plan(school=school, account=account, table=table, mode=mode, add_existing=add_existing, ctx=ctx)
 
 
-def _plan(*, school, account, table, mode, add_existing, ctx) -> Plan:
-    headers = _headers_or_refuse(table)
+def _plan(*, school, account, table, mode, add_existing, ctx) -> UploadPlan:
+    headers = headers_or_refuse(table)
     ctx = ctx or selectors.row_context(school=school, account=account)
     key_at = {index: key for key, index in headers.positions.items()}
     formulas = defaultdict(set)
@@ -165,7 +165,7 @@ def _plan(*, school, account, table, mode, add_existing, ctx) -> Plan:
     _match_registry(school=school, account=account, rows=rows, headers=headers)
     _apply_mode(rows, mode=mode, add_existing=add_existing)
     _refuse_out_of_reach(school=school, account=account, rows=rows, headers=headers)
-    return Plan(rows=rows, headers=headers, mode=mode, add_existing=add_existing)
+    return UploadPlan(rows=rows, headers=headers, mode=mode, add_existing=add_existing)
 
 
 def _live(rows: list[RowPlan]) -> list[RowPlan]:
@@ -208,7 +208,7 @@ def _match_registry(*, school: School, account: Account, rows: list[RowPlan], he
         school=school, codes={r.clean["mis_code"] for r in live if r.clean["mis_code"]}
     )
     held = selectors.roles_held(school=school, membership_ids=[m["id"] for m in here.values()])
-    email_rule = _EmailRule(school=school, account=account)
+    email_rule = _email_rule(school=school, account=account)
     for row in live:
         existing = by_username.get(row.clean["username"].lower())
         if existing is not None:
@@ -217,23 +217,23 @@ def _match_registry(*, school: School, account: Account, rows: list[RowPlan], he
             _match_new(row, by_email, by_upn, here, by_code, headers)
 
 
-class _EmailRule:
-    """accounts.services.check_email_change, decided for a whole file with one query (whose roles the
-    uploader may not act on is asked of accounts.services.accounts_out_of_reach afterwards)."""
+EmailRule = Callable[[object], str | None]  # an account id -> why its email may not change, or None
 
-    def __init__(self, *, school: School, account: Account):
-        self.school, self.account = school, account
-        self._loaded = False
 
-    def refusal(self, target_id) -> str | None:
-        if not self._loaded:
-            self.may_edit = Perm.USERS_EDIT_EMAIL in permissions_for(school=self.school, account=self.account)
-            self._loaded = True
-        if not self.may_edit:
-            return "only a Centre Admin can change an email address; leave the cell as it is or blank"
-        if target_id == self.account.pk:
-            return "a Centre Admin cannot change their own email address; ask another Centre Admin or support"
-        return None
+def _email_rule(*, school: School, account: Account) -> EmailRule:
+    """accounts.services.check_email_change for a whole file: the uploader's rights read once, and only if a row
+    changes an email (whose roles the uploader may not act on is asked of accounts_out_of_reach afterwards).
+    Worded for a cell: "only a Centre Admin can change an email address; leave the cell as it is or blank"."""
+    refusals = action_refusals(actor=Actor(account=account, school=school), action=AccountAction.EMAIL)
+
+    def refusal(target_id) -> str | None:
+        reason = refusals(target_id)
+        if not reason:
+            return None
+        cell = reason[0].lower() + reason[1:].rstrip(".")
+        return cell if ";" in cell else f"{cell}; leave the cell as it is or blank"
+
+    return refusal
 
 
 def _same_person(row: RowPlan, existing: dict) -> bool:
@@ -284,7 +284,9 @@ def _match_new(row, by_email, by_upn, here, by_code, headers) -> None:
     return None
 
 
-def _diff_existing(row: RowPlan, by_code: dict, roles: set, email_rule: _EmailRule, headers: HeaderMap) -> None:
+def _diff_existing(
+    row: RowPlan, by_code: dict, roles: set, email_rule: Callable[[object], str | None], headers: HeaderMap
+) -> None:
     """What an update would change. A blank cell leaves the value as it is; nothing is ever cleared."""
     clean, account, membership = row.clean, row.account, row.membership
     for name in ACCOUNT_UPDATE_FIELDS:
@@ -292,7 +294,7 @@ def _diff_existing(row: RowPlan, by_code: dict, roles: set, email_rule: _EmailRu
         if new and (new.lower() != old.lower() if name == "email" else new != old):
             row.account_changes[name] = [old, new]
     if "email" in row.account_changes:
-        refusal = email_rule.refusal(account["id"])
+        refusal = email_rule(account["id"])
         if refusal:
             return _fail(row, "email", refusal, headers)
     for name in MEMBERSHIP_UPDATE_FIELDS:

@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from accounts.models import Account
 from provisioning.models import UploadBatch
 from provisioning.upload.reader import Table, UploadRefused, read_upload
-from provisioning.upload.services.plan import Plan, _headers_or_refuse, upload_plan
+from provisioning.upload.services.plan import UploadPlan, headers_or_refuse, upload_plan
 from tenancy.models import School
 
 
@@ -16,7 +16,7 @@ def upload_receive(*, school: School, actor: Account, file_name: str, data: byte
     """Check the file (refusing it with a clear reason), then keep it for the preview."""
     file_name = (file_name or "upload").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
     table = read_upload(data, file_name)
-    _headers_or_refuse(table)
+    headers_or_refuse(table)
     batch = UploadBatch(
         school=school, file_name=file_name, file_format=table.format, row_count=len(table.rows), created_by=actor
     )
@@ -38,7 +38,7 @@ def batch_table(batch: UploadBatch) -> Table:
 
 def upload_preview(
     *, school: School, account: Account, batch: UploadBatch, mode: str | None = None, add_existing: bool | None = None
-) -> Plan:
+) -> UploadPlan:
     """The plan against the registry as it is now (the file is read again; nothing is cached)."""
     return upload_plan(
         school=school,

@@ -1,12 +1,12 @@
 """The workbooks an upload gives back: the file with each row's outcome, and the starter codes."""
 
 from provisioning.upload.reader import Table
-from provisioning.upload.services.plan import OUTCOME_LABELS, Plan
+from provisioning.upload.services.plan import OUTCOME_LABELS, UploadPlan
 from tenancy import spreadsheets
 from tenancy.spreadsheets import text_cell, text_cells
 
 
-def report_workbook(table: Table, plan: Plan, labels: dict[str, str] = OUTCOME_LABELS) -> bytes:
+def report_workbook(table: Table, plan: UploadPlan, labels: dict[str, str] = OUTCOME_LABELS) -> bytes:
     """The uploaded rows given back with Outcome and Message columns, the faulty cells highlighted."""
     from openpyxl.styles import Font, PatternFill
 

@@ -91,6 +91,15 @@ def test_an_eo_cannot_change_an_email_by_upload(school_a, eo_user, centre_admin)
     assert plan_of(school_a, centre_admin, [row]).rows[0].outcome == "update"
 
 
+def test_a_centre_admin_cannot_change_their_own_email_by_upload(school_a, centre_admin):
+    # The rule is accounts.services.authority's, as on the Users screens and the API.
+    row = [centre_admin.username, centre_admin.given_name, centre_admin.family_name, "me.new@alder.sch.uk", "Staff",
+           "", ""]  # fmt: skip
+    refused = plan_of(school_a, centre_admin, [row]).rows[0]
+    assert refused.outcome == "error"
+    assert "a Centre Admin cannot change their own email address" in refused.messages
+
+
 def test_a_mis_code_held_by_someone_else_here_is_an_error(school_a, eo_user):
     here(school_a, username="holder", mis_code="S00001")
     row = plan_of(school_a, eo_user, [staff_row(1)]).rows[0]
