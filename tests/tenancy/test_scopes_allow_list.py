@@ -32,7 +32,8 @@ ALLOWED = {
     "provisioning.sync.credentials": "the nightly purge of credentials sheets sweeps every school",
     "provisioning.upload.tasks": "the hourly purge of upload credentials sheets sweeps every school",
     # global content and public pages
-    "assessments.services": "content is global (attempts at any school count); an erased holder's certificates",
+    "assessments.services.content": "content is global: attempts at any school count",
+    "assessments.services.certificate_records": "an erased holder's certificates, at every school",
     "assessments.selectors": "the public verification page belongs to no school: by unguessable code only",
 }
 

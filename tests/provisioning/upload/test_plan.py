@@ -200,6 +200,9 @@ def test_a_row_may_not_change_an_account_holding_a_role_elsewhere_the_uploader_m
     RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=shared), role_id="centre_admin")
     row = plan_of(school_a, eo_user, [ca_row(shared)]).rows[0]
     assert row.outcome == "error" and "roles you may not grant (Centre Admin)" in row.messages
+    # Authority is per school: this school's Centre Admin is nobody at Birch, a Centre Admin of both may.
+    assert plan_of(school_a, centre_admin, [ca_row(shared)]).rows[0].outcome == "error"
+    RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=centre_admin), role_id="centre_admin")
     assert plan_of(school_a, centre_admin, [ca_row(shared)]).rows[0].outcome == "update"
 
 
