@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import exceptions
 
@@ -17,6 +18,17 @@ from provisioning.upload import urls as upload_urls
 
 def health(request):
     return JsonResponse({"status": "ok"})
+
+
+def not_found(request, exception=None):
+    """A path nothing answers: JSON for an API client (a malformed id in /api/... matches no route), the
+    page for a person."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = not_found
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):

@@ -44,3 +44,12 @@ def test_every_school_operation_lists_401_and_403_and_each_refusal_describes_its
             assert {"401", "403"} <= set(op["responses"]), f"{method} {path}"
         for code in {"400", "401", "403", "404"} & set(op["responses"]):
             assert op["responses"][code].get("content"), f"{method} {path} {code} says nothing of its body"
+
+
+def test_an_api_path_nothing_answers_is_a_json_404(client, login, centre_admin, school_a):
+    login(centre_admin)
+    response = client.get(f"/api/s/{school_a.slug}/accounts/not-a-uuid/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    page = client.get(f"/s/{school_a.slug}/users/not-a-uuid/edit/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
