@@ -57,8 +57,8 @@ def _timed(forecast, pid: int, repeat: int) -> tuple[float, float, list]:
 
 
 def _plan_items(school, content: bytes) -> list[dict]:
-    from provisioning.sync import plan as planning
     from provisioning.sync import services
+    from provisioning.sync import sync_plan as planning
     from provisioning.sync.feeds import parse_feed
 
     feed = parse_feed(content, name="feed.zip", org_identifier=school.urn)

@@ -121,7 +121,7 @@ def _upload_rows(data: bytes, name: str) -> list[list]:
 def files_naming_erase(person: PersonNamed) -> int:
     """accounts.erasure's hook: this school's uploads, upload reports, credentials sheets and sync
     starter-code sheets that name the person are removed."""
-    from provisioning.sync import credentials
+    from provisioning.sync import starter_slips
 
     school, removed = person.school, 0
     for batch in UploadBatch.objects.filter(school=school).exclude(file=""):
@@ -143,7 +143,7 @@ def files_naming_erase(person: PersonNamed) -> int:
 
             def discard(run=run):
                 with scope(school=school):
-                    credentials._credentials_delete(run)  # the sheet and any zip prepared from it
+                    starter_slips._credentials_delete(run)  # the sheet and any zip prepared from it
 
             transaction.on_commit(discard)
             removed += 1

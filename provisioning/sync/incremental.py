@@ -30,7 +30,7 @@ from django.db import connection
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncRecord, SyncRun
 from provisioning.sync import feeds
-from provisioning.sync import plan as planning
+from provisioning.sync import sync_plan as planning
 from provisioning.sync.bulk import pg_array
 
 PERSON_FILES, LINK_FILE = feeds.PERSON_FILES, feeds.LINK_FILE

@@ -13,9 +13,9 @@ from django_scopes import scope
 from structlog.contextvars import bound_contextvars
 
 from provisioning.models import SchoolNightly, SyncRun
-from provisioning.sync import plan as planning
 from provisioning.sync import services
-from provisioning.sync.credentials import credentials_purge
+from provisioning.sync import sync_plan as planning
+from provisioning.sync.starter_slips import credentials_purge
 from provisioning.upload.services import upload_credentials_purge
 from tenancy.models import School
 

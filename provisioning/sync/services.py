@@ -24,15 +24,15 @@ from accounts.selectors import grantable_roles
 from accounts.services import Actor
 from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import incremental
-from provisioning.sync import plan as planning
+from provisioning.sync import sync_plan as planning
 from provisioning.sync.apply import APPLY_STEPS, apply_plan, deactivate_if_nothing_left
 from provisioning.sync.bulk import insert_rows
-from provisioning.sync.credentials import credentials_purge  # noqa: F401 - callers purge through services
 from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
+from provisioning.sync.revoke_warning import contacts_to_revoke_check
 from provisioning.sync.selectors import nominated_contact_emails
-from provisioning.sync.usernames import planned_names_taken
-from provisioning.sync.warnings import contacts_to_revoke_check
+from provisioning.sync.starter_slips import credentials_purge  # noqa: F401 - callers purge through services
+from provisioning.sync.username_policy import planned_names_taken
 from tenancy.models import Job, School
 from tenancy.services import job_give_up, job_progress, job_start, job_succeed
 from tenancy.spreadsheets import internal_csv_writer
@@ -128,7 +128,7 @@ def _jsonable(value):
 
 def username_preview(*, policy: SyncPolicy, samples: list[dict]) -> list[dict]:
     """What usernames these settings would give (before collision counters), for the policy page."""
-    from provisioning.sync.usernames import username_stem
+    from provisioning.sync.username_policy import username_stem
 
     return [{**s, "username": username_stem(policy, s) or ""} for s in samples]
 

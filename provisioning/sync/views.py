@@ -12,7 +12,7 @@ from accounts.models import Membership
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncRun
-from provisioning.sync import credentials, selectors, services
+from provisioning.sync import selectors, services, starter_slips
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SyncPolicyForm
 
@@ -168,8 +168,8 @@ def sync_run_detail(request, school_slug, run_id):
 def _starter_codes(request, run) -> dict:
     """What the starter-codes box shows: the codes' run and their "Prepare starter codes" job."""
     shown = Perm.SYNC_MANAGE in request.school_perms and bool(run.credentials) and not run.credentials_downloaded_at
-    job = credentials.credentials_job(school=request.school, run=run) if shown else None
-    return {"run": run, "codes_shown": shown, "codes_job": job, "codes_ready": credentials.credentials_ready(job)}
+    job = starter_slips.credentials_job(school=request.school, run=run) if shown else None
+    return {"run": run, "codes_shown": shown, "codes_job": job, "codes_ready": starter_slips.credentials_ready(job)}
 
 
 @require_perm(Perm.SYNC_HISTORY_VIEW)
@@ -211,10 +211,10 @@ def sync_credentials(request, school_slug, run_id):
     """Download starter codes: starts "Prepare starter codes" (or shows the one already started)."""
     run = _run_or_404(request, run_id)
     try:
-        credentials.credentials_prepare_start(
+        starter_slips.credentials_prepare_start(
             school=request.school, actor=request.user, run=run, base_url=request.build_absolute_uri("/")
         )
-    except credentials.CredentialsGone as exc:
+    except starter_slips.CredentialsGone as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
 
@@ -232,8 +232,8 @@ def sync_credentials_download(request, school_slug, run_id):
     """The prepared zip, once, within 24 hours; then the codes are gone. GET only: a HEAD would take them."""
     run = _run_or_404(request, run_id)
     try:
-        download = credentials.credentials_take(school=request.school, actor=request.user, run=run)
-    except credentials.CredentialsGone as exc:
+        download = starter_slips.credentials_take(school=request.school, actor=request.user, run=run)
+    except starter_slips.CredentialsGone as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
     return FileResponse(download.file, as_attachment=True, filename=download.filename, content_type="application/zip")

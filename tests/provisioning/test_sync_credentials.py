@@ -21,7 +21,8 @@ from pypdf import PdfReader
 from accounts.models import AuditEvent, StarterCode
 from provisioning import tasks
 from provisioning.models import SyncRun
-from provisioning.sync import credentials, services
+from provisioning.sync import services
+from provisioning.sync import starter_slips as credentials
 from tenancy.models import Job
 from tests.provisioning.sync_helpers import feed_zip, run_sync, staff, student
 

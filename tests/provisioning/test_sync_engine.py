@@ -181,7 +181,7 @@ def test_usernames_never_collide_across_schools_and_get_a_counter(school_a, scho
 def test_counters_for_a_run_where_every_name_clashes_take_a_few_queries(school_a, school_b, size,
                                                                         django_assert_max_num_queries):  # fmt: skip
     """A second school using the same MIS codes: every stem is taken, some counters too (held or in use)."""
-    from provisioning.sync.usernames import resolve
+    from provisioning.sync.username_policy import resolve
 
     for i in range(size):
         member(school_b, username=f"n{i}x")
@@ -373,7 +373,7 @@ def test_the_same_feed_again_repeats_the_no_change_plan_without_reading_it(schoo
 
 
 def test_the_quick_unchanged_check_plans_exactly_what_the_full_comparison_does(school_a, school_b, monkeypatch):
-    from provisioning.sync import plan as planning
+    from provisioning.sync import sync_plan as planning
     from provisioning.sync.feeds import parse_feed
     from provisioning.sync.services import policy_for
 

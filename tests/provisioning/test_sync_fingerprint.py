@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SchoolDataChange, SchoolDataVersion
 from provisioning.sync import bulk, services
-from provisioning.sync import plan as planning
+from provisioning.sync import sync_plan as planning
 from provisioning.sync.apply import MEMBERSHIP_INSERT
 from tests.factories import ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
 from tests.provisioning.sync_helpers import feed_zip, run_sync, student

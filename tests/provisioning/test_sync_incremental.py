@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Account, ContactLink, Membership
 from provisioning.models import SyncRun
 from provisioning.sync import incremental, services
-from provisioning.sync import plan as planning
+from provisioning.sync import sync_plan as planning
 from provisioning.sync.feeds import parse_feed
 from tests.factories import MembershipFactory, RoleAssignmentFactory
 from tests.provisioning.sync_helpers import contact, feed_zip, receive, run_sync, staff, student

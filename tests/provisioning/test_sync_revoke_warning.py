@@ -11,8 +11,8 @@ from django_scopes import scope, scopes_disabled
 from accounts.models import Membership
 from provisioning.contacts.selectors import ContactStatus, RevokeReason, contacts_moving_to_revoke, contacts_with_state
 from provisioning.models import SyncRun
-from provisioning.sync import plan as planning
 from provisioning.sync import selectors, services
+from provisioning.sync import sync_plan as planning
 from provisioning.sync.feeds import parse_feed
 from tests.factories import MembershipFactory, member
 from tests.provisioning.sync_helpers import contact, feed_zip, receive, run_sync, staff, student

@@ -17,7 +17,7 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Account, ContactLink, Membership, RoleAssignment
 from accounts.permissions import BULK_NEVER_GRANTS
-from provisioning.sync import usernames
+from provisioning.sync import username_policy
 from provisioning.sync.bulk import new_ids, pg_array
 from provisioning.sync.feeds import ParsedFeed
 
@@ -465,8 +465,8 @@ def make_plan(
             if row["status"] == ACTIVE and not person.get("roles"):
                 if _same(row, person, school_pk, is_student, is_contact, roles.get(row["id"], ()), wanted_roles):
                     own = str(row["home_school_id"]) == school_pk
-                    stem = usernames.username_stem(policy, person) if own else ""
-                    if not stem or usernames.fits_stem(row["username"], stem):
+                    stem = username_policy.username_stem(policy, person) if own else ""
+                    if not stem or username_policy.fits_stem(row["username"], stem):
                         counts["unchanged"] += 1
                         continue
             _plan_existing(plan, policy, school, row, person_type, person, state, renames, extra_roles_ok)
@@ -561,8 +561,8 @@ def _plan_existing(plan, policy, school, row, person_type, person, state, rename
     missing = [r for r in wanted_roles if r not in held]
     if missing:
         before["roles"], after["roles"] = sorted(held), sorted(held | set(missing))
-    stem = usernames.username_stem(policy, person) if own_account else ""
-    rename = bool(stem) and not usernames.fits_stem(row["username"], stem)
+    stem = username_policy.username_stem(policy, person) if own_account else ""
+    rename = bool(stem) and not username_policy.fits_stem(row["username"], stem)
     common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
     if row["status"] != ACTIVE:
         before["status"], after["status"] = row["status"], ACTIVE
@@ -627,7 +627,7 @@ def _plan_renames(plan, renames):
     if not renames:
         return
     wanted = [(i, stem, item["account_id"]) for i, (item, stem) in enumerate(renames)]
-    chosen = usernames.resolve(wanted, given=plan.usernames_given)
+    chosen = username_policy.resolve(wanted, given=plan.usernames_given)
     for i, (item, _stem) in enumerate(renames):
         new = chosen[i]
         if new != item["username"]:
@@ -767,7 +767,7 @@ def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):
                     )
                 )
             continue
-        stem = usernames.username_stem(policy, person)
+        stem = username_policy.username_stem(policy, person)
         if not stem:
             plan.add(_item("skipped", person_type, code, reason=EMPTY_USERNAME))
             continue
@@ -777,7 +777,7 @@ def _plan_newcomers(plan, policy, school, newcomers, state, codes_now):
         codes_now[person_type][code] = item["membership_id"]
         to_name.append((len(pending), stem))
         pending.append(item)
-    chosen = usernames.resolve([(i, stem, None) for i, stem in to_name], given=plan.usernames_given)
+    chosen = username_policy.resolve([(i, stem, None) for i, stem in to_name], given=plan.usernames_given)
     for i, item in enumerate(pending):
         item["username"] = item["after"]["username"] = chosen[i]
         plan.add(item)
