@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.permissions import Perm
 from provisioning.models import Feed, SyncRecord, SyncRun
 from provisioning.sync import selectors, services
+from provisioning.sync.feed_intake import feed_receive
 from tenancy.api import SchoolAPIView
 
 MAX_FEED_BYTES = 200 * 1024 * 1024
@@ -73,7 +74,7 @@ class FeedPushApi(SchoolAPIView):
             raise exceptions.ValidationError({"file": "Send the export as a file, in the multipart field file."})
         if upload.size > MAX_FEED_BYTES:
             raise exceptions.ValidationError({"file": "The export is larger than 200 MB."})
-        feed = services.feed_receive(
+        feed = feed_receive(
             school=self.school, actor=request.user, name=upload.name or "feed.zip", content=upload.read(),
             source=Feed.Source.API,
         )  # fmt: skip

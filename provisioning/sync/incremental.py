@@ -9,7 +9,7 @@ skip records for untouched people are carried over. Leaving dates that came due 
 
 When the school was written to since by anyone else (an edit by hand, an upload, another school's transfer), the
 fingerprint has moved; on PostgreSQL the change rows then name the memberships those writes touched
-(planning.changes_by_hand), and those people are planned again as well, whatever their lines. Where that cannot
+(changes_by_hand), and those people are planned again as well, whatever their lines. Where that cannot
 be known (SQLite, a deleted membership, an emptied table), it plans in full.
 
 A feed of 100,000 people with 5% changed then costs a few hundred milliseconds to compare instead of reading
@@ -30,11 +30,15 @@ from django.db import connection
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncRecord, SyncRun
 from provisioning.sync import feeds
-from provisioning.sync import sync_plan as planning
-from provisioning.sync.bulk import pg_array
+from provisioning.sync.bulk import IN_BATCH, in_chunks, pg_array
+from provisioning.sync.fingerprint import changes_by_hand
+from provisioning.sync.plan_item import SyncPlan
+from provisioning.sync.plan_newcomers import EMPTY_USERNAME
+from provisioning.sync.state import STATE_FIELDS, STATE_KEYS, SchoolState, fingerprint_and_active, state_row
+from provisioning.sync.sync_plan import MISSING, MOVED, make_plan
 
 PERSON_FILES, LINK_FILE = feeds.PERSON_FILES, feeds.LINK_FILE
-BATCH = planning.BATCH
+BATCH = IN_BATCH
 
 
 @dataclass
@@ -46,7 +50,7 @@ class FeedFile:
     quoted: bool
 
 
-def plan_changes(*, school, policy, run, content: bytes, today: date | None = None) -> planning.Plan | None:
+def plan_changes(*, school, policy, run, content: bytes, today: date | None = None) -> SyncPlan | None:
     """The run's plan from the changes since the last applied run, or None to plan in full."""
     today = today or date.today()
     before = _last_applied(school, run, policy)
@@ -62,7 +66,7 @@ def plan_changes(*, school, policy, run, content: bytes, today: date | None = No
         return None
     if any(new[name].header != old[name].header for name in new):
         return None
-    fingerprint, active_count = planning.fingerprint_and_active(school)
+    fingerprint, active_count = fingerprint_and_active(school)
     by_hand: dict[str, set[str]] = {}
     if fingerprint != before.applied_fingerprint:
         by_hand = _changed_by_hand(school, before)
@@ -81,11 +85,11 @@ def _changed_by_hand(school, before: SyncRun) -> dict[str, set[str]] | None:
     """{person type: MIS codes} of the people written to since that run by anyone else (an edit by hand, an
     upload, another school's sync): they are planned again, whatever their lines. None (plan in full) when
     that is not known, or when one has no MIS code (the planner matches those by account, not by line)."""
-    ids = planning.changes_by_hand(school, before.applied_fingerprint)
+    ids = changes_by_hand(school, before.applied_fingerprint)
     if ids is None:
         return None
     codes: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
-    for chunk in planning.in_chunks(ids, "uuid"):
+    for chunk in in_chunks(ids, "uuid"):
         for person_type, code in Membership.objects.filter(school=school, id__in=chunk).values_list(
             "person_type", "mis_code"
         ):
@@ -232,7 +236,7 @@ class _Changes:
         self.school, self.policy, self.new, self.old = school, policy, new, old
         self.before, self.today, self.since, self.fingerprint = before, today, since, fingerprint
         self.feed = feeds.ParsedFeed(file_format="rollcall_csv")
-        self.state = planning.SchoolState(fingerprint=fingerprint, links_prefiltered=True)
+        self.state = SchoolState(fingerprint=fingerprint, links_prefiltered=True)
         self.touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         # Of the touched, those whose links may plan otherwise than last time (see _link_touched_settle).
         self.link_touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
@@ -247,7 +251,7 @@ class _Changes:
         self.link_encoding = "utf-8"
         self.gone_pairs: set[tuple[str, str]] = set()
 
-    def plan(self) -> planning.Plan | None:
+    def plan(self) -> SyncPlan | None:
         for file_name, person_type in PERSON_FILES.items():
             self.feed.modes[person_type] = "bulk" if file_name in self.new else "absent"
             if file_name in self.new and not self._people(file_name, person_type):
@@ -261,9 +265,7 @@ class _Changes:
         if LINK_FILE in self.new and not self._links(carried):
             return None
         self._load_state()
-        plan = planning.make_plan(
-            school=self.school, policy=self.policy, feed=self.feed, state=self.state, settled=self.settled
-        )
+        plan = make_plan(school=self.school, policy=self.policy, feed=self.feed, state=self.state, settled=self.settled)
         for item in carried:
             plan.add(item)
         return plan
@@ -336,10 +338,10 @@ class _Changes:
             person_type, code = record["person_type"], record["mis_code"]
             if code in self.touched.get(person_type, ()):
                 continue  # planned again
-            if record["reason"] == planning.EMPTY_USERNAME or record["reason"].startswith(planning.MOVED):
+            if record["reason"] == EMPTY_USERNAME or record["reason"].startswith(MOVED):
                 return None  # another school may hold (or have let go of) this person by now: plan in full
             carried.append(record)
-            if not record["reason"].startswith(planning.MISSING):
+            if not record["reason"].startswith(MISSING):
                 self.settled["unchanged"] -= 1  # a line of the feed, counted above
         return carried
 
@@ -408,16 +410,16 @@ class _Changes:
                     if codes - {""}:
                         cursor.execute(MEMBERS_PG, [self.school.pk, person_type, pg_array(sorted(codes - {""}))])
                         for *values, role_ids in cursor.fetchall():
-                            row = dict(zip(planning.STATE_KEYS, values, strict=True))
+                            row = dict(zip(STATE_KEYS, values, strict=True))
                             members[(person_type, row["mis_code"])] = row
                             if role_ids:
                                 roles[row["id"]].update(role_ids)
             return
         for person_type, codes in self.touched.items():
-            for chunk in planning.in_chunks(codes - {""}, "text"):
+            for chunk in in_chunks(codes - {""}, "text"):
                 rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
-                for values in rows.order_by().values_list(*planning.STATE_FIELDS):
-                    row = planning.state_row(values)
+                for values in rows.order_by().values_list(*STATE_FIELDS):
+                    row = state_row(values)
                     members[(person_type, row["mis_code"])] = row
         self._roles([row["id"] for row in members.values()])
 
@@ -446,19 +448,19 @@ class _Changes:
         for key, row in state.members.items():
             ends[key] = row["id"]
         for person_type, codes in wanted.items():  # links' other ends: their ids are enough
-            for chunk in planning.in_chunks(codes - self.touched[person_type] - {""}, "text"):
+            for chunk in in_chunks(codes - self.touched[person_type] - {""}, "text"):
                 rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
                 for code, pk in rows.order_by().values_list("mis_code", "id"):
                     ends[(person_type, code)] = str(pk)
-        for values in Membership.objects.filter(school=self.school, mis_code="").values_list(*planning.STATE_FIELDS):
-            row = planning.state_row(values)
+        for values in Membership.objects.filter(school=self.school, mis_code="").values_list(*STATE_FIELDS):
+            row = state_row(values)
             state.uncoded[(row["person_type"], row["account_id"])] = row
         if self.feed.modes["link"] != "absent":
             self._resolve_link_ends(ends)
             self._held_links(ends)
 
     def _roles(self, ids: list[str]) -> None:
-        for chunk in planning.in_chunks(ids, "uuid"):
+        for chunk in in_chunks(ids, "uuid"):
             rows = RoleAssignment.objects.filter(school=self.school, membership_id__in=chunk)
             for membership_id, role in rows.values_list("membership_id", "role_id"):
                 self.state.roles[str(membership_id)].add(role)
@@ -515,7 +517,7 @@ class _Changes:
         }
 
 
-# planning.PG_MEMBERS for some people of one type, each with its role ids (ids as text: str() of thousands of
+# PG_MEMBERS for some people of one type, each with its role ids (ids as text: str() of thousands of
 # UUIDs costs more than reading them).
 MEMBERS_PG = """
 SELECT m.id::text, m.account_id::text, m.person_type, m.mis_code, m.status, m.year_group, m.form, m.portal_access,
@@ -550,7 +552,7 @@ def _links_held(school, contact_ids: set[str], student_ids: set[str]) -> list[tu
               "student__mis_code")  # fmt: skip
     out = []
     for end, ids in (("contact", contact_ids), ("student", student_ids)):
-        for chunk in planning.in_chunks(ids, "uuid"):
+        for chunk in in_chunks(ids, "uuid"):
             rows = ContactLink.objects.filter(school=school, **{f"{end}_id__in": chunk}).order_by()
             out.extend((str(i), str(c), str(s), *rest) for i, c, s, *rest in rows.values_list(*fields))
     return out

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Membership, RoleAssignment
 from provisioning.models import Feed, SchoolNightly, SyncRecord, SyncRun
+from provisioning.sync import guard
 from tenancy.models import School
 from tenancy.spreadsheets import csv_writer
 
@@ -70,7 +71,7 @@ def records_for_account(*, school: School, account_id) -> QuerySet[SyncRecord]:
 def run_warnings(run: SyncRun) -> list[str]:
     """The run's warnings, in words a data manager can act on."""
     count = (run.counts or {}).get(CONTACTS_TO_REVOKE, 0)
-    if count <= run.guard_threshold:
+    if not guard.exceeds(count, run.guard_threshold):
         return []
     contacts = "contact" if count == 1 else "contacts"
     return [

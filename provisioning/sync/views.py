@@ -13,8 +13,10 @@ from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncRun
 from provisioning.sync import selectors, services, starter_slips
+from provisioning.sync.feed_intake import feed_receive, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SyncPolicyForm
+from provisioning.sync.policy import policy_for, policy_save, username_preview
 
 MAX_FEED_BYTES = 200 * 1024 * 1024
 SAMPLES = [
@@ -45,11 +47,11 @@ def _policy_form(request, policy, data=None):
 @require_perm(Perm.SYNC_MANAGE)
 def sync_policy(request, school_slug):
     """The Bulk User Synchronise page: feeds, settings (Save), Synchronise Users and the latest preview."""
-    policy = services.policy_for(request.school)
+    policy = policy_for(request.school)
     form = _policy_form(request, policy, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.policy_save(
+            policy_save(
                 school=request.school,
                 actor=request.user,
                 values=form.policy_values(),
@@ -80,9 +82,9 @@ def _policy_context(request, policy, form) -> dict:
         "form": form,
         "policy": policy,
         "feeds": feeds,
-        "newest_feed": services.newest_feed(request.school),
+        "newest_feed": newest_feed(request.school),
         "open_run": selectors.latest_open_run(school=request.school),
-        "samples": services.username_preview(policy=policy, samples=SAMPLES),
+        "samples": username_preview(policy=policy, samples=SAMPLES),
         "can_view_history": Perm.SYNC_HISTORY_VIEW in request.school_perms,
     }
 
@@ -91,13 +93,13 @@ def _policy_context(request, policy, form) -> dict:
 @require_perm(Perm.SYNC_MANAGE)
 def sync_username_preview(request, school_slug):
     """htmx: the usernames the settings on screen would give, before they are saved."""
-    policy = services.policy_for(request.school)
+    policy = policy_for(request.school)
     form = _policy_form(request, policy, request.POST)
     form.is_valid()
     for name in ("username_method", "lowercase", "prepend_text", "postpend_text"):
         if name in form.cleaned_data:
             setattr(policy, name, form.cleaned_data[name])
-    samples = services.username_preview(policy=policy, samples=SAMPLES)
+    samples = username_preview(policy=policy, samples=SAMPLES)
     return render(request, "provisioning/sync/_username_preview.html", {"samples": samples})
 
 
@@ -115,7 +117,7 @@ def sync_feed_upload(request, school_slug):
         name, content = uploads[0].name, uploads[0].read()
     else:
         name, content = "export.zip", bundle_csv_files({f.name: f.read() for f in uploads})
-    feed = services.feed_receive(school=request.school, actor=request.user, name=name, content=content, source="upload")
+    feed = feed_receive(school=request.school, actor=request.user, name=name, content=content, source="upload")
     if feed.state == feed.State.VALID:
         messages.success(request, f"{feed.file_name} accepted. Press Synchronise Users to see what it would do.")
     else:

@@ -12,6 +12,7 @@ from provisioning.models import SyncRun
 from provisioning.sync import incremental, services
 from provisioning.sync import sync_plan as planning
 from provisioning.sync.feeds import parse_feed
+from provisioning.sync.policy import policy_for
 from tests.factories import MembershipFactory, RoleAssignmentFactory
 from tests.provisioning.sync_helpers import contact, feed_zip, receive, run_sync, staff, student
 
@@ -65,7 +66,7 @@ def comparable(plan):
 
 def both_ways(school, content, *, today=None):
     """(plan from the changes, plan in full) of this feed, or (None, full plan) when the first steps aside."""
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     run = SyncRun.objects.create(school=school, feed=receive(school, content), trigger="manual")
     quick = incremental.plan_changes(school=school, policy=policy, run=run, content=content, today=today)
     full = planning.make_plan(school=school, policy=policy, feed=parse_feed(content, today=today))
@@ -262,7 +263,7 @@ def test_sign_ins_since_the_last_run_do_not_make_it_step_aside(school_a):
 
 def test_it_steps_aside_when_the_policy_changed_since(school_a):
     applied(school_a)
-    policy = services.policy_for(school_a)
+    policy = policy_for(school_a)
     policy.username_method = "first_last"
     policy.save()
     quick, _full = both_ways(school_a, base_feed())
