@@ -7,6 +7,8 @@ confirmation. The revoke warning (revoke_warning.py) holds the contacts a run mo
 Access to the same threshold.
 """
 
+from provisioning.sync.plan_item import Outcome
+
 
 def threshold_for(policy, active_count: int) -> int:
     if policy.guard_threshold is not None:
@@ -16,8 +18,8 @@ def threshold_for(policy, active_count: int) -> int:
 
 def count(counts: dict, items: list[dict]) -> int:
     """Archives and renames: what the guard counts in a plan (its counts per outcome and its items)."""
-    renames = sum(1 for item in items if item["outcome"] == "update" and "username" in item["after"])
-    return counts.get("archive", 0) + renames
+    renames = sum(1 for item in items if item["outcome"] == Outcome.UPDATE and "username" in item["after"])
+    return counts.get(Outcome.ARCHIVE, 0) + renames
 
 
 def exceeds(count: int, threshold: int) -> bool:

@@ -32,7 +32,7 @@ from provisioning.models import SyncRecord, SyncRun
 from provisioning.sync import feeds
 from provisioning.sync.bulk import IN_BATCH, in_chunks, pg_array
 from provisioning.sync.fingerprint import changes_by_hand
-from provisioning.sync.plan_item import SyncPlan
+from provisioning.sync.plan_item import Outcome, SyncPlan
 from provisioning.sync.plan_newcomers import EMPTY_USERNAME
 from provisioning.sync.state import STATE_FIELDS, STATE_KEYS, SchoolState, fingerprint_and_active, state_row
 from provisioning.sync.sync_plan import MISSING, MOVED, make_plan
@@ -103,7 +103,7 @@ def _transferred_in(school, before: SyncRun) -> list[tuple[str, str]]:
     """People that run took over from another school. Their account came with its username, which this school's
     policy may name otherwise: the full comparison renames it (or skips it, with overwrite off) the next night,
     whatever their line says, so they are planned again too."""
-    records = SyncRecord.objects.filter(school=school, run=before, outcome="transfer").exclude(mis_code="")
+    records = SyncRecord.objects.filter(school=school, run=before, outcome=Outcome.TRANSFER).exclude(mis_code="")
     return list(records.values_list("person_type", "mis_code"))
 
 
@@ -244,7 +244,7 @@ class _Changes:
         self.deleted: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.by_hand: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}  # see _changed_by_hand
         self.gone: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
-        self.settled = {"unchanged": 0, "link_unchanged": 0}
+        self.settled = {Outcome.UNCHANGED: 0, "link_unchanged": 0}
         # (contact code, student code) as bytes in the links file's encoding -> the pair's first line
         self.current_pairs: dict[tuple[bytes, bytes], bytes] = {}
         self.link_attention: set[tuple[bytes, bytes]] = set()
@@ -300,7 +300,7 @@ class _Changes:
         self.changed[person_type] = here & removed_codes  # a changed line is removed and added: still here
         self.deleted[person_type] = {p["mis_code"] for p in people if p.get("deleted")}
         lines = sum(1 for line in new.lines if line.strip(_BLANK))
-        self.settled["unchanged"] += lines - len(people)
+        self.settled[Outcome.UNCHANGED] += lines - len(people)
         return True
 
     def _due_lines(self, file: FeedFile, leaving_at: int | None) -> list[bytes]:
@@ -327,7 +327,9 @@ class _Changes:
         """Skips of the earlier run for people (and links) nothing touched plan the same again: carried over."""
         fields = ["entity", "outcome", "person_type", "mis_code", "membership_id", "account_id", "username",
                   "before", "after", "reason"]  # fmt: skip
-        records = SyncRecord.objects.filter(school=self.school, run=self.before, outcome="skipped").values(*fields)
+        records = SyncRecord.objects.filter(school=self.school, run=self.before, outcome=Outcome.SKIPPED).values(
+            *fields
+        )
         carried = []
         for record in records:
             record = {**record, "membership_id": _text(record["membership_id"]),
@@ -342,7 +344,7 @@ class _Changes:
                 return None  # another school may hold (or have let go of) this person by now: plan in full
             carried.append(record)
             if not record["reason"].startswith(MISSING):
-                self.settled["unchanged"] -= 1  # a line of the feed, counted above
+                self.settled[Outcome.UNCHANGED] -= 1  # a line of the feed, counted above
         return carried
 
     # --- links ---------------------------------------------------------------------------------------

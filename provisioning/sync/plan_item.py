@@ -7,9 +7,7 @@ keeps every item that changes or skips something.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from accounts.permissions import BULK_NEVER_GRANTS
 from provisioning.models import SyncRecord
-from provisioning.sync.policy import policy_roles
 
 Outcome = SyncRecord.Outcome
 
@@ -28,12 +26,12 @@ class SyncPlan:
     def add(self, item: dict) -> None:
         key = item["outcome"] if item["entity"] == "person" else f"link_{item['outcome']}"
         self.counts[key] += 1
-        if item["outcome"] != "unchanged":
+        if item["outcome"] != Outcome.UNCHANGED:
             self.items.append(item)
 
 
 def plan_item(
-    outcome,
+    outcome: Outcome,
     person_type,
     code,
     *,
@@ -47,7 +45,7 @@ def plan_item(
 ) -> dict:
     return {
         "entity": entity,
-        "outcome": outcome,
+        "outcome": outcome.value,  # the plain text a stored record holds: plans compare equal however made
         "person_type": person_type,
         "mis_code": code,
         "membership_id": membership_id,
@@ -72,11 +70,3 @@ def wanted_values(person_type: str, person: dict) -> tuple[dict, dict]:
     elif person_type == "contact":
         membership = {"portal_access": person["portal_access"]}
     return account, membership
-
-
-def roles_for(policy, person_type, person, grantable) -> list[str]:
-    roles = list(policy_roles(policy, person_type))
-    if person_type == "staff" and person.get("roles"):
-        allowed = (grantable if grantable is not None else set(policy.staff_roles)) - BULK_NEVER_GRANTS
-        roles += [r for r in person["roles"] if r in allowed and r not in roles]
-    return roles

@@ -2,7 +2,7 @@
 each held link of a contact it lists that it no longer names archived."""
 
 from provisioning.sync.feeds import ParsedFeed
-from provisioning.sync.plan_item import plan_item
+from provisioning.sync.plan_item import Outcome, plan_item
 from provisioning.sync.state import SchoolState
 
 
@@ -21,7 +21,7 @@ def plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
             missing = "contact" if contact_id is None else "student"
             plan.add(
                 plan_item(
-                    "skipped",
+                    Outcome.SKIPPED,
                     "contact",
                     code,
                     entity="link",
@@ -47,11 +47,11 @@ def plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
             "student_code": link["student_code"],
         }
         if held is None:
-            plan.add(plan_item("create", "contact", code, entity="link", after={**values, **ends}))
+            plan.add(plan_item(Outcome.CREATE, "contact", code, entity="link", after={**values, **ends}))
         else:
             plan.add(
                 plan_item(
-                    "update",
+                    Outcome.UPDATE,
                     "contact",
                     code,
                     entity="link",
@@ -66,7 +66,7 @@ def plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
             if (contact_id, student_id) not in wanted and (state.links_prefiltered or contact_id in touched_contacts):
                 plan.add(
                     plan_item(
-                        "archive",
+                        Outcome.ARCHIVE,
                         "contact",
                         "",
                         entity="link",

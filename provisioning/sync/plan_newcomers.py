@@ -14,7 +14,8 @@ from django_scopes import scopes_disabled
 from accounts.models import Account, Membership
 from provisioning.sync import username_policy
 from provisioning.sync.bulk import in_chunks, new_ids
-from provisioning.sync.plan_item import plan_item, roles_for, wanted_values
+from provisioning.sync.plan_item import Outcome, plan_item, wanted_values
+from provisioning.sync.policy import roles_for
 
 ACTIVE, ARCHIVED = Membership.Status.ACTIVE, Membership.Status.ARCHIVED
 EMPTY_USERNAME = "No account is created where the username would be empty."
@@ -88,7 +89,7 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
                 m = here[0]
                 row = state.uncoded.get((person_type, account_id)) or {}
                 item = plan_item(
-                    "update",
+                    Outcome.UPDATE,
                     person_type,
                     code,
                     membership_id=str(m["id"]),
@@ -114,7 +115,7 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
                 after.update({"from_membership_id": str(old["id"]), "from_school_id": str(old["school_id"])})
                 plan.add(
                     plan_item(
-                        "transfer",
+                        Outcome.TRANSFER,
                         person_type,
                         code,
                         membership_id=membership_id,
@@ -129,7 +130,7 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
                 after["existing_account"] = True
                 plan.add(
                     plan_item(
-                        "create",
+                        Outcome.CREATE,
                         person_type,
                         code,
                         membership_id=membership_id,
@@ -142,10 +143,10 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
             continue
         stem = username_policy.username_stem(policy, person)
         if not stem:
-            plan.add(plan_item("skipped", person_type, code, reason=EMPTY_USERNAME))
+            plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=EMPTY_USERNAME))
             continue
         item = plan_item(
-            "create", person_type, code, membership_id=next(fresh_ids), account_id=next(fresh_ids), after=after
+            Outcome.CREATE, person_type, code, membership_id=next(fresh_ids), account_id=next(fresh_ids), after=after
         )
         codes_now[person_type][code] = item["membership_id"]
         to_name.append((len(pending), stem))

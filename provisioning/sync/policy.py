@@ -100,3 +100,11 @@ def policy_lock(school: School) -> SyncPolicy:
     """Two runs for one school never overlap: each holds the policy row's lock for its whole work."""
     policy_for(school)
     return SyncPolicy.objects.select_for_update().get(school=school)
+
+
+def roles_for(policy, person_type, person, grantable) -> list[str]:
+    roles = list(policy_roles(policy, person_type))
+    if person_type == "staff" and person.get("roles"):
+        allowed = (grantable if grantable is not None else set(policy.staff_roles)) - BULK_NEVER_GRANTS
+        roles += [r for r in person["roles"] if r in allowed and r not in roles]
+    return roles

@@ -20,10 +20,11 @@ from accounts.models import ContactLink, Membership, PersonType
 from accounts.selectors import portal_links
 from provisioning.contacts import selectors as contact_states
 from provisioning.contacts.selectors import ContactStatus, RevokeReason
+from provisioning.sync.plan_item import Outcome
 from tenancy.models import School
 
 # The sync's plan (sync_plan.py) is a list of item dicts; only these outcomes change anything.
-_APPLIED = {"create", "update", "transfer", "archive", "reactivate"}
+_APPLIED = {Outcome.CREATE, Outcome.UPDATE, Outcome.TRANSFER, Outcome.ARCHIVE, Outcome.REACTIVATE}
 
 
 @dataclass
@@ -60,10 +61,10 @@ def _plan_effects(items) -> _PlanEffects:
 def _link_effects(effects: _PlanEffects, item: dict) -> None:
     outcome, after = item["outcome"], item["after"]
     link_id = str(item["membership_id"] or "")
-    if outcome == "archive":
+    if outcome == Outcome.ARCHIVE:
         effects.links_gone.add(link_id)
         _link_hit(effects, link_id, item["before"].get("contact_membership_id"))
-    elif outcome == "update":
+    elif outcome == Outcome.UPDATE:
         effects.link_portal[link_id] = bool(after["portal_access"])
         if not after["portal_access"]:
             _link_hit(effects, link_id, after.get("contact_membership_id"))
@@ -82,14 +83,14 @@ def _link_hit(effects: _PlanEffects, link_id: str, contact_id) -> None:
 def _person_effects(effects: _PlanEffects, item: dict) -> None:
     outcome, after, person_type = item["outcome"], item["after"], item["person_type"]
     membership_id, account_id = str(item["membership_id"]), str(item["account_id"])
-    if outcome in ("create", "transfer"):
+    if outcome in (Outcome.CREATE, Outcome.TRANSFER):
         effects.status[membership_id] = Membership.Status.ACTIVE
         effects.accounts_joining.add(account_id)
         if after.get("from_membership_id"):  # the other school's membership is closed
             effects.status[str(after["from_membership_id"])] = Membership.Status.ARCHIVED
-    if outcome in ("reactivate", "transfer"):
+    if outcome in (Outcome.REACTIVATE, Outcome.TRANSFER):
         effects.accounts_on.add(account_id)
-    if outcome not in ("update", "reactivate", "archive"):
+    if outcome not in (Outcome.UPDATE, Outcome.REACTIVATE, Outcome.ARCHIVE):
         return
     if "status" in after:
         effects.status[membership_id] = after["status"]

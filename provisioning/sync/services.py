@@ -28,6 +28,7 @@ from provisioning.sync.bulk import insert_rows, prefer_index_lookups
 from provisioning.sync.feed_intake import newest_feed
 from provisioning.sync.feeds import parse_feed
 from provisioning.sync.fingerprint import sync_writes
+from provisioning.sync.plan_item import Outcome
 from provisioning.sync.policy import policy_lock
 from provisioning.sync.revoke_warning import contacts_to_revoke_check
 from provisioning.sync.sync_plan import SyncPlan, make_plan
@@ -327,7 +328,7 @@ def _store_records(run: SyncRun, items: list[dict]) -> None:
 
 def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
     """Codes reach the disk only once the apply has committed: a rolled-back run leaves none behind."""
-    by_account = {str(i["account_id"]): i for i in items if i["outcome"] == "create"}
+    by_account = {str(i["account_id"]): i for i in items if i["outcome"] == Outcome.CREATE}
     out = io.StringIO()
     writer = internal_csv_writer(out)  # read back by credentials.py, never handed out
     for account_id, code in codes:

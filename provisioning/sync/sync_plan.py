@@ -16,10 +16,10 @@ from accounts.models import Membership
 from provisioning.sync import guard, username_policy
 from provisioning.sync.bulk import in_chunks
 from provisioning.sync.feeds import ParsedFeed
-from provisioning.sync.plan_item import SyncPlan, plan_item, roles_for, wanted_values
+from provisioning.sync.plan_item import Outcome, SyncPlan, plan_item, wanted_values
 from provisioning.sync.plan_links import plan_links
 from provisioning.sync.plan_newcomers import plan_newcomers
-from provisioning.sync.policy import policy_roles
+from provisioning.sync.policy import policy_roles, roles_for
 from provisioning.sync.state import SchoolState, load_state
 
 ACTIVE, LEFT, ARCHIVED = Membership.Status.ACTIVE, Membership.Status.LEFT, Membership.Status.ARCHIVED
@@ -89,7 +89,7 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
         if person_type == "student" and years and person["year_group"].strip().lower() not in years:
             plan.add(
                 plan_item(
-                    "skipped",
+                    Outcome.SKIPPED,
                     person_type,
                     code,
                     reason=f"Year {person['year_group'] or '(none)'} is not in Student Year Levels to Sync.",
@@ -104,7 +104,9 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
             continue
         if row is None:
             if not person["active"]:
-                plan.add(plan_item("skipped", person_type, code, reason="Left in the MIS before an account was made."))
+                plan.add(
+                    plan_item(Outcome.SKIPPED, person_type, code, reason="Left in the MIS before an account was made.")
+                )
                 continue
             people.newcomers.append((person_type, person))
             continue
@@ -117,7 +119,7 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
                 own = str(row["home_school_id"]) == school_pk
                 stem = username_policy.username_stem(policy, person) if own else ""
                 if not stem or username_policy.fits_stem(row["username"], stem):
-                    counts["unchanged"] += 1
+                    counts[Outcome.UNCHANGED] += 1
                     continue
         _plan_existing(plan, policy, school, row, person_type, person, state, people.renames, people.grantable)
     return seen
@@ -154,19 +156,21 @@ def _same(row, person, school_pk, is_student, is_contact, held, wanted_roles) ->
 
 def _plan_leaver(plan, policy, row, person_type, code, *, reason):
     if row is None:
-        plan.add(plan_item("skipped", person_type, code, reason=f"{reason} No account is held here."))
+        plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=f"{reason} No account is held here."))
         return
     if row["status"] != ACTIVE:
-        plan.add(plan_item("unchanged", person_type, code))
+        plan.add(plan_item(Outcome.UNCHANGED, person_type, code))
         return
     common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
     if not policy.archive_inactive:
-        plan.add(plan_item("skipped", person_type, code, reason=f"{reason} Archive inactive users is off.", **common))
+        plan.add(
+            plan_item(Outcome.SKIPPED, person_type, code, reason=f"{reason} Archive inactive users is off.", **common)
+        )
         return
     grace = getattr(policy, f"{person_type}_grace_days")
     to = LEFT if grace else ARCHIVED
     before, after = {"status": ACTIVE}, {"status": to}
-    plan.add(plan_item("archive", person_type, code, before=before, after=after, reason=reason, **common))
+    plan.add(plan_item(Outcome.ARCHIVE, person_type, code, before=before, after=after, reason=reason, **common))
 
 
 def _plan_existing(plan, policy, school, row, person_type, person, state, renames, grantable):
@@ -190,7 +194,7 @@ def _plan_existing(plan, policy, school, row, person_type, person, state, rename
     common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
     if row["status"] != ACTIVE:
         before["status"], after["status"] = row["status"], ACTIVE
-        item = plan_item("reactivate", person_type, person["mis_code"], before=before, after=after, **common)
+        item = plan_item(Outcome.REACTIVATE, person_type, person["mis_code"], before=before, after=after, **common)
         if rename and policy.overwrite_existing:
             renames.append((item, stem))
         if own_account:
@@ -199,12 +203,12 @@ def _plan_existing(plan, policy, school, row, person_type, person, state, rename
             plan.reactivations.append(item)
         return
     if not after and not rename:
-        plan.add(plan_item("unchanged", person_type, person["mis_code"]))
+        plan.add(plan_item(Outcome.UNCHANGED, person_type, person["mis_code"]))
         return
     if not policy.overwrite_existing:
         plan.add(
             plan_item(
-                "skipped",
+                Outcome.SKIPPED,
                 person_type,
                 person["mis_code"],
                 before=before,
@@ -214,7 +218,7 @@ def _plan_existing(plan, policy, school, row, person_type, person, state, rename
             )
         )
         return
-    item = plan_item("update", person_type, person["mis_code"], before=before, after=after, **common)
+    item = plan_item(Outcome.UPDATE, person_type, person["mis_code"], before=before, after=after, **common)
     if rename:
         renames.append((item, stem))
     plan.add(item)
@@ -238,7 +242,7 @@ def _settle_reactivations(plan, school) -> None:
         if where is None:
             plan.add(item)
             continue
-        item = {**item, "outcome": "skipped", "before": {}, "after": {}}
+        item = {**item, "outcome": Outcome.SKIPPED.value, "before": {}, "after": {}}
         item["reason"] = (
             f"{MOVED}{where}, which holds them now: not taken back. Take them out of this school's MIS "
             f"export, or ask {where} to let them go first."

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Account, UsernameHold
 from accounts.services.usernames import username_normalise
 from provisioning.sync.bulk import pg_array
+from provisioning.sync.plan_item import Outcome
 
 BATCH = 900  # under SQLite's default limit on query parameters
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
@@ -166,9 +167,9 @@ def planned_names_taken(items: list[dict]) -> list[str]:
         if item["entity"] != "person":
             continue
         after = item["after"]
-        if item["outcome"] == "create" and not after.get("existing_account"):
+        if item["outcome"] == Outcome.CREATE and not after.get("existing_account"):
             given.append((item["username"], None))
-        elif item["outcome"] in ("update", "reactivate") and "username" in after:
+        elif item["outcome"] in (Outcome.UPDATE, Outcome.REACTIVATE) and "username" in after:
             given.append((after["username"], item["account_id"]))
     if not given:
         return []
