@@ -16,6 +16,15 @@ from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from tenancy.models import School
 
 log = logging.getLogger(__name__)
+MAX_FEED_BYTES = 200 * 1024 * 1024
+
+
+def feed_too_large(size: int) -> str | None:
+    """Why a feed of `size` bytes is refused before it is read (the API and the upload screen ask the same),
+    or None."""
+    if size > MAX_FEED_BYTES:
+        return f"The export is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB."
+    return None
 
 
 def feed_receive(*, school: School, actor: Account | None, name: str, content: bytes, source: str) -> Feed:

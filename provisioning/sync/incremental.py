@@ -289,7 +289,7 @@ class _Changes:
                 line for line, (code, _) in zip(new.lines, codes, strict=True) if code in wanted and line not in skip
             ]
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")
-        people = feeds._people(scratch, file_name, person_type, [new.header, *_cells(new, attention)], self.today)
+        people = feeds.read_people(scratch, file_name, person_type, [new.header, *_cells(new, attention)], self.today)
         if not scratch.ok:
             return False
         self.feed.people[person_type] = people
@@ -390,7 +390,7 @@ class _Changes:
         )
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")  # no modes: ends were checked on receipt
         rows = _cells(new, attention_lines)
-        self.feed.links = feeds._links(scratch, [new.header, *rows])
+        self.feed.links = feeds.read_links(scratch, [new.header, *rows])
         if not scratch.ok:
             return False
         self.link_attention = {

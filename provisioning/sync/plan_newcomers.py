@@ -62,6 +62,7 @@ def _memberships_into(found, account_ids) -> None:
 
 
 def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
+    """Each newcomer's outcome, in the feed's order; new accounts are named together at the end."""
     if not newcomers:
         return
     by_upn, by_email = _find_elsewhere(school, newcomers)
@@ -81,65 +82,8 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
             existing = by_email.get(person["email"].lower())
         after = {**account_wanted, **membership_wanted, "roles": roles, "mis_code": code}
         if existing is not None:
-            account_id = str(existing["id"])
-            held = memberships.get(account_id, [])
-            here = [m for m in held if str(m["school_id"]) == str(school.pk) and m["person_type"] == person_type]
-            if here:
-                # The same person under a new MIS code: keep the account and membership, change the code.
-                m = here[0]
-                row = state.uncoded.get((person_type, account_id)) or {}
-                item = plan_item(
-                    Outcome.UPDATE,
-                    person_type,
-                    code,
-                    membership_id=str(m["id"]),
-                    account_id=account_id,
-                    username=existing["username"],
-                    before={"mis_code": m["mis_code"]},
-                    after={"mis_code": code, **({"status": ACTIVE} if m["status"] != ACTIVE else {})},
-                )
-                codes_now[person_type][code] = str(m["id"])
-                if row:
-                    item["before"]["status"] = row.get("status")
-                plan.add(item)
-                continue
-            others = [
-                m
-                for m in held
-                if str(m["school_id"]) != str(school.pk) and m["person_type"] == person_type and m["status"] != ARCHIVED
-            ]
-            membership_id = next(fresh_ids)
-            codes_now[person_type][code] = membership_id
-            if person_type in ("student", "staff") and others:
-                old = others[0]
-                after.update({"from_membership_id": str(old["id"]), "from_school_id": str(old["school_id"])})
-                plan.add(
-                    plan_item(
-                        Outcome.TRANSFER,
-                        person_type,
-                        code,
-                        membership_id=membership_id,
-                        account_id=account_id,
-                        username=existing["username"],
-                        before={"school_id": str(old["school_id"]), "status": old["status"]},
-                        after=after,
-                        reason="Held by another school: the account and username move here.",
-                    )
-                )
-            else:
-                after["existing_account"] = True
-                plan.add(
-                    plan_item(
-                        Outcome.CREATE,
-                        person_type,
-                        code,
-                        membership_id=membership_id,
-                        account_id=account_id,
-                        username=existing["username"],
-                        after=after,
-                        reason="Already has an account: added to this school, not duplicated.",
-                    )
-                )
+            held = memberships.get(str(existing["id"]), [])
+            _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids)
             continue
         stem = username_policy.username_stem(policy, person)
         if not stem:
@@ -155,3 +99,47 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
     for i, item in enumerate(pending):
         item["username"] = item["after"]["username"] = chosen[i]
         plan.add(item)
+
+
+def _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids) -> None:
+    """A newcomer who already has an account: a new MIS code here, a transfer from another school, or the
+    account added to this school."""
+    account_id = str(existing["id"])
+    here = [m for m in held if str(m["school_id"]) == str(school.pk) and m["person_type"] == person_type]
+    if here:
+        # The same person under a new MIS code: keep the account and membership, change the code.
+        m = here[0]
+        row = state.uncoded.get((person_type, account_id)) or {}
+        item = plan_item(
+            Outcome.UPDATE,
+            person_type,
+            code,
+            membership_id=str(m["id"]),
+            account_id=account_id,
+            username=existing["username"],
+            before={"mis_code": m["mis_code"]},
+            after={"mis_code": code, **({"status": ACTIVE} if m["status"] != ACTIVE else {})},
+        )
+        codes_now[person_type][code] = str(m["id"])
+        if row:
+            item["before"]["status"] = row.get("status")
+        plan.add(item)
+        return
+    others = [
+        m
+        for m in held
+        if str(m["school_id"]) != str(school.pk) and m["person_type"] == person_type and m["status"] != ARCHIVED
+    ]
+    membership_id = next(fresh_ids)
+    codes_now[person_type][code] = membership_id
+    common = {"membership_id": membership_id, "account_id": account_id, "username": existing["username"]}
+    if person_type in ("student", "staff") and others:
+        old = others[0]
+        after.update({"from_membership_id": str(old["id"]), "from_school_id": str(old["school_id"])})
+        before = {"school_id": str(old["school_id"]), "status": old["status"]}
+        reason = "Held by another school: the account and username move here."
+        plan.add(plan_item(Outcome.TRANSFER, person_type, code, before=before, after=after, reason=reason, **common))
+        return
+    after["existing_account"] = True
+    reason = "Already has an account: added to this school, not duplicated."
+    plan.add(plan_item(Outcome.CREATE, person_type, code, after=after, reason=reason, **common))

@@ -13,12 +13,11 @@ from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncRun
 from provisioning.sync import selectors, services, starter_slips
-from provisioning.sync.feed_intake import feed_receive, newest_feed
+from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SyncPolicyForm
 from provisioning.sync.policy import policy_for, policy_save, username_preview
 
-MAX_FEED_BYTES = 200 * 1024 * 1024
 SAMPLES = [
     {"mis_code": "S798236", "given_name": "Lucy", "family_name": "Adachi", "email": "lucy.adachi@example.org"},
     {"mis_code": "S833954", "given_name": "Zoë", "family_name": "O'Brien-Best", "email": ""},
@@ -110,8 +109,8 @@ def sync_feed_upload(request, school_slug):
     if not uploads:
         messages.error(request, "Choose the MIS export to upload.")
         return redirect("sync_policy", school_slug=school_slug)
-    if sum(f.size for f in uploads) > MAX_FEED_BYTES:
-        messages.error(request, "The export is larger than 200 MB; split it or ask support.")
+    if too_large := feed_too_large(sum(f.size for f in uploads)):
+        messages.error(request, f"{too_large} Split it or ask support.")
         return redirect("sync_policy", school_slug=school_slug)
     if len(uploads) == 1 and not uploads[0].name.lower().endswith(".csv"):
         name, content = uploads[0].name, uploads[0].read()
