@@ -3,13 +3,13 @@ that was applied.
 
 When the school's accounts are exactly as that run left them (the state fingerprint taken right after its apply)
 and the policy has not changed since it was planned, a line identical to a line of that run's feed can only plan
-as it planned then: unchanged, or the same skip. So only the lines that are new, changed or gone are parsed and
-planned, with what the school holds for those people alone; everything else is counted, and the earlier run's
-skip records for untouched people are carried over. Leaving dates that came due since are planned again.
+as it planned then: unchanged, or the same skip. So only the lines that are new, changed or gone (feed_diff.py)
+are parsed and planned, with what the school holds for those people alone; everything else is counted, and the
+earlier run's skip records for untouched people are carried over. Leaving dates that came due since are planned again.
 
 When the school was written to since by anyone else (an edit by hand, an upload, another school's transfer), the
 fingerprint has moved; on PostgreSQL the change rows then name the memberships those writes touched
-(changes_by_hand), and those people are planned again as well, whatever their lines. Where that cannot
+(fingerprint.changes_by_hand), and those people are planned again as well, whatever their lines. Where that cannot
 be known (SQLite, a deleted membership, an emptied table), it plans in full.
 
 A feed of 100,000 people with 5% changed then costs a few hundred milliseconds to compare instead of reading
@@ -19,17 +19,13 @@ now resolve) returns None, and the caller plans in full. tests/provisioning/test
 ways to the same plan.
 """
 
-import csv
-import io
-import zipfile
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection
 
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncRecord, SyncRun
-from provisioning.sync import feeds
+from provisioning.sync import feed_diff, feeds
 from provisioning.sync.bulk import IN_BATCH, in_chunks, pg_array
 from provisioning.sync.fingerprint import changes_by_hand
 from provisioning.sync.plan_item import Outcome, SyncPlan
@@ -39,15 +35,6 @@ from provisioning.sync.sync_plan import MISSING, MOVED, make_plan
 
 PERSON_FILES, LINK_FILE = feeds.PERSON_FILES, feeds.LINK_FILE
 BATCH = IN_BATCH
-
-
-@dataclass
-class FeedFile:
-    header: list[str]
-    data: bytes
-    lines: list[bytes]  # data lines, without the header
-    encoding: str
-    quoted: bool
 
 
 def plan_changes(*, school, policy, run, content: bytes, today: date | None = None) -> SyncPlan | None:
@@ -61,7 +48,7 @@ def plan_changes(*, school, policy, run, content: bytes, today: date | None = No
             old_content = handle.read()
     except OSError:
         return None
-    new, old = _feed_files(content), _feed_files(old_content)
+    new, old = feed_diff.feed_files(content), feed_diff.feed_files(old_content)
     if new is None or old is None or set(new) != set(old):
         return None
     if any(new[name].header != old[name].header for name in new):
@@ -124,113 +111,6 @@ def _last_applied(school, run, policy) -> SyncRun | None:
     return before
 
 
-def _feed_files(content: bytes) -> dict[str, FeedFile] | None:
-    """The export's CSV files as lines. None for anything a line-by-line comparison could misread."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-        infos = archive.infolist()
-    except zipfile.BadZipFile:
-        return None
-    files = {}
-    for info in infos:
-        base = info.filename.rsplit("/", 1)[-1].lower()
-        if not base.endswith(".csv") or base[:-4] not in (*PERSON_FILES, LINK_FILE):
-            continue
-        data = archive.read(info)
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        try:
-            data.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = "cp1252"
-        lines = data.splitlines()
-        quoted = b'"' in data
-        if quoted and any(line.count(b'"') % 2 for line in lines if b'"' in line):
-            return None  # a quoted line break: a record is not a line
-        if not lines:
-            return None
-        header = next(csv.reader([lines[0].decode(encoding, errors="replace")]), [])
-        files[base[:-4]] = FeedFile(header=header, data=data, lines=lines[1:], encoding=encoding, quoted=quoted)
-    return files or None
-
-
-def _cells(file: FeedFile, lines: list[bytes]) -> list[list[str]]:
-    text = [line.decode(file.encoding, errors="replace") for line in lines]
-    if not file.quoted:
-        return [t.split(",") for t in text]
-    return list(csv.reader(text))
-
-
-def _column(file: FeedFile, column: str) -> int | None:
-    for i, name in enumerate(file.header):
-        if feeds.normalise_header(name) == column:
-            return i
-    return None
-
-
-def _cell(cells: list[str], i: int | None) -> str:
-    return cells[i].strip() if i is not None and i < len(cells) else ""
-
-
-_BLANK = b' ,"\t\r'
-
-
-def _added_removed(new: FeedFile, old: FeedFile) -> tuple[list[bytes] | None, list[bytes]]:
-    """New or changed lines (in file order) and lines gone; None when most of the file changed, as
-    planning in full then costs no more."""
-    if new.data == old.data:
-        return [], []  # the nightly case: a file exactly as it was
-    old_set, new_set = set(old.lines), set(new.lines)
-    added = [line for line in new.lines if line not in old_set]
-    removed = [line for line in old.lines if line not in new_set]
-    if len(added) + len(removed) > len(new.lines) // 2 + 50:
-        return None, removed
-    return added, removed
-
-
-def _pairs(file: FeedFile, lines: list[bytes], contact_at: int, student_at: int) -> list[tuple[bytes, bytes]]:
-    """(contact code, student code) of each line as bytes in the file's encoding, without decoding or reading
-    the other cells. Without quoting a comma always ends a cell, in UTF-8 and Windows-1252 alike, and
-    bytes.strip() is str.strip() unless a cell begins or ends with a byte beyond ASCII's printable range (a
-    Unicode space, say): such a line alone goes through the csv reader."""
-    if file.quoted:
-        return [_pair_read(file, cells, contact_at, student_at) for cells in _cells(file, lines)]
-    last = max(contact_at, student_at)
-    out = []
-    for line in lines:
-        cells = line.split(b",", last + 1)
-        if len(cells) <= last:
-            cells += [b""] * (last + 1 - len(cells))
-        out.append((cells[contact_at].strip(), cells[student_at].strip()))
-    separators = any(b in file.data for b in _ODD_EDGES)
-    if separators or not file.data.isascii():
-        for i, (contact, student) in enumerate(out):
-            if (separators or not (contact.isascii() and student.isascii())) and (_odd(contact) or _odd(student)):
-                out[i] = _pair_read(file, _cells(file, [lines[i]])[0], contact_at, student_at)
-    return out
-
-
-_ODD_EDGES = [bytes([b]) for b in range(28, 32)]  # str.strip() takes these ASCII separators off; bytes.strip() not
-
-
-def _first_lines(pairs: list[tuple[bytes, bytes]], lines: list[bytes]) -> dict[tuple[bytes, bytes], bytes]:
-    first: dict[tuple[bytes, bytes], bytes] = {}
-    keep_first = first.setdefault
-    for pair, line in zip(pairs, lines, strict=True):
-        keep_first(pair, line)
-    first.pop((b"", b""), None)
-    return first
-
-
-def _odd(code: bytes) -> bool:
-    return bool(code) and (code[0] > 127 or 28 <= code[0] < 32 or code[-1] > 127 or 28 <= code[-1] < 32)
-
-
-def _pair_read(file: FeedFile, cells: list[str], contact_at: int, student_at: int) -> tuple[bytes, bytes]:
-    return _cell(cells, contact_at).encode(file.encoding), _cell(cells, student_at).encode(file.encoding)
-
-
 class _Changes:
     def __init__(self, school, policy, new, old, before, today, since, fingerprint):
         self.school, self.policy, self.new, self.old = school, policy, new, old
@@ -274,36 +154,40 @@ class _Changes:
 
     def _people(self, file_name: str, person_type: str) -> bool:
         new, old = self.new[file_name], self.old[file_name]
-        added, removed = _added_removed(new, old)
+        added, removed = feed_diff.added_removed(new, old)
         if added is None:
             return False
-        code_at = _column(new, "mis_code")
+        code_at = feed_diff.column_at(new, "mis_code")
         skip = set(added)
-        attention = added + [line for line in self._due_lines(new, _column(new, "leaving_date")) if line not in skip]
+        attention = added + [
+            line for line in self._due_lines(new, feed_diff.column_at(new, "leaving_date")) if line not in skip
+        ]
         by_hand = self.by_hand[person_type]
         if by_hand:
             skip.update(attention)
             wanted = {code.encode(new.encoding) for code in by_hand}
-            codes = _pairs(new, new.lines, code_at, code_at)
+            codes = feed_diff.pairs(new, new.lines, code_at, code_at)
             attention += [
                 line for line, (code, _) in zip(new.lines, codes, strict=True) if code in wanted and line not in skip
             ]
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")
-        people = feeds.read_people(scratch, file_name, person_type, [new.header, *_cells(new, attention)], self.today)
+        people = feeds.read_people(
+            scratch, file_name, person_type, [new.header, *feed_diff.read_cells(new, attention)], self.today
+        )
         if not scratch.ok:
             return False
         self.feed.people[person_type] = people
         here = {p["mis_code"] for p in people}
-        removed_codes = {_cell(cells, code_at) for cells in _cells(old, removed)} - {""}
+        removed_codes = {feed_diff.cell_at(cells, code_at) for cells in feed_diff.read_cells(old, removed)} - {""}
         self.touched[person_type] = here | removed_codes | by_hand
         self.gone[person_type] = removed_codes - here
         self.changed[person_type] = here & removed_codes  # a changed line is removed and added: still here
         self.deleted[person_type] = {p["mis_code"] for p in people if p.get("deleted")}
-        lines = sum(1 for line in new.lines if line.strip(_BLANK))
+        lines = sum(1 for line in new.lines if line.strip(feed_diff.BLANK))
         self.settled[Outcome.UNCHANGED] += lines - len(people)
         return True
 
-    def _due_lines(self, file: FeedFile, leaving_at: int | None) -> list[bytes]:
+    def _due_lines(self, file: feed_diff.FeedFile, leaving_at: int | None) -> list[bytes]:
         """Lines whose leaving date came due since the earlier run read them (found by the dates' text)."""
         if leaving_at is None or self.since >= self.today:
             return []
@@ -317,8 +201,8 @@ class _Changes:
         since, today = self.since.isoformat(), self.today.isoformat()
         return [
             line
-            for line, cells in zip(candidates, _cells(file, candidates), strict=True)
-            if since < _cell(cells, leaving_at) <= today
+            for line, cells in zip(candidates, feed_diff.read_cells(file, candidates), strict=True)
+            if since < feed_diff.cell_at(cells, leaving_at) <= today
         ]
 
     # --- the earlier run's skips -----------------------------------------------------------------------
@@ -351,20 +235,20 @@ class _Changes:
 
     def _links(self, carried: list[dict]) -> bool:
         new, old = self.new[LINK_FILE], self.old[LINK_FILE]
-        contact_at, student_at = _column(new, "contact_code"), _column(new, "student_code")
-        added, removed = _added_removed(new, old)
+        contact_at, student_at = feed_diff.column_at(new, "contact_code"), feed_diff.column_at(new, "student_code")
+        added, removed = feed_diff.added_removed(new, old)
         if added is None:
             return False
         added = set(added)
         encoding = self.link_encoding = new.encoding
-        pairs = _pairs(new, new.lines, contact_at, student_at)
-        first = _first_lines(pairs, new.lines)  # each pair's first line, in file order: the one that counts
+        pairs = feed_diff.pairs(new, new.lines, contact_at, student_at)
+        first = feed_diff.first_lines(pairs, new.lines)  # each pair's first line, in file order: the one that counts
         self.current_pairs = first
-        gone = set(_pairs(old, removed, contact_at, student_at))
+        gone = set(feed_diff.pairs(old, removed, contact_at, student_at))
         if len(first) < len(pairs) - pairs.count((b"", b"")):
             # A pair on several lines: lines that only swapped places are neither added nor removed, yet another
             # line may now come first. Such pairs are planned again (a file without repeats skips this read).
-            old_first = _first_lines(_pairs(old, old.lines, contact_at, student_at), old.lines)
+            old_first = feed_diff.first_lines(feed_diff.pairs(old, old.lines, contact_at, student_at), old.lines)
             gone.update(pair for pair, line in first.items() if old_first.get(pair, line) != line)
         contacts = {code.encode(encoding) for code in self.link_touched["contact"]}
         students = {code.encode(encoding) for code in self.link_touched["student"]}
@@ -389,7 +273,7 @@ class _Changes:
             else []
         )
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")  # no modes: ends were checked on receipt
-        rows = _cells(new, attention_lines)
+        rows = feed_diff.read_cells(new, attention_lines)
         self.feed.links = feeds.read_links(scratch, [new.header, *rows])
         if not scratch.ok:
             return False
@@ -502,8 +386,8 @@ class _Changes:
 
     def _contact_codes(self) -> set[str]:
         file = self.new["contacts"]
-        code_at = _column(file, "mis_code")
-        return {code.decode(file.encoding) for code, _ in _pairs(file, file.lines, code_at, code_at) if code}
+        code_at = feed_diff.column_at(file, "mis_code")
+        return {code.decode(file.encoding) for code, _ in feed_diff.pairs(file, file.lines, code_at, code_at) if code}
 
     def _held_link(self, link_id, contact_id, student_id, relationship, portal, pair, contact_absent, contacts_in_feed):
         contact_code = pair[0]

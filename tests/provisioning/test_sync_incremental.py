@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ContactLink, Membership
 from provisioning.models import SyncRun
-from provisioning.sync import incremental, services
+from provisioning.sync import feed_diff, incremental, services
 from provisioning.sync import sync_plan as planning
 from provisioning.sync.feeds import parse_feed
 from provisioning.sync.policy import policy_for
@@ -361,13 +361,13 @@ def test_link_codes_read_from_bytes_match_the_csv_reader(encoding):
     text = "contact_code,student_code,relationship\nCÉ1,S1,Mère\n C2 ,\xa0S2\xa0,Père\nC3\x1f,S3,\nC4\n,S5,x\n"
     data = text.encode(encoding)
     lines = data.splitlines()
-    file = incremental.FeedFile(header=lines[0].decode(encoding).split(","), data=data, lines=lines[1:],
+    file = feed_diff.FeedFile(header=lines[0].decode(encoding).split(","), data=data, lines=lines[1:],
                                 encoding=encoding, quoted=False)  # fmt: skip
-    quoted = incremental.FeedFile(**{**file.__dict__, "quoted": True})
+    quoted = feed_diff.FeedFile(**{**file.__dict__, "quoted": True})
 
-    fast = incremental._pairs(file, file.lines, 0, 1)
+    fast = feed_diff.pairs(file, file.lines, 0, 1)
 
-    assert fast == incremental._pairs(quoted, quoted.lines, 0, 1)
+    assert fast == feed_diff.pairs(quoted, quoted.lines, 0, 1)
     assert [(c.decode(encoding), s.decode(encoding)) for c, s in fast] == [
         ("CÉ1", "S1"), ("C2", "S2"), ("C3", "S3"), ("C4", ""), ("", "S5")
     ]  # fmt: skip
