@@ -330,7 +330,7 @@ def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
     """Codes reach the disk only once the apply has committed: a rolled-back run leaves none behind."""
     by_account = {str(i["account_id"]): i for i in items if i["outcome"] == Outcome.CREATE}
     out = io.StringIO()
-    writer = internal_csv_writer(out)  # read back by credentials.py, never handed out
+    writer = internal_csv_writer(out)  # read back by starter_slips.py, never handed out
     for account_id, code in codes:
         item = by_account.get(str(account_id), {})
         a = item.get("after", {})
