@@ -11,8 +11,12 @@ from provisioning.sync import guard
 from tenancy.models import School
 from tenancy.spreadsheets import csv_writer
 
-OUTCOME_ORDER = ["create", "update", "transfer", "archive", "reactivate", "skipped", "unchanged"]
-LINK_OUTCOMES = ["link_create", "link_update", "link_archive", "link_skipped", "link_unchanged"]
+_O = SyncRecord.Outcome
+OUTCOME_ORDER = [
+    o.value for o in (_O.CREATE, _O.UPDATE, _O.TRANSFER, _O.ARCHIVE, _O.REACTIVATE, _O.SKIPPED, _O.UNCHANGED)
+]
+# A run's counts of contact links are the outcome's name with link_ before it (SyncPlan.add).
+LINK_OUTCOMES = [f"link_{o.value}" for o in (_O.CREATE, _O.UPDATE, _O.ARCHIVE, _O.SKIPPED, _O.UNCHANGED)]
 CONTACTS_TO_REVOKE = "contacts_to_revoke"  # in run.counts: contacts the run moves into Ready to Revoke Access
 
 
