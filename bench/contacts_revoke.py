@@ -5,7 +5,7 @@ PostgreSQL.
 
 Imports bench.sync's school once (password method "random": every contact holds a starter code), plans
 bench.sync's 5% change + 2% leavers feed without applying it, and times contacts_moving_to_revoke on the
-plan's items (what provisioning.sync.warnings runs while every sync is planned), and on a plan with no
+plan's items (what provisioning.sync.revoke_warning runs while every sync is planned), and on a plan with no
 change. Each figure is the median of --repeat runs: wall time, and CPU time (this process and its
 PostgreSQL backend; steadier than wall time on a busy machine). Uses its own database
 (postgres://postgres@127.0.0.1:5432, created and dropped here). With --json the last line is one JSON
@@ -57,12 +57,12 @@ def _timed(forecast, pid: int, repeat: int) -> tuple[float, float, list]:
 
 
 def _plan_items(school, content: bytes) -> list[dict]:
-    from provisioning.sync import plan as planning
-    from provisioning.sync import services
+    from provisioning.sync import sync_plan as planning
     from provisioning.sync.feeds import parse_feed
+    from provisioning.sync.policy import policy_for
 
     feed = parse_feed(content, name="feed.zip", org_identifier=school.urn)
-    return planning.make_plan(school=school, policy=services.policy_for(school), feed=feed).items
+    return planning.make_plan(school=school, policy=policy_for(school), feed=feed).items
 
 
 def main(argv=None) -> int:
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         from django.test.utils import CaptureQueriesContext
         from django_scopes import scope, scopes_disabled
 
-        from provisioning.contacts.selectors import contacts_moving_to_revoke
+        from provisioning.sync.revoke_forecast import contacts_moving_to_revoke
 
         with scopes_disabled():
             school = bench_school()

@@ -173,9 +173,9 @@ def bench_school():
 def bench_policy(school) -> None:
     """What the figures are for: usernames from MIS codes, starter codes, no mass-change guard, leavers archived
     at once (so a re-sync's leavers are archived, the dearer path)."""
-    from provisioning.sync import services
+    from provisioning.sync.policy import policy_for
 
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     policy.password_method, policy.username_method, policy.guard_threshold = "random", "mis_code", 10**7
     policy.staff_roles, policy.student_grace_days, policy.staff_grace_days = ["teacher_security"], 0, 0
     policy.save()
@@ -225,9 +225,9 @@ def school_day(school, share: float = 0.3, edits: int = 20) -> None:
 def touch_policy(school) -> None:
     """A policy saved since the last run (even unchanged): the next run must compare the whole feed with
     everyone the school holds, and still find nothing to do."""
-    from provisioning.sync import services
+    from provisioning.sync.policy import policy_for
 
-    services.policy_for(school).save()
+    policy_for(school).save()
 
 
 def analyze() -> None:
@@ -242,9 +242,10 @@ def one_sync(school, content: bytes, *, label: str, profile: bool = False) -> tu
 
     from provisioning.models import SyncRun
     from provisioning.sync import services
+    from provisioning.sync.feed_intake import feed_receive
 
     with scope(school=school):
-        feed = services.feed_receive(school=school, actor=None, name=f"{label}.zip", content=content, source="api")
+        feed = feed_receive(school=school, actor=None, name=f"{label}.zip", content=content, source="api")
         assert feed.state == "valid", feed.errors[:5]
         run = SyncRun.objects.create(school=school, feed=feed, trigger="scheduled", dry_run=False)
         if profile:

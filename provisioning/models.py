@@ -355,7 +355,7 @@ class SchoolDataChange(models.Model):
     One row per (school, transaction), so no two transactions ever write the same row and an edit never
     waits on a running sync, or a sync on an edit, through it. The sync's fingerprint is the school's
     folded version plus the statements of these rows; a sync folds them into SchoolDataVersion as it
-    finishes (provisioning.sync.plan.applied_fingerprint), so a school keeps only the rows of the
+    finishes (provisioning.sync.state.applied_fingerprint), so a school keeps only the rows of the
     transactions since its last sync. Like the version, left alone when a school is deleted.
     """
 

@@ -22,7 +22,7 @@ from django_scopes import scope
 
 from accounts.erasure import PersonNamed
 from provisioning.models import Feed, SyncRun, UploadBatch
-from provisioning.sync import credentials
+from provisioning.sync import starter_slips
 from provisioning.upload.reader import read_upload
 from tenancy.models import Job, School
 from tenancy.services import REPORT_NAMED_DELETED, job_report_remove
@@ -141,7 +141,7 @@ def files_naming_erase(person: PersonNamed) -> int:
 
             def discard(run=run):
                 with scope(school=school):
-                    credentials._credentials_delete(run)  # the sheet and any zip prepared from it
+                    starter_slips._credentials_delete(run)  # the sheet and any zip prepared from it
 
             transaction.on_commit(discard)
             removed += 1

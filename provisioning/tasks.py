@@ -9,7 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from provisioning import retention
-from provisioning.sync import credentials, nightly, services
+from provisioning.sync import nightly, services, starter_slips
 from tenancy.services import for_each_school
 from tenancy.tasks import run_school_job
 
@@ -21,7 +21,7 @@ def sync_run_job(school_id: str, job_id: str) -> None:
 
 @shared_task(name="provisioning.sync_credentials_prepare")
 def sync_credentials_prepare(school_id: str, job_id: str) -> None:
-    run_school_job(school_id, job_id, credentials.credentials_prepare)
+    run_school_job(school_id, job_id, starter_slips.credentials_prepare)
 
 
 @shared_task(name="provisioning.sync_scheduled_tick")

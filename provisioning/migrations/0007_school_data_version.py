@@ -10,7 +10,7 @@ from django.db import migrations, models
 # to its own row's statement count. No two transactions share a row, so a writer never waits for another
 # here: an edit by hand and a sync of the same school, each holding row locks the other wants, cannot
 # deadlock through this table as they did through a version row every writer updated. How the sync reads,
-# folds and compares these rows, and why each case comes out right: provisioning/sync/plan.py, above
+# folds and compares these rows, and why each case comes out right: provisioning/sync/fingerprint.py, above
 # PG_SEEN_AND_OWN.
 #
 # Statement-level AFTER triggers with transition tables: one upsert per school per statement, however many

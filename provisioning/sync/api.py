@@ -14,9 +14,8 @@ from rest_framework.response import Response
 from accounts.permissions import Perm
 from provisioning.models import Feed, SyncRecord, SyncRun
 from provisioning.sync import selectors, services
+from provisioning.sync.feed_intake import feed_receive, feed_too_large
 from tenancy.api import SchoolAPIView
-
-MAX_FEED_BYTES = 200 * 1024 * 1024
 
 
 class FeedSerializer(serializers.ModelSerializer):
@@ -71,9 +70,9 @@ class FeedPushApi(SchoolAPIView):
         upload = request.data.get("file")
         if not isinstance(upload, UploadedFile):  # missing, or sent as a text field
             raise exceptions.ValidationError({"file": "Send the export as a file, in the multipart field file."})
-        if upload.size > MAX_FEED_BYTES:
-            raise exceptions.ValidationError({"file": "The export is larger than 200 MB."})
-        feed = services.feed_receive(
+        if too_large := feed_too_large(upload.size):
+            raise exceptions.ValidationError({"file": too_large})
+        feed = feed_receive(
             school=self.school, actor=request.user, name=upload.name or "feed.zip", content=upload.read(),
             source=Feed.Source.API,
         )  # fmt: skip

@@ -18,6 +18,7 @@ from accounts.credentials import STARTER_CODE_DAYS, starter_code_values
 from accounts.models import Account, ContactLink, Membership, RoleAssignment, StarterCode
 from accounts.services import usernames_hold
 from provisioning.sync.bulk import insert_rows, new_ids, pk_chunks, update_rows
+from provisioning.sync.plan_item import Outcome
 
 ACCOUNT_FIELDS = ("username", "given_name", "family_name", "email", "upn")
 MEMBERSHIP_FIELDS = ("mis_code", "year_group", "form", "portal_access", "status")
@@ -30,6 +31,7 @@ def _uuid(value) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+GRANTING = (Outcome.CREATE, Outcome.TRANSFER, Outcome.UPDATE, Outcome.REACTIVATE)  # outcomes whose roles apply grants
 APPLY_STEPS = 7  # apply_plan calls `step` after each of its phases, for the job's progress
 
 
@@ -41,16 +43,16 @@ def apply_plan(*, school, policy, items: list[dict], job=None, step=lambda: None
     by_outcome = defaultdict(list)
     for item in people:
         by_outcome[item["outcome"]].append(item)
-    new_accounts = _create_accounts(school, policy, by_outcome["create"], now)
+    new_accounts = _create_accounts(school, policy, by_outcome[Outcome.CREATE], now)
     step()
-    _create_memberships(school, by_outcome["create"] + by_outcome["transfer"], now)
-    _close_transferred(school, by_outcome["transfer"], today)
+    _create_memberships(school, by_outcome[Outcome.CREATE] + by_outcome[Outcome.TRANSFER], now)
+    _close_transferred(school, by_outcome[Outcome.TRANSFER], today)
     step()
-    _update_existing(school, by_outcome["update"] + by_outcome["reactivate"], now)
+    _update_existing(school, by_outcome[Outcome.UPDATE] + by_outcome[Outcome.REACTIVATE], now)
     step()
     _grant_roles(school, people, now)
     step()
-    _archive(by_outcome["archive"], today)
+    _archive(by_outcome[Outcome.ARCHIVE], today)
     step()
     _apply_links(school, [i for i in items if i["entity"] == "link"])
     step()
@@ -135,7 +137,7 @@ def _update_existing(school, items, now) -> None:
         values = {k: after[k] for k in ACCOUNT_FIELDS if k in after}
         if "email" in values:
             values["email_verified"] = False
-        if item["outcome"] == "reactivate":
+        if item["outcome"] == Outcome.REACTIVATE:
             values["is_active"] = True
         if values:
             account_changes.append((_uuid(item["account_id"]), values))
@@ -156,7 +158,12 @@ def _grant_roles(school, people, now) -> None:
     grants = []
     for item in people:
         after = item["after"]
-        if "roles" not in after or item["outcome"] not in ("create", "transfer", "update", "reactivate"):
+        if "roles" not in after or item["outcome"] not in (
+            Outcome.CREATE,
+            Outcome.TRANSFER,
+            Outcome.UPDATE,
+            Outcome.REACTIVATE,
+        ):
             continue
         already = set(item["before"].get("roles", []))
         grants.extend((item["membership_id"], role) for role in after["roles"] if role not in already)
@@ -195,13 +202,13 @@ def _apply_links(school, links) -> None:
     creates, updates, deletes = [], [], []
     for item in links:
         a = item["after"]
-        if item["outcome"] == "create":
+        if item["outcome"] == Outcome.CREATE:
             creates.append(
                 (a["contact_membership_id"], a["student_membership_id"], a["relationship"], a["portal_access"])
             )
-        elif item["outcome"] == "update":
+        elif item["outcome"] == Outcome.UPDATE:
             updates.append((_uuid(item["membership_id"]), {k: a[k] for k in ("relationship", "portal_access")}))
-        elif item["outcome"] == "archive":
+        elif item["outcome"] == Outcome.ARCHIVE:
             deletes.append(_uuid(item["membership_id"]))
     creates = [(pk, *row) for pk, row in zip(new_ids(len(creates)), creates, strict=True)]
     insert_rows(ContactLink, ["id", "contact_id", "student_id", "relationship", "portal_access"], creates,

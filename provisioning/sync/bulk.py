@@ -1,4 +1,4 @@
-"""Set-based writes: PostgreSQL COPY where it is available, one prepared executemany elsewhere (SQLite).
+"""Set-based reads and writes: PostgreSQL COPY where it is available, one prepared executemany elsewhere (SQLite).
 
 Either way a write of N rows is one statement, not N queries, and the number of queries of a run does
 not grow with the number of records.
@@ -9,8 +9,10 @@ import os
 import time
 
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
 BATCH = 1000
+IN_BATCH = 900  # values in one __in lookup: under SQLite's default limit on query parameters
 
 
 def _quote(name: str) -> str:
@@ -218,3 +220,30 @@ _VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
 def pk_chunks(ids: list, size: int = BATCH):
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
+
+
+def in_chunks(values, db_type: str):
+    """Values for an __in lookup: on PostgreSQL one array parameter (a list of 10,000 codes as 10,000
+    parameters costs more to send and parse than the query), elsewhere batches under SQLite's limit."""
+    values = sorted(values)
+    if not values:
+        return
+    if connection.vendor == "postgresql":
+        yield RawSQL(f"SELECT unnest(%s::{db_type}[])", [pg_array(values)])
+        return
+    for i in range(0, len(values), IN_BATCH):
+        yield values[i : i + IN_BATCH]
+
+
+def prefer_index_lookups() -> None:
+    """For the rest of the sync's transaction, plan queries for memory-resident tables (PostgreSQL).
+
+    A nightly run reads and writes a few thousand of a school's rows, by key. At the default
+    random_page_cost (4, a spinning disk's), PostgreSQL costs that many index probes above reading the whole
+    table, so it hash-joined against a full scan of 100,000 accounts or memberships for 2,000 leavers or
+    renames (20-40 ms a statement, seven times a night). Index probes into pages already in memory are
+    nearly as cheap as reading the pages in order; 1.1 is the usual setting for SSD and cached data. Local
+    to the transaction: other screens keep the server's setting."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL random_page_cost = 1.1")

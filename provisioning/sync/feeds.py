@@ -206,10 +206,10 @@ def parse_rollcall_tables(tables: dict[str, list[list[str]]], *, file_format: st
             feed.modes[person_type] = "absent"
             continue
         feed.modes[person_type] = "bulk"
-        feed.people[person_type] = _people(feed, file_name, person_type, tables[file_name], today)
+        feed.people[person_type] = read_people(feed, file_name, person_type, tables[file_name], today)
     if LINK_FILE in tables:
         feed.modes["link"] = "bulk"
-        feed.links = _links(feed, tables[LINK_FILE])
+        feed.links = read_links(feed, tables[LINK_FILE])
     else:
         feed.modes["link"] = "absent"
     return feed
@@ -236,7 +236,7 @@ PERSON_COLUMNS = ("mis_code", "upn", "given_name", "family_name", "email", "year
                   "leaving_date", "inactive", "portal_access", "staff_roles")  # fmt: skip
 
 
-def _people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list[str]], today: date) -> list[dict]:
+def read_people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list[str]], today: date) -> list[dict]:
     """Rows to people. Written for 100,000 rows a night: one itemgetter per row, checks only on non-empty cells."""
     if not table:
         feed.error(file_name, None, "", "The file is empty: it needs a header row.")
@@ -315,7 +315,8 @@ def _people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list
     return people
 
 
-def _links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
+def read_links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
+    """Rows of the links file (header first) to contact links, each naming both ends by MIS code."""
     if not table:
         return []
     index = _columns(feed, LINK_FILE, table[0])

@@ -3,13 +3,13 @@ that was applied.
 
 When the school's accounts are exactly as that run left them (the state fingerprint taken right after its apply)
 and the policy has not changed since it was planned, a line identical to a line of that run's feed can only plan
-as it planned then: unchanged, or the same skip. So only the lines that are new, changed or gone are parsed and
-planned, with what the school holds for those people alone; everything else is counted, and the earlier run's
-skip records for untouched people are carried over. Leaving dates that came due since are planned again.
+as it planned then: unchanged, or the same skip. So only the lines that are new, changed or gone (feed_diff.py)
+are parsed and planned, with what the school holds for those people alone; everything else is counted, and the
+earlier run's skip records for untouched people are carried over. Leaving dates that came due since are planned again.
 
 When the school was written to since by anyone else (an edit by hand, an upload, another school's transfer), the
 fingerprint has moved; on PostgreSQL the change rows then name the memberships those writes touched
-(planning.changes_by_hand), and those people are planned again as well, whatever their lines. Where that cannot
+(fingerprint.changes_by_hand), and those people are planned again as well, whatever their lines. Where that cannot
 be known (SQLite, a deleted membership, an emptied table), it plans in full.
 
 A feed of 100,000 people with 5% changed then costs a few hundred milliseconds to compare instead of reading
@@ -19,34 +19,25 @@ now resolve) returns None, and the caller plans in full. tests/provisioning/test
 ways to the same plan.
 """
 
-import csv
-import io
-import zipfile
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection
 
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncRecord, SyncRun
-from provisioning.sync import feeds
-from provisioning.sync import plan as planning
-from provisioning.sync.bulk import pg_array
+from provisioning.sync import feed_diff, feeds
+from provisioning.sync.bulk import IN_BATCH, in_chunks, pg_array
+from provisioning.sync.fingerprint import changes_by_hand
+from provisioning.sync.plan_item import Outcome, SyncPlan
+from provisioning.sync.plan_newcomers import EMPTY_USERNAME
+from provisioning.sync.state import STATE_FIELDS, STATE_KEYS, SchoolState, fingerprint_and_active, state_row
+from provisioning.sync.sync_plan import MISSING, MOVED, make_plan
 
 PERSON_FILES, LINK_FILE = feeds.PERSON_FILES, feeds.LINK_FILE
-BATCH = planning.BATCH
+BATCH = IN_BATCH
 
 
-@dataclass
-class FeedFile:
-    header: list[str]
-    data: bytes
-    lines: list[bytes]  # data lines, without the header
-    encoding: str
-    quoted: bool
-
-
-def plan_changes(*, school, policy, run, content: bytes, today: date | None = None) -> planning.Plan | None:
+def plan_changes(*, school, policy, run, content: bytes, today: date | None = None) -> SyncPlan | None:
     """The run's plan from the changes since the last applied run, or None to plan in full."""
     today = today or date.today()
     before = _last_applied(school, run, policy)
@@ -57,12 +48,12 @@ def plan_changes(*, school, policy, run, content: bytes, today: date | None = No
             old_content = handle.read()
     except OSError:
         return None
-    new, old = _feed_files(content), _feed_files(old_content)
+    new, old = feed_diff.feed_files(content), feed_diff.feed_files(old_content)
     if new is None or old is None or set(new) != set(old):
         return None
     if any(new[name].header != old[name].header for name in new):
         return None
-    fingerprint, active_count = planning.fingerprint_and_active(school)
+    fingerprint, active_count = fingerprint_and_active(school)
     by_hand: dict[str, set[str]] = {}
     if fingerprint != before.applied_fingerprint:
         by_hand = _changed_by_hand(school, before)
@@ -81,11 +72,11 @@ def _changed_by_hand(school, before: SyncRun) -> dict[str, set[str]] | None:
     """{person type: MIS codes} of the people written to since that run by anyone else (an edit by hand, an
     upload, another school's sync): they are planned again, whatever their lines. None (plan in full) when
     that is not known, or when one has no MIS code (the planner matches those by account, not by line)."""
-    ids = planning.changes_by_hand(school, before.applied_fingerprint)
+    ids = changes_by_hand(school, before.applied_fingerprint)
     if ids is None:
         return None
     codes: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
-    for chunk in planning.in_chunks(ids, "uuid"):
+    for chunk in in_chunks(ids, "uuid"):
         for person_type, code in Membership.objects.filter(school=school, id__in=chunk).values_list(
             "person_type", "mis_code"
         ):
@@ -99,7 +90,7 @@ def _transferred_in(school, before: SyncRun) -> list[tuple[str, str]]:
     """People that run took over from another school. Their account came with its username, which this school's
     policy may name otherwise: the full comparison renames it (or skips it, with overwrite off) the next night,
     whatever their line says, so they are planned again too."""
-    records = SyncRecord.objects.filter(school=school, run=before, outcome="transfer").exclude(mis_code="")
+    records = SyncRecord.objects.filter(school=school, run=before, outcome=Outcome.TRANSFER).exclude(mis_code="")
     return list(records.values_list("person_type", "mis_code"))
 
 
@@ -120,119 +111,12 @@ def _last_applied(school, run, policy) -> SyncRun | None:
     return before
 
 
-def _feed_files(content: bytes) -> dict[str, FeedFile] | None:
-    """The export's CSV files as lines. None for anything a line-by-line comparison could misread."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-        infos = archive.infolist()
-    except zipfile.BadZipFile:
-        return None
-    files = {}
-    for info in infos:
-        base = info.filename.rsplit("/", 1)[-1].lower()
-        if not base.endswith(".csv") or base[:-4] not in (*PERSON_FILES, LINK_FILE):
-            continue
-        data = archive.read(info)
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        try:
-            data.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = "cp1252"
-        lines = data.splitlines()
-        quoted = b'"' in data
-        if quoted and any(line.count(b'"') % 2 for line in lines if b'"' in line):
-            return None  # a quoted line break: a record is not a line
-        if not lines:
-            return None
-        header = next(csv.reader([lines[0].decode(encoding, errors="replace")]), [])
-        files[base[:-4]] = FeedFile(header=header, data=data, lines=lines[1:], encoding=encoding, quoted=quoted)
-    return files or None
-
-
-def _cells(file: FeedFile, lines: list[bytes]) -> list[list[str]]:
-    text = [line.decode(file.encoding, errors="replace") for line in lines]
-    if not file.quoted:
-        return [t.split(",") for t in text]
-    return list(csv.reader(text))
-
-
-def _column(file: FeedFile, column: str) -> int | None:
-    for i, name in enumerate(file.header):
-        if feeds.normalise_header(name) == column:
-            return i
-    return None
-
-
-def _cell(cells: list[str], i: int | None) -> str:
-    return cells[i].strip() if i is not None and i < len(cells) else ""
-
-
-_BLANK = b' ,"\t\r'
-
-
-def _added_removed(new: FeedFile, old: FeedFile) -> tuple[list[bytes] | None, list[bytes]]:
-    """New or changed lines (in file order) and lines gone; None when most of the file changed, as
-    planning in full then costs no more."""
-    if new.data == old.data:
-        return [], []  # the nightly case: a file exactly as it was
-    old_set, new_set = set(old.lines), set(new.lines)
-    added = [line for line in new.lines if line not in old_set]
-    removed = [line for line in old.lines if line not in new_set]
-    if len(added) + len(removed) > len(new.lines) // 2 + 50:
-        return None, removed
-    return added, removed
-
-
-def _pairs(file: FeedFile, lines: list[bytes], contact_at: int, student_at: int) -> list[tuple[bytes, bytes]]:
-    """(contact code, student code) of each line as bytes in the file's encoding, without decoding or reading
-    the other cells. Without quoting a comma always ends a cell, in UTF-8 and Windows-1252 alike, and
-    bytes.strip() is str.strip() unless a cell begins or ends with a byte beyond ASCII's printable range (a
-    Unicode space, say): such a line alone goes through the csv reader."""
-    if file.quoted:
-        return [_pair_read(file, cells, contact_at, student_at) for cells in _cells(file, lines)]
-    last = max(contact_at, student_at)
-    out = []
-    for line in lines:
-        cells = line.split(b",", last + 1)
-        if len(cells) <= last:
-            cells += [b""] * (last + 1 - len(cells))
-        out.append((cells[contact_at].strip(), cells[student_at].strip()))
-    separators = any(b in file.data for b in _ODD_EDGES)
-    if separators or not file.data.isascii():
-        for i, (contact, student) in enumerate(out):
-            if (separators or not (contact.isascii() and student.isascii())) and (_odd(contact) or _odd(student)):
-                out[i] = _pair_read(file, _cells(file, [lines[i]])[0], contact_at, student_at)
-    return out
-
-
-_ODD_EDGES = [bytes([b]) for b in range(28, 32)]  # str.strip() takes these ASCII separators off; bytes.strip() not
-
-
-def _first_lines(pairs: list[tuple[bytes, bytes]], lines: list[bytes]) -> dict[tuple[bytes, bytes], bytes]:
-    first: dict[tuple[bytes, bytes], bytes] = {}
-    keep_first = first.setdefault
-    for pair, line in zip(pairs, lines, strict=True):
-        keep_first(pair, line)
-    first.pop((b"", b""), None)
-    return first
-
-
-def _odd(code: bytes) -> bool:
-    return bool(code) and (code[0] > 127 or 28 <= code[0] < 32 or code[-1] > 127 or 28 <= code[-1] < 32)
-
-
-def _pair_read(file: FeedFile, cells: list[str], contact_at: int, student_at: int) -> tuple[bytes, bytes]:
-    return _cell(cells, contact_at).encode(file.encoding), _cell(cells, student_at).encode(file.encoding)
-
-
 class _Changes:
     def __init__(self, school, policy, new, old, before, today, since, fingerprint):
         self.school, self.policy, self.new, self.old = school, policy, new, old
         self.before, self.today, self.since, self.fingerprint = before, today, since, fingerprint
         self.feed = feeds.ParsedFeed(file_format="rollcall_csv")
-        self.state = planning.SchoolState(fingerprint=fingerprint, links_prefiltered=True)
+        self.state = SchoolState(fingerprint=fingerprint, links_prefiltered=True)
         self.touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         # Of the touched, those whose links may plan otherwise than last time (see _link_touched_settle).
         self.link_touched: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
@@ -240,14 +124,14 @@ class _Changes:
         self.deleted: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
         self.by_hand: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}  # see _changed_by_hand
         self.gone: dict[str, set[str]] = {pt: set() for pt in PERSON_FILES.values()}
-        self.settled = {"unchanged": 0, "link_unchanged": 0}
+        self.settled = {Outcome.UNCHANGED: 0, "link_unchanged": 0}
         # (contact code, student code) as bytes in the links file's encoding -> the pair's first line
         self.current_pairs: dict[tuple[bytes, bytes], bytes] = {}
         self.link_attention: set[tuple[bytes, bytes]] = set()
         self.link_encoding = "utf-8"
         self.gone_pairs: set[tuple[str, str]] = set()
 
-    def plan(self) -> planning.Plan | None:
+    def plan(self) -> SyncPlan | None:
         for file_name, person_type in PERSON_FILES.items():
             self.feed.modes[person_type] = "bulk" if file_name in self.new else "absent"
             if file_name in self.new and not self._people(file_name, person_type):
@@ -261,9 +145,7 @@ class _Changes:
         if LINK_FILE in self.new and not self._links(carried):
             return None
         self._load_state()
-        plan = planning.make_plan(
-            school=self.school, policy=self.policy, feed=self.feed, state=self.state, settled=self.settled
-        )
+        plan = make_plan(school=self.school, policy=self.policy, feed=self.feed, state=self.state, settled=self.settled)
         for item in carried:
             plan.add(item)
         return plan
@@ -272,36 +154,40 @@ class _Changes:
 
     def _people(self, file_name: str, person_type: str) -> bool:
         new, old = self.new[file_name], self.old[file_name]
-        added, removed = _added_removed(new, old)
+        added, removed = feed_diff.added_removed(new, old)
         if added is None:
             return False
-        code_at = _column(new, "mis_code")
+        code_at = feed_diff.column_at(new, "mis_code")
         skip = set(added)
-        attention = added + [line for line in self._due_lines(new, _column(new, "leaving_date")) if line not in skip]
+        attention = added + [
+            line for line in self._due_lines(new, feed_diff.column_at(new, "leaving_date")) if line not in skip
+        ]
         by_hand = self.by_hand[person_type]
         if by_hand:
             skip.update(attention)
             wanted = {code.encode(new.encoding) for code in by_hand}
-            codes = _pairs(new, new.lines, code_at, code_at)
+            codes = feed_diff.pairs(new, new.lines, code_at, code_at)
             attention += [
                 line for line, (code, _) in zip(new.lines, codes, strict=True) if code in wanted and line not in skip
             ]
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")
-        people = feeds._people(scratch, file_name, person_type, [new.header, *_cells(new, attention)], self.today)
+        people = feeds.read_people(
+            scratch, file_name, person_type, [new.header, *feed_diff.read_cells(new, attention)], self.today
+        )
         if not scratch.ok:
             return False
         self.feed.people[person_type] = people
         here = {p["mis_code"] for p in people}
-        removed_codes = {_cell(cells, code_at) for cells in _cells(old, removed)} - {""}
+        removed_codes = {feed_diff.cell_at(cells, code_at) for cells in feed_diff.read_cells(old, removed)} - {""}
         self.touched[person_type] = here | removed_codes | by_hand
         self.gone[person_type] = removed_codes - here
         self.changed[person_type] = here & removed_codes  # a changed line is removed and added: still here
         self.deleted[person_type] = {p["mis_code"] for p in people if p.get("deleted")}
-        lines = sum(1 for line in new.lines if line.strip(_BLANK))
-        self.settled["unchanged"] += lines - len(people)
+        lines = sum(1 for line in new.lines if line.strip(feed_diff.BLANK))
+        self.settled[Outcome.UNCHANGED] += lines - len(people)
         return True
 
-    def _due_lines(self, file: FeedFile, leaving_at: int | None) -> list[bytes]:
+    def _due_lines(self, file: feed_diff.FeedFile, leaving_at: int | None) -> list[bytes]:
         """Lines whose leaving date came due since the earlier run read them (found by the dates' text)."""
         if leaving_at is None or self.since >= self.today:
             return []
@@ -315,8 +201,8 @@ class _Changes:
         since, today = self.since.isoformat(), self.today.isoformat()
         return [
             line
-            for line, cells in zip(candidates, _cells(file, candidates), strict=True)
-            if since < _cell(cells, leaving_at) <= today
+            for line, cells in zip(candidates, feed_diff.read_cells(file, candidates), strict=True)
+            if since < feed_diff.cell_at(cells, leaving_at) <= today
         ]
 
     # --- the earlier run's skips -----------------------------------------------------------------------
@@ -325,7 +211,9 @@ class _Changes:
         """Skips of the earlier run for people (and links) nothing touched plan the same again: carried over."""
         fields = ["entity", "outcome", "person_type", "mis_code", "membership_id", "account_id", "username",
                   "before", "after", "reason"]  # fmt: skip
-        records = SyncRecord.objects.filter(school=self.school, run=self.before, outcome="skipped").values(*fields)
+        records = SyncRecord.objects.filter(school=self.school, run=self.before, outcome=Outcome.SKIPPED).values(
+            *fields
+        )
         carried = []
         for record in records:
             record = {**record, "membership_id": _text(record["membership_id"]),
@@ -336,31 +224,31 @@ class _Changes:
             person_type, code = record["person_type"], record["mis_code"]
             if code in self.touched.get(person_type, ()):
                 continue  # planned again
-            if record["reason"] == planning.EMPTY_USERNAME or record["reason"].startswith(planning.MOVED):
+            if record["reason"] == EMPTY_USERNAME or record["reason"].startswith(MOVED):
                 return None  # another school may hold (or have let go of) this person by now: plan in full
             carried.append(record)
-            if not record["reason"].startswith(planning.MISSING):
-                self.settled["unchanged"] -= 1  # a line of the feed, counted above
+            if not record["reason"].startswith(MISSING):
+                self.settled[Outcome.UNCHANGED] -= 1  # a line of the feed, counted above
         return carried
 
     # --- links ---------------------------------------------------------------------------------------
 
     def _links(self, carried: list[dict]) -> bool:
         new, old = self.new[LINK_FILE], self.old[LINK_FILE]
-        contact_at, student_at = _column(new, "contact_code"), _column(new, "student_code")
-        added, removed = _added_removed(new, old)
+        contact_at, student_at = feed_diff.column_at(new, "contact_code"), feed_diff.column_at(new, "student_code")
+        added, removed = feed_diff.added_removed(new, old)
         if added is None:
             return False
         added = set(added)
         encoding = self.link_encoding = new.encoding
-        pairs = _pairs(new, new.lines, contact_at, student_at)
-        first = _first_lines(pairs, new.lines)  # each pair's first line, in file order: the one that counts
+        pairs = feed_diff.pairs(new, new.lines, contact_at, student_at)
+        first = feed_diff.first_lines(pairs, new.lines)  # each pair's first line, in file order: the one that counts
         self.current_pairs = first
-        gone = set(_pairs(old, removed, contact_at, student_at))
+        gone = set(feed_diff.pairs(old, removed, contact_at, student_at))
         if len(first) < len(pairs) - pairs.count((b"", b"")):
             # A pair on several lines: lines that only swapped places are neither added nor removed, yet another
             # line may now come first. Such pairs are planned again (a file without repeats skips this read).
-            old_first = _first_lines(_pairs(old, old.lines, contact_at, student_at), old.lines)
+            old_first = feed_diff.first_lines(feed_diff.pairs(old, old.lines, contact_at, student_at), old.lines)
             gone.update(pair for pair, line in first.items() if old_first.get(pair, line) != line)
         contacts = {code.encode(encoding) for code in self.link_touched["contact"]}
         students = {code.encode(encoding) for code in self.link_touched["student"]}
@@ -385,8 +273,8 @@ class _Changes:
             else []
         )
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")  # no modes: ends were checked on receipt
-        rows = _cells(new, attention_lines)
-        self.feed.links = feeds._links(scratch, [new.header, *rows])
+        rows = feed_diff.read_cells(new, attention_lines)
+        self.feed.links = feeds.read_links(scratch, [new.header, *rows])
         if not scratch.ok:
             return False
         self.link_attention = {
@@ -408,16 +296,16 @@ class _Changes:
                     if codes - {""}:
                         cursor.execute(MEMBERS_PG, [self.school.pk, person_type, pg_array(sorted(codes - {""}))])
                         for *values, role_ids in cursor.fetchall():
-                            row = dict(zip(planning.STATE_KEYS, values, strict=True))
+                            row = dict(zip(STATE_KEYS, values, strict=True))
                             members[(person_type, row["mis_code"])] = row
                             if role_ids:
                                 roles[row["id"]].update(role_ids)
             return
         for person_type, codes in self.touched.items():
-            for chunk in planning.in_chunks(codes - {""}, "text"):
+            for chunk in in_chunks(codes - {""}, "text"):
                 rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
-                for values in rows.order_by().values_list(*planning.STATE_FIELDS):
-                    row = planning.state_row(values)
+                for values in rows.order_by().values_list(*STATE_FIELDS):
+                    row = state_row(values)
                     members[(person_type, row["mis_code"])] = row
         self._roles([row["id"] for row in members.values()])
 
@@ -446,19 +334,19 @@ class _Changes:
         for key, row in state.members.items():
             ends[key] = row["id"]
         for person_type, codes in wanted.items():  # links' other ends: their ids are enough
-            for chunk in planning.in_chunks(codes - self.touched[person_type] - {""}, "text"):
+            for chunk in in_chunks(codes - self.touched[person_type] - {""}, "text"):
                 rows = Membership.objects.filter(school=self.school, person_type=person_type, mis_code__in=chunk)
                 for code, pk in rows.order_by().values_list("mis_code", "id"):
                     ends[(person_type, code)] = str(pk)
-        for values in Membership.objects.filter(school=self.school, mis_code="").values_list(*planning.STATE_FIELDS):
-            row = planning.state_row(values)
+        for values in Membership.objects.filter(school=self.school, mis_code="").values_list(*STATE_FIELDS):
+            row = state_row(values)
             state.uncoded[(row["person_type"], row["account_id"])] = row
         if self.feed.modes["link"] != "absent":
             self._resolve_link_ends(ends)
             self._held_links(ends)
 
     def _roles(self, ids: list[str]) -> None:
-        for chunk in planning.in_chunks(ids, "uuid"):
+        for chunk in in_chunks(ids, "uuid"):
             rows = RoleAssignment.objects.filter(school=self.school, membership_id__in=chunk)
             for membership_id, role in rows.values_list("membership_id", "role_id"):
                 self.state.roles[str(membership_id)].add(role)
@@ -498,8 +386,8 @@ class _Changes:
 
     def _contact_codes(self) -> set[str]:
         file = self.new["contacts"]
-        code_at = _column(file, "mis_code")
-        return {code.decode(file.encoding) for code, _ in _pairs(file, file.lines, code_at, code_at) if code}
+        code_at = feed_diff.column_at(file, "mis_code")
+        return {code.decode(file.encoding) for code, _ in feed_diff.pairs(file, file.lines, code_at, code_at) if code}
 
     def _held_link(self, link_id, contact_id, student_id, relationship, portal, pair, contact_absent, contacts_in_feed):
         contact_code = pair[0]
@@ -515,7 +403,7 @@ class _Changes:
         }
 
 
-# planning.PG_MEMBERS for some people of one type, each with its role ids (ids as text: str() of thousands of
+# PG_MEMBERS for some people of one type, each with its role ids (ids as text: str() of thousands of
 # UUIDs costs more than reading them).
 MEMBERS_PG = """
 SELECT m.id::text, m.account_id::text, m.person_type, m.mis_code, m.status, m.year_group, m.form, m.portal_access,
@@ -550,7 +438,7 @@ def _links_held(school, contact_ids: set[str], student_ids: set[str]) -> list[tu
               "student__mis_code")  # fmt: skip
     out = []
     for end, ids in (("contact", contact_ids), ("student", student_ids)):
-        for chunk in planning.in_chunks(ids, "uuid"):
+        for chunk in in_chunks(ids, "uuid"):
             rows = ContactLink.objects.filter(school=school, **{f"{end}_id__in": chunk}).order_by()
             out.extend((str(i), str(c), str(s), *rest) for i, c, s, *rest in rows.values_list(*fields))
     return out

@@ -5,17 +5,22 @@ every school, whether or not it syncs nightly; one school's failure is recorded 
 dashboard shows it), logged, and never holds up another's.
 """
 
+import zoneinfo
 from datetime import datetime
 
 import structlog
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
 from structlog.contextvars import bound_contextvars
 
 from provisioning.models import SchoolNightly, SyncRun
-from provisioning.sync import plan as planning
-from provisioning.sync import services
-from provisioning.sync.credentials import credentials_purge
+from provisioning.sync.feed_intake import newest_feed
+from provisioning.sync.fingerprint import stale_changes_fold
+from provisioning.sync.leavers import leaver_timers
+from provisioning.sync.policy import policy_for, policy_lock
+from provisioning.sync.services import sync_start
+from provisioning.sync.starter_slips import credentials_purge
 from provisioning.upload.services import upload_credentials_purge
 from tenancy.models import School
 
@@ -32,7 +37,7 @@ def scheduled_tick(*, now: datetime | None = None) -> None:
     school_ids = list(School.objects.filter(is_active=True).order_by("name", "pk").values_list("pk", flat=True))
     for school_id in school_ids:
         school_nightly_task.delay(str(school_id), now.isoformat())
-    planning.stale_changes_fold()
+    stale_changes_fold()
 
 
 def school_nightly_run(*, school_id, now: datetime) -> SyncRun | None:
@@ -53,6 +58,31 @@ def school_nightly_run(*, school_id, now: datetime) -> SyncRun | None:
         return run
 
 
+def _tz(school: School):
+    try:
+        return zoneinfo.ZoneInfo(school.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+@transaction.atomic
+def _tick_school(school: School, now: datetime) -> SyncRun | None:
+    policy = policy_lock(school)
+    local = timezone.localtime(now, _tz(school))
+    if local.time() < policy.nightly_time:
+        return None
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if SyncRun.objects.filter(school=school, trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight).exists():
+        return None
+    feed = newest_feed(school)
+    if feed is None or feed.applied_at is not None:
+        return SyncRun.objects.create(
+            school=school, trigger=SyncRun.Trigger.SCHEDULED, state=SyncRun.State.NO_FEED, dry_run=False,
+            message="No new feed since the last synchronisation.",
+        )  # fmt: skip
+    return sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED, feed=feed)
+
+
 class NightlyFailed(Exception):
     """A part of a school's nightly work failed (the others still ran)."""
 
@@ -62,10 +92,10 @@ def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
     Each part runs, and commits, even when one before it failed; their failures are raised together."""
 
     def sync():
-        return services._tick_school(school, now) if services.policy_for(school).nightly_enabled else None
+        return _tick_school(school, now) if policy_for(school).nightly_enabled else None
 
     def timers():
-        services.leaver_timers(school=school, today=timezone.localtime(now, services._tz(school)).date())
+        leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date())
 
     def purges():
         credentials_purge(school=school)

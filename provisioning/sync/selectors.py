@@ -7,11 +7,16 @@ from django.db.models import QuerySet
 
 from accounts.models import Membership, RoleAssignment
 from provisioning.models import Feed, SchoolNightly, SyncRecord, SyncRun
+from provisioning.sync import guard
 from tenancy.models import School
 from tenancy.spreadsheets import csv_writer
 
-OUTCOME_ORDER = ["create", "update", "transfer", "archive", "reactivate", "skipped", "unchanged"]
-LINK_OUTCOMES = ["link_create", "link_update", "link_archive", "link_skipped", "link_unchanged"]
+_O = SyncRecord.Outcome
+OUTCOME_ORDER = [
+    o.value for o in (_O.CREATE, _O.UPDATE, _O.TRANSFER, _O.ARCHIVE, _O.REACTIVATE, _O.SKIPPED, _O.UNCHANGED)
+]
+# A run's counts of contact links are the outcome's name with link_ before it (SyncPlan.add).
+LINK_OUTCOMES = [f"link_{o.value}" for o in (_O.CREATE, _O.UPDATE, _O.ARCHIVE, _O.SKIPPED, _O.UNCHANGED)]
 CONTACTS_TO_REVOKE = "contacts_to_revoke"  # in run.counts: contacts the run moves into Ready to Revoke Access
 
 
@@ -70,7 +75,7 @@ def records_for_account(*, school: School, account_id) -> QuerySet[SyncRecord]:
 def run_warnings(run: SyncRun) -> list[str]:
     """The run's warnings, in words a data manager can act on."""
     count = (run.counts or {}).get(CONTACTS_TO_REVOKE, 0)
-    if count <= run.guard_threshold:
+    if not guard.exceeds(count, run.guard_threshold):
         return []
     contacts = "contact" if count == 1 else "contacts"
     return [

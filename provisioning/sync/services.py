@@ -1,43 +1,42 @@
-"""MIS sync services: the only writers of feeds, sync policies and runs.
+"""The runs: a sync run started, its plan made (and, for a scheduled run, applied), a stored plan applied.
 
-Screens, the API, the Celery tasks and the scheduler call these; nothing else decides anything.
+The pipeline a feed line goes through, in order: the feed as received (feed_intake.py; parsed by feeds.py,
+oneroster.py), the school state (state.py, with its fingerprint: fingerprint.py), the plan (sync_plan.py,
+from the changed lines alone on a quiet night: incremental.py), the mass-change guard (guard.py) and the
+revoke forecast (revoke_warning.py), the apply (apply.py), the nominated contacts' email
+(notifications.py) and the starter-code slips (starter_slips.py). Screens, the API, the Celery tasks and
+the scheduler (nightly.py) start runs only through this module.
 """
 
 import gc
 import io
-import logging
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from django.contrib.auth.hashers import make_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
 from accounts.audit import audit_record
-from accounts.models import Account, Membership
-from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
-from accounts.selectors import grantable_roles
-from accounts.services import Actor
+from accounts.models import Account
 from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
-from provisioning.sync import incremental
-from provisioning.sync import plan as planning
-from provisioning.sync.apply import APPLY_STEPS, apply_plan, deactivate_if_nothing_left
-from provisioning.sync.bulk import insert_rows
-from provisioning.sync.credentials import credentials_purge  # noqa: F401 - callers purge through services
-from provisioning.sync.feed_secrets import drop_secret_columns
-from provisioning.sync.feeds import FeedUnreadable, parse_feed
-from provisioning.sync.selectors import nominated_contact_emails
-from provisioning.sync.usernames import planned_names_taken
-from provisioning.sync.warnings import contacts_to_revoke_check
+from provisioning.sync import guard, incremental, notifications, state
+from provisioning.sync.apply import APPLY_STEPS, apply_plan
+from provisioning.sync.bulk import insert_rows, prefer_index_lookups
+from provisioning.sync.feed_intake import newest_feed
+from provisioning.sync.feeds import parse_feed
+from provisioning.sync.fingerprint import sync_writes
+from provisioning.sync.plan_item import Outcome
+from provisioning.sync.policy import policy_lock
+from provisioning.sync.revoke_warning import contacts_to_revoke_check
+from provisioning.sync.sync_plan import SyncPlan, make_plan
+from provisioning.sync.username_policy import planned_names_taken
 from tenancy.models import Job, School
 from tenancy.services import job_give_up, job_progress, job_start, job_succeed
 from tenancy.spreadsheets import internal_csv_writer
 
-log = logging.getLogger(__name__)
 CREDENTIALS_HOURS = 24
 RECORD_FIELDS = [
     "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
@@ -55,133 +54,8 @@ class _JobReplaced(SyncRefused):
     """A stalled apply job that came back after the run was started again (_apply_stalled)."""
 
 
-# --- Policy -----------------------------------------------------------------------------------------
-
-
-def policy_for(school: School) -> SyncPolicy:
-    """The school's policy, made with the defaults on first use (Students Student Portal, Contacts Parent)."""
-    policy, _ = SyncPolicy.objects.get_or_create(
-        school=school, defaults={"student_roles": ["student_portal"], "contact_roles": ["parent"]}
-    )
-    return policy
-
-
-def admin_roles(role_codes) -> list[str]:
-    """Roles that open any screen: giving one to students needs a confirmation."""
-    return [code for code in role_codes if ROLE_PERMISSIONS.get(code)]
-
-
-@transaction.atomic
-def policy_save(
-    *,
-    school: School,
-    actor: Account,
-    values: dict,
-    default_password: str = "",
-    confirm_student_admin_roles: bool = False,
-) -> SyncPolicy:
-    """Save the Bulk User Synchronise settings: sync grants only roles the saver may grant, never
-    Centre Admin, and students get an administrator role only when the saver confirms it."""
-    policy = SyncPolicy.objects.select_for_update().get(pk=policy_for(school).pk)
-    may_grant = grantable_roles(school=school, account=actor) - BULK_NEVER_GRANTS
-    before = {}
-    for person_type in ("student", "staff", "contact"):
-        key = f"{person_type}_roles"
-        wanted = list(values.get(key, getattr(policy, key)))
-        held = set(getattr(policy, key))
-        refused = [r for r in wanted if r not in may_grant and r not in held]
-        if refused or any(r in BULK_NEVER_GRANTS for r in wanted):
-            raise PermissionDenied(f"You may not give {person_type}s the role(s) {', '.join(sorted(refused))}.")
-    if admin_roles(values.get("student_roles", [])) and not confirm_student_admin_roles:
-        names = ", ".join(admin_roles(values["student_roles"]))
-        raise ValidationError(
-            {"student_roles": f"Giving students an administrator role ({names}) needs your confirmation."}
-        )
-    if values.get("password_method") == SyncPolicy.PasswordMethod.DEFAULT and not (
-        default_password or policy.default_password_hash
-    ):
-        raise ValidationError({"default_password": "Enter the default password for all users."})
-    for name, value in values.items():
-        if getattr(policy, name) != value:
-            before[name] = [_jsonable(getattr(policy, name)), _jsonable(value)]
-            setattr(policy, name, value)
-    if default_password:
-        policy.default_password_hash = make_password(default_password)  # hashed once, never stored plain
-        before["default_password"] = ["", "set"]
-    policy.updated_by = actor
-    policy.save()
-    audit_record(
-        action="provisioning.sync_policy.updated",
-        actor=actor,
-        school=school,
-        target_type="sync_policy",
-        target_id=str(policy.pk),
-        target_label="Bulk User Synchronise",
-        changes=before,
-    )
-    return policy
-
-
-def _jsonable(value):
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def username_preview(*, policy: SyncPolicy, samples: list[dict]) -> list[dict]:
-    """What usernames these settings would give (before collision counters), for the policy page."""
-    from provisioning.sync.usernames import username_stem
-
-    return [{**s, "username": username_stem(policy, s) or ""} for s in samples]
-
-
-# --- Feeds ------------------------------------------------------------------------------------------
-
-
-def feed_receive(*, school: School, actor: Account | None, name: str, content: bytes, source: str) -> Feed:
-    """Keep what the MIS sent, dated, with its row counts and every row-level problem.
-
-    A rejected feed is stored too (so the school sees why), but no run ever plans from it. Password
-    columns some systems send are dropped first: the stored file never holds them.
-    """
-    errors, warnings, counts, modes, file_format = [], [], {}, {}, ""
-    content, dropped = drop_secret_columns(content)
-    try:
-        parsed = parse_feed(content, name=name, org_identifier=school.urn)
-        errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
-        file_format = parsed.file_format
-        if parsed.error_total > len(errors):
-            warnings.append(f"{parsed.error_total} problems in all; the first {len(errors)} are listed.")
-    except FeedUnreadable as exc:
-        errors = [{"file": name, "row": None, "column": "", "message": str(exc)}]
-    except Exception as exc:  # noqa: BLE001 - a broken file is the sender's problem, never a 500
-        log.warning("feed %s unreadable: %s", name, exc)
-        errors = [{"file": name, "row": None, "column": "", "message": f"The file cannot be read: {exc}"}]
-    warnings = [f"{column}: a password column, dropped and not stored." for column in dropped] + warnings
-    feed = Feed(
-        school=school,
-        file_name=name[:200],
-        file_format=file_format or "rollcall_csv",
-        source=source,
-        state=Feed.State.REJECTED if errors else Feed.State.VALID,
-        row_counts=counts,
-        modes=modes,
-        errors=errors,
-        warnings=warnings[:200],
-        received_by=actor if actor is not None and actor.is_authenticated else None,
-    )
-    feed.file.save(name.rsplit("/", 1)[-1] or "feed", ContentFile(content), save=False)
-    feed.save()
-    return feed
-
-
-# --- Runs -------------------------------------------------------------------------------------------
-
-
 def _first_sync(school: School) -> bool:
     return not SyncRun.objects.filter(school=school, state=SyncRun.State.APPLIED).exists()
-
-
-def newest_feed(school: School) -> Feed | None:
-    return Feed.objects.filter(school=school, state=Feed.State.VALID).order_by("-received_at").first()
 
 
 @transaction.atomic
@@ -222,14 +96,10 @@ def sync_apply_start(*, school: School, actor: Account, run: SyncRun, confirm: b
     if _apply_stalled(run, actor):
         # Its worker was lost before anything was committed: the run goes back to what it was, and is
         # confirmed again if the guard had stopped it.
-        guarded = run.guard_count > run.guard_threshold
-        run.state = SyncRun.State.NEEDS_CONFIRMATION if guarded else SyncRun.State.PLANNED
+        run.state = SyncRun.State.NEEDS_CONFIRMATION if guard.stops(run) else SyncRun.State.PLANNED
     if run.state == SyncRun.State.NEEDS_CONFIRMATION:
         if not confirm:
-            raise SyncRefused(
-                f"This run would archive or rename {run.guard_count} accounts, more than the "
-                f"{run.guard_threshold} allowed without confirmation. Tick the confirmation to apply it."
-            )
+            raise SyncRefused(guard.confirmation_needed(run))
         run.confirmed_by, run.confirmed_at = actor, timezone.now()
     elif run.state != SyncRun.State.PLANNED:
         raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
@@ -318,12 +188,6 @@ class _Steps:
             job_progress(self.job, done=self.done, total=self.total)
 
 
-def _lock_policy(school: School) -> SyncPolicy:
-    """Two runs for one school never overlap: each holds the policy row's lock for its whole work."""
-    policy_for(school)
-    return SyncPolicy.objects.select_for_update().get(school=school)
-
-
 def sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     # Parsing and planning make a few hundred thousand small dicts and tuples that all live until the end
     # of the run: the cyclic collector's passes over them found nothing and cost a fifth of a re-sync.
@@ -341,8 +205,8 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     started = time.perf_counter()
     step = _Steps(job, PLAN_STEPS + (0 if run.dry_run else APPLY_STEPS + 1))
     with transaction.atomic():
-        policy = _lock_policy(school)
-        planning.prefer_index_lookups()
+        policy = policy_lock(school)
+        prefer_index_lookups()
         SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
         with run.feed.file.open("rb") as handle:
             content = handle.read()
@@ -354,12 +218,12 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         run.fingerprint = plan.fingerprint
         run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
         contacts_to_revoke_check(run, plan.items)
+        notifications.notify_after_commit(run)
         run.planned_at = timezone.now()
         run.plan_seconds = time.perf_counter() - started
         step()  # the plan stored
-        if plan.guard_count > plan.guard_threshold:
+        if guard.stops(run):
             run.state = SyncRun.State.NEEDS_CONFIRMATION
-            transaction.on_commit(lambda: _notify_guard(run))
         elif run.dry_run:
             run.state = SyncRun.State.PLANNED
         else:
@@ -368,7 +232,7 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     return run
 
 
-def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> planning.Plan:
+def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> SyncPlan:
     """From the lines that changed since the last applied run when the school is as that run left it
     (the nightly case), else by comparing the whole feed with everyone the school holds."""
     school = run.school
@@ -378,7 +242,7 @@ def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> planning.Pla
     parsed = parse_feed(content, name=run.feed.file_name, org_identifier=school.urn)
     if not parsed.ok:
         raise SyncRefused("The feed has errors; nothing was changed.")
-    return planning.make_plan(school=school, policy=policy, feed=parsed)
+    return make_plan(school=school, policy=policy, feed=parsed)
 
 
 def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
@@ -386,14 +250,14 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     school = run.school
     step = _Steps(job, 1 + APPLY_STEPS + 1)
     with transaction.atomic():
-        policy = _lock_policy(school)
-        planning.prefer_index_lookups()
+        policy = policy_lock(school)
+        prefer_index_lookups()
         run = SyncRun.objects.get(school=school, pk=run.pk)
         if job is not None and run.job_id != job.pk:
             raise _JobReplaced("This apply was started again by another job; this one changed nothing.")
         if run.state not in (SyncRun.State.QUEUED, SyncRun.State.PLANNED):
             raise SyncRefused(f"This run cannot be applied: it is {run.get_state_display().lower()}.")
-        if planning.current_fingerprint(school) != run.fingerprint:
+        if state.current_fingerprint(school) != run.fingerprint:
             raise SyncRefused(
                 "The school's accounts changed since this plan was made, so it was not applied. "
                 "Press Synchronise Users for a fresh plan."
@@ -429,10 +293,10 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
 
 def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, step: _Steps) -> None:
     started = time.perf_counter()
-    with planning.sync_writes(run.school):
+    with sync_writes(run.school):
         result = apply_plan(school=run.school, policy=policy, items=items, job=job, step=step)
     # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
-    run.applied_fingerprint = planning.applied_fingerprint(run.school, run.fingerprint, wrote=bool(items))
+    run.applied_fingerprint = state.applied_fingerprint(run.school, run.fingerprint, wrote=bool(items))
     if result["codes"]:
         _store_credentials(run, result["codes"], items)
     if run.feed_id:
@@ -462,33 +326,11 @@ def _store_records(run: SyncRun, items: list[dict]) -> None:
     insert_rows(SyncRecord, RECORD_FIELDS, rows)
 
 
-def _notify_guard(run: SyncRun) -> None:
-    """Tell the school's nominated contacts that a run waits for their confirmation."""
-    with scope(school=run.school):
-        emails = nominated_contact_emails(school=run.school)
-    if not emails:
-        return
-    send_mail(
-        subject=f"MIS sync needs confirmation at {run.school.name}",
-        message=(
-            f"A synchronisation from the MIS would archive or rename {run.guard_count} accounts at "
-            f"{run.school.name}, more than the {run.guard_threshold} allowed without confirmation.\n\n"
-            "Nothing has been changed. Sign in to Rollcall, open Bulk User Synchronise, check the preview "
-            "and confirm it if it is right."
-        ),
-        from_email=None,
-        recipient_list=emails,
-    )
-
-
-# --- Credentials sheet --------------------------------------------------------------------------------
-
-
 def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
     """Codes reach the disk only once the apply has committed: a rolled-back run leaves none behind."""
-    by_account = {str(i["account_id"]): i for i in items if i["outcome"] == "create"}
+    by_account = {str(i["account_id"]): i for i in items if i["outcome"] == Outcome.CREATE}
     out = io.StringIO()
-    writer = internal_csv_writer(out)  # read back by credentials.py, never handed out
+    writer = internal_csv_writer(out)  # read back by starter_slips.py, never handed out
     for account_id, code in codes:
         item = by_account.get(str(account_id), {})
         a = item.get("after", {})
@@ -509,99 +351,7 @@ def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:
     transaction.on_commit(write)
 
 
-# --- Schedule and leaver timers ----------------------------------------------------------------------
-
-
-def _tz(school: School):
-    import zoneinfo
-
-    try:
-        return zoneinfo.ZoneInfo(school.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-@transaction.atomic
-def _tick_school(school: School, now: datetime) -> SyncRun | None:
-    policy = _lock_policy(school)
-    local = timezone.localtime(now, _tz(school))
-    if local.time() < policy.nightly_time:
-        return None
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if SyncRun.objects.filter(school=school, trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight).exists():
-        return None
-    feed = newest_feed(school)
-    if feed is None or feed.applied_at is not None:
-        return SyncRun.objects.create(
-            school=school, trigger=SyncRun.Trigger.SCHEDULED, state=SyncRun.State.NO_FEED, dry_run=False,
-            message="No new feed since the last synchronisation.",
-        )  # fmt: skip
-    return sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED, feed=feed)
-
-
-@transaction.atomic
-def leaver_timers(*, school: School, today=None) -> dict:
-    """Leavers past their grace period are archived (cannot sign in)."""
-    today = today or timezone.localdate()
-    policy = policy_for(school)
-    moved = 0
-    for person_type in ("student", "staff", "contact"):
-        grace = getattr(policy, f"{person_type}_grace_days")
-        due = Membership.objects.filter(
-            school=school, person_type=person_type, status=Membership.Status.LEFT, left_on__lte=today - timedelta(grace)
-        )
-        account_ids = list(due.values_list("account_id", flat=True))
-        if not account_ids:
-            continue
-        moved += due.update(status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now())
-        deactivate_if_nothing_left(account_ids)
-    erased = _erase_due(school=school, policy=policy, today=today)
-    if moved:
-        audit_record(
-            action="provisioning.sync.leavers_archived",
-            actor=None,
-            school=school,
-            target_type="school",
-            target_id=str(school.pk),
-            target_label=school.name,
-            changes={"archived": [None, moved]},
-        )
-    return {"archived": moved, "erased": erased}
-
-
-class _PolicyTimer(Actor):
-    """The school's own leaver policy erasing people it archived long enough ago (audited as such)."""
-
-    @property
-    def is_support(self) -> bool:
-        return True
-
-
-def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
-    """Archived leavers past "erase after N days" (0 = never) are erased, unless they hold another live
-    membership (here or at another school): then only the due membership is removed. Erased accounts'
-    sync records lose the personal data too."""
-    from accounts.services import account_delete
-
-    erased = 0
-    for person_type in ("student", "staff", "contact"):
-        days = getattr(policy, f"{person_type}_erase_days")
-        if not days:
-            continue
-        due = Membership.objects.filter(
-            school=school, person_type=person_type, status=Membership.Status.ARCHIVED,
-            archived_on__lte=today - timedelta(days), account__deleted_at__isnull=True,
-        ).select_related("account")  # fmt: skip
-        for membership in due:
-            timer = _PolicyTimer(account=None, school=school)
-            if account_delete(school=school, actor=timer, account=membership.account, membership=membership):
-                erased += 1
-    return erased
-
-
 def sync_records_erase_for(*, account) -> None:
     """An erased account's sync records keep their outcome but lose the personal values, in every school."""
-    from django_scopes import scopes_disabled
-
     with scopes_disabled():
         SyncRecord.objects.filter(account_id=account.pk).update(before={}, after={}, username="")

@@ -12,11 +12,12 @@ from accounts.models import Membership
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncRun
-from provisioning.sync import credentials, selectors, services
+from provisioning.sync import selectors, services, starter_slips
+from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SyncPolicyForm
+from provisioning.sync.policy import policy_for, policy_save, username_preview
 
-MAX_FEED_BYTES = 200 * 1024 * 1024
 SAMPLES = [
     {"mis_code": "S798236", "given_name": "Lucy", "family_name": "Adachi", "email": "lucy.adachi@example.org"},
     {"mis_code": "S833954", "given_name": "Zoë", "family_name": "O'Brien-Best", "email": ""},
@@ -45,11 +46,11 @@ def _policy_form(request, policy, data=None):
 @require_perm(Perm.SYNC_MANAGE)
 def sync_policy(request, school_slug):
     """The Bulk User Synchronise page: feeds, settings (Save), Synchronise Users and the latest preview."""
-    policy = services.policy_for(request.school)
+    policy = policy_for(request.school)
     form = _policy_form(request, policy, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.policy_save(
+            policy_save(
                 school=request.school,
                 actor=request.user,
                 values=form.policy_values(),
@@ -80,9 +81,9 @@ def _policy_context(request, policy, form) -> dict:
         "form": form,
         "policy": policy,
         "feeds": feeds,
-        "newest_feed": services.newest_feed(request.school),
+        "newest_feed": newest_feed(request.school),
         "open_run": selectors.latest_open_run(school=request.school),
-        "samples": services.username_preview(policy=policy, samples=SAMPLES),
+        "samples": username_preview(policy=policy, samples=SAMPLES),
         "can_view_history": Perm.SYNC_HISTORY_VIEW in request.school_perms,
     }
 
@@ -91,13 +92,13 @@ def _policy_context(request, policy, form) -> dict:
 @require_perm(Perm.SYNC_MANAGE)
 def sync_username_preview(request, school_slug):
     """htmx: the usernames the settings on screen would give, before they are saved."""
-    policy = services.policy_for(request.school)
+    policy = policy_for(request.school)
     form = _policy_form(request, policy, request.POST)
     form.is_valid()
     for name in ("username_method", "lowercase", "prepend_text", "postpend_text"):
         if name in form.cleaned_data:
             setattr(policy, name, form.cleaned_data[name])
-    samples = services.username_preview(policy=policy, samples=SAMPLES)
+    samples = username_preview(policy=policy, samples=SAMPLES)
     return render(request, "provisioning/sync/_username_preview.html", {"samples": samples})
 
 
@@ -108,14 +109,14 @@ def sync_feed_upload(request, school_slug):
     if not uploads:
         messages.error(request, "Choose the MIS export to upload.")
         return redirect("sync_policy", school_slug=school_slug)
-    if sum(f.size for f in uploads) > MAX_FEED_BYTES:
-        messages.error(request, "The export is larger than 200 MB; split it or ask support.")
+    if too_large := feed_too_large(sum(f.size for f in uploads)):
+        messages.error(request, f"{too_large} Split it or ask support.")
         return redirect("sync_policy", school_slug=school_slug)
     if len(uploads) == 1 and not uploads[0].name.lower().endswith(".csv"):
         name, content = uploads[0].name, uploads[0].read()
     else:
         name, content = "export.zip", bundle_csv_files({f.name: f.read() for f in uploads})
-    feed = services.feed_receive(school=request.school, actor=request.user, name=name, content=content, source="upload")
+    feed = feed_receive(school=request.school, actor=request.user, name=name, content=content, source="upload")
     if feed.state == feed.State.VALID:
         messages.success(request, f"{feed.file_name} accepted. Press Synchronise Users to see what it would do.")
     else:
@@ -168,8 +169,8 @@ def sync_run_detail(request, school_slug, run_id):
 def _starter_codes(request, run) -> dict:
     """What the starter-codes box shows: the codes' run and their "Prepare starter codes" job."""
     shown = Perm.SYNC_MANAGE in request.school_perms and bool(run.credentials) and not run.credentials_downloaded_at
-    job = credentials.credentials_job(school=request.school, run=run) if shown else None
-    return {"run": run, "codes_shown": shown, "codes_job": job, "codes_ready": credentials.credentials_ready(job)}
+    job = starter_slips.credentials_job(school=request.school, run=run) if shown else None
+    return {"run": run, "codes_shown": shown, "codes_job": job, "codes_ready": starter_slips.credentials_ready(job)}
 
 
 @require_perm(Perm.SYNC_HISTORY_VIEW)
@@ -211,10 +212,10 @@ def sync_credentials(request, school_slug, run_id):
     """Download starter codes: starts "Prepare starter codes" (or shows the one already started)."""
     run = _run_or_404(request, run_id)
     try:
-        credentials.credentials_prepare_start(
+        starter_slips.credentials_prepare_start(
             school=request.school, actor=request.user, run=run, base_url=request.build_absolute_uri("/")
         )
-    except credentials.CredentialsGone as exc:
+    except starter_slips.CredentialsGone as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
 
@@ -232,8 +233,8 @@ def sync_credentials_download(request, school_slug, run_id):
     """The prepared zip, once, within 24 hours; then the codes are gone. GET only: a HEAD would take them."""
     run = _run_or_404(request, run_id)
     try:
-        download = credentials.credentials_take(school=request.school, actor=request.user, run=run)
-    except credentials.CredentialsGone as exc:
+        download = starter_slips.credentials_take(school=request.school, actor=request.user, run=run)
+    except starter_slips.CredentialsGone as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
     return FileResponse(download.file, as_attachment=True, filename=download.filename, content_type="application/zip")

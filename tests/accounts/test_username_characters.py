@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from accounts.models import Account
 from accounts.services.usernames import USERNAME_CHARACTERS, username_characters_ok
-from provisioning.sync.usernames import username_stem
+from provisioning.sync.username_policy import username_stem
 from provisioning.upload.validation import COLUMNS, row_clean
 from tests.accounts.test_admin import admin_url, form_data
 from tests.accounts.test_input_hygiene import ADD, API, _api, _api_errors, _api_new, _form_errors

@@ -6,6 +6,8 @@ import zipfile
 
 from provisioning.models import SyncRun
 from provisioning.sync import services
+from provisioning.sync.feed_intake import feed_receive
+from provisioning.sync.policy import policy_for
 
 STUDENT_HEADER = ["mis_code", "upn", "given_name", "family_name", "email", "year_group", "form", "date_of_birth",
                   "leaving_date", "inactive"]  # fmt: skip
@@ -51,12 +53,12 @@ def feed_zip(students=None, staff_rows=None, contacts=None, links=None, extra: d
 
 
 def receive(school, content, actor=None, name="feed.zip"):
-    return services.feed_receive(school=school, actor=actor, name=name, content=content, source="upload")
+    return feed_receive(school=school, actor=actor, name=name, content=content, source="upload")
 
 
 def run_sync(school, content, *, actor=None, apply=True, confirm=False, **policy_values):
     """Receive the feed, plan it, and (by default) apply the plan; returns the run."""
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     for name, value in policy_values.items():
         setattr(policy, name, value)
     policy.save()

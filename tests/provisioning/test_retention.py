@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from provisioning import retention, tasks
 from provisioning.models import Feed, SyncRun, UploadBatch
-from provisioning.sync import incremental, services
+from provisioning.sync import incremental
+from provisioning.sync.policy import policy_for
 from provisioning.upload import services as upload_services
 from provisioning.upload import tasks as upload_tasks
 from provisioning.upload.reader import UploadRefused
@@ -47,7 +48,7 @@ def test_old_feeds_go_and_those_the_next_runs_read_stay(school_a, django_capture
     run = SyncRun.objects.create(school=school_a, feed=newest, trigger="scheduled")
     with newest.file.open("rb") as handle:
         content = handle.read()
-    plan = incremental.plan_changes(school=school_a, policy=services.policy_for(school_a), run=run, content=content)
+    plan = incremental.plan_changes(school=school_a, policy=policy_for(school_a), run=run, content=content)
     assert plan is not None and plan.counts["create"] == 1
 
 

@@ -12,7 +12,7 @@ from accounts.models import Account, Membership
 from provisioning.models import SyncRecord, SyncRun
 from provisioning.sync import bulk
 from provisioning.sync.apply import apply_plan
-from provisioning.sync.services import policy_for
+from provisioning.sync.policy import policy_for
 from tests.factories import MembershipFactory, member
 from tests.provisioning.sync_helpers import feed_zip, run_sync, student
 

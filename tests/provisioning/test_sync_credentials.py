@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from accounts.models import AuditEvent, StarterCode
 from provisioning import tasks
 from provisioning.models import SyncRun
-from provisioning.sync import credentials, services
+from provisioning.sync import starter_slips as credentials
 from tenancy.models import Job
 from tests.provisioning.sync_helpers import feed_zip, run_sync, staff, student
 
@@ -402,7 +402,7 @@ def test_the_purge_deletes_sheets_and_zips_left_for_24_hours(client_nc, school_a
     old_job = _prepare(client_nc, school_a, old, capture)
     old_zip = _zip_path(old_job)
     SyncRun.objects.filter(pk=old.pk).update(credentials_expire_at=timezone.now() - timedelta(seconds=1))
-    assert services.credentials_purge() == 1
+    assert credentials.credentials_purge() == 1
     kept.refresh_from_db()
     old.refresh_from_db()
     assert kept.credentials and not old.credentials
@@ -416,9 +416,9 @@ def test_the_purge_deletes_a_zip_whose_sending_was_cut_off(client_nc, school_a, 
     zip_path = _zip_path(_prepare(client_nc, school_a, run, capture))
     response = _download(client_nc, school_a, run)  # never read to the end: the response is never closed
     assert response.status_code == 200 and os.path.exists(zip_path)
-    assert services.credentials_purge() == 0 and os.path.exists(zip_path)
+    assert credentials.credentials_purge() == 0 and os.path.exists(zip_path)
     SyncRun.objects.filter(pk=run.pk).update(credentials_expire_at=timezone.now() - timedelta(seconds=1))
-    services.credentials_purge()
+    credentials.credentials_purge()
     assert not os.path.exists(zip_path)
     assert response.getvalue()[:2] == b"PK"  # the open file still reads; closing it finds nothing left to delete
 

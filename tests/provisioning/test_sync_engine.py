@@ -91,7 +91,7 @@ def test_a_leaver_is_archived_after_grace_and_reactivated_with_the_same_account(
 def test_a_leaver_with_grace_days_is_left_then_archived_by_the_timer(school_a):
     from datetime import timedelta
 
-    from provisioning.sync.services import leaver_timers
+    from provisioning.sync.leavers import leaver_timers
 
     run_sync(school_a, feed_zip(students=[student("S1"), student("S2", "Bob")]), student_grace_days=5)
     run_sync(school_a, feed_zip(students=[student("S1")]))
@@ -181,7 +181,7 @@ def test_usernames_never_collide_across_schools_and_get_a_counter(school_a, scho
 def test_counters_for_a_run_where_every_name_clashes_take_a_few_queries(school_a, school_b, size,
                                                                         django_assert_max_num_queries):  # fmt: skip
     """A second school using the same MIS codes: every stem is taken, some counters too (held or in use)."""
-    from provisioning.sync.usernames import resolve
+    from provisioning.sync.username_policy import resolve
 
     for i in range(size):
         member(school_b, username=f"n{i}x")
@@ -323,7 +323,7 @@ def test_queries_grow_with_batches_not_records(school_a, size, django_assert_max
 def test_archived_leavers_are_erased_after_the_policys_days_and_0_means_never(school_a):
     from datetime import timedelta
 
-    from provisioning.sync.services import leaver_timers
+    from provisioning.sync.leavers import leaver_timers
 
     run_sync(school_a, feed_zip(students=[student("S1"), student("S2", "Bob")]), student_grace_days=0)
     run_sync(school_a, feed_zip(students=[student("S1")]))
@@ -373,9 +373,9 @@ def test_the_same_feed_again_repeats_the_no_change_plan_without_reading_it(schoo
 
 
 def test_the_quick_unchanged_check_plans_exactly_what_the_full_comparison_does(school_a, school_b, monkeypatch):
-    from provisioning.sync import plan as planning
+    from provisioning.sync import sync_plan as planning
     from provisioning.sync.feeds import parse_feed
-    from provisioning.sync.services import policy_for
+    from provisioning.sync.policy import policy_for
 
     people = [student("S1", upn="A1"), student("S2", "Bob", upn="A2"), student("S3", email="s3@x.org"),
               student("S4", "Dee", year="8", form="8B")]  # fmt: skip

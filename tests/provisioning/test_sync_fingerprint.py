@@ -9,8 +9,9 @@ from django.utils import timezone
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SchoolDataChange, SchoolDataVersion
 from provisioning.sync import bulk, services
-from provisioning.sync import plan as planning
+from provisioning.sync import state as planning
 from provisioning.sync.apply import MEMBERSHIP_INSERT
+from provisioning.sync.fingerprint import changes_by_hand, stale_changes_fold
 from tests.factories import ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
 from tests.provisioning.sync_helpers import feed_zip, run_sync, student
 
@@ -314,7 +315,7 @@ def test_change_rows_no_sync_folds_are_folded_after_a_week_keeping_the_fingerpri
         )
     before = version(school_a), version(school_b)
 
-    assert planning.stale_changes_fold() == 1
+    assert stale_changes_fold() == 1
 
     assert not SchoolDataChange.objects.filter(school=school_a).exists()
     assert SchoolDataChange.objects.filter(school=school_b).exists()
@@ -325,8 +326,8 @@ def test_change_rows_no_sync_folds_are_folded_after_a_week_keeping_the_fingerpri
 def test_after_such_a_fold_the_next_sync_compares_the_whole_feed(school_a):
     run = run_sync(school_a, feed_zip([student("S1")]))
     MembershipFactory(school=school_a, person_type="staff", mis_code="T1")
-    assert planning.changes_by_hand(school_a, run.applied_fingerprint) is not None
+    assert changes_by_hand(school_a, run.applied_fingerprint) is not None
     with connection.cursor() as cursor:
         cursor.execute("UPDATE provisioning_schooldatachange SET created_at = now() - interval '8 days'")
-    planning.stale_changes_fold()
-    assert planning.changes_by_hand(school_a, run.applied_fingerprint) is None
+    stale_changes_fold()
+    assert changes_by_hand(school_a, run.applied_fingerprint) is None

@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from accounts.models import Account, ContactLink, Membership
 from provisioning.models import SyncRun
-from provisioning.sync import incremental, services
-from provisioning.sync import plan as planning
+from provisioning.sync import feed_diff, incremental, services
+from provisioning.sync import sync_plan as planning
 from provisioning.sync.feeds import parse_feed
+from provisioning.sync.policy import policy_for
 from tests.factories import MembershipFactory, RoleAssignmentFactory
 from tests.provisioning.sync_helpers import contact, feed_zip, receive, run_sync, staff, student
 
@@ -65,7 +66,7 @@ def comparable(plan):
 
 def both_ways(school, content, *, today=None):
     """(plan from the changes, plan in full) of this feed, or (None, full plan) when the first steps aside."""
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     run = SyncRun.objects.create(school=school, feed=receive(school, content), trigger="manual")
     quick = incremental.plan_changes(school=school, policy=policy, run=run, content=content, today=today)
     full = planning.make_plan(school=school, policy=policy, feed=parse_feed(content, today=today))
@@ -262,7 +263,7 @@ def test_sign_ins_since_the_last_run_do_not_make_it_step_aside(school_a):
 
 def test_it_steps_aside_when_the_policy_changed_since(school_a):
     applied(school_a)
-    policy = services.policy_for(school_a)
+    policy = policy_for(school_a)
     policy.username_method = "first_last"
     policy.save()
     quick, _full = both_ways(school_a, base_feed())
@@ -360,13 +361,13 @@ def test_link_codes_read_from_bytes_match_the_csv_reader(encoding):
     text = "contact_code,student_code,relationship\nCÉ1,S1,Mère\n C2 ,\xa0S2\xa0,Père\nC3\x1f,S3,\nC4\n,S5,x\n"
     data = text.encode(encoding)
     lines = data.splitlines()
-    file = incremental.FeedFile(header=lines[0].decode(encoding).split(","), data=data, lines=lines[1:],
+    file = feed_diff.FeedFile(header=lines[0].decode(encoding).split(","), data=data, lines=lines[1:],
                                 encoding=encoding, quoted=False)  # fmt: skip
-    quoted = incremental.FeedFile(**{**file.__dict__, "quoted": True})
+    quoted = feed_diff.FeedFile(**{**file.__dict__, "quoted": True})
 
-    fast = incremental._pairs(file, file.lines, 0, 1)
+    fast = feed_diff.pairs(file, file.lines, 0, 1)
 
-    assert fast == incremental._pairs(quoted, quoted.lines, 0, 1)
+    assert fast == feed_diff.pairs(quoted, quoted.lines, 0, 1)
     assert [(c.decode(encoding), s.decode(encoding)) for c, s in fast] == [
         ("CÉ1", "S1"), ("C2", "S2"), ("C3", "S3"), ("C4", ""), ("", "S5")
     ]  # fmt: skip

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account, AuditEvent, Membership, RoleAssignment
-from provisioning.sync.services import leaver_timers, policy_for
+from provisioning.sync.leavers import leaver_timers
+from provisioning.sync.policy import policy_for
 from tests.factories import MembershipFactory, member
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from django_scopes import scopes_disabled
 
 from provisioning.models import SyncRun
 from provisioning.sync import services
+from provisioning.sync.policy import policy_lock
 from tests.provisioning.sync_helpers import feed_zip, receive, student
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -22,7 +23,7 @@ def test_a_second_run_waits_for_the_first_to_finish(school_a):
 
     def first():
         with scopes_disabled(), transaction.atomic():
-            services._lock_policy(school_a)
+            policy_lock(school_a)
             holding.set()
             release.wait(5)
             order.append("first done")

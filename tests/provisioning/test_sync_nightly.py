@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.models import Account, Membership
 from provisioning.models import SchoolNightly, SyncRun
-from provisioning.sync import nightly, services
+from provisioning.sync import nightly
+from provisioning.sync.policy import policy_for
 from tests.factories import MembershipFactory
 from tests.provisioning.sync_helpers import feed_zip, receive, run_sync, student
 
@@ -24,7 +25,7 @@ TONIGHT = datetime.combine(TODAY + timedelta(days=1), time(2, 30), tzinfo=UTC)
 def _policy(school, **values):
     school.time_zone = "Europe/London"
     school.save()
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     for name, value in values.items():
         setattr(policy, name, value)
     policy.save()
@@ -75,14 +76,14 @@ def test_one_schools_failing_timers_are_recorded_on_it_and_the_next_school_carri
     caplog,
 ):
     leaver_a, leaver_b = _nightly_school(school_a, "A1"), _nightly_school(school_b, "B1")
-    timers = services.leaver_timers
+    timers = nightly.leaver_timers
 
     def refusing(*, school, today=None):
         if school == school_a:  # Alder Academy: the tick's first school, by name
             raise ValidationError("This is the school's last Centre Admin; give the role to someone else first.")
         return timers(school=school, today=today)
 
-    monkeypatch.setattr(services, "leaver_timers", refusing)
+    monkeypatch.setattr(nightly, "leaver_timers", refusing)
 
     with django_capture_on_commit_callbacks(execute=True), caplog.at_level(logging.ERROR):
         nightly.scheduled_tick(now=TONIGHT)  # raises nothing, though tasks run eagerly in tests
@@ -108,12 +109,12 @@ def test_one_schools_failing_timers_are_recorded_on_it_and_the_next_school_carri
 def test_a_schools_failure_is_cleared_when_its_nightly_work_next_succeeds(school_a, monkeypatch):
     _policy(school_a, student_grace_days=5)
     _leaver(school_a)
-    timers = services.leaver_timers
-    monkeypatch.setattr(services, "leaver_timers", lambda **kw: 1 / 0)
+    timers = nightly.leaver_timers
+    monkeypatch.setattr(nightly, "leaver_timers", lambda **kw: 1 / 0)
     nightly.scheduled_tick(now=TONIGHT)
     assert SchoolNightly.objects.get(school=school_a).failure == "Leaver timers: division by zero"
 
-    monkeypatch.setattr(services, "leaver_timers", timers)
+    monkeypatch.setattr(nightly, "leaver_timers", timers)
     nightly.scheduled_tick(now=TONIGHT + timedelta(minutes=15))
 
     assert SchoolNightly.objects.get(school=school_a).failed_at is None
@@ -123,7 +124,7 @@ def test_a_schools_failure_is_cleared_when_its_nightly_work_next_succeeds(school
 def test_a_schools_failing_sync_still_lets_its_leaver_timers_run(school_a, monkeypatch):
     _policy(school_a, nightly_enabled=True, nightly_time=time(2, 0), student_grace_days=5)
     leaver = _leaver(school_a)
-    monkeypatch.setattr(services, "_tick_school", lambda school, now: 1 / 0)
+    monkeypatch.setattr(nightly, "_tick_school", lambda school, now: 1 / 0)
 
     nightly.scheduled_tick(now=TONIGHT)
 

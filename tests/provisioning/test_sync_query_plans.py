@@ -1,4 +1,4 @@
-"""A sync's transaction costs index probes as the cached pages they are (planning.prefer_index_lookups): its
+"""A sync's transaction costs index probes as the cached pages they are (bulk.prefer_index_lookups): its
 look-ups and writes of a few thousand rows by key then use the keys' indexes instead of hash-joining against a
 full scan of the school's accounts. Nothing else's queries change."""
 

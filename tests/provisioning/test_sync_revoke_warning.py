@@ -9,11 +9,13 @@ from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
 from accounts.models import Membership
-from provisioning.contacts.selectors import ContactStatus, RevokeReason, contacts_moving_to_revoke, contacts_with_state
+from provisioning.contacts.selectors import ContactStatus, RevokeReason, contacts_with_state
 from provisioning.models import SyncRun
-from provisioning.sync import plan as planning
 from provisioning.sync import selectors, services
+from provisioning.sync import sync_plan as planning
 from provisioning.sync.feeds import parse_feed
+from provisioning.sync.policy import policy_for
+from provisioning.sync.revoke_forecast import contacts_moving_to_revoke
 from tests.factories import MembershipFactory, member
 from tests.provisioning.sync_helpers import contact, feed_zip, receive, run_sync, staff, student
 
@@ -33,7 +35,7 @@ def _family(school, **policy):
 
 
 def _items(school, content, **policy_values) -> list[dict]:
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     for name, value in policy_values.items():
         setattr(policy, name, value)
     return planning.make_plan(school=school, policy=policy, feed=parse_feed(content, name="feed.zip")).items
@@ -211,7 +213,7 @@ def _flags_off(codes):
 
 
 def _plan_run(school, content, *, dry_run=True, **policy_values) -> SyncRun:
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     for name, value in policy_values.items():
         setattr(policy, name, value)
     policy.save()

@@ -9,7 +9,8 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.services.tokens import api_token_issue
 from provisioning.models import SyncRun
-from provisioning.sync import nightly, services
+from provisioning.sync import nightly
+from provisioning.sync.policy import policy_for
 from tests.provisioning.sync_helpers import feed_zip, receive, run_sync, student
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ def test_the_beat_schedule_holds_the_sync_tick():
 def _nightly(school, at=time(2, 0), tz="Australia/Sydney"):
     school.time_zone = tz
     school.save()
-    policy = services.policy_for(school)
+    policy = policy_for(school)
     policy.nightly_enabled, policy.nightly_time = True, at
     policy.save()
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from provisioning.models import SyncRun, UploadBatch
-from provisioning.sync import credentials
+from provisioning.sync import starter_slips as credentials
 from provisioning.sync.selectors import run_report_csv
 from provisioning.upload import services as upload_services
 from tenancy import spreadsheets

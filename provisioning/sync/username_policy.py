@@ -1,22 +1,18 @@
 """Usernames from a sync policy, and collision handling that never reuses a taken or held name.
 
 Collisions are resolved for a whole run at once: one query per batch of candidate names, then a few rounds
-of exact lookups of numbered names, so the number of queries grows with batches, not people.
+of exact lookups of numbered names, so the number of queries grows with batches, not people. Whether a name
+is taken is the accounts rule (accounts.services.usernames: usernames_taken, username_free_for), the same
+one +Add, upload and the API ask.
 """
 
 import re
 import unicodedata
 from collections import defaultdict
 
-from django.db import connection
-from django.db.models.functions import Lower
-from django.utils import timezone
+from accounts.services.usernames import username_free_for, username_normalise, usernames_taken
+from provisioning.sync.plan_item import Outcome
 
-from accounts.models import Account, UsernameHold
-from accounts.services.usernames import username_normalise
-from provisioning.sync.bulk import pg_array
-
-BATCH = 900  # under SQLite's default limit on query parameters
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -65,45 +61,6 @@ def fits_stem(username: str, stem: str) -> bool:
     return low == stem or (low.startswith(stem) and low[len(stem) :].isdigit())
 
 
-def _taken_exact(names: list[str]) -> dict[str, object]:
-    """{lower name: account id or None for a hold} for names held by an account or a live hold."""
-    taken: dict[str, object] = {}
-    now = timezone.now()
-    if connection.vendor == "postgresql" and names:
-        table = Account._meta.db_table
-        hold_table = UsernameHold._meta.db_table
-        with connection.cursor() as cursor:
-            array = pg_array(names)
-            cursor.execute(f"SELECT lower(username), id FROM {table} WHERE lower(username) = ANY(%s::text[])", [array])
-            taken.update({name: pk for name, pk in cursor.fetchall()})
-            cursor.execute(
-                f"SELECT username_lower, account_id FROM {hold_table}"
-                " WHERE username_lower = ANY(%s::text[]) AND held_until > %s",
-                [array, now],
-            )
-            for name, account_id in cursor.fetchall():
-                taken.setdefault(name, ("hold", account_id))
-        return taken
-    for i in range(0, len(names), BATCH):
-        chunk = names[i : i + BATCH]
-        rows = Account.objects.annotate(low=Lower("username")).filter(low__in=chunk).values_list("low", "id")
-        taken.update(dict(rows))
-        for name, account_id in UsernameHold.objects.filter(username_lower__in=chunk, held_until__gt=now).values_list(
-            "username_lower", "account_id"
-        ):
-            taken.setdefault(name, ("hold", account_id))
-    return taken
-
-
-def _free_for(taken: dict, name: str, account_id) -> bool:
-    holder = taken.get(name)
-    if holder is None:
-        return True
-    if isinstance(holder, tuple):  # a hold: only the account that released it may take it back
-        return holder[1] is not None and account_id is not None and str(holder[1]) == str(account_id)
-    return account_id is not None and str(holder) == str(account_id)
-
-
 def resolve(wanted: list[tuple[object, str, object]], *, given: set[str] | None = None) -> dict[object, str]:
     """wanted: (key, stem, account id or None). Returns {key: username}, stems kept where free,
     else the stem with the lowest free counter (asmith2, asmith3...), never a name taken by another
@@ -112,13 +69,13 @@ def resolve(wanted: list[tuple[object, str, object]], *, given: set[str] | None 
     `given` holds the run's names given so far (lower case), by an earlier call for its newcomers or its
     renames; the names given here are added to it."""
     names = sorted({stem.lower() for _, stem, _ in wanted})
-    taken = _taken_exact(names)
+    taken = usernames_taken(names)
     result: dict[object, str] = {}
     used: set[str] = given if given is not None else set()
     clashing: list[tuple[object, str, object]] = []
     for key, stem, account_id in wanted:
         low = stem.lower()
-        if low not in used and _free_for(taken, low, account_id):
+        if low not in used and username_free_for(taken, low, account_id):
             result[key] = stem
             used.add(low)
         else:
@@ -141,7 +98,7 @@ def _number_clashes(clashing: list[tuple[object, str, object]], used: set[str], 
         for _key, stem, _account_id in pending:
             wanted[stem.lower()] += 1
         window = {low: range(next_counter[low], next_counter[low] + n + widths[low]) for low, n in wanted.items()}
-        taken = _taken_exact(sorted(f"{low}{n}" for low, counters in window.items() for n in counters))
+        taken = usernames_taken(sorted(f"{low}{n}" for low, counters in window.items() for n in counters))
         left = []
         for key, stem, account_id in pending:
             low = stem.lower()
@@ -166,11 +123,11 @@ def planned_names_taken(items: list[dict]) -> list[str]:
         if item["entity"] != "person":
             continue
         after = item["after"]
-        if item["outcome"] == "create" and not after.get("existing_account"):
+        if item["outcome"] == Outcome.CREATE and not after.get("existing_account"):
             given.append((item["username"], None))
-        elif item["outcome"] in ("update", "reactivate") and "username" in after:
+        elif item["outcome"] in (Outcome.UPDATE, Outcome.REACTIVATE) and "username" in after:
             given.append((after["username"], item["account_id"]))
     if not given:
         return []
-    taken = _taken_exact(sorted({name.lower() for name, _ in given}))
-    return sorted(name for name, account_id in given if not _free_for(taken, name.lower(), account_id))
+    taken = usernames_taken(sorted({name.lower() for name, _ in given}))
+    return sorted(name for name, account_id in given if not username_free_for(taken, name.lower(), account_id))

@@ -1,0 +1,76 @@
+"""Leaver timers: leavers past their grace period archived, archived leavers past their time erased.
+
+Run each night for every school (nightly.py), whether or not it syncs: a school that uploads or syncs by
+hand has leavers too. The sync itself only marks people as leavers (sync_plan.py, apply.py).
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import audit_record
+from accounts.models import Membership
+from accounts.services import Actor, account_delete
+from provisioning.models import SyncPolicy
+from provisioning.sync.apply import deactivate_if_nothing_left
+from provisioning.sync.policy import policy_for
+from tenancy.models import School
+
+
+@transaction.atomic
+def leaver_timers(*, school: School, today=None) -> dict:
+    """Leavers past their grace period are archived (cannot sign in)."""
+    today = today or timezone.localdate()
+    policy = policy_for(school)
+    moved = 0
+    for person_type in ("student", "staff", "contact"):
+        grace = getattr(policy, f"{person_type}_grace_days")
+        due = Membership.objects.filter(
+            school=school, person_type=person_type, status=Membership.Status.LEFT, left_on__lte=today - timedelta(grace)
+        )
+        account_ids = list(due.values_list("account_id", flat=True))
+        if not account_ids:
+            continue
+        moved += due.update(status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now())
+        deactivate_if_nothing_left(account_ids)
+    erased = _erase_due(school=school, policy=policy, today=today)
+    if moved:
+        audit_record(
+            action="provisioning.sync.leavers_archived",
+            actor=None,
+            school=school,
+            target_type="school",
+            target_id=str(school.pk),
+            target_label=school.name,
+            changes={"archived": [None, moved]},
+        )
+    return {"archived": moved, "erased": erased}
+
+
+class _PolicyTimer(Actor):
+    """The school's own leaver policy erasing people it archived long enough ago (audited as such)."""
+
+    @property
+    def is_support(self) -> bool:
+        return True
+
+
+def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
+    """Archived leavers past "erase after N days" (0 = never) are erased, unless they hold another live
+    membership (here or at another school): then only the due membership is removed. Erased accounts'
+    sync records lose the personal data too."""
+    erased = 0
+    for person_type in ("student", "staff", "contact"):
+        days = getattr(policy, f"{person_type}_erase_days")
+        if not days:
+            continue
+        due = Membership.objects.filter(
+            school=school, person_type=person_type, status=Membership.Status.ARCHIVED,
+            archived_on__lte=today - timedelta(days), account__deleted_at__isnull=True,
+        ).select_related("account")  # fmt: skip
+        for membership in due:
+            timer = _PolicyTimer(account=None, school=school)
+            if account_delete(school=school, actor=timer, account=membership.account, membership=membership):
+                erased += 1
+    return erased

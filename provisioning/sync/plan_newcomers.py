@@ -1,0 +1,145 @@
+"""The plan's newcomers: people the feed lists whom the school does not hold under their MIS code.
+
+Each is matched to an account they already have (students by UPN, staff and contacts by verified email):
+the same person under a new MIS code keeps their membership, a student or staff member another school holds
+transfers here, anyone else with an account is added to this school; the rest get a new account and a
+username from the policy (username_policy.py), never one taken or given twice.
+"""
+
+from collections import defaultdict
+
+from django.db.models.functions import Lower
+from django_scopes import scopes_disabled
+
+from accounts.models import Account, Membership
+from provisioning.sync import username_policy
+from provisioning.sync.bulk import in_chunks, new_ids
+from provisioning.sync.plan_item import Outcome, plan_item, wanted_values
+from provisioning.sync.policy import roles_for
+
+ACTIVE, ARCHIVED = Membership.Status.ACTIVE, Membership.Status.ARCHIVED
+EMPTY_USERNAME = "No account is created where the username would be empty."
+
+
+def _find_elsewhere(school, newcomers) -> tuple[dict, dict]:
+    """Accounts newcomers already have: students by UPN, staff and contacts by verified email."""
+    upns = sorted({p["upn"] for pt, p in newcomers if pt == "student" and p.get("upn")})
+    emails = sorted({p["email"].lower() for pt, p in newcomers if pt != "student" and p.get("email")})
+    by_upn, by_email = {}, {}
+    fields = ("id", "username", "upn", "email", "home_school_id", "given_name", "family_name")
+    for chunk in in_chunks(upns, "text"):
+        for row in Account.objects.filter(upn__in=chunk, deleted_at__isnull=True).order_by().values(*fields):
+            by_upn.setdefault(row["upn"], row)
+    for chunk in in_chunks(emails, "text"):
+        qs = (
+            Account.objects.annotate(low=Lower("email"))
+            .filter(low__in=chunk, email_verified=True, deleted_at__isnull=True)
+            .order_by("date_joined")
+        )
+        for row in qs.values(*fields, "low"):
+            by_email.setdefault(row["low"], row)
+    return by_upn, by_email
+
+
+def _memberships_of(account_ids) -> dict[str, list[dict]]:
+    """Every school's memberships of these accounts: a transfer closes the old school's one. A sync job runs
+    in its school's scope, so reading other schools' rows needs the scope lifted here, for this read only."""
+    found = defaultdict(list)
+    with scopes_disabled():
+        _memberships_into(found, account_ids)
+    return found
+
+
+def _memberships_into(found, account_ids) -> None:
+    for chunk in in_chunks(account_ids, "uuid"):
+        rows = (
+            Membership.objects.filter(account_id__in=chunk)
+            .order_by()
+            .values("id", "account_id", "school_id", "person_type", "status", "mis_code")
+        )
+        for row in rows:
+            found[str(row["account_id"])].append(row)
+
+
+def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
+    """Each newcomer's outcome, in the feed's order; new accounts are named together at the end."""
+    if not newcomers:
+        return
+    by_upn, by_email = _find_elsewhere(school, newcomers)
+    matched_ids = {str(r["id"]) for r in by_upn.values()} | {str(r["id"]) for r in by_email.values()}
+    memberships = _memberships_of(matched_ids)
+    to_name: list[tuple[int, str]] = []
+    pending: list[dict] = []
+    fresh_ids = iter(new_ids(2 * len(newcomers)))
+    for person_type, person in newcomers:
+        code = person["mis_code"]
+        account_wanted, membership_wanted = wanted_values(person_type, person)
+        roles = roles_for(policy, person_type, person, None)
+        existing = None
+        if person_type == "student" and person.get("upn"):
+            existing = by_upn.get(person["upn"])
+        elif person_type in ("staff", "contact") and person.get("email"):
+            existing = by_email.get(person["email"].lower())
+        after = {**account_wanted, **membership_wanted, "roles": roles, "mis_code": code}
+        if existing is not None:
+            held = memberships.get(str(existing["id"]), [])
+            _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids)
+            continue
+        stem = username_policy.username_stem(policy, person)
+        if not stem:
+            plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=EMPTY_USERNAME))
+            continue
+        item = plan_item(
+            Outcome.CREATE, person_type, code, membership_id=next(fresh_ids), account_id=next(fresh_ids), after=after
+        )
+        codes_now[person_type][code] = item["membership_id"]
+        to_name.append((len(pending), stem))
+        pending.append(item)
+    chosen = username_policy.resolve([(i, stem, None) for i, stem in to_name], given=plan.usernames_given)
+    for i, item in enumerate(pending):
+        item["username"] = item["after"]["username"] = chosen[i]
+        plan.add(item)
+
+
+def _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids) -> None:
+    """A newcomer who already has an account: a new MIS code here, a transfer from another school, or the
+    account added to this school."""
+    account_id = str(existing["id"])
+    here = [m for m in held if str(m["school_id"]) == str(school.pk) and m["person_type"] == person_type]
+    if here:
+        # The same person under a new MIS code: keep the account and membership, change the code.
+        m = here[0]
+        row = state.uncoded.get((person_type, account_id)) or {}
+        item = plan_item(
+            Outcome.UPDATE,
+            person_type,
+            code,
+            membership_id=str(m["id"]),
+            account_id=account_id,
+            username=existing["username"],
+            before={"mis_code": m["mis_code"]},
+            after={"mis_code": code, **({"status": ACTIVE} if m["status"] != ACTIVE else {})},
+        )
+        codes_now[person_type][code] = str(m["id"])
+        if row:
+            item["before"]["status"] = row.get("status")
+        plan.add(item)
+        return
+    others = [
+        m
+        for m in held
+        if str(m["school_id"]) != str(school.pk) and m["person_type"] == person_type and m["status"] != ARCHIVED
+    ]
+    membership_id = next(fresh_ids)
+    codes_now[person_type][code] = membership_id
+    common = {"membership_id": membership_id, "account_id": account_id, "username": existing["username"]}
+    if person_type in ("student", "staff") and others:
+        old = others[0]
+        after.update({"from_membership_id": str(old["id"]), "from_school_id": str(old["school_id"])})
+        before = {"school_id": str(old["school_id"]), "status": old["status"]}
+        reason = "Held by another school: the account and username move here."
+        plan.add(plan_item(Outcome.TRANSFER, person_type, code, before=before, after=after, reason=reason, **common))
+        return
+    after["existing_account"] = True
+    reason = "Already has an account: added to this school, not duplicated."
+    plan.add(plan_item(Outcome.CREATE, person_type, code, after=after, reason=reason, **common))
