@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from provisioning.models import Feed
 from provisioning.sync import feed_intake
-from tenancy.tokens import api_token_issue
+from accounts.services.tokens import api_token_issue
 from tests.provisioning.sync_helpers import feed_zip, student
 
 pytestmark = pytest.mark.django_db
