@@ -144,13 +144,13 @@ def refusal_for(*, actor: Actor, account: Account, action: AccountAction) -> str
     return ""
 
 
-def sync_out_of_reach(*, school, may_give: Iterable[str]) -> dict[str, frozenset]:
-    """The accounts of this school's people that its MIS sync may not change, by account id (as text), with
-    the roles that put them out of its reach. A sync is a job acting for the school, so it reaches what its
-    policy (or the person who started it) may give: at this school, a role that opens something must be one
-    of `may_give` (never Centre Admin); at another school, no such role is within a school's reach. Roles for
-    their holder only (accounts.permissions.opens_others: Parent, Student Portal, Teacher Security,
-    Invigilator) never stop it.
+def sync_out_of_reach(*, school, may_give: Iterable[str], account_ids=None) -> dict[str, frozenset]:
+    """The roles that put this school's people (or these accounts) out of its MIS sync's reach, as {account
+    id (text): {(school id (text), role)}}. A sync is a job acting for the school, so it reaches what its
+    policy may give: at this school, a role that reaches beyond its holder (accounts.permissions.opens_others)
+    must be one of `may_give` (never Centre Admin); at another school, no such role is within a school's
+    reach. Roles for their holder only (Parent, Student Portal, Teacher Security, Invigilator) never stop it.
+    The planner decides which changes each pair stops (sync_plan.py).
 
     Found by an outside test: a Nominated Contact pushed a feed that renamed the trust's Centre Admin and
     gave them the Nominated Contact's own email, then reset the password through it. One query, whatever
@@ -159,14 +159,14 @@ def sync_out_of_reach(*, school, may_give: Iterable[str]) -> dict[str, frozenset
     within_here = set(may_give) - BULK_NEVER_GRANTS
     found: dict[str, set] = {}
     with scopes_disabled():  # the people's roles at every school, read from inside this school's job
-        people = Membership.objects.filter(school=school).values("account_id")
+        people = Membership.objects.filter(school=school).values("account_id") if account_ids is None else account_ids
         rows = (
             RoleAssignment.objects.filter(
                 role_id__in=opening, membership__status__in=ROLES_COUNT_WHILE, membership__account_id__in=people
             )
             .exclude(school=school, role_id__in=within_here)
-            .values_list("membership__account_id", "role_id")
+            .values_list("membership__account_id", "school_id", "role_id")
         )
-        for account_id, role_id in rows:
-            found.setdefault(str(account_id), set()).add(role_id)
-    return {pk: frozenset(roles) for pk, roles in found.items()}
+        for account_id, school_id, role_id in rows:
+            found.setdefault(str(account_id), set()).add((str(school_id), role_id))
+    return {pk: frozenset(pairs) for pk, pairs in found.items()}

@@ -61,13 +61,14 @@ def _memberships_into(found, account_ids) -> None:
             found[str(row["account_id"])].append(row)
 
 
-def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
+def plan_newcomers(plan, policy, school, newcomers, state, codes_now, reach):
     """Each newcomer's outcome, in the feed's order; new accounts are named together at the end."""
     if not newcomers:
         return
     by_upn, by_email = _find_elsewhere(school, newcomers)
     matched_ids = {str(r["id"]) for r in by_upn.values()} | {str(r["id"]) for r in by_email.values()}
     memberships = _memberships_of(matched_ids)
+    reach.include(matched_ids)
     to_name: list[tuple[int, str]] = []
     pending: list[dict] = []
     fresh_ids = iter(new_ids(2 * len(newcomers)))
@@ -83,7 +84,7 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
         after = {**account_wanted, **membership_wanted, "roles": roles, "mis_code": code}
         if existing is not None:
             held = memberships.get(str(existing["id"]), [])
-            _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids)
+            _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach)
             continue
         stem = username_policy.username_stem(policy, person)
         if not stem:
@@ -101,7 +102,7 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now):
         plan.add(item)
 
 
-def _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids) -> None:
+def _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach) -> None:
     """A newcomer who already has an account: a new MIS code here, a transfer from another school, or the
     account added to this school."""
     account_id = str(existing["id"])
@@ -130,6 +131,12 @@ def _plan_known(plan, school, state, codes_now, person_type, code, existing, hel
         for m in held
         if str(m["school_id"]) != str(school.pk) and m["person_type"] == person_type and m["status"] != ARCHIVED
     ]
+    if person_type in ("student", "staff") and others:
+        refusal = reach.refusal(account_id, identity=True)
+        if refusal:  # a transfer closes another school's membership: never one of its administrators'
+            reason = f"Held by another school: not transferred. {refusal}"
+            plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=reason, username=existing["username"]))
+            return
     membership_id = next(fresh_ids)
     codes_now[person_type][code] = membership_id
     common = {"membership_id": membership_id, "account_id": account_id, "username": existing["username"]}

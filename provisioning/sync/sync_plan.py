@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from django_scopes import scopes_disabled
 
-from accounts.models import Membership
+from accounts.models import Membership, Role
+from accounts.services import sync_out_of_reach
 from provisioning.sync import guard, username_policy
 from provisioning.sync.bulk import in_chunks
 from provisioning.sync.feeds import ParsedFeed
@@ -36,6 +37,7 @@ class _People:
     state: SchoolState
     grantable: set | None
     years: set[str]
+    reach: "_Reach"
     newcomers: list[tuple[str, dict]] = field(default_factory=list)
     renames: list[tuple[dict, str]] = field(default_factory=list)  # (item, stem) whose username the policy changes
     codes_now: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # type -> code -> mid
@@ -55,7 +57,8 @@ def make_plan(
             plan.counts[key] += count
     plan.guard_threshold = guard.threshold_for(policy, state.active_count)
     years = {str(y).strip().lower() for y in policy.year_groups or []}
-    people = _People(school=school, policy=policy, state=state, grantable=grantable, years=years)
+    reach = _Reach(school, policy)
+    people = _People(school=school, policy=policy, state=state, grantable=grantable, years=years, reach=reach)
     for person_type in ("student", "staff", "contact"):
         mode = feed.modes.get(person_type, "absent")
         if mode == "absent":
@@ -67,7 +70,7 @@ def make_plan(
         if mode == "bulk":
             _plan_missing(plan, people, person_type, seen)
     _settle_reactivations(plan, school)
-    plan_newcomers(plan, policy, school, people.newcomers, state, people.codes_now)
+    plan_newcomers(plan, policy, school, people.newcomers, state, people.codes_now, reach)
     _plan_renames(plan, people.renames)
     plan_links(plan, feed, state, people.codes_now)
     plan.guard_count = guard.count(plan.counts, plan.items)
@@ -100,7 +103,7 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
             continue
         row = state.members.get((person_type, code))
         if person.get("deleted"):
-            _plan_leaver(plan, policy, row, person_type, code, reason="Marked to be deleted in the MIS.")
+            _plan_leaver(plan, people, row, person_type, code, reason="Marked to be deleted in the MIS.")
             continue
         if row is None:
             if not person["active"]:
@@ -112,7 +115,7 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
             continue
         codes_now[person_type][code] = row["id"]
         if not person["active"]:
-            _plan_leaver(plan, policy, row, person_type, code, reason="Inactive or left in the MIS.")
+            _plan_leaver(plan, people, row, person_type, code, reason="Inactive or left in the MIS.")
             continue
         if row["status"] == ACTIVE and not person.get("roles"):
             if _same(row, person, school_pk, is_student, is_contact, roles.get(row["id"], ()), wanted_roles):
@@ -121,21 +124,21 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
                 if not stem or username_policy.fits_stem(row["username"], stem):
                     counts[Outcome.UNCHANGED] += 1
                     continue
-        _plan_existing(plan, policy, school, row, person_type, person, state, people.renames, people.grantable)
+        _plan_existing(plan, people, row, person_type, person)
     return seen
 
 
 def _plan_missing(plan: SyncPlan, people: _People, person_type: str, seen: set[str]) -> None:
     """A full snapshot: the active people it no longer lists are leavers (students outside the synced years
     are left alone)."""
-    policy, years = people.policy, people.years
+    years = people.years
     for (pt, code), row in people.state.members.items():
         if pt != person_type or code in seen:
             continue
         if pt == "student" and years and (row["year_group"] or "").strip().lower() not in years:
             continue
         if row["status"] == ACTIVE:
-            _plan_leaver(plan, policy, row, person_type, code, reason=MISSING)
+            _plan_leaver(plan, people, row, person_type, code, reason=MISSING)
 
 
 def _same(row, person, school_pk, is_student, is_contact, held, wanted_roles) -> bool:
@@ -154,7 +157,8 @@ def _same(row, person, school_pk, is_student, is_contact, held, wanted_roles) ->
     return all(r in held for r in wanted_roles)
 
 
-def _plan_leaver(plan, policy, row, person_type, code, *, reason):
+def _plan_leaver(plan, people: _People, row, person_type, code, *, reason):
+    policy = people.policy
     if row is None:
         plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=f"{reason} No account is held here."))
         return
@@ -167,13 +171,50 @@ def _plan_leaver(plan, policy, row, person_type, code, *, reason):
             plan_item(Outcome.SKIPPED, person_type, code, reason=f"{reason} Archive inactive users is off.", **common)
         )
         return
+    refusal = people.reach.refusal(row["account_id"], identity=False)
+    if refusal:
+        plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=f"{reason} {refusal}", **common))
+        return
     grace = getattr(policy, f"{person_type}_grace_days")
     to = LEFT if grace else ARCHIVED
     before, after = {"status": ACTIVE}, {"status": to}
     plan.add(plan_item(Outcome.ARCHIVE, person_type, code, before=before, after=after, reason=reason, **common))
 
 
-def _plan_existing(plan, policy, school, row, person_type, person, state, renames, grantable):
+class _Reach:
+    """Whom this sync may change (accounts.services.sync_out_of_reach): a person holding an administrator's
+    role the policy does not give (here), or any administrator's role at another school, is left as they
+    are. Their account (names, email, username, status) stays theirs wherever such a role is held; their
+    membership here (year, form, roles, archiving) only where it is held here."""
+
+    def __init__(self, school, policy):
+        self.school = school
+        self.school_pk = str(school.pk)
+        given = (policy_roles(policy, "student"), policy_roles(policy, "contact"), policy.staff_roles or [])
+        self.may_give = {role for roles in given for role in roles}
+        self.pairs = sync_out_of_reach(school=school, may_give=self.may_give)
+        self._names = dict(Role.objects.values_list("code", "name"))
+
+    def include(self, account_ids) -> None:
+        """Also know these accounts (newcomers' accounts held by other schools): one more query."""
+        ids = [i for i in account_ids if i not in self.pairs]
+        if ids:
+            self.pairs.update(sync_out_of_reach(school=self.school, may_give=self.may_give, account_ids=ids))
+
+    def refusal(self, account_id, *, identity: bool) -> str:
+        pairs = self.pairs.get(str(account_id), ())
+        roles = sorted({role for school, role in pairs if identity or school == self.school_pk})
+        if not roles:
+            return ""
+        names = ", ".join(self._names.get(role, role) for role in roles)
+        return (
+            f"Holds roles the MIS sync may not change ({names}), here or at another school: left as they are. "
+            "Someone who may grant those roles changes them on the Users screen."
+        )
+
+
+def _plan_existing(plan, people: _People, row, person_type, person):
+    policy, school, state, renames = people.policy, people.school, people.state, people.renames
     account_wanted, membership_wanted = wanted_values(person_type, person)
     before, after = {}, {}
     own_account = str(row["home_school_id"]) == str(school.pk)
@@ -185,13 +226,30 @@ def _plan_existing(plan, policy, school, row, person_type, person, state, rename
         if row[name] != value:
             before[name], after[name] = row[name], value
     held = state.roles.get(row["id"], set())
-    wanted_roles = roles_for(policy, person_type, person, grantable)
+    wanted_roles = roles_for(policy, person_type, person, people.grantable)
     missing = [r for r in wanted_roles if r not in held]
     if missing:
         before["roles"], after["roles"] = sorted(held), sorted(held | set(missing))
     stem = username_policy.username_stem(policy, person) if own_account else ""
     rename = bool(stem) and not username_policy.fits_stem(row["username"], stem)
     common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
+    reactivating = row["status"] != ACTIVE
+    if after or rename or reactivating:
+        identity = rename or reactivating or any(name in after for name in account_wanted)
+        refusal = people.reach.refusal(row["account_id"], identity=identity)
+        if refusal:
+            plan.add(
+                plan_item(
+                    Outcome.SKIPPED,
+                    person_type,
+                    person["mis_code"],
+                    before=before,
+                    after=after,
+                    reason=refusal,
+                    **common,
+                )
+            )
+            return
     if row["status"] != ACTIVE:
         before["status"], after["status"] = row["status"], ACTIVE
         item = plan_item(Outcome.REACTIVATE, person_type, person["mis_code"], before=before, after=after, **common)
