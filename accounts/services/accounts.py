@@ -1,13 +1,26 @@
 """An account's life: +Add (create, or add the existing account), edit, and delete."""
 
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from accounts.audit import audit_record, diff_fields
 from accounts.credentials import starter_code_issue
 from accounts.erasure import account_erased, files_naming_erase
-from accounts.models import Account, Membership, PersonType, RoleAssignment, SetPasswordLink
+from accounts.models import (
+    Account,
+    AuditEvent,
+    ContactLink,
+    Membership,
+    PersonType,
+    RoleAssignment,
+    SetPasswordLink,
+    StarterCode,
+)
 from accounts.permissions import AccountAction
 from accounts.selectors import account_match_existing
 from accounts.services.actor import Actor
@@ -26,7 +39,7 @@ from accounts.services.passwords import (
 )
 from accounts.services.roles import _refuse_losing_last_centre_admin, role_assign
 from accounts.services.usernames import check_username_free, username_normalise, usernames_hold
-from tenancy.models import School
+from tenancy.models import ApiToken, School
 
 ACCOUNT_FIELDS = (
     "given_name",
@@ -254,8 +267,6 @@ def account_rename(*, actor: Actor, account: Account, username: str, school: Sch
     """Give the account a new username. The old one is held from everyone else for 365 days, as sync,
     revoke and delete hold the usernames they release: nobody else may sign in under a name that
     other systems and people still know this person by."""
-    from django.utils import timezone
-
     username, old = username_normalise(username), account.username
     if username == old:
         return
@@ -354,14 +365,6 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
     tombstone (deleted_at) so the audit trail and certificates still point somewhere. Certificates
     stay verifiable, revoked with reason "holder account deleted".
     """
-    from allauth.account.models import EmailAddress
-    from allauth.socialaccount.models import SocialAccount
-    from django.utils import timezone
-    from django_scopes import scopes_disabled
-
-    from accounts.models import AuditEvent, ContactLink, SetPasswordLink, StarterCode
-    from tenancy.models import ApiToken
-
     if actor.account is not None and actor.account.pk == account.pk:
         if not actor.is_support:
             check_may_act_on_account(actor=actor, account=account, action=AccountAction.DELETE)  # the right first

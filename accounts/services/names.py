@@ -9,6 +9,7 @@ from django.db.models import Value
 from django.db.models.functions import Lower, Replace
 
 from accounts.models import Membership
+from accounts.selectors import year_groups_in_use
 from tenancy.models import School
 
 # Control characters (Unicode's Cc: C0, DEL, C1), the line and paragraph separators, and the bidirectional
@@ -47,8 +48,6 @@ def year_key(text: str) -> str:
 def school_year_list(*, school: School) -> list[str]:
     """The school's years: the standard ones, spelled as its people already are ("Year 7" where its MIS says
     so), then any other year its people are in."""
-    from accounts.selectors import year_groups_in_use
-
     in_use = set(year_groups_in_use(school=school))
     spelled = {year_key(year): year for year in sorted(in_use)}
     standard_keys = {year_key(s) for s in STANDARD_YEARS}

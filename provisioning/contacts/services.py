@@ -79,7 +79,7 @@ def revoke_start(*, school: School, actor: Account, memberships: list[Membership
 
     Over 1,000 needs confirm_count equal to the number (the admin typed it).
     """
-    from provisioning.contacts.tasks import contacts_revoke
+    from provisioning.contacts.tasks import contacts_revoke  # cycle: the task module imports these services
 
     targets = [
         m for m in memberships if m.person_type == PersonType.CONTACT and m.state == ContactStatus.READY_TO_REVOKE
@@ -124,7 +124,7 @@ def revoke_start(*, school: School, actor: Account, memberships: list[Membership
 def welcome_email_start(*, school: School, actor: Account, memberships: list[Membership], base_url: str) -> Job:
     """Start Send Welcome Email for the selection. Contacts must be Ready to Provision or Active
     (Active ones get a sign-in reminder); students and staff must still be at the school."""
-    from provisioning.contacts.tasks import contacts_welcome_email
+    from provisioning.contacts.tasks import contacts_welcome_email  # cycle: the task module imports these services
 
     targets = [m for m in memberships if may_receive_welcome(m)]
     if not targets:

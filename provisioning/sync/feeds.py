@@ -132,7 +132,7 @@ def detect_format(name: str, content: bytes) -> str:
             if "[content_types].xml" in names and any(n.startswith("xl/") for n in archive.namelist()):
                 return "rollcall_xlsx"
             if "manifest.csv" in names:
-                from provisioning.sync.oneroster import manifest_version
+                from provisioning.sync.oneroster import manifest_version  # cycle: oneroster reads feeds' types
 
                 return manifest_version(archive)
     except zipfile.BadZipFile as exc:
@@ -153,7 +153,7 @@ def parse_feed(content: bytes, *, name: str = "", today: date | None = None, org
     """org_identifier (the school's URN) picks the school's own people out of a district-wide OneRoster bundle."""
     file_format = detect_format(name, content)
     if file_format.startswith("oneroster"):
-        from provisioning.sync.oneroster import parse_oneroster
+        from provisioning.sync.oneroster import parse_oneroster  # cycle: oneroster reads feeds' types
 
         return parse_oneroster(content, file_format=file_format, today=today, org_identifier=org_identifier)
     tables = _xlsx_tables(content) if file_format == "rollcall_xlsx" else _zip_csv_tables(content)

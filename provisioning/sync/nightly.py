@@ -31,7 +31,7 @@ def scheduled_tick(*, now: datetime | None = None) -> None:
     """Every 15 minutes: each active school's nightly work (school_nightly) is sent as a task of its own,
     whether or not the school syncs nightly: a school that uploads or syncs by hand has leavers too. One
     school's failure is recorded on that school and never holds up another's."""
-    from provisioning.tasks import school_nightly_task
+    from provisioning.tasks import school_nightly_task  # cycle: the task module imports this module
 
     now = now or timezone.now()
     school_ids = list(School.objects.filter(is_active=True).order_by("name", "pk").values_list("pk", flat=True))

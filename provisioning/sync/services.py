@@ -64,7 +64,7 @@ def sync_start(
 ) -> SyncRun:
     """Start a run on the newest accepted feed. The first sync of a school and any run started by hand
     are dry runs: they store the plan and wait for Apply."""
-    from provisioning.tasks import sync_run_job
+    from provisioning.tasks import sync_run_job  # cycle: the task module imports these services
 
     feed = feed or newest_feed(school)
     if feed is None or feed.state != Feed.State.VALID:
@@ -90,7 +90,7 @@ def _person(actor):
 @transaction.atomic
 def sync_apply_start(*, school: School, actor: Account, run: SyncRun, confirm: bool = False) -> SyncRun:
     """Apply a stored plan. A run the mass-change guard stopped needs a person to confirm it."""
-    from provisioning.tasks import sync_run_job
+    from provisioning.tasks import sync_run_job  # cycle: the task module imports these services
 
     run = SyncRun.objects.select_for_update().get(school=school, pk=run.pk)
     if _apply_stalled(run, actor):

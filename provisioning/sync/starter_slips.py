@@ -41,7 +41,9 @@ from accounts.audit import audit_record
 from accounts.credentials import STARTER_CODE_DAYS
 from accounts.models import Account, StarterCode
 from provisioning.models import SyncRun
+from tenancy import spreadsheets
 from tenancy.models import Job, School
+from tenancy.pdf import render_pdf
 from tenancy.services import job_fail, job_progress, job_start, job_succeed
 
 XLSX_NAME, SLIPS_DIR = "starter-codes.xlsx", "slips/"
@@ -117,7 +119,7 @@ def credentials_prepare_start(*, school: School, actor: Account, run: SyncRun, b
     """Start preparing the run's zip, once: while a job is queued or running, or its zip waits to be
     downloaded, a second press gives that job. Only a job that failed is followed by a new one.
     `base_url` is where people sign in when settings.ROLLCALL_BASE_URL is not set."""
-    from provisioning.tasks import sync_credentials_prepare
+    from provisioning.tasks import sync_credentials_prepare  # cycle: the task module imports these services
 
     _available(school, run.pk)
     with transaction.atomic():
@@ -402,8 +404,6 @@ def _local(school: School, moment: datetime) -> datetime:
 
 def _write_xlsx(archive: zipfile.ZipFile, groups: list[tuple[tuple, list[Person]]]) -> None:
     """One sheet, whatever the size: write-only openpyxl keeps its rows on disk, not in memory."""
-    from tenancy import spreadsheets
-
     workbook = spreadsheets.workbook(write_only=True)
     sheet = workbook.create_sheet("Starter codes")
     header = ["Person type", "Year group", "Form", "Family Name", "Given Names", "User Name", "Starter code"]
@@ -476,8 +476,6 @@ def _pages(group: tuple[str, str, str], members: list[Person]) -> list[dict]:
 
 
 def _credentials_pdf(*, school: School, pages: list[dict], expires: str, sign_in_url: str) -> bytes:
-    from tenancy.pdf import render_pdf
-
     html = render_to_string(
         "provisioning/sync/starter_code_slips.html",
         {

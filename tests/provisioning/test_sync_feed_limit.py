@@ -7,9 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from accounts.services.tokens import api_token_issue
 from provisioning.models import Feed
 from provisioning.sync import feed_intake
-from accounts.services.tokens import api_token_issue
 from tests.provisioning.sync_helpers import feed_zip, student
 
 pytestmark = pytest.mark.django_db

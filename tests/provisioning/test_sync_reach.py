@@ -60,9 +60,7 @@ def test_roles_for_their_holder_only_never_stop_the_sync(school_a):
     assert _record(run, "T1").outcome == "update"
 
 
-def test_an_administrator_elsewhere_keeps_their_account_but_their_membership_here_follows_the_mis(
-    school_a, school_b
-):
+def test_an_administrator_elsewhere_keeps_their_account_but_their_membership_here_follows_the_mis(school_a, school_b):
     """A Centre Admin at Birch who is a parent here: their contact membership here follows the MIS, their
     account (names, email) stays theirs (Birch runs it: a sync never changes another school's account)."""
     parent = member(school_b, "centre_admin", username="birch.admin", given_name="Bea").account

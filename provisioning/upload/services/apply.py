@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import masked
+from accounts.audit import audit_record, masked
 from accounts.credentials import LINK_DAYS, keyed_hash, starter_codes_build
 from accounts.models import Account, AuditEvent, Membership, RoleAssignment, SetPasswordLink, StarterCode
 from accounts.services import account_created_changes, set_password_email, site_url
@@ -49,8 +49,7 @@ def upload_apply_start(
     """Record the consent acknowledgement (audited) and queue the apply as a background job.
 
     base_url: the address the uploader is using (scheme and host), for the links in invitation emails."""
-    from accounts.audit import audit_record
-    from provisioning.upload.tasks import upload_apply
+    from provisioning.upload.tasks import upload_apply  # cycle: the task module imports these services
 
     if not consent:
         raise UploadRefused(
