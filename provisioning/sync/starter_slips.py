@@ -41,9 +41,8 @@ from accounts.audit import audit_record
 from accounts.credentials import STARTER_CODE_DAYS
 from accounts.models import Account, StarterCode
 from provisioning.models import SyncRun
-from tenancy import spreadsheets
+from tenancy import pdf, spreadsheets
 from tenancy.models import Job, School
-from tenancy.pdf import render_pdf
 from tenancy.services import job_fail, job_progress, job_start, job_succeed
 
 XLSX_NAME, SLIPS_DIR = "starter-codes.xlsx", "slips/"
@@ -487,4 +486,4 @@ def _credentials_pdf(*, school: School, pages: list[dict], expires: str, sign_in
             "sign_in_url": sign_in_url,
         },
     )
-    return render_pdf(html)
+    return pdf.render_pdf(html)
