@@ -8,7 +8,7 @@ from django.utils.functional import SimpleLazyObject
 from django_scopes import scope
 
 from accounts.permissions import permissions_for_roles
-from accounts.selectors import permissions_for, school_for_user
+from accounts.selectors import permissions_for, school_for_user, token_scope
 from accounts.services import sign_in_refusal
 from tenancy.middleware import no_school_in_scope
 from tenancy.models import School
@@ -73,7 +73,7 @@ class SchoolScopeMiddleware:
             request.school_perms = SimpleLazyObject(lambda: _token_perms(token, school))
         else:
             request.school_perms = SimpleLazyObject(lambda: _perms(request.user, school))
-        with scope(school=school):
+        with scope(school=school), token_scope(token):
             return self.get_response(request)
 
 
@@ -89,7 +89,8 @@ def _school_and_token(request, slug: str):
 
 def _token_perms(token, school: School):
     """A token may do what its roles allow and its creator still may, nothing more."""
-    return permissions_for_roles(token.role_codes) & _perms(token.account, school)
+    with token_scope(None):  # what its issuer may do now, as themselves
+        return permissions_for_roles(token.role_codes) & _perms(token.account, school)
 
 
 def _perms(user, school: School):

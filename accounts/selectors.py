@@ -1,5 +1,7 @@
 """Reads of the registry that several screens share. The first argument is the school."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -76,8 +78,41 @@ def privacy_notice_for(account: Account) -> tuple[str, str] | None:
 ROLES_COUNT_WHILE = (Membership.Status.ACTIVE, Membership.Status.LEFT)
 
 
+# The API token a request acts with, if any: (account id, school id, the token's roles). A token acts for its
+# issuer limited to its roles at its school, so every question about the issuer's roles during that request
+# (permissions, roles they may grant, whom they may act on) is answered through the token, here, once.
+_TOKEN_SCOPE: ContextVar[tuple | None] = ContextVar("rollcall_token_scope", default=None)
+
+
+@contextmanager
+def token_scope(token):
+    """While a request acts with `token` (None: a person signed in), the issuer's roles are the token's."""
+    reset = _TOKEN_SCOPE.set((token.account_id, token.school_id, frozenset(token.role_codes)) if token else None)
+    try:
+        yield
+    finally:
+        _TOKEN_SCOPE.reset(reset)
+
+
+def token_limited(account_id, school_id, codes) -> frozenset[str]:
+    """The roles `codes` (held at `school_id`) stand for in this request: through a token, its issuer acts as
+    the token's roles at its school (which they could grant when they issued it) and as nobody elsewhere.
+    What the request may do is still bounded by what the issuer may do now (the middleware's _token_perms)."""
+    acting = _TOKEN_SCOPE.get()
+    if acting is None or acting[0] != account_id:
+        return frozenset(codes)
+    return acting[2] if school_id == acting[1] else frozenset()
+
+
+def through_token(account_id) -> bool:
+    """Whether this account acts in this request through an API token (which is not the person)."""
+    acting = _TOKEN_SCOPE.get()
+    return acting is not None and acting[0] == account_id
+
+
 def role_codes_for(*, school: School, account: Account) -> frozenset[str]:
-    """Roles the account holds at the school through memberships that still count."""
+    """Roles the account holds at the school through memberships that still count (through an API token,
+    only those of its roles it may use)."""
     if not account.is_authenticated:
         return frozenset()
     codes = RoleAssignment.objects.filter(
@@ -85,7 +120,7 @@ def role_codes_for(*, school: School, account: Account) -> frozenset[str]:
         membership__account=account,
         membership__status__in=ROLES_COUNT_WHILE,
     ).values_list("role_id", flat=True)
-    return frozenset(codes)
+    return token_limited(account.pk, school.pk, codes)
 
 
 def centre_admin_account_ids(*, school: School) -> frozenset:

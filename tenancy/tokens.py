@@ -28,7 +28,7 @@ def api_token_for_request(request, school: School) -> ApiToken | None:
             .filter(school=school, token_hash=token_hash(raw), revoked_at__isnull=True)
             .first()
         )
-        if token is None or not token.account.is_active or token.account.locked_out:
+        if token is None or not token.account.is_active or token.account.locked_out or not token.account.approved:
             return None
         ApiToken.objects.filter(school=school, pk=token.pk).update(last_used_at=timezone.now())
     return token
@@ -47,6 +47,6 @@ def api_token_any_school(request) -> ApiToken | None:
             .filter(token_hash=token_hash(raw), revoked_at__isnull=True, school__is_active=True)
             .first()
         )
-    if token is None or not token.account.is_active or token.account.locked_out:
+    if token is None or not token.account.is_active or token.account.locked_out or not token.account.approved:
         return None
     return token

@@ -27,7 +27,7 @@ from accounts.permissions import (
     roles_beyond,
     roles_out_of_reach,
 )
-from accounts.selectors import ROLES_COUNT_WHILE
+from accounts.selectors import ROLES_COUNT_WHILE, through_token, token_limited
 from accounts.services.actor import Actor
 
 # Ids per query: well under SQLite's limit on bound parameters.
@@ -54,7 +54,9 @@ def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable) -> dict:
     hand in."""
     if _acts_as_system(actor):
         return {}
-    ids = [pk for pk in set(account_ids) if pk != actor.account.pk]
+    # Your own account is yours, but not a token's: a token acts as its roles, not as its issuer.
+    own = None if through_token(actor.account.pk) else actor.account.pk
+    ids = [pk for pk in set(account_ids) if pk != own]
     if not ids:
         return {}
     here = actor.school.pk if actor.school is not None else None
@@ -63,6 +65,9 @@ def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable) -> dict:
         if here is not None:  # acting at no school, the actor reaches only people who hold no role
             for school_id, role_id in _held(account_ids=[actor.account.pk]).values_list("school_id", "role_id"):
                 mine.setdefault(school_id, set()).add(role_id)
+            mine = {school_id: token_limited(actor.account.pk, school_id, roles) for school_id, roles in mine.items()}
+            if here not in mine and token_limited(actor.account.pk, here, ()):
+                mine[here] = token_limited(actor.account.pk, here, ())
         # Roles held here are out of reach only if beyond the actor here; roles elsewhere are sorted in Python.
         relevant = Q(school_id=here, role_id__in=roles_beyond(mine.get(here, ()))) | ~Q(school_id=here)
         held: dict = {}
@@ -110,7 +115,7 @@ def check_may_act_on_account(*, actor: Actor, account: Account, action: AccountA
     refusal = _action_refusal(actor=actor, perms=actor.perms, account_id=account.pk, action=action)
     if refusal:
         raise PermissionDenied(refusal)
-    if actor.account.pk == account.pk:
+    if actor.account.pk == account.pk and not through_token(actor.account.pk):
         return
     out = accounts_out_of_reach(actor=actor, account_ids=[account.pk])
     if out:

@@ -136,3 +136,41 @@ def test_the_command_explains_a_school_without_centre_admin(school_a):
         call_command("api_token", school=school_a.slug, scope="mis_agent")
     with pytest.raises(CommandError, match="No school"):
         call_command("api_token", school="nowhere", scope="mis_agent")
+
+
+# --- A token acts with its scope, never with its issuer's full rights (found by an outside test) ------------
+
+
+def _token(school, account, scope):
+    from accounts.services.tokens import api_token_issue
+
+    return api_token_issue(school=school, account=account, name="script", role_codes=[scope])[1]
+
+
+def test_a_role_scoped_token_grants_and_edits_only_what_its_role_may(client, school_a, centre_admin):
+    slt = member(school_a, "slt", username="slt.alder", email="slt@alder.sch.uk")
+    raw = _token(school_a, centre_admin, "eo")
+    auth = {"HTTP_AUTHORIZATION": f"Token {raw}"}
+    api = f"/api/s/{school_a.slug}/accounts/"
+    granted = client.post(f"{api}{slt.pk}/roles/", {"role": "centre_admin"}, content_type="application/json", **auth)
+    assert granted.status_code == 403
+    emailed = client.patch(f"{api}{slt.pk}/", {"email": "x@alder.sch.uk"}, content_type="application/json", **auth)
+    assert emailed.status_code == 403
+    own = centre_admin.memberships.get(school=school_a)
+    locked = client.patch(f"{api}{own.pk}/", {"locked_out": True}, content_type="application/json", **auth)
+    assert locked.status_code == 403
+    centre_admin.refresh_from_db()
+    assert not centre_admin.locked_out
+    with scope(school=school_a):
+        assert not slt.role_assignments.filter(role_id="centre_admin").exists()
+    # What an Exams Officer may do, the token may.
+    named = client.patch(f"{api}{slt.pk}/", {"given_name": "Sally"}, content_type="application/json", **auth)
+    assert named.status_code == 200, named.content
+
+
+def test_a_token_stops_while_its_issuer_waits_for_approval(client, school_a, nominated_contact):
+    raw = _token(school_a, nominated_contact, "mis_agent")
+    type(nominated_contact).objects.filter(pk=nominated_contact.pk).update(approved=False)
+    upload = SimpleUploadedFile("export.zip", feed_zip([student("S1")]))
+    pushed = client.post(f"/api/s/{school_a.slug}/sync/feeds/", {"file": upload}, HTTP_AUTHORIZATION=f"Token {raw}")
+    assert pushed.status_code == 404
