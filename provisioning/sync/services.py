@@ -31,7 +31,7 @@ from provisioning.sync.fingerprint import sync_writes
 from provisioning.sync.plan_item import Outcome
 from provisioning.sync.policy import policy_lock
 from provisioning.sync.revoke_warning import contacts_to_revoke_check
-from provisioning.sync.sync_plan import SyncPlan, make_plan
+from provisioning.sync.sync_plan import SyncPlan, SyncReach, make_plan
 from provisioning.sync.username_policy import planned_names_taken
 from tenancy.models import Job, School
 from tenancy.services import job_give_up, job_progress, job_start, job_succeed
@@ -285,10 +285,40 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
                 f"Usernames this plan gives were taken by other accounts since it was made ({shown}), so it was "
                 "not applied. Press Synchronise Users for a fresh plan."
             )
+        _refuse_if_now_out_of_reach(school, policy, items)
         step()  # the plan read back
         _apply_items(run=run, policy=policy, items=items, job=job, step=step)
         run.save()
     return run
+
+
+_CHANGES_ACCOUNTS = {Outcome.UPDATE, Outcome.REACTIVATE, Outcome.ARCHIVE, Outcome.TRANSFER}
+
+
+def _refuse_if_now_out_of_reach(school, policy, items) -> None:
+    """Someone the plan changes was given an administrator's role since it was made (at another school, which
+    the fingerprint does not see): the plan is stale. Found by an outside test, who planned an email change
+    for an invigilator, had them made Centre Admin at another school, then applied the old plan."""
+    changes = [item for item in items if item["outcome"] in _CHANGES_ACCOUNTS and item["account_id"]]
+    if not changes:
+        return
+    reach = SyncReach(school, policy)
+    reach.include({item["account_id"] for item in changes})
+    if any(reach.refusal(item["account_id"], identity=_identity(item)) for item in changes):
+        raise SyncRefused(
+            "Someone this plan changes was given an administrator's role since it was made, so it was not "
+            "applied. Press Synchronise Users for a fresh plan."
+        )
+
+
+def _identity(item) -> bool:
+    """Whether the item changes the account itself (as sync_plan decides), not only the membership here."""
+    if item["outcome"] in (Outcome.REACTIVATE, Outcome.TRANSFER):
+        return True
+    return item["outcome"] == Outcome.UPDATE and bool(set(item["after"]) & _ACCOUNT_FIELDS)
+
+
+_ACCOUNT_FIELDS = {"given_name", "family_name", "email", "upn", "username"}
 
 
 def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, step: _Steps) -> None:

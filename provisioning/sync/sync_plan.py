@@ -37,7 +37,7 @@ class _People:
     state: SchoolState
     grantable: set | None
     years: set[str]
-    reach: "_Reach"
+    reach: "SyncReach"
     newcomers: list[tuple[str, dict]] = field(default_factory=list)
     renames: list[tuple[dict, str]] = field(default_factory=list)  # (item, stem) whose username the policy changes
     codes_now: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # type -> code -> mid
@@ -57,7 +57,7 @@ def make_plan(
             plan.counts[key] += count
     plan.guard_threshold = guard.threshold_for(policy, state.active_count)
     years = {str(y).strip().lower() for y in policy.year_groups or []}
-    reach = _Reach(school, policy)
+    reach = SyncReach(school, policy)
     people = _People(school=school, policy=policy, state=state, grantable=grantable, years=years, reach=reach)
     for person_type in ("student", "staff", "contact"):
         mode = feed.modes.get(person_type, "absent")
@@ -181,7 +181,7 @@ def _plan_leaver(plan, people: _People, row, person_type, code, *, reason):
     plan.add(plan_item(Outcome.ARCHIVE, person_type, code, before=before, after=after, reason=reason, **common))
 
 
-class _Reach:
+class SyncReach:
     """Whom this sync may change (accounts.services.sync_out_of_reach): a person holding an administrator's
     role the policy does not give (here), or any administrator's role at another school, is left as they
     are. Their account (names, email, username, status) stays theirs wherever such a role is held; their

@@ -83,3 +83,19 @@ def test_another_schools_administrator_is_never_transferred_in_by_email(school_a
     assert record.outcome == "skipped" and "not transferred" in record.reason
     assert Membership.objects.get(school=school_b, account=admin).status == "active"
     assert not Membership.objects.filter(school=school_a, account=admin).exists()
+
+
+def test_a_plan_made_before_someone_became_an_administrator_elsewhere_is_stale(school_a, school_b):
+    """Found by an outside test: an email change planned for an invigilator, who was then made Centre Admin at
+    another school, was applied from the old plan and the account taken over through a password reset."""
+    from provisioning.sync import services
+    from provisioning.sync.services import SyncRefused
+
+    teacher = _staff_member(school_a, "T1", "teacher_security", username="t.one", email="t1@alder.sch.uk")
+    run = run_sync(school_a, feed_zip(staff_rows=[staff("T1", email="attacker@alder.sch.uk")]), apply=False)
+    assert _record(run, "T1").outcome == "update"
+    RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=teacher), role_id="centre_admin")
+    with pytest.raises(SyncRefused, match="given an administrator's role since"):
+        services.sync_apply(run=run)
+    teacher.refresh_from_db()
+    assert teacher.email == "t1@alder.sch.uk"
