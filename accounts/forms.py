@@ -183,11 +183,20 @@ class UserEditForm(_PasswordFields):
         self.refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.DETAILS)
         self.email_refusal = self.refusal
         if self.refusal:
-            # No password choices are offered for an account out of reach; the rest is shown, not changed.
-            for name in self.PASSWORD_FIELDS:
+            # No password is set or shown for an account out of reach; a link to their own email may still be.
+            link_refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.LINK)
+            for name in self.PASSWORD_FIELDS if link_refusal else ("password", "password2"):
                 del self.fields[name]
+            if not link_refusal:
+                method = self.fields["password_method"]
+                method.choices = [c for c in method.choices if c[0] in ("", services.RESET_LINK)]
+            # Roles here follow their own rule: someone who also belongs to another school keeps a role here
+            # that this school may grant, though their account (names, email, sign-in) is not this school's.
+            roles_refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.ROLES)
             for name, field in self.fields.items():
-                field.disabled = name not in self.MEMBERSHIP_FIELDS
+                if name in self.MEMBERSHIP_FIELDS or name == "password_method":  # the link is checked when sent
+                    continue
+                field.disabled = name != "roles" or bool(roles_refusal)
             return
         self.email_refusal = services.refusal_for(actor=actor, account=account, action=AccountAction.EMAIL)
         if self.email_refusal:
@@ -207,7 +216,12 @@ class UserEditForm(_PasswordFields):
         return data
 
     def _posted_beyond_reach(self) -> bool:
-        if any(self.data.get(name) for name in self.PASSWORD_FIELDS):
+        if self.data.get("password") or self.data.get("password2"):
+            return True
+        offered = (
+            {value for value, _ in self.fields["password_method"].choices} if "password_method" in self.fields else {""}
+        )
+        if self.data.get("password_method", "") not in offered:
             return True
         for name in self.ACCOUNT_FIELDS:
             posted, before = self.data.get(name), self.initial.get(name)

@@ -167,7 +167,25 @@ def opens_others(role_code: str) -> bool:
     return bool(ROLE_PERMISSIONS.get(role_code, frozenset()) - SELF_SERVICE_PERMS)
 
 
-def roles_out_of_reach(actor_roles: Mapping, here, target_roles: Iterable[tuple]) -> frozenset[str]:
+# Actions that reveal a credential to the actor (a password they set, a starter code they are shown), redirect
+# the account's own (its email), or change it for every school (names, username, lock, approval). On someone who
+# also belongs to another school they need the actor's rights there too, whatever the person's roles there: an
+# outside test added another school's parent and teacher by upload ("add existing person") and then took both
+# accounts over with starter codes. A set-password link goes to the account's own address and stays relaxed.
+ACCOUNT_WIDE_ACTIONS = frozenset(
+    {
+        AccountAction.PASSWORD,
+        AccountAction.STARTER_CODE,
+        AccountAction.EMAIL,
+        AccountAction.DETAILS,
+        AccountAction.LOCK,
+        AccountAction.APPROVE,
+    }
+)
+ELSEWHERE = ""  # the role of a pair that stands for a membership at another school holding no role
+
+
+def roles_out_of_reach(actor_roles: Mapping, here, target_roles: Iterable[tuple], *, strict=False) -> frozenset[str]:
     """Of the roles a target holds, as (school, role) pairs, those the actor may not act over. `actor_roles`
     maps each school to the roles the actor holds there; `here` is the school the actor acts at.
 
@@ -180,9 +198,14 @@ def roles_out_of_reach(actor_roles: Mapping, here, target_roles: Iterable[tuple]
     grant_here = grantable_roles_for(actor_roles.get(here, ()))
     out = set()
     for school, role in target_roles:
+        grant_there = grantable_roles_for(actor_roles.get(school, ()))
+        if strict and school != here:
+            # An ACCOUNT_WIDE_ACTIONS action: the actor must have rights at every other school the person is in.
+            if (role == ELSEWHERE and not grant_there) or (role != ELSEWHERE and role not in grant_there):
+                out.add(role)
+            continue
         if role not in PERSON_ROLES:
             continue
-        grant_there = grantable_roles_for(actor_roles.get(school, ()))
         if school == here or opens_others(role):
             reachable = role in grant_there
         else:
@@ -192,9 +215,9 @@ def roles_out_of_reach(actor_roles: Mapping, here, target_roles: Iterable[tuple]
     return frozenset(out)
 
 
-def may_act_on_roles(actor_roles: Mapping, here, target_roles: Iterable[tuple]) -> bool:
+def may_act_on_roles(actor_roles: Mapping, here, target_roles: Iterable[tuple], *, strict=False) -> bool:
     """The table's answer: every role the target holds, at each school, is within the actor's reach."""
-    return not roles_out_of_reach(actor_roles, here, target_roles)
+    return not roles_out_of_reach(actor_roles, here, target_roles, strict=strict)
 
 
 # --- Job reports ----------------------------------------------------------------------------------

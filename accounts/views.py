@@ -230,7 +230,7 @@ def user_edit(request, school_slug, membership_id):
                         actor=actor,
                         account=account,
                         method=data["password_method"],
-                        password=data["password"] or None,
+                        password=data.get("password") or None,
                         base_url=request.build_absolute_uri("/"),
                     )
         except (PermissionDenied, ValidationError) as exc:

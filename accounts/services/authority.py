@@ -19,8 +19,10 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Account, Membership, Role, RoleAssignment
 from accounts.permissions import (
+    ACCOUNT_WIDE_ACTIONS,
     ACTION_PERMS,
     BULK_NEVER_GRANTS,
+    ELSEWHERE,
     PERSON_ROLES,
     AccountAction,
     opens_others,
@@ -47,7 +49,7 @@ def _acts_as_system(actor: Actor) -> bool:
     return actor.account is None or actor.job is not None or actor.is_support
 
 
-def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable) -> dict:
+def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable, action: AccountAction | None = None) -> dict:
     """Of these accounts, those the actor may not act on: {account id: the roles the actor may not act over
     (accounts.permissions.roles_out_of_reach, per school)}. One query for the actor's roles at every school
     and one per 5,000 accounts, whatever the callers (a whole upload file, an Account Manager selection)
@@ -75,7 +77,14 @@ def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable) -> dict:
             rows = _held(account_ids=ids[start : start + _CHUNK]).filter(relevant)
             for account_id, school_id, role_id in rows.values_list("membership__account_id", "school_id", "role_id"):
                 held.setdefault(account_id, []).append((school_id, role_id))
-    found = {pk: roles_out_of_reach(mine, here, pairs) for pk, pairs in held.items()}
+        strict = action in ACCOUNT_WIDE_ACTIONS
+        if strict:  # a membership elsewhere that holds no role counts too
+            elsewhere = Membership.objects.filter(account_id__in=ids, status__in=ROLES_COUNT_WHILE).exclude(
+                school_id=here
+            )
+            for account_id, school_id in elsewhere.values_list("account_id", "school_id"):
+                held.setdefault(account_id, []).append((school_id, ELSEWHERE))
+    found = {pk: roles_out_of_reach(mine, here, pairs, strict=strict) for pk, pairs in held.items()}
     return {pk: roles for pk, roles in found.items() if roles}
 
 
@@ -86,6 +95,13 @@ def _held(*, account_ids):
 
 
 def out_of_reach_message(role_codes: Iterable[str]) -> str:
+    role_codes = set(role_codes)
+    if ELSEWHERE in role_codes and len(role_codes) == 1:
+        return (
+            "This person also belongs to another school where you have no rights; only someone with rights there, "
+            "or support, can change their sign-in or details. A set-password link to their own email still works."
+        )
+    role_codes.discard(ELSEWHERE)
     roles = Role.objects.filter(code__in=list(role_codes)).order_by("sort_order")
     names = ", ".join(roles.values_list("name", flat=True))
     return (
@@ -117,7 +133,7 @@ def check_may_act_on_account(*, actor: Actor, account: Account, action: AccountA
         raise PermissionDenied(refusal)
     if actor.account.pk == account.pk and not through_token(actor.account.pk):
         return
-    out = accounts_out_of_reach(actor=actor, account_ids=[account.pk])
+    out = accounts_out_of_reach(actor=actor, account_ids=[account.pk], action=action)
     if out:
         raise PermissionDenied(out_of_reach_message(out[account.pk]))
 

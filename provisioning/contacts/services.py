@@ -23,6 +23,7 @@ from django_scopes import scopes_disabled
 from accounts.audit import audit_record, audit_record_many
 from accounts.credentials import set_password_links_issue_many, starter_code_issue
 from accounts.models import Account, Membership, PersonType, SetPasswordLink, StarterCode
+from accounts.permissions import AccountAction
 from accounts.services import Actor, accounts_out_of_reach, set_password_email, site_url, usernames_hold
 from provisioning.contacts import selectors
 from provisioning.contacts.selectors import ContactStatus, PersonStatus
@@ -51,14 +52,17 @@ def revoke_warning(count: int) -> str:
 
 # --- Whom the actor may act on ---------------------------------------------------------------------
 
-OUT_OF_REACH = "they hold roles you may not grant, here or at another school"
+OUT_OF_REACH = (
+    "they hold roles you may not grant, here or at another school (or, for a starter code, also belong to another "
+    "school where you have no rights)"
+)
 
 
-def in_reach(*, school: School, actor: Account, memberships: list[Membership]) -> tuple[list, list]:
+def in_reach(*, school: School, actor: Account, memberships: list[Membership], action=None) -> tuple[list, list]:
     """(those the actor may act on, those left out): accounts.services' rule for a whole selection, in a
     query or two. A bulk action never touches someone whose roles the actor may not grant, and says so."""
     out = accounts_out_of_reach(
-        actor=Actor(account=actor, school=school), account_ids={m.account_id for m in memberships}
+        actor=Actor(account=actor, school=school), account_ids={m.account_id for m in memberships}, action=action
     )
     if not out:
         return list(memberships), []
@@ -478,7 +482,7 @@ def starter_codes_reissue(
     targets = [m for m in memberships if m.status != Membership.Status.ARCHIVED and m.account.is_active]
     if not targets:
         raise ValidationError("None of the selected people can be given a starter code.")
-    targets, left_out = in_reach(school=school, actor=actor, memberships=targets)
+    targets, left_out = in_reach(school=school, actor=actor, memberships=targets, action=AccountAction.STARTER_CODE)
     if not targets:
         _refuse_all_left_out(left_out)
     if len(targets) > STARTER_CODE_LIMIT:

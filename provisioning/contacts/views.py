@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import require_perm
 from accounts.models import PersonType
-from accounts.permissions import Perm
+from accounts.permissions import AccountAction, Perm
 from provisioning.contacts import selectors, services
 from provisioning.contacts.selectors import USER_TYPES, ContactStatus, RevokeReason
 from tenancy.models import Job
@@ -141,7 +141,8 @@ def account_manager_confirm(request, school_slug):
         messages.error(request, "Select at least one person first.")
         return redirect(_back_url(request, carry["type"], carry["status"]))
     context = {"action": action, "action_label": label, "carry": carry, "selected_count": len(rows)}
-    rows, left_out = services.in_reach(school=request.school, actor=request.user, memberships=rows)
+    strict = AccountAction.STARTER_CODE if action == "starter_code" else None
+    rows, left_out = services.in_reach(school=request.school, actor=request.user, memberships=rows, action=strict)
     context["left_out_count"], context["left_out_reason"] = len(left_out), services.OUT_OF_REACH
     if action == "revoke":
         context.update(_revoke_context(request, rows))

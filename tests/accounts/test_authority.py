@@ -123,4 +123,27 @@ def test_an_invigilator_at_two_schools_stays_reachable_by_each_schools_exams_off
     shared = person(school_a, "inv", username="two.schools").account
     RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=shared), role_id="inv")
     actor = Actor(account=eo_user, school=school_a)
-    assert may_act_on_account(actor=actor, account=shared, action=AccountAction.STARTER_CODE)
+    assert may_act_on_account(actor=actor, account=shared, action=AccountAction.LINK)
+    assert may_act_on_account(actor=actor, account=shared, action=AccountAction.ROLES)
+
+
+@pytest.mark.parametrize("elsewhere", [None, "parent", "teacher_security"])
+@pytest.mark.parametrize(
+    "action", [AccountAction.STARTER_CODE, AccountAction.PASSWORD, AccountAction.EMAIL, AccountAction.DETAILS]
+)
+def test_a_credential_or_account_wide_change_needs_rights_at_every_school_the_person_is_in(
+    school_a, school_b, centre_admin, elsewhere, action
+):
+    """Found by trying it: another school's parent and teacher, added here by upload ('add existing person',
+    by username and email), were taken over with starter codes. A set-password link (to their own email)
+    stays possible; anything that shows a credential to the actor or changes the account everywhere needs
+    rights at each school they belong to."""
+    shared = person(school_a, "teacher_security", username="two.schools").account
+    there = MembershipFactory(school=school_b, account=shared)
+    if elsewhere:
+        RoleAssignmentFactory(membership=there, role_id=elsewhere)
+    actor = Actor(account=centre_admin, school=school_a)
+    assert not may_act_on_account(actor=actor, account=shared, action=action)
+    assert may_act_on_account(actor=actor, account=shared, action=AccountAction.LINK)
+    RoleAssignmentFactory(membership=MembershipFactory(school=school_b, account=centre_admin), role_id="centre_admin")
+    assert may_act_on_account(actor=actor, account=shared, action=action)

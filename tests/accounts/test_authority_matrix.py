@@ -19,7 +19,15 @@ import pytest
 from django_scopes import scopes_disabled
 
 from accounts.models import Account, Membership, RoleAssignment, SetPasswordLink, StarterCode
-from accounts.permissions import ACTION_PERMS, PERSON_ROLES, ROLE_PERMISSIONS, AccountAction, Perm, grantable_roles_for
+from accounts.permissions import (
+    ACCOUNT_WIDE_ACTIONS,
+    ACTION_PERMS,
+    PERSON_ROLES,
+    ROLE_PERMISSIONS,
+    AccountAction,
+    Perm,
+    grantable_roles_for,
+)
 from accounts.permissions import may_act_on_roles as table_allows
 from provisioning.models import ContactJobItem
 from tests.factories import ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
@@ -77,7 +85,7 @@ def expected(actor_role: str, target_roles: frozenset, route: Route, held_here: 
         return False
     # The actor holds their role at school A only; the target holds `held_here` at A and the rest at B.
     held = [("A", role) for role in held_here] + [("B", role) for role in target_roles - held_here]
-    return table_allows({"A": {actor_role}}, "A", held)
+    return table_allows({"A": {actor_role}}, "A", held, strict=route.action in ACCOUNT_WIDE_ACTIONS)
 
 
 @dataclass

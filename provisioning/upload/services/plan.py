@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from accounts.models import Account, Role
-from accounts.permissions import AccountAction
+from accounts.permissions import ELSEWHERE, AccountAction
 from accounts.services import Actor, accounts_out_of_reach, action_refusals
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors
@@ -56,6 +56,10 @@ MEMBERSHIP_UPDATE_FIELDS = ("mis_code", "year_group", "form")
 OUT_OF_REACH_REFUSAL = (
     "this person holds roles you may not grant ({roles}), here or at another school, so you may not change their "
     "account; leave the cell as it is or blank"
+)
+ELSEWHERE_REFUSAL = (
+    "this person also belongs to another school where you have no rights, so you may not change their account "
+    "(names, email); leave the cell as it is or blank"
 )
 
 
@@ -338,9 +342,13 @@ def _refuse_out_of_reach(*, school: School, account: Account, rows: list[RowPlan
     ]
     if not touching:
         return
-    out = accounts_out_of_reach(
-        actor=Actor(account=account, school=school), account_ids={row.account["id"] for row in touching}
-    )
+    # Changing names or email changes the account for every school it belongs to (ACCOUNT_WIDE_ACTIONS): those
+    # rows need the uploader's rights wherever the person is; rows that only add roles here follow the roles rule.
+    actor = Actor(account=account, school=school)
+    account_wide = {row.account["id"] for row in touching if row.outcome == UPDATE and row.account_changes}
+    out = accounts_out_of_reach(actor=actor, account_ids=account_wide, action=AccountAction.DETAILS)
+    roles_only = {row.account["id"] for row in touching} - account_wide
+    out |= accounts_out_of_reach(actor=actor, account_ids=roles_only, action=AccountAction.ROLES)
     if not out:
         return
     names = dict(Role.objects.values_list("code", "name"))
@@ -348,7 +356,8 @@ def _refuse_out_of_reach(*, school: School, account: Account, rows: list[RowPlan
         held = out.get(row.account["id"])
         if not held:
             continue
-        message = OUT_OF_REACH_REFUSAL.format(roles=", ".join(sorted(names.get(c, c) for c in held)))
+        roles = sorted(names.get(c, c) for c in held if c != ELSEWHERE)
+        message = OUT_OF_REACH_REFUSAL.format(roles=", ".join(roles)) if roles else ELSEWHERE_REFUSAL
         columns = list(row.account_changes) if row.outcome == UPDATE else []
         if row.outcome == ADD or row.roles_to_add:
             columns.append("roles")
