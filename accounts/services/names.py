@@ -12,15 +12,22 @@ from accounts.models import Membership
 from accounts.selectors import year_groups_in_use
 from tenancy.models import School
 
-# Control characters (Unicode's Cc: C0, DEL, C1), the line and paragraph separators, and the bidirectional
-# controls (Cf): U+061C, U+200E and U+200F marks, U+202A-U+202E embeddings and overrides, U+2066-U+2069
-# isolates; and the invisible zero-width space U+200B, word joiner U+2060 and BOM U+FEFF, which make two names
-# that look alike differ (the zero-width joiners U+200C/U+200D stay: Persian and Indic names need them).
-# An override shows "Smith" as something else on every screen, report and certificate.
-UNSAFE_TEXT = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+# Control characters (Unicode's Cc: C0, DEL, C1), the line and paragraph separators, every format character
+# (Cf: the bidirectional marks, embeddings, overrides and isolates; the zero-width space, word joiner, soft hyphen,
+# invisible operators, BOM, tags...), and the letters that print as nothing (combining grapheme joiner, Hangul
+# and Khmer fillers, the blank braille pattern). An override shows "Smith" as something else on every screen,
+# report and certificate; an invisible character makes two names that look alike differ. The zero-width
+# joiners U+200C/U+200D stay inside a word (Persian and Indic names need them), never at either end.
+_CF = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
-UNSAFE_TEXT_MESSAGE = "contains control characters (line breaks, tabs or text-direction controls); remove them"
+_INVISIBLE_LETTERS = "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+UNSAFE_TEXT = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_CF}{_INVISIBLE_LETTERS}]|^[\u200c\u200d]|[\u200c\u200d]$")
+UNSAFE_TEXT_MESSAGE = (
+    "contains control characters (line breaks, tabs, text-direction controls or invisible characters); remove them"
+)
 NAME_FIELDS = {"given_name": "Given names", "family_name": "Family name"}
 # The years of English schools, nursery to sixth form; a school's own spellings (from its MIS) join them.
 STANDARD_YEARS = ("N", "R", *(str(n) for n in range(1, 14)))

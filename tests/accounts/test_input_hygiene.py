@@ -106,7 +106,21 @@ def test_the_admin_spells_usernames_the_same_way():
 
 @pytest.mark.parametrize("field", ["given_name", "family_name"])
 @pytest.mark.parametrize(
-    "bad", [f"Smith{RLO}nhoj", "Smith\u2066x", "Smi\x07th", "Smith\u200f", "Smi\u200bth", "\ufeffSmith", "Sm\u2060ith"]
+    "bad",
+    [
+        f"Smith{RLO}nhoj",
+        "Smith\u2066x",
+        "Smi\x07th",
+        "Smith\u200f",
+        "Smi\u200bth",
+        "\ufeffSmith",
+        "Sm\u2060ith",
+        "Tom\u200c",
+        "Sm\u00adith",
+        "\u3164",
+        "Sm\u2062ith",
+        "Sm\u034fith",
+    ],
 )
 def test_add_and_the_api_refuse_control_and_direction_characters_in_names(login, centre_admin, field, bad):
     response = login(centre_admin).post(ADD, add_form(**{field: bad}))
