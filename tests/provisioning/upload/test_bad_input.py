@@ -143,8 +143,8 @@ def test_very_long_strings_and_control_characters_are_row_errors(school_a, eo_us
     assert "is 5000 characters long; the limit is 150" in str(plan.rows[0].problems[0])
     messages = [str(p) for p in plan.rows[1].problems]
     assert (
-        "row 3, Family Name *: contains control characters (line breaks, tabs, text-direction controls or invisible characters); remove them"
-        in messages
+        "row 3, Family Name *: contains control characters (line breaks, tabs, text-direction controls or "
+        "invisible characters); remove them" in messages
     )
     assert all(r.outcome == services.ERROR for r in plan.rows)
 
