@@ -25,8 +25,8 @@ from accounts.permissions import AccountAction
 from accounts.selectors import account_match_existing
 from accounts.services.actor import Actor
 from accounts.services.authority import check_may_act_on_account
-from accounts.services.memberships import _check_mis_code_free, membership_add
-from accounts.services.names import check_names, year_group_clean
+from accounts.services.memberships import _check_mis_code_free, check_mis_code, membership_add
+from accounts.services.names import check_names, mis_code_text, year_group_clean
 from accounts.services.new_account import account_created_changes, check_new_account
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
@@ -142,7 +142,8 @@ def account_create(
     `warnings` (e.g. an off-domain staff email) and `added_existing`.
     """
     _check_consent(actor=actor, consent=consent)
-    username, email, mis_code, upn = username_normalise(username), email.strip(), mis_code.strip(), upn.strip()
+    username, email, mis_code, upn = username_normalise(username), email.strip(), mis_code_text(mis_code), upn.strip()
+    check_mis_code(mis_code)
     check_new_account(
         username=username, person_type=person_type, email=email, given_name=given_name, family_name=family_name
     )

@@ -6,7 +6,7 @@ from django.db import transaction
 from accounts.audit import audit_record, diff_fields
 from accounts.models import Account, Membership
 from accounts.services.actor import Actor
-from accounts.services.names import mis_code_clash, year_group_clean
+from accounts.services.names import mis_code_clash, mis_code_problem, mis_code_text, year_group_clean
 from tenancy.models import School
 
 MEMBERSHIP_FIELDS = ("mis_code", "year_group", "form", "status", "portal_access")
@@ -34,7 +34,8 @@ def membership_add(
     portal_access: bool = False,
 ) -> Membership:
     """Add an existing account (perhaps held by another school) to this school: never a duplicate."""
-    mis_code = mis_code.strip()
+    mis_code = mis_code_text(mis_code)
+    check_mis_code(mis_code)
     _check_mis_code_free(school=school, person_type=person_type, mis_code=mis_code)
     year_group = year_group_clean(school=school, year_group=year_group)
     membership = Membership.objects.create(
@@ -64,7 +65,8 @@ def membership_update(*, school: School, actor: Actor, membership: Membership, *
     if unknown:
         raise ValueError(f"Not membership fields: {sorted(unknown)}")
     if "mis_code" in fields:
-        fields["mis_code"] = fields["mis_code"].strip()
+        fields["mis_code"] = mis_code_text(fields["mis_code"])
+        check_mis_code(fields["mis_code"])
     if "year_group" in fields and fields["year_group"] != membership.year_group:
         fields["year_group"] = year_group_clean(school=school, year_group=fields["year_group"])
     changes = diff_fields({name: getattr(membership, name) for name in fields}, fields)
@@ -85,3 +87,9 @@ def membership_update(*, school: School, actor: Actor, membership: Membership, *
         job=actor.job,
         changes=changes,
     )
+
+
+def check_mis_code(code: str) -> None:
+    problem = mis_code_problem(code)
+    if problem:
+        raise ValidationError({"mis_code": f"The MIS code {problem}."})

@@ -74,6 +74,23 @@ def year_group_clean(*, school: School, year_group: str) -> str:
     raise ValidationError({"year_group": f"{year_group} is not one of this school's year groups ({', '.join(years)})."})
 
 
+MIS_CODE_PROBLEM = "contains control or invisible characters; remove them"
+
+
+def mis_code_text(raw: str) -> str:
+    """A MIS code in its one spelling, wherever one enters (+Add, the API, upload, both feed formats): NFKC, so
+    full-width "Ｓ１０３８" is "S1038" and cannot sit beside it as a second person; trimmed."""
+    text = (raw or "").strip()
+    return text if text.isascii() else unicodedata.normalize("NFKC", text).strip()
+
+
+def mis_code_problem(code: str) -> str | None:
+    """Why a MIS code cannot be one: control or invisible characters (the joiners too: a code needs none)."""
+    if code and not code.isascii() and (UNSAFE_TEXT.search(code) or "\u200c" in code or "\u200d" in code):
+        return MIS_CODE_PROBLEM
+    return None
+
+
 def mis_code_key(code: str) -> str:
     """A MIS code as a person reads it: "s1038", "S1038", " S 1038" and full-width "Ｓ１０３８" are one code."""
     return "".join(unicodedata.normalize("NFKC", code or "").split()).lower()

@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE
+from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, mis_code_problem, mis_code_text
 
 MAX_ERRORS = 1000
 strip = str.strip
@@ -259,8 +259,11 @@ def read_people(feed: ParsedFeed, file_name: str, person_type: str, table: list[
             if not "".join(row).strip():
                 continue
         before = feed.error_total
+        code = mis_code_text(code)
         if not code:
             feed.error(file_name, number, "mis_code", "The MIS code is empty.")
+        elif mis_code_problem(code):
+            feed.error(file_name, number, "mis_code", f"The MIS code {mis_code_problem(code)}.")
         elif len(code) > 64:
             feed.error(file_name, number, "mis_code", "The MIS code is longer than 64 characters.")
         if email and ("@" not in email or " " in email or len(email) > 254):
@@ -335,6 +338,7 @@ def read_links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
         else:  # ragged: cut or pad to the header, then the pad cell absent columns read
             row = (row + [""] * width)[:width] + [""]
         contact, student, relationship, portal_text = map(strip, pick(row))
+        contact, student = mis_code_text(contact), mis_code_text(student)
         if not (contact or student or relationship or portal_text):
             continue
         portal = parse_bool(portal_text) if portal_text else True

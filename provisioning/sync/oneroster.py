@@ -17,7 +17,7 @@ import re
 import zipfile
 from datetime import date, datetime
 
-from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE
+from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, mis_code_problem, mis_code_text
 from provisioning.sync.feeds import FeedUnreadable, ParsedFeed
 
 STAFF_ROLES = {
@@ -224,6 +224,9 @@ def _users(feed, version, users, user_roles, org_ids, today, mode, org_identifie
         names = [row.get(k, "") for k in ("givenName", "familyName", "preferredGivenName", "preferredFamilyName")]
         if UNSAFE_TEXT.search("".join(names)):
             feed.error("users.csv", number, "givenName", f"A name {UNSAFE_TEXT_MESSAGE}.")
+        code_problem = mis_code_problem(mis_code_text(row.get("identifier") or sid))
+        if code_problem:
+            feed.error("users.csv", number, "identifier", f"The MIS code {code_problem}.")
         if feed.error_total != before:
             continue
         kind = _person_type([r for r, _ in roles])
@@ -245,7 +248,7 @@ def _users(feed, version, users, user_roles, org_ids, today, mode, org_identifie
         kinds[sid] = kind
         agents[sid] = _split(row.get("agentSourcedIds", ""))
         people[sid] = {
-            "mis_code": (row.get("identifier") or sid)[:64],
+            "mis_code": mis_code_text(row.get("identifier") or sid)[:64],
             "upn": "",
             "given_name": row.get("preferredGivenName") or row["givenName"],
             "family_name": row.get("preferredFamilyName") or row["familyName"],

@@ -18,7 +18,7 @@ from django.core.validators import validate_email
 from accounts.models import PersonType
 from accounts.permissions import BULK_NEVER_GRANTS
 from accounts.services import email_domain_warning as check_email_domain
-from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, year_key
+from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, mis_code_problem, mis_code_text, year_key
 from accounts.services.new_account import new_account_problems
 from accounts.services.usernames import username_normalise
 
@@ -272,6 +272,11 @@ def row_clean(
                 problem(key, UNSAFE_TEXT_MESSAGE)
                 clean[key] = ""
 
+    # The one spelling +Add, the API and both feed formats give a MIS code ("Ｓ１０３８" is S1038).
+    clean["mis_code"] = mis_code_text(clean["mis_code"])
+    if mis_code_problem(clean["mis_code"]):
+        problem("mis_code", mis_code_problem(clean["mis_code"]))
+        clean["mis_code"] = ""
     # The one spelling +Add, the API, sync and the admin give a username too (full-width letters folded...).
     username = clean["username"] = username_normalise(clean["username"])
     email = clean["email"]

@@ -251,3 +251,29 @@ def test_year_7_yr_7_and_y7_are_year_7_spelled_as_the_school_already_does(login,
 def test_a_zero_width_joiner_in_a_persian_name_is_a_name(login, centre_admin, school_a):
     response = login(centre_admin).post(ADD, add_form(given_name="\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627"))
     assert response.status_code == 302, response.content
+
+
+# --- MIS codes in one spelling wherever they enter (found by an outside test) ---------------------------------
+
+
+def test_a_full_width_mis_code_is_its_ascii_code_in_a_feed_and_an_upload(school_a, eo_user):
+    from provisioning.sync.feeds import parse_feed
+    from provisioning.upload import services as upload_services
+    from provisioning.upload.reader import read_upload
+    from tests.provisioning.sync_helpers import feed_zip, student
+    from tests.provisioning.upload.helpers import csv_bytes
+
+    feed = parse_feed(feed_zip([student("Ｓ１０３８")]), name="export.zip")
+    assert [p["mis_code"] for p in feed.people["student"]] == ["S1038"]
+    refused = parse_feed(feed_zip([student("S\u00ad1038"), student("S\u200c99")]), name="export.zip")
+    assert [e["column"] for e in refused.errors] == ["mis_code", "mis_code"]
+    person(school_a, "inv", mis_code="T2681", username="t.holder")
+    row = ["new.one", "Nia", "New", "nia@alder.sch.uk", "Staff", "INV", "Ｔ２６８１"]
+    plan = upload_services.upload_plan(school=school_a, account=eo_user, table=read_upload(csv_bytes([row]), "u.csv"),
+                                       mode="add_new")  # fmt: skip
+    assert plan.rows[0].outcome == "error"
+
+
+def test_the_api_refuses_an_invisible_character_in_a_mis_code(centre_admin, school_a):
+    response = _api(centre_admin).post(API, _api_new(person_type="student", mis_code="S\u200c1"), format="json")
+    assert response.status_code == 400 and "invisible" in str(response.json())
