@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from accounts.models import Account, Role
 from accounts.permissions import ELSEWHERE, AccountAction
 from accounts.services import Actor, accounts_out_of_reach, action_refusals
+from accounts.services.usernames import username_free_for, usernames_taken
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors
 from provisioning.upload.reader import Table, UploadRefused, gc_paused
@@ -213,12 +214,18 @@ def _match_registry(*, school: School, account: Account, rows: list[RowPlan], he
     )
     held = selectors.roles_held(school=school, membership_ids=[m["id"] for m in here.values()])
     email_rule = _email_rule(school=school, account=account)
+    # A username released by someone within the last 365 days is held for them (accounts' one rule): found by
+    # an outside test, upload gave a name the sync had just renamed away to a new account.
+    holds = usernames_taken(sorted({r.clean["username"].lower() for r in unmatched if r.clean["username"]}))
     for row in live:
         existing = by_username.get(row.clean["username"].lower())
         if existing is not None:
             _match_by_username(row, existing, here, by_code, held, email_rule, headers)
-        else:
-            _match_new(row, by_email, by_upn, here, by_code, headers)
+            continue
+        _match_new(row, by_email, by_upn, here, by_code, headers)
+        name = row.clean["username"]
+        if row.outcome == CREATE and name and not username_free_for(holds, name.lower(), None):
+            _fail(row, "username", f"the username {name} was released recently and is held; choose another", headers)
 
 
 EmailRule = Callable[[object], str | None]  # an account id -> why its email may not change, or None

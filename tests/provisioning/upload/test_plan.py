@@ -215,3 +215,15 @@ def test_adding_someone_from_another_school_with_roles_needs_reach_over_their_ro
     )
     without = plan_of(school_a, eo_user, [["pat.admin", "Pat", "A", "pat@trust.org.uk", "Staff", "", "Q1"]])
     assert without.rows[0].outcome == "add_existing" and without.rows[0].account["id"] == other.pk
+
+
+def test_a_username_released_within_the_year_is_held_from_a_new_upload_row(school_a, eo_user):
+    """Found by an outside test: a name the sync had just renamed away was given to a new account by upload."""
+    from accounts.services import Actor, account_rename
+
+    renamed = here(school_a, "inv", username="old.name", email="old@alder.sch.uk").account
+    account_rename(actor=Actor(account=None, school=school_a), account=renamed, username="new.name")
+    row = plan_of(school_a, eo_user, [["old.name", "Someone", "Else", "else@alder.sch.uk", "Staff", "INV", "Q9"]]).rows[
+        0
+    ]
+    assert row.outcome == "error" and "released recently and is held" in row.messages
