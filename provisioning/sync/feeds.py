@@ -69,11 +69,25 @@ class ParsedFeed:
     errors: list[dict] = field(default_factory=list)
     error_total: int = 0
     warnings: list[str] = field(default_factory=list)
+    # Person type -> MIS codes whose row was refused: such people are kept as they are, never archived.
+    rejected: dict[str, set[str]] = field(default_factory=dict)
+    structural_total: int = 0  # problems with the feed itself (file or required column missing, unreadable)
 
     def error(self, file: str, row: int | None, column: str, message: str) -> None:
+        """A problem on one row: the row is left out, the rest of the feed goes on."""
         self.error_total += 1
         if len(self.errors) < MAX_ERRORS:
             self.errors.append({"file": file, "row": row, "column": column, "message": message})
+
+    def refuse(self, file: str, row: int | None, column: str, message: str) -> None:
+        """A problem with the feed as a whole: nothing in it is planned."""
+        self.structural_total += 1
+        self.error(file, row, column, message)
+
+    def reject(self, person_type: str, mis_code: str) -> None:
+        """The row of this person was refused: keep them as they are rather than treat them as gone."""
+        if mis_code:
+            self.rejected.setdefault(person_type, set()).add(mis_code)
 
     @property
     def ok(self) -> bool:
