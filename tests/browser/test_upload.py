@@ -41,7 +41,7 @@ def test_exams_officer_uploads_the_template_and_the_users_exist(page, eo_user, s
     expect(page).to_have_url(re.compile(r"/users/upload/[0-9a-f-]{36}/$"))
     expect(page.locator('#upload-counts dd[data-outcome="create"]')).to_have_text("2")
     expect(page.locator('#upload-counts dd[data-outcome="error"]')).to_have_text("1")
-    expect(page.get_by_text("row 4, Username *: may contain only letters")).to_be_visible()
+    expect(page.get_by_text("row 4, User Name: may contain only letters")).to_be_visible()
 
     page.get_by_role("button", name="Apply").click()  # the consent box is required: the browser stops here
     expect(page).to_have_url(re.compile(r"/users/upload/[0-9a-f-]{36}/$"))
