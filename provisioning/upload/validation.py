@@ -53,8 +53,17 @@ COLUMNS = (
         "Given Names",
         True,
         150,
-        ("given name", "first name", "firstname", "first names", "forename", "forenames", "legal forename",
-         "preferred forename", "christian name"),
+        (
+            "given name",
+            "first name",
+            "firstname",
+            "first names",
+            "forename",
+            "forenames",
+            "legal forename",
+            "preferred forename",
+            "christian name",
+        ),
         "The person's given (first) names.",
     ),  # fmt: skip
     Column(
@@ -95,8 +104,20 @@ COLUMNS = (
         "MIS Code",
         False,
         64,
-        ("mis id", "misid", "mis", "admission number", "adno", "staff code", "external id", "person id",
-         "sis code", "sis id", "student code", "pupil code"),
+        (
+            "mis id",
+            "misid",
+            "mis",
+            "admission number",
+            "adno",
+            "staff code",
+            "external id",
+            "person id",
+            "sis code",
+            "sis id",
+            "student code",
+            "pupil code",
+        ),
         "The person's code in your MIS (admission number, staff code; also read from a column named SIS Code or "
         "Student Code). Unique per person type in your school. A UPN column is read as the UPN, never as the MIS "
         "code: a UPN follows the pupil from school to school and should not become a username.",

@@ -19,6 +19,7 @@ Method = SyncPolicy.UsernameMethod
 # When the policy's field is blank in this row (a staff list without MIS codes under the default "MIS code"
 # policy), the name is made from the email's local part (what staff already type), else first.last.
 FALLBACKS = (Method.EMAIL_LOCAL, Method.FIRST_LAST)
+NAME_METHODS = (Method.INITIAL_SURNAME, Method.FIRST_LAST, Method.SURNAME_INITIAL)
 MADE = "User name {name} made by your username policy ({method})."
 MADE_INSTEAD = (
     "User name {name} made from {source}: your username policy ({method}) needs a value this row does not have."
@@ -101,15 +102,17 @@ def usernames_made(*, school: School, rows: list, names_in_file: set[str], fail:
 def stem_for(policy: SyncPolicy, clean: dict) -> tuple[str, str]:
     """The sync's stem for this row under the policy, else under each fallback method in turn: (stem, method)."""
     person = {k: clean[k] for k in ("mis_code", "email", "given_name", "family_name")}
-    stem = username_policy.username_stem(policy, person)
-    if stem:
-        return stem, policy.username_method
-    for method in FALLBACKS:
-        if method == policy.username_method:
-            continue
-        other = copy.copy(policy)  # the school's prefix, suffix and case, another method
-        other.username_method = method
+    for method in (policy.username_method, *FALLBACKS):
+        other = policy
+        if method != policy.username_method:
+            other = copy.copy(policy)  # the school's prefix, suffix and case, another method
+            other.username_method = method
         stem = username_policy.username_stem(other, person)
-        if stem:
+        if _usable(stem, method):
             return stem, method
     return "", ""
+
+
+def _usable(stem: str, method: str) -> bool:
+    """A name made from names needs a letter (issue 19: 名01 姓01 became 01.01): digits alone name nobody."""
+    return bool(stem) and (method not in NAME_METHODS or any(ch.isalpha() for ch in stem))
