@@ -65,7 +65,7 @@ COLUMNS = (
             "christian name",
         ),
         "The person's given (first) names.",
-    ),  # fmt: skip
+    ),
     Column(
         "family_name",
         "Family Name",
@@ -121,7 +121,7 @@ COLUMNS = (
         "The person's code in your MIS (admission number, staff code; also read from a column named SIS Code or "
         "Student Code). Unique per person type in your school. A UPN column is read as the UPN, never as the MIS "
         "code: a UPN follows the pupil from school to school and should not become a username.",
-    ),  # fmt: skip
+    ),
     Column(
         "year_group",
         "Year Group",
