@@ -94,7 +94,7 @@ def test_a_staff_list_without_user_names_is_named_by_the_policy_and_they_sign_in
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download starter codes").click()
-    codes = load_workbook(download_info.value.path()).active
+    codes = load_workbook(io.BytesIO(open(download_info.value.path(), "rb").read())).active
     code = next(row[4] for row in codes.iter_rows(values_only=True) if row[0] == "zoe.obrien")
     sign_out(page)
 
