@@ -80,6 +80,7 @@ def test_a_staff_list_without_user_names_is_named_by_the_policy_and_they_sign_in
     expect(page).to_have_url(re.compile(r"/users/upload/[0-9a-f-]{36}/$"))
     expect(page.locator('#upload-counts dd[data-outcome="create"]')).to_have_text("2")
     to_create = page.locator('details[data-outcome="create"]')
+    to_create.get_by_text("To create (2)").click()  # the section opens to show the names the policy made
     expect(to_create.get_by_role("columnheader", name="User Name")).to_be_visible()
     expect(to_create.get_by_role("cell", name="zoe.obrien", exact=True)).to_be_visible()
     expect(to_create.get_by_role("cell", name="Zoë O’Brien")).to_be_visible()
