@@ -292,3 +292,15 @@ def test_the_template_headings_are_the_users_list_headings(login, school_a, eo_u
     assert {COLUMN_BY_KEY[k].label for k in shared} <= list_labels
     assert {COLUMN_BY_KEY[k].label for k in shared} <= set(template)
     assert "User Name" in template and "Roles" in template
+
+
+def test_contacts_sharing_a_family_email_are_told_apart_by_their_names(school_a, nominated_contact):
+    for given in ("Pat", "Sam"):
+        member(school_a, "parent", person_type="contact", username=f"{given.lower()}.home", email="home@family.example",
+               given_name=given, family_name="Home")  # fmt: skip
+    header = ["Given Names", "Family Name", "Email", "Person Type"]
+    rows = [["Sam", "Home", "home@family.example", "Contact"], ["Jo", "Home", "HOME@family.example", "Contact"]]
+    plan = plan_for(school_a, nominated_contact, utf8_with_bom(header, rows))
+    assert plan.rows[0].clean["username"] == "sam.home" and plan.rows[0].outcome == "unchanged"
+    assert plan.rows[1].outcome == "error"
+    assert "several people at your school have this email (pat.home, sam.home)" in plan.rows[1].messages
