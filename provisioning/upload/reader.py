@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-ALLOWED_EXTENSIONS = ("xlsx", "xls", "ods", "csv")
+ALLOWED_EXTENSIONS = ("xlsx", "xls", "ods", "csv", "txt", "tsv")
+TEXT_EXTENSIONS = ("csv", "txt", "tsv")  # Excel saves "Unicode Text" (tab-separated UTF-16) as .txt
 MAX_ZIP_ENTRIES = 200
 MAX_UNZIPPED_BYTES = 60 * 1024 * 1024
 MAX_ROWS = 20_000
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+DELIMITERS = (",", ";", "\t")
 
 
 @contextmanager
@@ -77,24 +80,29 @@ def sniff_format(data: bytes, file_name: str) -> str:
     """The file's real format, from its first bytes; the name's extension must agree."""
     ext = _extension(file_name)
     if ext not in ALLOWED_EXTENSIONS:
-        raise UploadRefused("Upload an Excel workbook (.xlsx or .xls), an OpenDocument sheet (.ods) or a .csv file.")
+        raise UploadRefused(
+            "Upload an Excel workbook (.xlsx or .xls), an OpenDocument sheet (.ods), a .csv file or Excel's "
+            "Unicode Text (.txt)."
+        )
     if data.startswith(b"%PDF"):
         raise UploadRefused(f"{file_name} is a PDF document, not a spreadsheet. Upload the completed template.")
     if data.startswith(ZIP_MAGIC):
         actual = "zip"
     elif data.startswith(OLE_MAGIC):
         actual = "xls"
+    elif data.startswith(UTF16_BOMS):
+        actual = "csv"  # UTF-16 text is full of zero bytes, and is still text
     elif b"\x00" in data[:8192]:
         actual = "binary"
     else:
         actual = "csv"
-    expected = {"xlsx": "zip", "ods": "zip", "xls": "xls", "csv": "csv"}[ext]
+    expected = {"xlsx": "zip", "ods": "zip", "xls": "xls"}.get(ext, "csv")
     if actual != expected:
         raise UploadRefused(
             f"{file_name} is named .{ext} but is not a {ext.upper()} file. "
             "Open it in your spreadsheet program and save it as .xlsx or .csv."
         )
-    return ext
+    return "csv" if ext in TEXT_EXTENSIONS else ext
 
 
 def check_zip(data: bytes) -> dict[str, bytes]:
@@ -272,6 +280,14 @@ def _biff_records(stream: bytes, pos: int):
 
 # --- readers ---------------------------------------------------------------------------------
 def _decode_text(data: bytes) -> str:
+    """Text as schools' programs save it: UTF-16 with its byte-order mark (Excel's "Unicode Text"), UTF-8 with or
+    without a BOM (Excel's "CSV UTF-8", LibreOffice), else Windows-1252 (Excel's plain "CSV" on a Windows PC in
+    the UK). UTF-8 is tried first: a Windows-1252 file with any accented letter is almost never valid UTF-8."""
+    if data.startswith(UTF16_BOMS):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UploadRefused("The text file is damaged: it says it is UTF-16 but is not. Save it again.") from exc
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
@@ -280,12 +296,21 @@ def _decode_text(data: bytes) -> str:
     raise UploadRefused("The CSV file is not UTF-8 or Windows-1252 text. Save it as 'CSV UTF-8' and upload it again.")
 
 
+def _delimiter(text: str) -> str:
+    """The separator, from the header line (the first line with text): the one of , ; and tab it holds most often
+    outside quotes. A one-column file has none and is read with commas, which then changes nothing; a comma inside
+    a quoted name in a later row is left to the csv reader."""
+    line = next((ln for ln in text[:65536].splitlines() if ln.strip()), "")
+    outside = "".join(part for index, part in enumerate(line.split('"')) if index % 2 == 0)
+    counts = {d: outside.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties keep the first: the comma
+    return best if counts[best] else ","
+
+
 def _read_csv(data: bytes) -> list[list]:
     text = _decode_text(data)
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as exc:
         raise UploadRefused(f"The CSV file cannot be read: {exc}.") from exc
 

@@ -109,6 +109,23 @@ def memberships_by_mis_code(*, school: School, codes: Iterable[str]) -> dict[tup
     return found
 
 
+def memberships_by_email(*, school: School, emails: Iterable[str]) -> dict[tuple, list[dict]]:
+    """This school's memberships whose account has one of these emails (lower case, verified or not: the school
+    made them), keyed by (person type, lower-case email). For rows without a username: the same person again."""
+    found: dict[tuple, list[dict]] = {}
+    values = (*MEMBERSHIP_VALUES, "account__email", "account__given_name", "account__family_name")
+    for batch in chunks(emails):
+        qs = (
+            Membership.objects.filter(school=school, account__deleted_at__isnull=True)
+            .annotate(email_lower=Lower("account__email"))
+            .filter(email_lower__in=batch)
+            .order_by()
+        )
+        for row in qs.values(*values):
+            found.setdefault((row["person_type"], row["account__email"].lower()), []).append(row)
+    return found
+
+
 def roles_held(*, school: School, membership_ids: Iterable) -> dict:
     held: dict = {}
     for batch in chunks(membership_ids):

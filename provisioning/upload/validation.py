@@ -33,21 +33,37 @@ class Column:
     help: str
 
 
+# Labels are the Users list's column headings (PRODUCT.md: User Name, Roles...), so the template and the list
+# use the same words. Headers are matched ignoring case, spaces and punctuation (header_key), so "Username",
+# "USER_NAME" and "User Name *" are all the User Name column; the aliases are the other names schools' own
+# spreadsheets and MIS exports give the same column.
 COLUMNS = (
     Column(
         "username",
-        "Username",
-        True,
+        "User Name",
+        False,
         150,
-        ("user name", "login", "login name", "user id", "userid", "account"),
-        "The name the person signs in with. Unique across Rollcall, ignoring case. Letters, digits and . @ + - _",
+        ("login", "login name", "user id", "userid", "account", "account name"),
+        "The name the person signs in with. Unique across Rollcall, ignoring case. Letters, digits and . @ + - _. "
+        "Leave it blank, or leave the column out, and your username policy (Bulk User Synchronise) makes one, "
+        "as the MIS sync does; the preview shows it. Staff may also sign in with their email.",
     ),
     Column(
         "given_name",
         "Given Names",
         True,
         150,
-        ("given name", "first name", "firstname", "forename", "forenames", "legal forename", "preferred forename"),
+        (
+            "given name",
+            "first name",
+            "firstname",
+            "first names",
+            "forename",
+            "forenames",
+            "legal forename",
+            "preferred forename",
+            "christian name",
+        ),
         "The person's given (first) names.",
     ),
     Column(
@@ -63,7 +79,7 @@ COLUMNS = (
         "Email",
         False,
         254,
-        ("email address", "e-mail", "e-mail address", "mail", "work email"),
+        ("email address", "e-mail", "e-mail address", "mail", "work email", "school email"),
         "Required for staff; optional for students and contacts. Use centre email addresses where possible.",
     ),
     Column(
@@ -76,10 +92,10 @@ COLUMNS = (
     ),
     Column(
         "roles",
-        "Role",
+        "Roles",
         False,
         200,
-        ("roles", "user role", "user roles", "role code"),
+        ("role", "user role", "user roles", "role code"),
         "EO, SLT or INV (and any other role you may grant); several separated by commas. "
         "Give EO to people who will create and manage user accounts; INV only opens the Assessments area.",
     ),
@@ -88,8 +104,23 @@ COLUMNS = (
         "MIS Code",
         False,
         64,
-        ("mis id", "misid", "mis", "admission number", "adno", "staff code", "external id", "person id"),
-        "The person's code in your MIS (admission number, staff code). Unique per person type in your school.",
+        (
+            "mis id",
+            "misid",
+            "mis",
+            "admission number",
+            "adno",
+            "staff code",
+            "external id",
+            "person id",
+            "sis code",
+            "sis id",
+            "student code",
+            "pupil code",
+        ),
+        "The person's code in your MIS (admission number, staff code; also read from a column named SIS Code or "
+        "Student Code). Unique per person type in your school. A UPN column is read as the UPN, never as the MIS "
+        "code: a UPN follows the pupil from school to school and should not become a username.",
     ),
     Column(
         "year_group",
@@ -107,7 +138,15 @@ COLUMNS = (
         ("registration group", "reg group", "tutor group", "form group", "class"),
         "Students only: registration group.",
     ),
-    Column("upn", "UPN", False, 20, ("unique pupil number",), "Students only: the unique pupil number."),
+    Column(
+        "upn",
+        "UPN",
+        False,
+        20,
+        ("unique pupil number",),
+        "Students only: the unique pupil number. Read as the UPN only (it matches a pupil who already has an "
+        "account at another school), never as the MIS code or a username.",
+    ),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 _SPECS = tuple((c.key, c.max_length, c.required) for c in COLUMNS)

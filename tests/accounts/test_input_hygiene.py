@@ -196,7 +196,7 @@ def test_upload_checks_the_year_group_against_the_schools_year_list(school_a, eo
     from provisioning.upload.reader import read_upload
     from tests.provisioning.upload.helpers import csv_bytes
 
-    header = ["Username *", "Given Names *", "Family Name *", "Email", "Person Type", "Role", "MIS Code", "Year"]
+    header = ["User Name", "Given Names *", "Family Name *", "Email", "Person Type", "Role", "MIS Code", "Year"]
     rows = [
         ["p.one", "Pat", "One", "", "Student", "", "P1", "7x"],
         ["p.two", "Pat", "Two", "", "Student", "", "P2", "r"],

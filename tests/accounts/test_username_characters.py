@@ -40,7 +40,7 @@ def test_upload_refuses_a_username_with_characters_outside_the_rule(username):
         "username": username, "given_name": "Sam", "family_name": "Sample", "person_type": "Staff",
     }  # fmt: skip
     _clean, problems = row_clean(5, cells, ctx=CTX)
-    assert [p.message for p in problems if p.column.startswith("Username")] == [USERNAME_CHARACTERS]
+    assert [p.message for p in problems if p.column.startswith("User Name")] == [USERNAME_CHARACTERS]
 
 
 @pytest.mark.parametrize("username", REFUSED)

@@ -8,13 +8,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from accounts.models import Account, Role
+from accounts.models import Account, PersonType, Role
 from accounts.permissions import ELSEWHERE, AccountAction
 from accounts.services import Actor, accounts_out_of_reach, action_refusals
 from accounts.services.usernames import username_free_for, usernames_taken
 from provisioning.models import UploadBatch
 from provisioning.upload import selectors
 from provisioning.upload.reader import Table, UploadRefused, gc_paused
+from provisioning.upload.services.usernames import blank, usernames_known, usernames_made
 from provisioning.upload.validation import (
     COLUMN_BY_KEY,
     SAMPLE_USERNAME,
@@ -166,9 +167,14 @@ def _plan(*, school, account, table, mode, add_existing, ctx) -> UploadPlan:
         elif row.errors:
             row.outcome = ERROR
         rows.append(row)
+    fail = _failer(headers)
+    usernames_known(school=school, rows=_live(rows), fail=fail)
     _mark_duplicates(rows, headers)
     _match_registry(school=school, account=account, rows=rows, headers=headers)
     _apply_mode(rows, mode=mode, add_existing=add_existing)
+    names_in_file = {row.clean["username"].lower() for row in _live(rows) if not blank(row)}
+    newcomers = [row for row in rows if row.outcome == CREATE and blank(row)]
+    usernames_made(school=school, rows=newcomers, names_in_file=names_in_file, fail=fail)
     _refuse_out_of_reach(school=school, account=account, rows=rows, headers=headers)
     return UploadPlan(rows=rows, headers=headers, mode=mode, add_existing=add_existing)
 
@@ -183,15 +189,24 @@ def _fail(row: RowPlan, column_key: str, message: str, headers: HeaderMap) -> No
     row.outcome = ERROR
 
 
+def _failer(headers: HeaderMap):
+    return lambda row, column_key, message: _fail(row, column_key, message, headers)
+
+
 def _mark_duplicates(rows: list[RowPlan], headers: HeaderMap) -> None:
-    """The same username, or the same MIS code for one person type, twice in the file: both rows wait."""
-    by_username, by_code = defaultdict(list), defaultdict(list)
+    """The same username, or the same MIS code for one person type, twice in the file: both rows wait. So does the
+    same new student or staff email twice among rows without a username (contacts may share a family address)."""
+    by_username, by_code, by_email = defaultdict(list), defaultdict(list), defaultdict(list)
     for row in _live(rows):
-        by_username[row.clean["username"].lower()].append(row)
+        if not blank(row):
+            by_username[row.clean["username"].lower()].append(row)
+        elif row.clean["email"] and row.clean["person_type"] != PersonType.CONTACT:
+            by_email[(row.clean["person_type"], row.clean["email"].lower())].append(row)
         if row.clean["mis_code"]:
             by_code[(row.clean["person_type"], row.clean["mis_code"])].append(row)
     groups = [(g, "username", "username") for g in by_username.values() if len(g) > 1]
     groups += [(g, "mis_code", "MIS code") for g in by_code.values() if len(g) > 1]
+    groups += [(g, "email", "email") for g in by_email.values() if len(g) > 1]
     for group, key, what in groups:
         numbers = ", ".join(str(r.number) for r in group)
         for row in group:
@@ -200,7 +215,7 @@ def _mark_duplicates(rows: list[RowPlan], headers: HeaderMap) -> None:
 
 def _match_registry(*, school: School, account: Account, rows: list[RowPlan], headers: HeaderMap) -> None:
     live = _live(rows)
-    by_username = selectors.accounts_by_username({r.clean["username"].lower() for r in live})
+    by_username = selectors.accounts_by_username({r.clean["username"].lower() for r in live if not blank(r)})
     unmatched = [r for r in live if r.clean["username"].lower() not in by_username]
     by_email, by_upn = selectors.accounts_by_identity(
         emails={r.clean["email"].lower() for r in unmatched if r.clean["email"]},
@@ -223,6 +238,8 @@ def _match_registry(*, school: School, account: Account, rows: list[RowPlan], he
             _match_by_username(row, existing, here, by_code, held, email_rule, headers)
             continue
         _match_new(row, by_email, by_upn, here, by_code, headers)
+        if row.outcome == ADD and blank(row):
+            row.clean["username"] = row.account["username"]  # shown in the preview: they keep it
         name = row.clean["username"]
         if row.outcome == CREATE and name and not username_free_for(holds, name.lower(), None):
             _fail(row, "username", f"the username {name} was released recently and is held; choose another", headers)

@@ -61,6 +61,9 @@ def template_workbook(*, school: School, account: Account) -> bytes:
     lines = [
         "Fill in one row per person on the Users sheet, save the file, and upload it with +Upload Users.",
         "Columns marked * are required. Delete the sample row (sample.person) before uploading.",
+        "Leave User Name blank, or leave the column out, and your username policy (Bulk User Synchronise) makes "
+        "one as the MIS sync does; the preview shows it before anything changes. Staff may sign in with their "
+        "user name or their email.",
         f"Roles you may grant: {', '.join(role_labels) or 'none'}. Give EO to people who will create and manage "
         "user accounts; people acting only as invigilators get INV, which opens the Assessments area only.",
         "You must have each person's permission to create their account and use their email address, and have told "

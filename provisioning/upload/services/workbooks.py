@@ -50,7 +50,7 @@ def _save(workbook) -> bytes:
 def credentials_workbook(credentials: list[dict]) -> bytes:
     workbook = spreadsheets.workbook(write_only=True)
     sheet = workbook.create_sheet("Starter codes")
-    sheet.append(text_cells(sheet, ["Username", "Given Names", "Family Name", "Email", "Starter code", "Expires"]))
+    sheet.append(text_cells(sheet, ["User Name", "Given Names", "Family Name", "Email", "Starter code", "Expires"]))
     for item in credentials:
         account = item["account"]
         sheet.append([text_cell(sheet, v) for v in (account.username, account.given_name, account.family_name,

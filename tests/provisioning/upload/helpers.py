@@ -5,7 +5,7 @@ import io
 
 from openpyxl import Workbook
 
-HEADER = ["Username *", "Given Names *", "Family Name *", "Email", "Person Type", "Role", "MIS Code"]
+HEADER = ["User Name", "Given Names *", "Family Name *", "Email", "Person Type", "Roles", "MIS Code"]
 
 
 def staff_row(n: int, role: str = "INV", domain: str = "alder.sch.uk") -> list:

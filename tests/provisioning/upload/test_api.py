@@ -24,7 +24,7 @@ def test_it_uploads_previews_and_applies_over_the_api(client, school_a, centre_a
     body = response.json()
     assert body["counts"]["create"] == 1 and body["counts"]["error"] == 1
     assert body["rows"][1]["problems"][0] == {
-        "row": 3, "column": "Role", "message": "you may not grant Centre Admin in an upload", "warning": False,
+        "row": 3, "column": "Roles", "message": "you may not grant Centre Admin in an upload", "warning": False,
     }  # fmt: skip
 
     preview = client.get(f"/api/s/{school_a.slug}/uploads/{body['id']}/?mode=update_only", **auth).json()

@@ -36,7 +36,7 @@ def test_a_header_only_file_is_refused(upload_file, eo_user):
 def test_missing_required_columns_are_named(upload_file, eo_user):
     data = xlsx_bytes([["x@alder.sch.uk", "Staff"]], header=["Email", "Person Type"])
     page = _refusal(upload_file(eo_user, data))
-    assert "missing the required columns Username, Given Names, Family Name" in page
+    assert "missing the required columns Given Names, Family Name" in page
 
 
 def test_a_file_over_the_limit_is_refused_with_the_limit(upload_file, eo_user, settings):
@@ -110,8 +110,7 @@ def test_formula_cells_are_errors_naming_row_and_column(upload_file, eo_user, sc
     bad = plan.rows[1]
     assert bad.outcome == services.ERROR
     assert [str(p) for p in bad.problems] == [
-        "row 3, Username *: is required",
-        "row 3, Username *: holds a formula; type the value itself (or paste values only)",
+        "row 3, User Name: holds a formula; type the value itself (or paste values only)",
     ]
 
 
@@ -178,7 +177,7 @@ def test_an_ods_formula_cell_is_an_error_naming_its_row_and_column_as_in_xlsx(sc
     data = ods_bytes([["FORMULA", "Od", "S", "ods@alder.sch.uk", "Staff", "INV", "A"]], formula=True)
     plan = services.upload_plan(school=school_a, account=eo_user, table=read_upload(data, "u.ods"), mode="add_new")
     assert plan.rows[0].outcome == services.ERROR
-    assert "row 2, Username *: holds a formula; type the value itself (or paste values only)" in [
+    assert "row 2, User Name: holds a formula; type the value itself (or paste values only)" in [
         str(p) for p in plan.rows[0].problems
     ]
 

@@ -39,7 +39,7 @@ def test_a_username_taken_at_another_school_is_a_collision(school_a, school_b, e
     plan = plan_of(school_a, eo_user, [["taken.name", "A", "B", "a@alder.sch.uk", "Staff", "INV", "Q1"]])
     row = plan.rows[0]
     assert row.outcome == "error"
-    assert str(row.problems[0]) == "row 2, Username *: the username taken.name is already taken by another account"
+    assert str(row.problems[0]) == "row 2, User Name: the username taken.name is already taken by another account"
 
 
 def test_the_same_person_at_another_school_is_offered_to_add(school_a, school_b, eo_user):

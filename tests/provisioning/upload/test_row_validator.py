@@ -99,7 +99,7 @@ def test_centre_admin_is_never_granted_by_upload():
         ctx=CTX,
     )
     assert clean["roles"] == ()
-    assert [str(p) for p in problems] == ["row 2, Role: you may not grant Centre Admin in an upload"]
+    assert [str(p) for p in problems] == ["row 2, Roles: you may not grant Centre Admin in an upload"]
 
 
 def test_unknown_role_and_person_type_name_the_choices():
@@ -117,7 +117,7 @@ def test_unknown_role_and_person_type_name_the_choices():
     )
     messages = [str(p) for p in problems]
     assert 'row 9, Person Type: "Alien" is not a person type; use Student, Staff or Contact' in messages
-    assert 'row 9, Role: "Wizard" is not a role; use EO, SLT, INV' in messages
+    assert 'row 9, Roles: "Wizard" is not a role; use EO, SLT, INV' in messages
 
 
 def test_staff_on_another_domain_is_a_warning_not_an_error():

@@ -42,11 +42,11 @@ def test_the_template_offers_only_grantable_roles(login, school_a, eo_user):
     response = login(eo_user).get(f"/s/{school_a.slug}/users/upload/template/")
     workbook = load_workbook(io.BytesIO(response.content))
     users = workbook["Users"]
-    assert [c.value for c in users[1]][:3] == ["Username *", "Given Names *", "Family Name *"]
+    assert [c.value for c in users[1]][:3] == ["User Name", "Given Names *", "Family Name *"]
     formulas = {dv.formula1 for dv in users.data_validations.dataValidation}
     assert formulas == {'"Student,Staff,Contact"', '"EO,SLT,INV"'}
     instructions = [row[0] for row in workbook["Instructions"].iter_rows(values_only=True)]
-    assert "Role" in instructions and "MIS Code" in instructions
+    assert "Roles" in instructions and "MIS Code" in instructions
 
 
 def test_a_centre_admin_template_never_offers_centre_admin(login, school_a, centre_admin):
@@ -60,15 +60,15 @@ def test_the_csv_template(login, school_a, eo_user):
     response = login(eo_user).get(f"/s/{school_a.slug}/users/upload/template/?format=csv")
     assert response["Content-Disposition"] == 'attachment; filename="UserUploadTemplate.csv"'
     text = response.content.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("Username *,Given Names *,Family Name *,Email,Person Type,Role")
+    assert text.splitlines()[0].startswith("User Name,Given Names *,Family Name *,Email,Person Type,Roles,MIS Code")
     assert "sample.person" in text
 
 
 def test_the_preview_lists_errors_with_row_and_column(upload_file, login, school_a, eo_user):
-    rows = [staff_row(1), ["", "No", "Username", "n@alder.sch.uk", "Staff", "INV", ""]]
+    rows = [staff_row(1), ["no.given", "", "Given", "n@alder.sch.uk", "Staff", "INV", ""]]
     response = upload_file(eo_user, xlsx_bytes(rows))
     page = login(eo_user).get(response["Location"]).content.decode()
-    assert "row 3, Username *: is required" in page
+    assert "row 3, Given Names *: is required" in page
     assert 'data-outcome="error">1<' in page
 
 
