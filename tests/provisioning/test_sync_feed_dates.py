@@ -5,8 +5,10 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from provisioning.models import SyncPolicy
+from provisioning.models import SyncPolicy, SyncRun
 from provisioning.sync.feed_dates import DAY_FIRST, ISO, MONTH_FIRST, FeedDateError, parse_feed_date
+from provisioning.sync.incremental import plan_changes
+from provisioning.sync.policy import policy_for
 from tests.provisioning.sync_helpers import feed_zip, receive, run_sync, student
 
 
@@ -60,3 +62,16 @@ def test_the_policy_page_shows_and_saves_dates_in_feeds(login, nominated_contact
     del data["date_order"]
     assert client.post(url, data).status_code == 302
     assert SyncPolicy.objects.get(school=school_a).date_order == "dmy"  # a form without it keeps the choice
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("order", "leaving", "incremental"), [("iso", "2099-12-31", True), ("dmy", "31/12/2099", False)]
+)
+def test_a_school_reading_day_first_dates_is_planned_in_full(school_a, order, leaving, incremental):
+    """The nightly comparison finds leaving dates come due by their ISO text: other orders compare in full."""
+    content = feed_zip([student("S1", leaving=leaving)])
+    run_sync(school_a, content, date_order=order)
+    run = SyncRun.objects.create(school=school_a, feed=receive(school_a, content), trigger="scheduled")
+    plan = plan_changes(school=school_a, policy=policy_for(school_a), run=run, content=content)
+    assert (plan is not None) is incremental

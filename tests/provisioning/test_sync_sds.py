@@ -64,9 +64,12 @@ TEACHER = (
     "14008,100002,Hope,Todd,HTodd,P@ss,108,Active,\n"
 )
 GUARDIANS = "Email,First Name,Last Name,Phone,SIS ID\nmum@example.org,Mary,Klein,,G1\ngran@example.org,Gina,Klein,,\n"
-GUARDIAN_LINKS = "SIS ID,Email,Role\n13001,mum@example.org,Parent\n13001,gran@example.org,Relative\n13061,mum@example.org,\n"
-V1 = {"School.csv": SCHOOL, "Student.csv": STUDENT, "Teacher.csv": TEACHER, "Section.csv": "ID,School DfE Number,Section Name\n",
-      "user.csv": GUARDIANS, "guardianrelationship.csv": GUARDIAN_LINKS}  # fmt: skip
+GUARDIAN_LINKS = (
+    "SIS ID,Email,Role\n13001,mum@example.org,Parent\n13001,gran@example.org,Relative\n13061,mum@example.org,\n"
+)
+V1 = {"School.csv": SCHOOL, "Student.csv": STUDENT, "Teacher.csv": TEACHER,
+      "Section.csv": "ID,School DfE Number,Section Name\n", "user.csv": GUARDIANS,
+      "guardianrelationship.csv": GUARDIAN_LINKS}  # fmt: skip
 
 
 def zipped(files: dict[str, str], folder: str = "") -> bytes:
