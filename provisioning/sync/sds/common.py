@@ -191,6 +191,20 @@ def person_problems(feed, file, number, *, code, code_column, given, family, nam
     return feed.error_total != before
 
 
+def deferred_problems(feed: ParsedFeed, file, number, **checks) -> list[dict]:
+    """A person row's errors, kept to be reported only if the person turns out to be the school's: an export
+    listing several schools must not show this school the other schools' mistakes."""
+    scratch = ParsedFeed(file_format=feed.file_format)
+    person_problems(scratch, file, number, **checks)
+    return scratch.errors
+
+
+def report(feed: ParsedFeed, problems: list[dict]) -> None:
+    for problem in problems:
+        feed.error(problem["file"], problem["row"], problem["column"], problem["message"])
+    problems.clear()  # a person with two memberships is reported once
+
+
 def person_row(code, given, family, email, *, year="", active=True, portal=False, row=0) -> dict:
     return {"mis_code": code, "upn": "", "given_name": given, "family_name": family, "email": email,
             "year_group": year, "form": "", "portal_access": portal, "active": active, "roles": [],

@@ -18,12 +18,14 @@ from provisioning.sync.sds.common import (
     V1_UNUSED,
     Tables,
     as_email,
+    deferred_problems,
     ident,
     person_problems,
     person_row,
     pick_schools,
     refuse_missing_files,
     relationship_label,
+    report,
     warn_unused_files,
     year_group,
 )
@@ -114,14 +116,15 @@ def _guardian_users(feed, file, rows) -> dict[str, dict]:
             feed.error(file, number, "Email", "The email is empty: guardians are matched on it.")
             continue
         code = mis_code_text(row.get("SIS ID", "")) or email.lower()
-        bad = person_problems(feed, file, number, code=code, code_column="SIS ID" if row.get("SIS ID") else "Email",
-                              given=row["First Name"], family=row["Last Name"], name_column="First Name",
-                              email=email, email_column="Email")  # fmt: skip
+        problems = deferred_problems(feed, file, number, code=code, given=row["First Name"],
+                                     code_column="SIS ID" if row.get("SIS ID") else "Email",
+                                     family=row["Last Name"], name_column="First Name", email=email,
+                                     email_column="Email")  # fmt: skip
         if email.lower() in found:
             feed.error(file, number, "Email", f"{email} is also on row {found[email.lower()]['row']}.")
             continue
         found[email.lower()] = {"code": code, "given": row["First Name"], "family": row["Last Name"],
-                                "email": email, "row": number, "bad": bad}  # fmt: skip
+                                "email": email, "row": number, "bad": bool(problems), "problems": problems}  # fmt: skip
     return found
 
 
@@ -154,6 +157,7 @@ def _guardian_links(feed, file, rows, guardians, students: set[str], everywhere:
         portal[code] = portal.get(code, False) or link["portal_access"]
     for code, guardian in sorted(by_code.items()):
         if guardian["bad"]:
+            report(feed, guardian["problems"])
             feed.reject("contact", code)
             continue
         feed.people.setdefault("contact", []).append(person_row(code, guardian["given"], guardian["family"],

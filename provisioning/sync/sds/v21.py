@@ -21,12 +21,13 @@ from provisioning.sync.sds.common import (
     V21_UNUSED,
     Tables,
     as_email,
-    person_problems,
+    deferred_problems,
     person_row,
     pick_schools,
     read_date,
     refuse_missing_files,
     relationship_label,
+    report,
     warn_unused_files,
     year_group,
 )
@@ -83,15 +84,15 @@ def _users(feed, file, rows) -> dict[str, dict]:
     for number, row in rows:
         sid = mis_code_text(row["sourcedId"])
         email = row.get("email", "") or as_email(row.get("username", ""))
-        bad = person_problems(feed, file, number, code=sid, code_column="sourcedId", given=row["givenName"],
-                              family=row["familyName"], name_column="givenName", email=email,
-                              email_column="email" if row.get("email") else "username")  # fmt: skip
+        problems = deferred_problems(feed, file, number, code=sid, code_column="sourcedId", given=row["givenName"],
+                                     family=row["familyName"], name_column="givenName", email=email,
+                                     email_column="email" if row.get("email") else "username")  # fmt: skip
         if sid in found:
             feed.error(file, number, "sourcedId", f"sourcedId {sid} is also on row {found[sid]['row']}.")
             continue
         if sid:
             found[sid] = {"row": number, "given": row["givenName"], "family": row["familyName"], "email": email,
-                          "bad": bad}  # fmt: skip
+                          "bad": bool(problems), "problems": problems}  # fmt: skip
     return found
 
 
@@ -115,12 +116,14 @@ class _Roles:
         self.refused: dict[str, set[str]] = {}  # sourcedId -> person types whose role row was refused
         self.listed: set[str] = set()  # everyone with a student or staff role anywhere in the file
         self.students_anywhere: set[str] = set()  # at this school or another
+        self.named: set[str] = set()  # everyone with any row in the file
 
     def read(self, rows, today: date, date_order: str) -> None:
         feed, file = self.feed, self.file
         not_synchronised: Counter = Counter()
         for number, row in rows:
             sid, org, kind = mis_code_text(row["userSourcedId"]), row["orgSourcedId"], _kind(row["role"])
+            self.named.add(sid)
             if kind in ("student", "staff"):
                 self.listed.add(sid)
             if kind == "student":
@@ -158,6 +161,7 @@ def _people(feed, file, users, roles: _Roles) -> set[str]:
             if kind == "student":
                 students.add(sid)
             if user["bad"] or kind in roles.refused.get(sid, set()):
+                report(feed, user["problems"])
                 feed.reject(kind, sid)
                 continue
             if kind == "staff" and not user["email"]:
@@ -204,6 +208,7 @@ def _contacts(feed, file, rows, users, students: set[str], roles: _Roles) -> Non
     for code, portal in sorted(portal_by_contact.items()):
         user = users[code]
         if user["bad"]:
+            report(feed, user["problems"])
             feed.reject("contact", code)
             bad.add(code)
             continue
@@ -214,9 +219,9 @@ def _contacts(feed, file, rows, users, students: set[str], roles: _Roles) -> Non
 
 
 def _unplaced(feed, file, users, roles: _Roles) -> None:
-    placed = set(roles.listed) | {p["mis_code"] for p in feed.people.get("contact", [])}
+    placed = roles.named | {p["mis_code"] for p in feed.people.get("contact", [])}
     placed |= {code for codes in feed.rejected.values() for code in codes}
     count = sum(1 for sid in users if sid not in placed)
     if count:
-        feed.warnings.append(f"{file}: {count} people have no role in roles.csv and are no contact of this school's "
-                             "students; they are not synchronised.")  # fmt: skip
+        feed.warnings.append(f"{file}: {count} people have no role in roles.csv and no relationship to this "
+                             "school's students; they are not synchronised.")  # fmt: skip
