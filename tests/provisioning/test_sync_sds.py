@@ -263,3 +263,8 @@ def test_each_format_is_told_apart_by_its_files():
     assert detect_format("x.zip", zipped({"student.csv": "a\n"})) == "sds_v1"
     manifest = "propertyName,value\noneroster.version,1.2\n"
     assert detect_format("x.zip", zipped({"manifest.csv": manifest, "users.csv": "a\n"})) == "oneroster_1.2"
+
+
+def test_a_relationship_sent_contact_first_is_read_the_right_way_round():
+    turned = RELATIONSHIPS.replace("s1,g1,guardian", "g1,s1,guardian")
+    assert links(parsed({**V21, "relationships.csv": turned}))[("g1", "s1")] == ("Guardian", True)
