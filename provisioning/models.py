@@ -124,6 +124,8 @@ class Feed(SchoolOwned):
         ROLLCALL_XLSX = "rollcall_xlsx", "Rollcall export (.xlsx)"
         ONEROSTER_11 = "oneroster_1.1", "OneRoster 1.1"
         ONEROSTER_12 = "oneroster_1.2", "OneRoster 1.2"
+        SDS_V1 = "sds_v1", "School Data Sync v1 (UK)"
+        SDS_21 = "sds_2.1", "School Data Sync v2.1"
 
     class State(models.TextChoices):
         VALID = "valid", "Accepted"
@@ -167,6 +169,12 @@ class SyncPolicy(SchoolOwned):
         SURNAME_INITIAL = "surname_initial", "Surname + initial (SmithA)"
         EMAIL_LOCAL = "email_local", "Email local part"
 
+    class DateOrder(models.TextChoices):
+        # The values are provisioning/sync/feed_dates.py's: 03/04/2012 is read only in the order chosen here.
+        ISO = "iso", "YYYY-MM-DD only (2012-04-03)"
+        DAY_FIRST = "dmy", "Day first, as in the UK (03/04/2012 is 3 April 2012)"
+        MONTH_FIRST = "mdy", "Month first, as in the US (04/03/2012 is 3 April 2012)"
+
     class PasswordMethod(models.TextChoices):
         RANDOM = "random", "Auto generate random password (one-time starter code)"
         DEFAULT = "default", "Enter default password for all users"
@@ -181,6 +189,13 @@ class SyncPolicy(SchoolOwned):
     default_password_hash = models.CharField(max_length=200, blank=True)
     overwrite_existing = models.BooleanField("Overwrite existing account details", default=True)
     archive_inactive = models.BooleanField("Archive inactive users", default=True)
+    date_order = models.CharField(
+        "Dates in feeds",
+        max_length=3,
+        choices=DateOrder.choices,
+        default=DateOrder.ISO,
+        help_text="How your MIS writes dates such as 03/04/2012. Dates written as YYYY-MM-DD are always read.",
+    )
     student_roles = models.JSONField(default=list, blank=True)
     staff_roles = models.JSONField(default=list, blank=True)
     contact_roles = models.JSONField(default=list, blank=True)

@@ -13,6 +13,7 @@ from accounts.models import Account
 from provisioning.models import Feed
 from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
+from provisioning.sync.policy import policy_date_order
 from tenancy.models import School
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
     errors, warnings, counts, modes, file_format = [], [], {}, {}, ""
     content, dropped = drop_secret_columns(content)
     try:
-        parsed = parse_feed(content, name=name, org_identifier=school.urn)
+        parsed = parse_feed(content, name=name, org_identifier=school.urn, date_order=policy_date_order(school))
         errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
         file_format = parsed.file_format
         if parsed.error_total > len(errors):

@@ -1,5 +1,6 @@
 """Reading a feed into one shape, whatever the MIS sent: Rollcall's export (CSV files in a zip, or one
-.xlsx with a sheet per file) here, OneRoster bundles in oneroster.py.
+.xlsx with a sheet per file) here, OneRoster bundles in oneroster.py, Microsoft School Data Sync exports in
+sds/. detect_format tells them apart by the files they hold.
 
 Every problem is reported against its file, row and column, and a feed with any error changes nothing:
 the caller stores the messages and refuses to plan from it.
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, mis_code_problem, mis_code_text
+from provisioning.sync.feed_dates import ISO, FeedDateError, parse_feed_date
 
 MAX_ERRORS = 1000
 strip = str.strip
@@ -131,18 +133,39 @@ def parse_bool(text: str) -> bool | None:
 
 
 def parse_iso_date(text: str) -> date | None:
-    """YYYY-MM-DD only: 03/04/2025 is ambiguous between countries, so it is refused, not guessed."""
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
-        raise ValueError(text)
-    return date.fromisoformat(text)
+    """YYYY-MM-DD (or YYYYMMDD) only: 03/04/2025 is ambiguous between countries, so it is refused, not guessed.
+    Readers that know the school's "Dates in feeds" use feed_dates.parse_feed_date instead."""
+    return parse_feed_date(text, ISO)
+
+
+# What each zip format is recognised by (CSV file names, lower case, without .csv), for detect_format and its
+# message when a zip is none of them. Rollcall's own export needs any one of its files.
+ZIP_FORMATS = {
+    "rollcall_csv": ("Rollcall's export", ("students", "staff", "contacts", "relationships"), ()),
+    "sds_2.1": ("School Data Sync v2.1", ("orgs", "users", "roles", "relationships", "classes", "enrollments",
+                                         "academicsessions", "courses", "demographics", "userflags"),
+                ("orgs", "users", "roles")),
+    "sds_v1": ("School Data Sync v1 (UK format)", ("school", "student", "teacher", "section", "studentenrollment",
+                                                  "teacherroster", "user", "guardianrelationship"),
+               ("school", "student", "teacher")),
+}  # fmt: skip
+EXPECTED = (
+    "Rollcall reads: Rollcall's export (any of students.csv, staff.csv, contacts.csv, relationships.csv, or an "
+    ".xlsx with those sheets); OneRoster 1.1 or 1.2 (manifest.csv with users.csv and orgs.csv); School Data Sync "
+    "v2.1 (orgs.csv, users.csv, roles.csv, and relationships.csv for guardians); School Data Sync v1 in the UK "
+    "format (School.csv, Student.csv, Teacher.csv, and user.csv with guardianrelationship.csv for guardians)."
+)
 
 
 def detect_format(name: str, content: bytes) -> str:
+    """The feed's format from the names of the files it holds. A zip that is partly one format is that format
+    (its reader names the files missing); one that matches none is refused, saying what it holds."""
     if content[:2] != b"PK":
-        raise FeedUnreadable("The file is neither a .zip of CSV files nor an .xlsx workbook.")
+        raise FeedUnreadable(f"The file is neither a .zip of CSV files nor an .xlsx workbook. {EXPECTED}")
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = {n.rsplit("/", 1)[-1].lower() for n in archive.namelist()}
+            members = [n for n in archive.namelist() if not n.endswith("/")]
+            names = {n.rsplit("/", 1)[-1].lower() for n in members}
             if "[content_types].xml" in names and any(n.startswith("xl/") for n in archive.namelist()):
                 return "rollcall_xlsx"
             if "manifest.csv" in names:
@@ -151,7 +174,13 @@ def detect_format(name: str, content: bytes) -> str:
                 return manifest_version(archive)
     except zipfile.BadZipFile as exc:
         raise FeedUnreadable("The file looks like a zip but cannot be opened.") from exc
-    return "rollcall_csv"
+    csvs = {n[:-4] for n in names if n.endswith(".csv")}
+    found = {fmt: len(csvs & set(files)) for fmt, (_, files, _) in ZIP_FORMATS.items()}
+    best = max(found, key=lambda fmt: found[fmt])  # ties go to the first: a lone relationships.csv is Rollcall's
+    if found[best]:
+        return best
+    held = ", ".join(sorted(n.rsplit("/", 1)[-1] for n in members)[:20]) or "nothing"
+    raise FeedUnreadable(f"The zip holds {held}, which is none of the formats Rollcall reads. {EXPECTED}")
 
 
 def bundle_csv_files(files: dict[str, bytes]) -> bytes:
@@ -163,15 +192,23 @@ def bundle_csv_files(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def parse_feed(content: bytes, *, name: str = "", today: date | None = None, org_identifier: str = "") -> ParsedFeed:
-    """org_identifier (the school's URN) picks the school's own people out of a district-wide OneRoster bundle."""
+def parse_feed(
+    content: bytes, *, name: str = "", today: date | None = None, org_identifier: str = "", date_order: str = ISO
+) -> ParsedFeed:
+    """org_identifier (the school's URN / DfE number) picks the school's own people out of a bundle that lists
+    several schools; date_order (the policy's "Dates in feeds") is how 03/04/2012 is read."""
     file_format = detect_format(name, content)
     if file_format.startswith("oneroster"):
         from provisioning.sync.oneroster import parse_oneroster  # cycle: oneroster reads feeds' types
 
         return parse_oneroster(content, file_format=file_format, today=today, org_identifier=org_identifier)
+    if file_format.startswith("sds"):
+        from provisioning.sync.sds import parse_sds  # cycle: sds reads feeds' types
+
+        return parse_sds(content, file_format=file_format, today=today, org_identifier=org_identifier,
+                         date_order=date_order)  # fmt: skip
     tables = _xlsx_tables(content) if file_format == "rollcall_xlsx" else _zip_csv_tables(content)
-    return parse_rollcall_tables(tables, file_format=file_format, today=today)
+    return parse_rollcall_tables(tables, file_format=file_format, today=today, date_order=date_order)
 
 
 def _decode(data: bytes) -> str:
@@ -205,7 +242,9 @@ def _xlsx_tables(content: bytes) -> dict[str, list[list[str]]]:
     return tables
 
 
-def parse_rollcall_tables(tables: dict[str, list[list[str]]], *, file_format: str, today=None) -> ParsedFeed:
+def parse_rollcall_tables(
+    tables: dict[str, list[list[str]]], *, file_format: str, today=None, date_order: str = ISO
+) -> ParsedFeed:
     today = today or date.today()
     feed = ParsedFeed(file_format=file_format)
     known = set(PERSON_FILES) | {LINK_FILE}
@@ -220,7 +259,7 @@ def parse_rollcall_tables(tables: dict[str, list[list[str]]], *, file_format: st
             feed.modes[person_type] = "absent"
             continue
         feed.modes[person_type] = "bulk"
-        feed.people[person_type] = read_people(feed, file_name, person_type, tables[file_name], today)
+        feed.people[person_type] = read_people(feed, file_name, person_type, tables[file_name], today, date_order)
     if LINK_FILE in tables:
         feed.modes["link"] = "bulk"
         feed.links = read_links(feed, tables[LINK_FILE])
@@ -250,7 +289,9 @@ PERSON_COLUMNS = ("mis_code", "upn", "given_name", "family_name", "email", "year
                   "leaving_date", "inactive", "portal_access", "staff_roles")  # fmt: skip
 
 
-def read_people(feed: ParsedFeed, file_name: str, person_type: str, table: list[list[str]], today: date) -> list[dict]:
+def read_people(
+    feed: ParsedFeed, file_name: str, person_type: str, table: list[list[str]], today: date, date_order: str = ISO
+) -> list[dict]:
     """Rows to people. Written for 100,000 rows a night: one itemgetter per row, checks only on non-empty cells."""
     if not table:
         feed.error(file_name, None, "", "The file is empty: it needs a header row.")
@@ -262,7 +303,6 @@ def read_people(feed: ParsedFeed, file_name: str, person_type: str, table: list[
     pick = operator.itemgetter(*[index.get(c, width) for c in PERSON_COLUMNS])  # absent columns read the pad cell
     people, seen = [], {}
     staff = person_type == "staff"
-    today_text = today.isoformat()
     for number, row in enumerate(table[1:], start=2):
         if len(row) == width:
             row.append("")
@@ -293,16 +333,15 @@ def read_people(feed: ParsedFeed, file_name: str, person_type: str, table: list[
                 active = False
         if leaving:
             try:
-                parse_iso_date(leaving)
-                if leaving <= today_text:  # ISO dates compare as text
+                if parse_feed_date(leaving, date_order) <= today:
                     active = False
-            except ValueError:
-                feed.error(file_name, number, "leaving_date", f"{leaving!r} is not a date as YYYY-MM-DD.")
+            except FeedDateError as exc:
+                feed.error(file_name, number, "leaving_date", str(exc))
         if dob:
             try:
-                parse_iso_date(dob)
-            except ValueError:
-                feed.error(file_name, number, "date_of_birth", f"{dob!r} is not a date as YYYY-MM-DD.")
+                parse_feed_date(dob, date_order)
+            except FeedDateError as exc:
+                feed.error(file_name, number, "date_of_birth", str(exc))
         portal_flag = parse_bool(portal) if portal else False
         if portal_flag is None:
             feed.error(file_name, number, "portal_access", "Use yes or no.")

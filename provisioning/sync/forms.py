@@ -9,8 +9,9 @@ from provisioning.models import SyncPolicy
 YEARS = ["N", "R"] + [str(n) for n in range(1, 14)]
 POLICY_FIELDS = [
     "username_method", "lowercase", "prepend_text", "postpend_text", "password_method", "overwrite_existing",
-    "archive_inactive", "student_grace_days", "student_erase_days", "staff_grace_days", "staff_erase_days",
-    "contact_grace_days", "contact_erase_days", "guard_threshold", "nightly_enabled", "nightly_time",
+    "archive_inactive", "date_order", "student_grace_days", "student_erase_days", "staff_grace_days",
+    "staff_erase_days", "contact_grace_days", "contact_erase_days", "guard_threshold", "nightly_enabled",
+    "nightly_time",
 ]  # fmt: skip
 
 
@@ -53,6 +54,7 @@ class SyncPolicyForm(forms.ModelForm):
         }
         widgets = {
             "password_method": forms.RadioSelect,
+            "date_order": forms.RadioSelect,
             "nightly_time": forms.TimeInput(attrs={"type": "time"}),
         }
 
@@ -71,9 +73,11 @@ class SyncPolicyForm(forms.ModelForm):
             self.fields[key].choices = [(r.code, f"{r.name} ({r.service.name})") for r in roles]
             self.initial.setdefault(key, list(held))
         self.fields["password_method"].choices = SyncPolicy.PasswordMethod.choices
+        self.fields["date_order"].required = False  # a form sent without it keeps the school's choice
 
     def policy_values(self) -> dict:
         data = {name: self.cleaned_data[name] for name in POLICY_FIELDS}
+        data["date_order"] = data["date_order"] or self.instance.date_order
         data["year_groups"] = [] if self.cleaned_data["all_years"] else list(self.cleaned_data["year_groups"])
         for key in ("student_roles", "staff_roles", "contact_roles"):
             data[key] = sorted(self.cleaned_data[key])
@@ -84,5 +88,5 @@ class FeedUploadForm(forms.Form):
     files = forms.FileField(
         label="MIS export",
         help_text="One .xlsx (sheets students, staff, contacts, relationships), a .zip of those CSV files, "
-        "or a OneRoster .zip bundle.",
+        "a OneRoster .zip bundle, or a Microsoft School Data Sync export (v2.1, or v1 in the UK format) as a .zip.",
     )

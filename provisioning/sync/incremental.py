@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from django.db import connection
 
 from accounts.models import ContactLink, Membership, RoleAssignment
-from provisioning.models import SyncRecord, SyncRun
+from provisioning.models import SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import feed_diff, feeds
 from provisioning.sync.bulk import IN_BATCH, in_chunks, pg_array
 from provisioning.sync.fingerprint import changes_by_hand
@@ -108,6 +108,8 @@ def _last_applied(school, run, policy) -> SyncRun | None:
         return None
     if not before.applied_fingerprint or before.planned_at is None or policy.updated_at >= before.planned_at:
         return None
+    if policy.date_order != SyncPolicy.DateOrder.ISO:
+        return None  # leaving dates that came due are found by their ISO text (_due_lines): compare in full
     return before
 
 
@@ -172,7 +174,12 @@ class _Changes:
             ]
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")
         people = feeds.read_people(
-            scratch, file_name, person_type, [new.header, *feed_diff.read_cells(new, attention)], self.today
+            scratch,
+            file_name,
+            person_type,
+            [new.header, *feed_diff.read_cells(new, attention)],
+            self.today,
+            self.policy.date_order,
         )
         if not scratch.ok:
             return False

@@ -25,6 +25,12 @@ def policy_for(school: School) -> SyncPolicy:
     return policy
 
 
+def policy_date_order(school: School) -> str:
+    """How the school's feeds write dates ("Dates in feeds"), read without making the policy."""
+    order = SyncPolicy.objects.filter(school=school).values_list("date_order", flat=True).first()
+    return order or SyncPolicy.DateOrder.ISO
+
+
 def admin_roles(role_codes) -> list[str]:
     """Roles that open any screen: giving one to students needs a confirmation."""
     return [code for code in role_codes if ROLE_PERMISSIONS.get(code)]

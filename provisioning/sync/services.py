@@ -239,7 +239,7 @@ def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> SyncPlan:
     plan = incremental.plan_changes(school=school, policy=policy, run=run, content=content)
     if plan is not None:
         return plan
-    parsed = parse_feed(content, name=run.feed.file_name, org_identifier=school.urn)
+    parsed = parse_feed(content, name=run.feed.file_name, org_identifier=school.urn, date_order=policy.date_order)
     if not parsed.ok:
         raise SyncRefused("The feed has errors; nothing was changed.")
     return make_plan(school=school, policy=policy, feed=parsed)

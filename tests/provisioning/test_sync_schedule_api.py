@@ -85,8 +85,9 @@ def test_the_mis_agent_pushes_a_feed_and_may_do_nothing_else(client, school_a, n
     bad = SimpleUploadedFile("export.zip", feed_zip([student("S1", leaving="31/12/2025")]))
     rejected = client.post(_api(school_a, "feeds/"), {"file": bad}, **auth)
     assert rejected.status_code == 422
-    assert rejected.json()["errors"][0] == {"file": "students", "row": 2, "column": "leaving_date",
-                                            "message": "'31/12/2025' is not a date as YYYY-MM-DD."}  # fmt: skip
+    error = rejected.json()["errors"][0]
+    assert (error["file"], error["row"], error["column"]) == ("students", 2, "leaving_date")
+    assert error["message"].startswith("'31/12/2025' is not a date as YYYY-MM-DD.")
     assert client.post(_api(school_a, "runs/"), **auth).status_code == 403
 
 
