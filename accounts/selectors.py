@@ -47,13 +47,32 @@ def schools_of(user) -> list[School]:
         return []
     if user.is_staff:
         return list(School.objects.filter(is_active=True))
+    return membership_schools(user)
+
+
+def membership_schools(account: Account) -> list[School]:
+    """The active schools where the account holds a membership that lets it sign in: Active, or Left and still
+    in its grace period (not Archived). Support staff's reach over every school is not counted here."""
     with scopes_disabled():
         school_ids = set(
-            Membership.objects.filter(account=user)
+            Membership.objects.filter(account=account)
             .exclude(status=Membership.Status.ARCHIVED)
             .values_list("school_id", flat=True)
         )
     return list(School.objects.filter(id__in=school_ids, is_active=True))
+
+
+def accounts_named_by(login: str) -> list[Account]:
+    """Every account a sign-in's login could mean, as the sign-in backends look them up: the username in any
+    spelling (Account.normalize_username), and each account using the address when it is one (a family
+    address may be shared). Unlike login_account_id it keeps them all: each is tried with the password."""
+    login = (login or "").strip()
+    if not login:
+        return []
+    found = list(Account.objects.filter(username__iexact=Account.normalize_username(login)))
+    if "@" in login:
+        found += [a for a in accounts_with_email(login) if a not in found]
+    return found
 
 
 def school_for_user(user, slug: str) -> School | None:
