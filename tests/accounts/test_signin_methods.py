@@ -15,10 +15,17 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.credentials import set_password_link_issue, starter_code_issue
 from accounts.models import Account, AuditEvent, Membership, SetPasswordLink
-from accounts.services import Actor, password_signin_refusal, school_sign_in_methods_set, set_password_email_send
+from accounts.services import (
+    Actor,
+    password_signin_refusal,
+    school_sign_in_methods_set,
+    set_password_email,
+    set_password_email_send,
+)
 from tenancy.models import School
 from tests.factories import PASSWORD, SchoolFactory, member
 
@@ -293,6 +300,49 @@ def test_an_admin_is_told_no_password_link_can_be_sent(teacher, m365_school, cen
             purpose=SetPasswordLink.Purpose.RESET,
         )
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("purpose", ["welcome", "invitation", "reset"])
+@pytest.mark.parametrize("reminder", [False, True])
+def test_emails_sent_in_bulk_carry_no_link_but_say_how_to_sign_in(teacher, m365_school, purpose, reminder):
+    """Welcome Email and upload invitations build their messages here, whatever the batch."""
+    path = set_password_link_issue(school=m365_school, account=teacher, purpose=purpose)
+    message = set_password_email(school=m365_school, account=teacher, purpose=purpose, url=path, reminder=reminder)
+    html = message.alternatives[0][0]
+    for part in (message.body, html):
+        assert "/welcome/" not in part
+        assert "Your school signs in with Microsoft 365 or Google" in part
+        assert "j.smith" in part
+
+
+def test_emails_keep_their_link_under_override_network_authentication(m365_school):
+    kept = member(m365_school, "eo", username="kept.password", override_network_auth=True).account
+    path = set_password_link_issue(school=m365_school, account=kept, purpose="welcome")
+    message = set_password_email(school=m365_school, account=kept, purpose="welcome", url=path)
+    assert path in message.body
+    assert "Microsoft 365 or Google" not in message.body
+
+
+def test_the_api_adding_someone_with_an_invitation_is_told_why_not(m365_school, eo_user, mailoutbox):
+    """The API has no password sign-in of its own (tokens and sessions); its one password path is the link."""
+    client = APIClient()
+    client.force_authenticate(eo_user)
+    client.force_login(eo_user)
+    data = {
+        "person_type": "staff",
+        "username": "api.made",
+        "given_name": "Api",
+        "family_name": "Made",
+        "email": "api.made@alder.sch.uk",
+        "roles": ["inv"],
+        "password_method": "invitation",
+        "consent": True,
+    }
+    response = client.post(f"/api/s/{m365_school.slug}/accounts/", data, format="json")
+    assert response.status_code == 400
+    assert "signs in with Microsoft 365 or Google only" in response.json()["detail"]
+    assert not Account.objects.filter(username="api.made").exists()
+    assert mailoutbox == []
 
 
 # --- The setting: Bulk User Synchronise, Centre Admin only, audited ------------------------------------
