@@ -191,12 +191,23 @@ def test_a_wrong_starter_code_on_a_first_sign_in_gets_the_same_words(m365_school
     assert errors_of(response) == REFUSED
 
 
-def test_the_password_chosen_after_a_starter_code_elsewhere_is_refused_here(m365_school):
+def test_a_password_set_before_the_school_moved_is_refused(m365_school):
     """A person who chose a Rollcall password (before the school moved) cannot sign in with it now."""
     pupil = member(m365_school, person_type="student", username="had.password").account
     _, response = sign_in("had.password")
     assert errors_of(response) == REFUSED
     assert pupil.has_usable_password()
+
+
+def test_nobody_is_held_on_the_password_form_for_a_password_they_could_not_use(m365_school):
+    """An admin set a password with "must change" before the school moved; they now come in with Google."""
+    pupil = member(m365_school, person_type="student", username="must.change", must_change_password=True).account
+    client = Client()
+    client.force_login(pupil)
+    assert client.get(reverse("profile")).status_code == 200
+    Account.objects.filter(pk=pupil.pk).update(override_network_auth=True)
+    response = client.get(reverse("profile"))
+    assert response.status_code == 302 and "forced=1" in response.url
 
 
 # --- Rate limits ---------------------------------------------------------------------------------------
