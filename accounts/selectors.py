@@ -63,16 +63,17 @@ def membership_schools(account: Account) -> list[School]:
 
 
 def accounts_named_by(login: str) -> list[Account]:
-    """Every account a sign-in's login could mean, as the sign-in backends look them up: the username in any
-    spelling (Account.normalize_username), and each account using the address when it is one (a family
-    address may be shared). Unlike login_account_id it keeps them all: each is tried with the password."""
+    """Every account a sign-in's login could mean and sign in, as the sign-in backends look them up: the username
+    in any spelling (Account.normalize_username), and each account using the address when it is one (a family
+    address may be shared). Unlike login_account_id it keeps them all: each is tried with the password. An
+    inactive or deleted account is left out: it signs in by no method, and is refused in the usual words."""
     login = (login or "").strip()
     if not login:
         return []
     found = list(Account.objects.filter(username__iexact=Account.normalize_username(login)))
     if "@" in login:
         found += [a for a in accounts_with_email(login) if a not in found]
-    return found
+    return [a for a in found if a.is_active and a.deleted_at is None]
 
 
 def school_for_user(user, slug: str) -> School | None:

@@ -34,7 +34,7 @@ def password_signin_refusal(account: Account, *, starter_code: bool = False) -> 
     grace period; accounts.selectors.membership_schools) has "Sign in with Microsoft 365 or Google only" on:
     one account signs in to all its schools, and a school that still takes passwords must not lose its own
     people's password because another school of theirs uses Microsoft 365 or Google. An account with no such
-    membership (support staff, a school's first admin before they join) is not refused.
+    membership (support staff) is not refused.
 
     Never refused: Override Network Authentication on (PRODUCT.md: one person keeps a Rollcall password);
     a starter code on the account's first sign-in (it has never signed in), so a newcomer whose email
@@ -57,7 +57,7 @@ def password_signin_refusal(account: Account, *, starter_code: bool = False) -> 
 @transaction.atomic
 def school_sign_in_methods_set(*, school: School, actor: Account, microsoft_google_only: bool) -> None:
     """Turn "Sign in with Microsoft 365 or Google only" on or off for the school (a Centre Admin's choice:
-    accounts.permissions.Perm.SIGN_IN_METHODS, checked by the view). Audited; saving the same value writes
+    accounts.permissions.Perm.SIGN_IN_METHODS_MANAGE, checked by the view). Audited; saving the same value writes
     nothing."""
     school = School.objects.select_for_update().get(pk=school.pk)
     before = school.sign_in_microsoft_google_only

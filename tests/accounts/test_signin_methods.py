@@ -100,6 +100,14 @@ def test_a_locked_out_person_at_such_a_school_is_not_told_whether_their_password
     assert errors_of(right) == errors_of(wrong) == REFUSED
 
 
+def test_an_inactive_account_at_such_a_school_gets_the_words_it_got_before(m365_school):
+    member(m365_school, "eo", username="gone.away", is_active=False)
+    _, right = sign_in("gone.away")
+    _, wrong = sign_in("gone.away", "not-the-password")
+    assert errors_of(right) == "This account is no longer active."
+    assert errors_of(wrong) == WRONG
+
+
 def test_override_network_authentication_keeps_the_rollcall_password(m365_school):
     member(m365_school, "eo", username="kept.password", override_network_auth=True)
     client, response = sign_in("kept.password")
