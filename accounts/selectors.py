@@ -47,19 +47,28 @@ def schools_of(user) -> list[School]:
         return []
     if user.is_staff:
         return list(School.objects.filter(is_active=True))
-    return membership_schools(user)
-
-
-def membership_schools(account: Account) -> list[School]:
-    """The active schools where the account holds a membership that lets it sign in: Active, or Left and still
-    in its grace period (not Archived). Support staff's reach over every school is not counted here."""
     with scopes_disabled():
         school_ids = set(
-            Membership.objects.filter(account=account)
+            Membership.objects.filter(account=user)
             .exclude(status=Membership.Status.ARCHIVED)
             .values_list("school_id", flat=True)
         )
     return list(School.objects.filter(id__in=school_ids, is_active=True))
+
+
+def membership_schools_sign_in_settings(account: Account) -> set[bool]:
+    """Each distinct "Sign in with Microsoft 365 or Google only" of the schools a person signs in to (as
+    schools_of: active schools of their Active or Left memberships, not Archived; support staff's reach over every
+    school does not count), in one query, as sign-in asks it for every password typed: {True} when every such
+    school has it on, set() when there is none."""
+    with scopes_disabled():
+        return set(
+            Membership.objects.filter(account=account, school__is_active=True)
+            .exclude(status=Membership.Status.ARCHIVED)
+            .values_list("school__sign_in_microsoft_google_only", flat=True)
+            .order_by()
+            .distinct()
+        )
 
 
 def accounts_named_by(login: str) -> list[Account]:

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from accounts.models import Account
-from accounts.selectors import accounts_with_email, membership_schools
+from accounts.selectors import accounts_with_email, membership_schools_sign_in_settings
 from tenancy.models import School
 
 PASSWORD_SIGN_IN_REFUSED = "Your school signs in with Microsoft 365 or Google: use the button below."
@@ -30,11 +30,11 @@ def password_signin_refusal(account: Account, *, starter_code: bool = False) -> 
     a password (an OpenID Connect provider's too). `starter_code=True` asks about a one-time starter code
     instead of a password.
 
-    Refused when every school where the account holds a membership that signs in (Active, or Left in its
-    grace period; accounts.selectors.membership_schools) has "Sign in with Microsoft 365 or Google only" on:
-    one account signs in to all its schools, and a school that still takes passwords must not lose its own
-    people's password because another school of theirs uses Microsoft 365 or Google. An account with no such
-    membership (support staff) is not refused.
+    Refused when every school the account signs in to (active schools of its Active memberships, or Left ones
+    in their grace period; accounts.selectors.membership_schools_sign_in_settings) has "Sign in with Microsoft
+    365 or Google only" on: one account signs in to all its schools, and a school that still takes passwords
+    must not lose its own people's password because another school of theirs uses Microsoft 365 or Google. An
+    account with no such membership (support staff) is not refused.
 
     Never refused: Override Network Authentication on (PRODUCT.md: one person keeps a Rollcall password);
     a starter code on the account's first sign-in (it has never signed in), so a newcomer whose email
@@ -48,8 +48,7 @@ def password_signin_refusal(account: Account, *, starter_code: bool = False) -> 
         return None
     if starter_code and account.last_login is None:
         return None
-    schools = membership_schools(account)
-    if schools and all(school.sign_in_microsoft_google_only for school in schools):
+    if membership_schools_sign_in_settings(account) == {True}:
         return PASSWORD_SIGN_IN_REFUSED
     return None
 

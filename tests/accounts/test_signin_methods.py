@@ -381,6 +381,8 @@ def test_a_centre_admin_turns_it_on_from_bulk_user_synchronise(client, school_a,
     assert event.actor == centre_admin
     assert event.changes == {"sign_in_microsoft_google_only": [False, True]}
     assert event.target_label == school_a.name
+    page = client.get(reverse("sync_policy", args=[school_a.slug])).content.decode()
+    assert "This school signs in with Microsoft 365 or Google only" in page
 
 
 def test_saving_it_unchanged_writes_no_audit_event(school_a, centre_admin):
