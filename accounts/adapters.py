@@ -13,10 +13,17 @@ from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from accounts.models import Account
-from accounts.selectors import accounts_with_email, login_account_id, privacy_notice_for
-from accounts.services import sign_in_refusal, social_sign_in_match
+from accounts.selectors import (
+    accounts_named_by,
+    accounts_with_email,
+    linked_signins,
+    login_account_id,
+    privacy_notice_for,
+)
+from accounts.services import password_signin_refusal, sign_in_refusal, social_sign_in_match
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -24,13 +31,21 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def authenticate(self, request, **credentials):
+        account = super().authenticate(request, **credentials)
+        if account is None:
+            # accounts.backends.SignInMethodBackend refuses the passwords of people whose schools sign in with
+            # Microsoft 365 or Google only without checking them: say so, in the same words whatever password
+            # was typed. A login naming nobody, or a wrong password, keeps allauth's own words.
+            named = accounts_named_by(credentials.get("email") or credentials.get("username") or "")
+            refusals = {password_signin_refusal(a) for a in named}
+            if named and None not in refusals:
+                raise ValidationError(refusals.pop())
+            return None
         # Django's ModelBackend returns nothing for a locked or unapproved account that is still
         # active, so the password form can say precisely why instead of "wrong password".
-        account = super().authenticate(request, **credentials)
-        if account is not None:
-            refusal = sign_in_refusal(account)
-            if refusal:
-                raise ValidationError(refusal)
+        refusal = sign_in_refusal(account)
+        if refusal:
+            raise ValidationError(refusal)
         return account
 
     def _get_login_attempts_cache_key(self, request, **credentials) -> str:
@@ -51,6 +66,13 @@ class AccountAdapter(DefaultAccountAdapter):
             notice = privacy_notice_for(user)
             if notice:
                 messages.info(request, f"Privacy notice from {notice[0]}: {notice[1]}", extra_tags="privacy")
+            if password_signin_refusal(user) and not linked_signins(account=user):
+                # In by their first-use starter code: the only way in from now on is a linked sign-in.
+                messages.info(
+                    request,
+                    "Your school signs in with Microsoft 365 or Google: link yours under Linked sign-ins on "
+                    "your profile page now, so you can sign in with it next time.",
+                )
 
     def pre_login(self, request, user, **kwargs):
         refusal = sign_in_refusal(user)
@@ -116,9 +138,28 @@ class DisconnectForm(AllauthDisconnectForm):
 
 
 class ResetPasswordForm(AllauthResetPasswordForm):
-    """allauth's reset form, finding the account by email whatever the case it was stored in."""
+    """allauth's reset form, finding the account by email whatever the case it was stored in.
+
+    Someone whose schools sign in with Microsoft 365 or Google only (password_signin_refusal) is sent no
+    reset link, whose password would be refused: an email telling them to use that button instead. The page
+    answers the same either way, so it tells the person asking nothing about the address.
+    """
 
     def clean_email(self) -> str:
         email = super().clean_email()
-        self.users = [a for a in accounts_with_email(email) if a.is_active and a.deleted_at is None]
+        found = [a for a in accounts_with_email(email) if a.is_active and a.deleted_at is None]
+        self.users = [a for a in found if password_signin_refusal(a) is None]
+        self.refused = [a for a in found if a not in self.users]
+        return email
+
+    def save(self, request, **kwargs) -> str:
+        email = self.cleaned_data["email"]
+        for account in self.refused:
+            get_account_adapter().send_mail(
+                "account/email/password_reset_refused",
+                email,
+                {"account": account, "login_url": request.build_absolute_uri(reverse("account_login"))},
+            )
+        if self.users or not self.refused:
+            return super().save(request, **kwargs)
         return email

@@ -136,8 +136,10 @@ def starter_code_issue(*, school: School, account: Account, actor=None, job=None
     return plain[account.pk]
 
 
-def starter_code_redeem(*, account: Account, code: str) -> bool:
-    """Spend a starter code: True once, for a valid unexpired code; the person must then choose a password.
+def starter_code_redeem(*, account: Account, code: str, choose_password: bool = True) -> bool:
+    """Spend a starter code: True once, for a valid unexpired code; the person must then choose a password,
+    unless `choose_password` is False (their schools sign in with Microsoft 365 or Google only, where a
+    Rollcall password would be refused: they link that sign-in instead).
 
     Sign-in has no school in scope, and a code belongs to the account whichever school issued it.
     """
@@ -152,8 +154,8 @@ def starter_code_redeem(*, account: Account, code: str) -> bool:
         ).update(used_at=now)
         if not spent:
             return False
-        Account.objects.filter(pk=account.pk).update(must_change_password=True)
-        account.must_change_password = True
+        Account.objects.filter(pk=account.pk).update(must_change_password=choose_password)
+        account.must_change_password = choose_password
         audit_record(
             action="accounts.starter_code.used",
             actor=account,

@@ -153,7 +153,12 @@ class UserEditForm(_PasswordFields):
     year_group = forms.CharField(label="Year group", max_length=max_length(Membership, "year_group"), required=False)
     approved = forms.BooleanField(label="Approved", required=False)
     locked_out = forms.BooleanField(label="Locked Out", required=False)
-    override_network_auth = forms.BooleanField(label="Override Network Authentication", required=False)
+    override_network_auth = forms.BooleanField(
+        label="Override Network Authentication",
+        required=False,
+        help_text="Lets this person keep signing in with a Rollcall password where the school signs in with "
+        "Microsoft 365 or Google only.",
+    )
     roles = forms.MultipleChoiceField(label="Roles", required=False, widget=forms.CheckboxSelectMultiple)
     password_method = forms.ChoiceField(
         label="Password reset",

@@ -9,7 +9,7 @@ from django_scopes import scope
 
 from accounts.permissions import permissions_for_roles
 from accounts.selectors import permissions_for, school_for_user, token_scope
-from accounts.services import sign_in_refusal
+from accounts.services import password_signin_refusal, sign_in_refusal
 from tenancy.middleware import no_school_in_scope
 from tenancy.models import School
 from tenancy.tokens import api_token_for_request
@@ -33,7 +33,12 @@ class AccountStateMiddleware:
                 logout(request)
                 messages.error(request, refusal)
                 return redirect("account_login")
-            if user.must_change_password and not request.path.startswith(_OPEN_PREFIXES):
+            if (
+                user.must_change_password
+                and not request.path.startswith(_OPEN_PREFIXES)
+                # A password they could never sign in with: their schools sign in with Microsoft 365 or Google.
+                and password_signin_refusal(user) is None
+            ):
                 return redirect(reverse("account_change_password") + "?forced=1")
         return self.get_response(request)
 

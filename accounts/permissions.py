@@ -27,6 +27,9 @@ class Perm(StrEnum):
     SUMMARY_VIEW = "summary.view"
     FEEDS_PUSH = "feeds.push"
     API_TOKENS_MANAGE = "api_tokens.manage"
+    # "Sign in with Microsoft 365 or Google only": Centre Admin only (every Perm), not the Nominated Contact who
+    # otherwise runs Bulk User Synchronise, where the setting is shown.
+    SIGN_IN_METHODS_MANAGE = "sign_in_methods.manage"
 
 
 _NOMINATED_CONTACT = {

@@ -56,6 +56,35 @@ def schools_of(user) -> list[School]:
     return list(School.objects.filter(id__in=school_ids, is_active=True))
 
 
+def membership_schools_sign_in_settings(account: Account) -> set[bool]:
+    """Each distinct "Sign in with Microsoft 365 or Google only" of the schools a person signs in to (as
+    schools_of: active schools of their Active or Left memberships, not Archived; support staff's reach over every
+    school does not count), in one query, as sign-in asks it for every password typed: {True} when every such
+    school has it on, set() when there is none."""
+    with scopes_disabled():
+        return set(
+            Membership.objects.filter(account=account, school__is_active=True)
+            .exclude(status=Membership.Status.ARCHIVED)
+            .values_list("school__sign_in_microsoft_google_only", flat=True)
+            .order_by()
+            .distinct()
+        )
+
+
+def accounts_named_by(login: str) -> list[Account]:
+    """Every account a sign-in's login could mean and sign in, as the sign-in backends look them up: the username
+    in any spelling (Account.normalize_username), and each account using the address when it is one (a family
+    address may be shared). Unlike login_account_id it keeps them all: each is tried with the password. An
+    inactive or deleted account is left out: it signs in by no method, and is refused in the usual words."""
+    login = (login or "").strip()
+    if not login:
+        return []
+    found = list(Account.objects.filter(username__iexact=Account.normalize_username(login)))
+    if "@" in login:
+        found += [a for a in accounts_with_email(login) if a not in found]
+    return [a for a in found if a.is_active and a.deleted_at is None]
+
+
 def school_for_user(user, slug: str) -> School | None:
     if not user.is_authenticated:
         return None

@@ -54,6 +54,11 @@ def set_password_from_link(request, token):
     link = set_password_link_find(token)
     if link is None:
         return render(request, "accounts/set_password_link_invalid.html", status=410)
+    refusal = services.password_signin_refusal(link.account)
+    if refusal:
+        # A link sent before the school moved to Microsoft 365 or Google: a password chosen here would be
+        # refused at sign-in, and this page signs the person in, so it must not take one either.
+        return render(request, "accounts/set_password_link_invalid.html", {"refusal": refusal}, status=410)
     form = SetPasswordForm(link.account, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

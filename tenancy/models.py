@@ -53,6 +53,15 @@ class School(models.Model):
     email_domains = models.CharField(
         max_length=500, blank=True, help_text="Centre email domains, comma separated (e.g. northfield.sch.uk)."
     )
+    # PRODUCT.md: a school setting, changed by a Centre Admin on Bulk User Synchronise. On: Rollcall passwords
+    # (and starter codes once an account has signed in) are refused for the school's people, except those with
+    # Override Network Authentication; accounts.services.signin.password_signin_refusal reads it.
+    sign_in_microsoft_google_only = models.BooleanField(
+        "Sign in with Microsoft 365 or Google only",
+        default=False,
+        help_text="People sign in with the Microsoft 365 or Google button; Rollcall passwords are refused, "
+        "except for people with Override Network Authentication.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -46,7 +46,14 @@ from accounts.services.passwords import (
 )
 from accounts.services.reports import census_report_build, census_report_start
 from accounts.services.roles import membership_roles_set, role_assign, role_remove
-from accounts.services.signin import linked_sign_in_removed, sign_in_refusal, social_sign_in_match
+from accounts.services.signin import (
+    PASSWORD_SIGN_IN_REFUSED,
+    linked_sign_in_removed,
+    password_signin_refusal,
+    school_sign_in_methods_set,
+    sign_in_refusal,
+    social_sign_in_match,
+)
 from accounts.services.tokens import MIS_AGENT, api_token_create, api_token_scopes, api_token_withdraw
 from accounts.services.usernames import USERNAME_HOLD_DAYS, check_username_free, username_taken, usernames_hold
 
@@ -94,6 +101,9 @@ __all__ = [
     "check_username_free",
     "email_domain_warning",
     "linked_sign_in_removed",
+    "PASSWORD_SIGN_IN_REFUSED",
+    "password_signin_refusal",
+    "school_sign_in_methods_set",
     "may_act_on_account",
     "membership_add",
     "membership_roles_set",

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 
 from accounts.credentials import LINK_DAYS
 from accounts.models import Account
+from accounts.services.signin import password_signin_refusal
 from tenancy.models import School
 
 DEVELOPMENT_URL = "http://localhost:8000"
@@ -30,8 +31,16 @@ def set_password_email(
     """The email (HTML and text, never a password) carrying a set-password link `url` to `account`.
 
     purpose: SetPasswordLink.Purpose (invitation, reset, welcome); a welcome `reminder` tells an active
-    contact how to sign in instead."""
+    contact how to sign in instead.
+
+    Someone whose schools sign in with Microsoft 365 or Google only (password_signin_refusal) is sent no link,
+    which the page would refuse anyway: the email tells them to use that button. Asked only at such a
+    school, so a batch elsewhere costs no query."""
+    microsoft_google_only = school.sign_in_microsoft_google_only and password_signin_refusal(account) is not None
+    if microsoft_google_only:
+        url = ""
     context = {
+        "microsoft_google_only": microsoft_google_only,
         "account": account,
         "school": school,
         "purpose": purpose,

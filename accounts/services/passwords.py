@@ -11,6 +11,7 @@ from accounts.permissions import AccountAction
 from accounts.services.actor import Actor
 from accounts.services.authority import check_may_act_on_account
 from accounts.services.emails import set_password_email, site_url
+from accounts.services.signin import password_signin_refusal
 from tenancy.models import School
 
 # How +Add (and the API) gives a new person their first credential.
@@ -40,6 +41,11 @@ def set_password_email_send(
     check_may_act_on_account(actor=actor, account=account, action=AccountAction.LINK)
     if not account.email:
         raise ValidationError({"email": "An email address is needed to send a set-password link."})
+    if password_signin_refusal(account):
+        raise ValidationError(
+            f"{account.full_name} signs in with Microsoft 365 or Google only, so a Rollcall password link would "
+            "not work. Turn on Override Network Authentication first if they need a Rollcall password."
+        )
     path = set_password_link_issue(school=school, account=account, purpose=purpose, actor=actor.account, job=actor.job)
     message = set_password_email(
         school=school, account=account, purpose=purpose, url=site_url(path, base_url), base_url=base_url

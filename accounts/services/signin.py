@@ -1,8 +1,14 @@
-"""Who may sign in, and which account a Microsoft or Google sign-in names."""
+"""Who may sign in, how (a Rollcall password, or Microsoft 365 / Google only), and which account a Microsoft or
+Google sign-in names."""
+
+from django.db import transaction
 
 from accounts.audit import audit_record
 from accounts.models import Account
-from accounts.selectors import accounts_with_email
+from accounts.selectors import accounts_with_email, membership_schools_sign_in_settings
+from tenancy.models import School
+
+PASSWORD_SIGN_IN_REFUSED = "Your school signs in with Microsoft 365 or Google: use the button below."
 
 
 def sign_in_refusal(account: Account) -> str | None:
@@ -14,6 +20,58 @@ def sign_in_refusal(account: Account) -> str | None:
     if not account.approved:
         return "Your account is waiting for approval by your school. You can sign in once it has been approved."
     return None
+
+
+def password_signin_refusal(account: Account, *, starter_code: bool = False) -> str | None:
+    """Why a Rollcall password may not sign this account in, in words for the person, or None if it may.
+
+    Every password path asks this one function: the sign-in backends (accounts.backends.SignInMethodBackend,
+    first in AUTHENTICATION_BACKENDS), password reset and set-password links, and any other way in that takes
+    a password (an OpenID Connect provider's too). `starter_code=True` asks about a one-time starter code
+    instead of a password.
+
+    Refused when every school the account signs in to (active schools of its Active memberships, or Left ones
+    in their grace period; accounts.selectors.membership_schools_sign_in_settings) has "Sign in with Microsoft
+    365 or Google only" on: one account signs in to all its schools, and a school that still takes passwords
+    must not lose its own people's password because another school of theirs uses Microsoft 365 or Google. An
+    account with no such membership (support staff) is not refused.
+
+    Never refused: Override Network Authentication on (PRODUCT.md: one person keeps a Rollcall password);
+    a starter code on the account's first sign-in (it has never signed in), so a newcomer whose email
+    Microsoft or Google cannot match gets in once and links their sign-in from their profile. Once the
+    account has signed in, a re-issued starter code is refused like a password.
+
+    It reads the account and its schools, never the password typed: a right and a wrong password get the
+    same answer, so the answer tells nobody whether a password was right.
+    """
+    if account.override_network_auth:
+        return None
+    if starter_code and account.last_login is None:
+        return None
+    if membership_schools_sign_in_settings(account) == {True}:
+        return PASSWORD_SIGN_IN_REFUSED
+    return None
+
+
+@transaction.atomic
+def school_sign_in_methods_set(*, school: School, actor: Account, microsoft_google_only: bool) -> None:
+    """Turn "Sign in with Microsoft 365 or Google only" on or off for the school (a Centre Admin's choice:
+    accounts.permissions.Perm.SIGN_IN_METHODS_MANAGE, checked by the view). Audited; saving the same value writes
+    nothing."""
+    school = School.objects.select_for_update().get(pk=school.pk)
+    before = school.sign_in_microsoft_google_only
+    if before == microsoft_google_only:
+        return
+    School.objects.filter(pk=school.pk).update(sign_in_microsoft_google_only=microsoft_google_only)
+    audit_record(
+        action="tenancy.school.sign_in_methods_changed",
+        actor=actor,
+        school=school,
+        target_type="school",
+        target_id=str(school.pk),
+        target_label=school.name,
+        changes={"sign_in_microsoft_google_only": [before, microsoft_google_only]},
+    )
 
 
 def social_sign_in_match(*, verified_emails: list[str], provider: str) -> tuple[Account | None, str]:

@@ -84,6 +84,20 @@ class SyncPolicyForm(forms.ModelForm):
         return data
 
 
+class SignInMethodsForm(forms.Form):
+    """The school's "Sign in with Microsoft 365 or Google only" (tenancy School), shown on Bulk User Synchronise
+    beside the Password method that decides what the sync issues."""
+
+    sign_in_microsoft_google_only = forms.BooleanField(
+        label="Sign in with Microsoft 365 or Google only",
+        required=False,
+        help_text="When ticked, people at this school sign in with the Microsoft 365 or Google button and their "
+        "Rollcall passwords are refused. A starter code still lets a newcomer in once, to link their Microsoft 365 "
+        "or Google sign-in. People with Override Network Authentication keep their Rollcall password. Someone "
+        "who also belongs to a school that still uses passwords keeps theirs.",
+    )
+
+
 class FeedUploadForm(forms.Form):
     files = forms.FileField(
         label="MIS export",

@@ -4,6 +4,7 @@ from provisioning.sync import api, views
 
 urlpatterns = [
     path("sync/", views.sync_policy, name="sync_policy"),
+    path("sync/sign-in-methods/", views.sync_sign_in_methods, name="sync_sign_in_methods"),
     path("sync/preview-usernames/", views.sync_username_preview, name="sync_username_preview"),
     path("sync/feeds/", views.sync_feed_upload, name="sync_feed_upload"),
     path("sync/start/", views.sync_start, name="sync_start"),

@@ -11,11 +11,12 @@ from accounts.decorators import require_perm
 from accounts.models import Membership
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
+from accounts.services import school_sign_in_methods_set
 from provisioning.models import SyncRun
 from provisioning.sync import selectors, services, starter_slips
 from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
-from provisioning.sync.forms import SyncPolicyForm
+from provisioning.sync.forms import SignInMethodsForm, SyncPolicyForm
 from provisioning.sync.policy import policy_for, policy_save, username_preview
 
 SAMPLES = [
@@ -67,6 +68,21 @@ def sync_policy(request, school_slug):
     return render(request, "provisioning/sync/policy.html", _policy_context(request, policy, form))
 
 
+@require_POST
+@require_perm(Perm.SIGN_IN_METHODS_MANAGE)
+def sync_sign_in_methods(request, school_slug):
+    """Save "Sign in with Microsoft 365 or Google only" (a Centre Admin's), shown on Bulk User Synchronise."""
+    form = SignInMethodsForm(request.POST)
+    form.is_valid()  # a tick box: anything but "on" is off
+    on = bool(form.cleaned_data.get("sign_in_microsoft_google_only"))
+    school_sign_in_methods_set(school=request.school, actor=request.user, microsoft_google_only=on)
+    if on:
+        messages.success(request, "Saved: people at this school now sign in with Microsoft 365 or Google only.")
+    else:
+        messages.success(request, "Saved: people at this school may sign in with their Rollcall password again.")
+    return redirect("sync_policy", school_slug=school_slug)
+
+
 def _errors_to_form(form, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
@@ -85,6 +101,10 @@ def _policy_context(request, policy, form) -> dict:
         "open_run": selectors.latest_open_run(school=request.school),
         "samples": username_preview(policy=policy, samples=SAMPLES),
         "can_view_history": Perm.SYNC_HISTORY_VIEW in request.school_perms,
+        "can_change_sign_in_methods": Perm.SIGN_IN_METHODS_MANAGE in request.school_perms,
+        "sign_in_form": SignInMethodsForm(
+            initial={"sign_in_microsoft_google_only": request.school.sign_in_microsoft_google_only}
+        ),
     }
 
 

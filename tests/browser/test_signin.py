@@ -74,3 +74,30 @@ def test_a_starter_code_signs_in_beside_the_email_address_and_asks_for_a_passwor
     expect(page).not_to_have_url(LOGIN_PAGE)
     expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
     expect(page.get_by_text(f"finish signing in as {account.username}")).to_be_visible()
+
+
+def test_a_school_that_signs_in_with_microsoft_or_google_says_so_right_password_or_wrong(page, school_a, settings):
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "google": {"APPS": [{"client_id": "test-client", "secret": "test-secret"}], "SCOPE": ["profile", "email"]}
+    }
+    admin = member(school_a, "centre_admin", username="ca.m365", override_network_auth=True).account
+    member(school_a, "eo", username="eo.m365")
+
+    # The Centre Admin turns the setting on from Bulk User Synchronise (they keep their password: Override
+    # Network Authentication).
+    sign_in(page, admin)
+    page.goto(f"/s/{school_a.slug}/sync/")
+    page.get_by_label("Sign in with Microsoft 365 or Google only").check()
+    page.get_by_role("button", name="Save sign-in methods").click()
+    expect(page.get_by_text("people at this school now sign in with Microsoft 365 or Google only")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+
+    answers = []
+    for password in (PASSWORD, "not-the-password"):
+        try_sign_in(page, "eo.m365", password)
+        expect(page).to_have_url(LOGIN_PAGE)
+        alert = page.get_by_role("alert")
+        expect(alert).to_have_text("Your school signs in with Microsoft 365 or Google: use the button below.")
+        answers.append(alert.inner_text())
+    assert answers[0] == answers[1]
+    expect(page.get_by_role("button", name=re.compile("Google"))).to_be_visible()
