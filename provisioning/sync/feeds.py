@@ -22,7 +22,7 @@ strip = str.strip
 PERSON_FILES = {"students": "student", "staff": "staff", "contacts": "contact"}
 LINK_FILE = "relationships"
 
-# Columns of Rollcall's documented export (docs/mis-export.md). The first of each list is required.
+# Columns of Rollcall's documented export (docs/feed-rollcall.md). The first of each list is required.
 COLUMNS = {
     "students": {
         "required": ["mis_code", "given_name", "family_name"],

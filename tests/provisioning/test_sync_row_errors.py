@@ -245,3 +245,13 @@ def test_a_second_delivery_of_the_same_feed_plans_no_change(school_a, build, nam
     again = run_sync(school, build(), apply=False)
     assert again.counts == {"unchanged": 5, "link_unchanged": 1}
     assert not SyncRecord.objects.filter(school=school, run=again).exists()
+
+
+def test_a_second_delivery_with_a_row_left_out_plans_only_its_skip_and_a_fixed_row_plans_again(school_a):
+    content = feed_zip(students=[student("S1"), student("S2", "Bob", leaving="bad")], links=[["C9", "S2", "", ""]])
+    first = run_sync(school_a, content)
+    assert first.counts["create"] == 1
+    again = run_sync(school_a, content, apply=False)  # the night after: planned in full, as the first
+    assert again.counts == {"unchanged": 1, "skipped": 1, "link_skipped": 1}
+    fixed = run_sync(school_a, feed_zip(students=[student("S1"), student("S2", "Bob")], links=[]))
+    assert fixed.counts == {"unchanged": 1, "create": 1}
