@@ -90,7 +90,8 @@ def run_rows_left_out(run: SyncRun) -> list[dict]:
     are kept as they are (the run's skipped records say so per person)."""
     if run.feed is None or run.feed.state != Feed.State.VALID:
         return []
-    return list(run.feed.errors or [])
+    keys = (("file", ""), ("row", None), ("column", ""), ("message", ""))
+    return [{key: problem.get(key, blank) for key, blank in keys} for problem in run.feed.errors or []]
 
 
 def run_report_csv(*, school: School, run: SyncRun) -> bytes:
