@@ -215,10 +215,10 @@ def parse_oneroster(content: bytes, *, file_format: str, today: date | None = No
                     f"{file}.csv", None, "", f"The manifest says {file}.csv is sent, but it is not in the bundle."
                 )
         references = _reference_tables(feed, archive, manifest)
-    if version == "1.2" and tables["roles"] is None and _sent(manifest, "roles") is False:
-        feed.refuse(
-            "roles.csv", None, "", "A OneRoster 1.2 bundle keeps its people's roles in roles.csv: it is missing."
-        )
+    if version == "1.2" and users_mode == "bulk" and not _sent(manifest, "roles"):
+        # Without roles nobody has a person type, and a full snapshot of nobody would make everyone a leaver.
+        message = "A OneRoster 1.2 bundle keeps its people's roles in roles.csv: the manifest says it is absent."
+        feed.refuse("roles.csv", None, "", message)
     if not feed.ok:
         return feed
     orgs = tables["orgs"]
