@@ -9,6 +9,7 @@ does not use never causes an error, at most a warning. docs/feed-rollcall.md say
 """
 
 import csv
+import difflib
 import io
 import operator
 import zipfile
@@ -248,7 +249,9 @@ def _columns(feed: ParsedFeed, file_name: str, header: list[str]) -> dict[str, i
         if key in index or not key:
             continue
         if key not in spec["required"] and key not in spec["optional"]:
-            feed.warnings.append(f"{file_name}: column {name!r} is not part of the export, ignored.")
+            close = difflib.get_close_matches(key, spec["required"] + spec["optional"], n=1, cutoff=0.8)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            feed.warnings.append(f"{file_name}: column {name!r} is not part of the export, ignored.{hint}")
             continue
         index[key] = i
     missing = [c for c in spec["required"] if c not in index]

@@ -170,6 +170,12 @@ def test_a_feed_that_cannot_be_read_as_a_whole_is_still_refused(school_a, conten
     assert any(why in e["message"] for e in feed.errors), feed.errors
 
 
+def test_a_misspelt_required_column_of_the_rollcall_export_is_refused_and_named(school_a):
+    feed = receive(school_a, feed_zip(extra={"students.csv": "mis_cdoe,given_name,family_name\nS1,Ann,Smith\n"}))
+    assert feed.state == "rejected" and feed.errors[0]["message"] == "The required column mis_code is missing."
+    assert "students: column 'mis_cdoe' is not part of the export, ignored. Did you mean mis_code?" in feed.warnings
+
+
 def test_a_oneroster_manifest_naming_a_users_file_it_does_not_hold_is_refused(school_a):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
