@@ -25,20 +25,34 @@ class FeedSerializer(serializers.ModelSerializer):
                   "received_at", "applied_at"]  # fmt: skip
 
 
+class RowProblemSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    row = serializers.IntegerField(allow_null=True)
+    column = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
 class RunSerializer(serializers.ModelSerializer):
     feed = serializers.UUIDField(source="feed_id", allow_null=True)
     job = serializers.UUIDField(source="job_id", allow_null=True)
     duration_seconds = serializers.FloatField(allow_null=True)
     warnings = serializers.SerializerMethodField()
+    rows_left_out = serializers.SerializerMethodField()
 
     class Meta:
         model = SyncRun
         fields = ["id", "feed", "job", "trigger", "state", "dry_run", "counts", "guard_count", "guard_threshold",
-                  "warnings", "message", "created_at", "planned_at", "applied_at", "duration_seconds"]  # fmt: skip
+                  "warnings", "rows_left_out", "message", "created_at", "planned_at", "applied_at",
+                  "duration_seconds"]  # fmt: skip
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_warnings(self, run) -> list[str]:
         return selectors.run_warnings(run)
+
+    @extend_schema_field(serializers.ListField(child=RowProblemSerializer()))
+    def get_rows_left_out(self, run) -> list[dict]:
+        """The feed's rows with errors, left out of this run (their people kept as they are)."""
+        return RowProblemSerializer(selectors.run_rows_left_out(run), many=True).data
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -57,7 +71,8 @@ def _run(view, run_id) -> SyncRun:
 
 class FeedPushApi(SchoolAPIView):
     """The MIS agent (AutoUpdate) pushes the nightly export: multipart field "file", or the raw body with
-    a Content-Disposition filename. A malformed feed is stored as rejected with row-level errors (422)."""
+    a Content-Disposition filename. A feed with rows in error is accepted (201) with those rows in its
+    errors, left out of every run; one that cannot be read as a whole is stored as rejected (422)."""
 
     required_perm = Perm.FEEDS_PUSH
     parser_classes = [MultiPartParser, FileUploadParser]

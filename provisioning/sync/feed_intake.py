@@ -1,4 +1,4 @@
-"""The feed as received: stored, dated, with its row counts and every row-level problem.
+"""The feed as received: stored, dated, with its row counts and every problem found.
 
 The first stage of a sync: what the MIS pushed (the API) or a person uploaded is kept here, password
 columns dropped (feed_secrets.py), parsed once (feeds.py, oneroster.py) for its counts and problems. Runs
@@ -29,17 +29,19 @@ def feed_too_large(size: int) -> str | None:
 
 
 def feed_receive(*, school: School, actor: Account | None, name: str, content: bytes, source: str) -> Feed:
-    """Keep what the MIS sent, dated, with its row counts and every row-level problem.
+    """Keep what the MIS sent, dated, with its row counts and every problem found.
 
-    A rejected feed is stored too (so the school sees why), but no run ever plans from it. Password
-    columns some systems send are dropped first: the stored file never holds them.
+    A feed whose rows have errors is accepted: those rows are left out of every run planned from it and
+    listed with it. A feed with a structural problem (unreadable, a required file or column missing) is
+    rejected: stored too (so the school sees why), but no run ever plans from it. Password columns some
+    systems send are dropped first: the stored file never holds them.
     """
-    errors, warnings, counts, modes, file_format = [], [], {}, {}, ""
+    errors, warnings, counts, modes, file_format, refused = [], [], {}, {}, "", True
     content, dropped = drop_secret_columns(content)
     try:
         parsed = parse_feed(content, name=name, org_identifier=school.urn, date_order=policy_date_order(school))
         errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
-        file_format = parsed.file_format
+        file_format, refused = parsed.file_format, not parsed.ok
         if parsed.error_total > len(errors):
             warnings.append(f"{parsed.error_total} problems in all; the first {len(errors)} are listed.")
     except FeedUnreadable as exc:
@@ -53,16 +55,25 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
         file_name=name[:200],
         file_format=file_format or "rollcall_csv",
         source=source,
-        state=Feed.State.REJECTED if errors else Feed.State.VALID,
+        state=Feed.State.REJECTED if refused else Feed.State.VALID,
         row_counts=counts,
         modes=modes,
         errors=errors,
-        warnings=warnings[:200],
+        warnings=_first_warnings(warnings),
         received_by=actor if actor is not None and actor.is_authenticated else None,
     )
     feed.file.save(name.rsplit("/", 1)[-1] or "feed", ContentFile(content), save=False)
     feed.save()
     return feed
+
+
+MAX_WARNINGS = 200
+
+
+def _first_warnings(warnings: list[str]) -> list[str]:
+    if len(warnings) <= MAX_WARNINGS:
+        return warnings
+    return warnings[: MAX_WARNINGS - 1] + [f"{len(warnings) - MAX_WARNINGS + 1} more warnings, not listed."]
 
 
 def newest_feed(school: School) -> Feed | None:

@@ -2,11 +2,15 @@
 .xlsx with a sheet per file) here, OneRoster bundles in oneroster.py, Microsoft School Data Sync exports in
 sds/. detect_format tells them apart by the files they hold.
 
-Every problem is reported against its file, row and column, and a feed with any error changes nothing:
-the caller stores the messages and refuses to plan from it.
+Every problem is reported against its file, row and column. A problem on one row (ParsedFeed.error) leaves
+that row out and the rest of the feed goes on; the person whose row it was is kept as they are
+(ParsedFeed.reject), never treated as gone. Only a problem with the feed itself (ParsedFeed.refuse: an
+unreadable file, a required file or column missing, an empty file) refuses the whole feed. A column Rollcall
+does not use never causes an error, at most a warning. docs/feed-rollcall.md says it for schools.
 """
 
 import csv
+import difflib
 import io
 import operator
 import zipfile
@@ -21,7 +25,7 @@ strip = str.strip
 PERSON_FILES = {"students": "student", "staff": "staff", "contacts": "contact"}
 LINK_FILE = "relationships"
 
-# Columns of Rollcall's documented export (docs/mis-export.md). The first of each list is required.
+# Columns of Rollcall's documented export (docs/feed-rollcall.md). The first of each list is required.
 COLUMNS = {
     "students": {
         "required": ["mis_code", "given_name", "family_name"],
@@ -56,6 +60,8 @@ HEADER_ALIASES = {
     "roles": "staff_roles",
     "parent_portal_access": "portal_access",
 }
+# A link naming a person whose own row was left out is not planned; the link held, if any, is kept.
+REJECTED_END = "the {kind} {code}'s own row has errors, so this link is left as it is."
 TRUE_WORDS = {"1", "y", "yes", "true", "t"}
 FALSE_WORDS = {"", "0", "n", "no", "false", "f"}
 
@@ -91,9 +97,15 @@ class ParsedFeed:
         if mis_code:
             self.rejected.setdefault(person_type, set()).add(mis_code)
 
+    def row_warning(self, file: str, row: int | None, column: str, message: str) -> None:
+        """Something on a row that Rollcall does not use or could not follow: said, never an error."""
+        where = f"{file} row {row}" if row else file
+        self.warnings.append(f"{where}, {column}: {message}" if column else f"{where}: {message}")
+
     @property
     def ok(self) -> bool:
-        return self.error_total == 0
+        """No structural problem: the feed plans, leaving out the rows with errors."""
+        return self.structural_total == 0
 
     def row_counts(self) -> dict[str, int]:
         counts = {pt: len(rows) for pt, rows in self.people.items()}
@@ -201,7 +213,8 @@ def parse_feed(
     if file_format.startswith("oneroster"):
         from provisioning.sync.oneroster import parse_oneroster  # cycle: oneroster reads feeds' types
 
-        return parse_oneroster(content, file_format=file_format, today=today, org_identifier=org_identifier)
+        return parse_oneroster(content, file_format=file_format, today=today, org_identifier=org_identifier,
+                               date_order=date_order)  # fmt: skip
     if file_format.startswith("sds"):
         from provisioning.sync.sds import parse_sds  # cycle: sds reads feeds' types
 
@@ -276,12 +289,14 @@ def _columns(feed: ParsedFeed, file_name: str, header: list[str]) -> dict[str, i
         if key in index or not key:
             continue
         if key not in spec["required"] and key not in spec["optional"]:
-            feed.warnings.append(f"{file_name}: column {name!r} is not part of the export, ignored.")
+            close = difflib.get_close_matches(key, spec["required"] + spec["optional"], n=1, cutoff=0.8)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            feed.warnings.append(f"{file_name}: column {name!r} is not part of the export, ignored.{hint}")
             continue
         index[key] = i
     missing = [c for c in spec["required"] if c not in index]
     for column in missing:
-        feed.error(file_name, 1, column, f"The required column {column} is missing.")
+        feed.refuse(file_name, 1, column, f"The required column {column} is missing.")
     return None if missing else index
 
 
@@ -294,7 +309,7 @@ def read_people(
 ) -> list[dict]:
     """Rows to people. Written for 100,000 rows a night: one itemgetter per row, checks only on non-empty cells."""
     if not table:
-        feed.error(file_name, None, "", "The file is empty: it needs a header row.")
+        feed.refuse(file_name, None, "", "The file is empty: it needs a header row.")
         return []
     index = _columns(feed, file_name, table[0])
     if index is None:
@@ -337,11 +352,11 @@ def read_people(
                     active = False
             except FeedDateError as exc:
                 feed.error(file_name, number, "leaving_date", str(exc))
-        if dob:
+        if dob:  # read by no stage of the sync: a bad one is said, never held against the row
             try:
                 parse_feed_date(dob, date_order)
             except FeedDateError as exc:
-                feed.error(file_name, number, "date_of_birth", str(exc))
+                feed.row_warning(file_name, number, "date_of_birth", f"{exc} Ignored.")
         portal_flag = parse_bool(portal) if portal else False
         if portal_flag is None:
             feed.error(file_name, number, "portal_access", "Use yes or no.")
@@ -350,6 +365,8 @@ def read_people(
         if UNSAFE_TEXT.search(given) or UNSAFE_TEXT.search(family):
             feed.error(file_name, number, "given_name", f"A name {UNSAFE_TEXT_MESSAGE}.")
         if feed.error_total != before:
+            if code and not mis_code_problem(code):
+                feed.reject(person_type, code)
             continue
         if code in seen:
             feed.error(file_name, number, "mis_code", f"MIS code {code} is also on row {seen[code]}.")
@@ -384,6 +401,7 @@ def read_links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
     check_contacts, check_students = feed.modes.get("contact") == "bulk", feed.modes.get("student") == "bulk"
     contacts = {p["mis_code"] for p in feed.people.get("contact", [])}
     students = {p["mis_code"] for p in feed.people.get("student", [])}
+    rejected_contacts, rejected_students = feed.rejected.get("contact", set()), feed.rejected.get("student", set())
     links, seen = [], set()
     for number, row in enumerate(table[1:], start=2):
         if len(row) == width:
@@ -399,12 +417,16 @@ def read_links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
         if not contact:
             feed.error(LINK_FILE, number, "contact_code", "The contact code is empty.")
             problems = True
+        elif contact in rejected_contacts:
+            feed.row_warning(LINK_FILE, number, "contact_code", REJECTED_END.format(kind="contact", code=contact))
         elif check_contacts and contact not in contacts:
             feed.error(LINK_FILE, number, "contact_code", f"No contact with MIS code {contact} in this feed.")
             problems = True
         if not student:
             feed.error(LINK_FILE, number, "student_code", "The student code is empty.")
             problems = True
+        elif student in rejected_students:
+            feed.row_warning(LINK_FILE, number, "student_code", REJECTED_END.format(kind="student", code=student))
         elif check_students and student not in students:
             feed.error(LINK_FILE, number, "student_code", f"No student with MIS code {student} in this feed.")
             problems = True

@@ -106,6 +106,10 @@ def _last_applied(school, run, policy) -> SyncRun | None:
     )
     if before is None or before.feed is None or before.feed.file_format != "rollcall_csv":
         return None
+    if run.feed.errors or before.feed.errors:
+        # Rows left out (their people kept as they are, their links too) are decided with the whole feed in
+        # view: a night with any of them, or after one, plans in full.
+        return None
     if not before.applied_fingerprint or before.planned_at is None or policy.updated_at >= before.planned_at:
         return None
     if policy.date_order != SyncPolicy.DateOrder.ISO:
@@ -181,7 +185,7 @@ class _Changes:
             self.today,
             self.policy.date_order,
         )
-        if not scratch.ok:
+        if scratch.error_total:
             return False
         self.feed.people[person_type] = people
         here = {p["mis_code"] for p in people}
@@ -282,7 +286,7 @@ class _Changes:
         scratch = feeds.ParsedFeed(file_format="rollcall_csv")  # no modes: ends were checked on receipt
         rows = feed_diff.read_cells(new, attention_lines)
         self.feed.links = feeds.read_links(scratch, [new.header, *rows])
-        if not scratch.ok:
+        if scratch.error_total:
             return False
         self.link_attention = {
             (x["contact_code"].encode(encoding), x["student_code"].encode(encoding)) for x in self.feed.links

@@ -1,5 +1,6 @@
 """The plan's contact links: each link the feed lists made or updated, and, from a full snapshot of links,
-each held link of a contact it lists that it no longer names archived."""
+each held link of a contact it lists that it no longer names archived. A link with an end whose row the feed
+reader left out is skipped, and a link held with such an end is kept as it is."""
 
 from provisioning.sync.feeds import ParsedFeed
 from provisioning.sync.plan_item import Outcome, plan_item
@@ -13,7 +14,16 @@ def plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
     contacts, students = codes_now.get("contact", {}), codes_now.get("student", {})
     wanted = set()
     links_held, counts = state.links, plan.counts
+    rejected = {pt: feed.rejected.get(pt, set()) for pt in ("contact", "student")}
+    members = state.members
+    kept = {members[(pt, code)]["id"] for pt, codes in rejected.items() for code in codes if (pt, code) in members}
     for link in feed.links:
+        left_out = next((pt for pt in ("contact", "student") if link[f"{pt}_code"] in rejected[pt]), None)
+        if left_out:
+            reason = f"The {left_out}'s row in the MIS export has errors: the link is left as it is."
+            plan.add(plan_item(Outcome.SKIPPED, "contact", link["contact_code"], entity="link",
+                               after={"student_code": link["student_code"]}, reason=reason))  # fmt: skip
+            continue
         contact_id = link.get("contact_id") or contacts.get(link["contact_code"])
         student_id = link.get("student_id") or students.get(link["student_code"])
         code = link["contact_code"]
@@ -63,6 +73,8 @@ def plan_links(plan, feed: ParsedFeed, state: SchoolState, codes_now):
     if mode == "bulk":
         touched_contacts = set(contacts.values())
         for (contact_id, student_id), held in state.links.items():
+            if contact_id in kept or student_id in kept:
+                continue
             if (contact_id, student_id) not in wanted and (state.links_prefiltered or contact_id in touched_contacts):
                 plan.add(
                     plan_item(

@@ -61,10 +61,16 @@ def _memberships_into(found, account_ids) -> None:
             found[str(row["account_id"])].append(row)
 
 
-def plan_newcomers(plan, policy, school, newcomers, state, codes_now, reach):
-    """Each newcomer's outcome, in the feed's order; new accounts are named together at the end."""
+def plan_newcomers(plan, policy, school, newcomers, state, codes_now, reach, *, accounts=None):
+    """Each newcomer's outcome, in the feed's order; new accounts are named together at the end.
+
+    `accounts` holds, by the feed's own key for a person (a OneRoster sourcedId), the account of one of their
+    memberships already held here: a teacher who is also a guardian has one account, a membership each."""
     if not newcomers:
         return
+    accounts = dict(accounts or {})
+    followers: list[tuple[dict, dict]] = []  # (item, the item of the new account it joins)
+    leaders: dict[str, dict] = {}
     by_upn, by_email = _find_elsewhere(school, newcomers)
     matched_ids = {str(r["id"]) for r in by_upn.values()} | {str(r["id"]) for r in by_email.values()}
     memberships = _memberships_of(matched_ids)
@@ -82,6 +88,11 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now, reach):
         elif person_type in ("staff", "contact") and person.get("email"):
             existing = by_email.get(person["email"].lower())
         after = {**account_wanted, **membership_wanted, "roles": roles, "mis_code": code}
+        key = person.get("account_key")
+        if key and (key in accounts or key in leaders):
+            _plan_sibling(plan, codes_now, person_type, code, after, fresh_ids, accounts.get(key), leaders.get(key),
+                          followers)  # fmt: skip
+            continue
         if existing is not None:
             held = memberships.get(str(existing["id"]), [])
             _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach)
@@ -96,10 +107,32 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now, reach):
         codes_now[person_type][code] = item["membership_id"]
         to_name.append((len(pending), stem))
         pending.append(item)
+        if key:
+            leaders[key] = item
     chosen = username_policy.resolve([(i, stem, None) for i, stem in to_name], given=plan.usernames_given)
     for i, item in enumerate(pending):
         item["username"] = item["after"]["username"] = chosen[i]
         plan.add(item)
+    for item, leader in followers:
+        item["username"] = leader["username"]
+        plan.add(item)
+
+
+def _plan_sibling(plan, codes_now, person_type, code, after, fresh_ids, held, leader, followers) -> None:
+    """Another membership of a person the feed lists under several person types: on the account they hold
+    here, or on the one this plan creates for them (named with it, at the end)."""
+    membership_id = next(fresh_ids)
+    codes_now[person_type][code] = membership_id
+    after["existing_account"] = True
+    reason = "Also listed under another person type: one account, a membership for each."
+    if held is not None:
+        account_id, username = held
+        plan.add(plan_item(Outcome.CREATE, person_type, code, membership_id=membership_id, account_id=account_id,
+                           username=username, after=after, reason=reason))  # fmt: skip
+        return
+    item = plan_item(Outcome.CREATE, person_type, code, membership_id=membership_id,
+                     account_id=leader["account_id"], after=after, reason=reason)  # fmt: skip
+    followers.append((item, leader))
 
 
 def _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach) -> None:

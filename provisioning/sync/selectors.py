@@ -85,6 +85,15 @@ def run_warnings(run: SyncRun) -> list[str]:
     ]
 
 
+def run_rows_left_out(run: SyncRun) -> list[dict]:
+    """The rows of the run's feed that were left out, each with its file, row, column and reason; their people
+    are kept as they are (the run's skipped records say so per person)."""
+    if run.feed is None or run.feed.state != Feed.State.VALID:
+        return []
+    keys = (("file", ""), ("row", None), ("column", ""), ("message", ""))
+    return [{key: problem.get(key, blank) for key, blank in keys} for problem in run.feed.errors or []]
+
+
 def run_report_csv(*, school: School, run: SyncRun) -> bytes:
     out = io.StringIO()
     writer = csv_writer(out)
@@ -102,6 +111,13 @@ def run_report_csv(*, school: School, run: SyncRun) -> bytes:
         writer.writerow(["count", CONTACTS_TO_REVOKE, "", "", "", "", "", run.counts[CONTACTS_TO_REVOKE]])
     for warning in run_warnings(run):
         writer.writerow(["warning", "", "", "", "", warning, "", ""])
+    left_out = run_rows_left_out(run)
+    if left_out:
+        writer.writerow([])
+        writer.writerow(["Rows left out", "File", "Row", "Column", "", "Reason", "", ""])
+        for e in left_out:
+            writer.writerow(["row left out", e.get("file", ""), e.get("row") or "", e.get("column", ""), "",
+                             e.get("message", ""), "", ""])  # fmt: skip
     return out.getvalue().encode("utf-8-sig")
 
 

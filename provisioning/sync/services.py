@@ -241,7 +241,7 @@ def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> SyncPlan:
         return plan
     parsed = parse_feed(content, name=run.feed.file_name, org_identifier=school.urn, date_order=policy.date_order)
     if not parsed.ok:
-        raise SyncRefused("The feed has errors; nothing was changed.")
+        raise SyncRefused("The feed cannot be read as a whole (see its problems); nothing was changed.")
     return make_plan(school=school, policy=policy, feed=parsed)
 
 

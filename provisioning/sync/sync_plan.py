@@ -25,6 +25,7 @@ from provisioning.sync.state import SchoolState, load_state
 
 ACTIVE, LEFT, ARCHIVED = Membership.Status.ACTIVE, Membership.Status.LEFT, Membership.Status.ARCHIVED
 MISSING = "Missing from the MIS export."
+ROW_LEFT_OUT = "Their row in the MIS export has errors (listed with the feed): left out"
 MOVED = "Moved to "  # the start of the reason a person another school took over is not taken back
 
 
@@ -41,6 +42,9 @@ class _People:
     newcomers: list[tuple[str, dict]] = field(default_factory=list)
     renames: list[tuple[dict, str]] = field(default_factory=list)  # (item, stem) whose username the policy changes
     codes_now: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # type -> code -> mid
+    # A OneRoster person's account (sourcedId -> (account id, username)) held under one of their person types:
+    # their other memberships join it (plan_newcomers).
+    accounts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def make_plan(
@@ -67,10 +71,11 @@ def make_plan(
                     people.codes_now[pt][code] = row["id"]
             continue
         seen = _plan_listed(plan, people, person_type, feed.people.get(person_type, []))
+        seen |= _plan_left_out(plan, people, person_type, feed.rejected.get(person_type, set()) - seen)
         if mode == "bulk":
             _plan_missing(plan, people, person_type, seen)
     _settle_reactivations(plan, school)
-    plan_newcomers(plan, policy, school, people.newcomers, state, people.codes_now, reach)
+    plan_newcomers(plan, policy, school, people.newcomers, state, people.codes_now, reach, accounts=people.accounts)
     _plan_renames(plan, people.renames)
     plan_links(plan, feed, state, people.codes_now)
     plan.guard_count = guard.count(plan.counts, plan.items)
@@ -114,6 +119,8 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
             people.newcomers.append((person_type, person))
             continue
         codes_now[person_type][code] = row["id"]
+        if person.get("account_key"):
+            people.accounts[person["account_key"]] = (row["account_id"], row["username"])
         if not person["active"]:
             _plan_leaver(plan, people, row, person_type, code, reason="Inactive or left in the MIS.")
             continue
@@ -126,6 +133,18 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
                     continue
         _plan_existing(plan, people, row, person_type, person)
     return seen
+
+
+def _plan_left_out(plan: SyncPlan, people: _People, person_type: str, codes: set[str]) -> set[str]:
+    """People whose row the feed reader refused: kept as they are (never leavers), each said in the plan."""
+    for code in sorted(codes):
+        row = people.state.members.get((person_type, code))
+        if row is None:
+            plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=f"{ROW_LEFT_OUT}; no account is made."))
+            continue
+        common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
+        plan.add(plan_item(Outcome.SKIPPED, person_type, code, reason=f"{ROW_LEFT_OUT}, kept as they are.", **common))
+    return codes
 
 
 def _plan_missing(plan: SyncPlan, people: _People, person_type: str, seen: set[str]) -> None:

@@ -137,7 +137,12 @@ def sync_feed_upload(request, school_slug):
     else:
         name, content = "export.zip", bundle_csv_files({f.name: f.read() for f in uploads})
     feed = feed_receive(school=request.school, actor=request.user, name=name, content=content, source="upload")
-    if feed.state == feed.State.VALID:
+    if feed.state == feed.State.VALID and feed.errors:
+        rows = "row has" if len(feed.errors) == 1 else "rows have"
+        messages.warning(request, f"{feed.file_name} accepted, but {len(feed.errors)} {rows} errors and will be left "
+                         "out (those people are kept as they are). See the problems below, then press Synchronise "
+                         "Users.")  # fmt: skip
+    elif feed.state == feed.State.VALID:
         messages.success(request, f"{feed.file_name} accepted. Press Synchronise Users to see what it would do.")
     else:
         messages.error(request, f"{feed.file_name} was rejected: nothing was changed. See the problems below.")
@@ -178,6 +183,7 @@ def sync_run_detail(request, school_slug, run_id):
             "run": run,
             "counts": selectors.ordered_counts(run.counts),
             "warnings": selectors.run_warnings(run),
+            "rows_left_out": selectors.run_rows_left_out(run),
             "outcome": outcome,
             "page": page,
             "can_manage": Perm.SYNC_MANAGE in request.school_perms,

@@ -154,7 +154,8 @@ def test_upload_and_the_sync_feed_refuse_a_direction_override_in_a_name(school_a
                                 mode="add_new")  # fmt: skip
     assert "control characters" in " ".join(str(p) for p in plan.rows[0].problems)
     parsed = parse_feed(feed_zip([student("S1", family=f"Smith{RLO}nhoj")]), name="f.zip", org_identifier="")
-    assert not parsed.ok and "control characters" in str(parsed.errors)
+    assert "control characters" in str(parsed.errors)  # the row is refused (left out), not the whole feed
+    assert parsed.people["student"] == [] and parsed.rejected == {"student": {"S1"}}
 
 
 # --- year groups --------------------------------------------------------------------------------------

@@ -81,3 +81,22 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
 
     page.get_by_role("link", name="Run history").click()
     expect(page.locator("#sync-runs")).to_contain_text("create 3")
+
+
+def test_a_feed_with_a_bad_row_is_accepted_and_the_preview_lists_the_row_left_out(page, nominated_contact, school_a):
+    from tests.provisioning.sync_helpers import staff
+
+    sign_in(page, nominated_contact)
+    page.goto("/s/alder/sync/")
+    export = feed_zip(students=[student("S1", "Ann", "Smith")], staff_rows=[staff("T1"), staff("T2", email="")])
+    page.set_input_files("#id_files", files=[{"name": "export.zip", "mimeType": "application/zip", "buffer": export}])
+    page.get_by_role("button", name="Upload export").click()
+    expect(page.locator(".messages")).to_contain_text("accepted, but 1 row has errors and will be left out")
+    expect(page.locator(".feed-rows-left-out")).to_contain_text("Email is required for staff.")
+
+    page.get_by_role("button", name="Synchronise Users").click()
+    expect(page.get_by_role("heading", name="Synchronisation preview")).to_be_visible()
+    expect(page.locator("#rows-left-out")).to_contain_text("1 row of the feed left out")
+    expect(page.locator("#rows-left-out")).to_contain_text("Email is required for staff.")
+    expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("2")
+    expect(page.locator("#sync-records")).to_contain_text("T2")

@@ -282,17 +282,18 @@ def test_a_crash_half_way_through_apply_changes_nothing(school_a, monkeypatch):
     assert not StarterCode.objects.filter(account__username="s3").exists()
 
 
-def test_a_malformed_feed_is_rejected_row_by_row_and_changes_nothing(school_a):
-    from tests.provisioning.sync_helpers import receive
-
+def test_rows_with_errors_are_left_out_and_the_rest_is_synchronised(school_a):
     content = feed_zip(students=[student("S1"), student("", "NoCode"), student("S3", leaving="20/07/2025"),
                                  student("S1", "Dup")], staff_rows=[staff("T1", email="")])  # fmt: skip
-    feed = receive(school_a, content)
-    assert feed.state == "rejected"
-    found = {(e["file"], e["row"], e["column"]) for e in feed.errors}
+    run = run_sync(school_a, content)
+    assert run.feed.state == "valid"
+    found = {(e["file"], e["row"], e["column"]) for e in run.feed.errors}
     assert found == {("students", 3, "mis_code"), ("students", 4, "leaving_date"), ("students", 5, "mis_code"),
                      ("staff", 2, "email")}  # fmt: skip
-    assert not Membership.objects.filter(school=school_a).exists()
+    assert list(Membership.objects.filter(school=school_a).values_list("mis_code", "status")) == [("S1", "active")]
+    skipped = SyncRecord.objects.filter(school=school_a, run=run, outcome="skipped")
+    left_out = {(r.person_type, r.mis_code) for r in skipped}
+    assert left_out == {("student", "S3"), ("staff", "T1")}
 
 
 def test_a_row_with_one_cell_too_many_reads_its_own_columns(school_a):

@@ -82,12 +82,16 @@ def test_the_mis_agent_pushes_a_feed_and_may_do_nothing_else(client, school_a, n
     response = client.post(_api(school_a, "feeds/"), {"file": upload}, **auth)
     assert response.status_code == 201 and response.json()["row_counts"]["student"] == 1
     assert response.json()["state"] == "valid"
-    bad = SimpleUploadedFile("export.zip", feed_zip([student("S1", leaving="31/12/2025")]))
-    rejected = client.post(_api(school_a, "feeds/"), {"file": bad}, **auth)
-    assert rejected.status_code == 422
-    error = rejected.json()["errors"][0]
+    bad_row = SimpleUploadedFile("export.zip", feed_zip([student("S1", leaving="31/12/2025"), student("S2")]))
+    accepted = client.post(_api(school_a, "feeds/"), {"file": bad_row}, **auth)
+    assert accepted.status_code == 201 and accepted.json()["state"] == "valid"  # one bad row never blocks a feed
+    error = accepted.json()["errors"][0]
     assert (error["file"], error["row"], error["column"]) == ("students", 2, "leaving_date")
     assert error["message"].startswith("'31/12/2025' is not a date as YYYY-MM-DD.")
+    no_code = SimpleUploadedFile("export.zip", feed_zip(extra={"students.csv": "given_name,family_name\nAnn,Smith\n"}))
+    rejected = client.post(_api(school_a, "feeds/"), {"file": no_code}, **auth)
+    assert rejected.status_code == 422 and rejected.json()["state"] == "rejected"
+    assert rejected.json()["errors"][0]["message"] == "The required column mis_code is missing."
     assert client.post(_api(school_a, "runs/"), **auth).status_code == 403
 
 

@@ -161,12 +161,21 @@ def test_history_lists_runs_with_counts_and_a_report(login, school_a):
     assert client.post(_url("sync_start", school_a)).status_code == 403
 
 
-def test_a_rejected_upload_lists_its_row_problems(login, nominated_contact, school_a):
+def test_an_upload_with_a_bad_row_is_accepted_and_lists_the_row(login, nominated_contact, school_a):
     client = login(nominated_contact)
     bad = SimpleUploadedFile("students.csv", b"mis_code,given_name,family_name,leaving_date\nS1,Ann,Smith,31/12/2025\n")
     client.post(_url("sync_feed_upload", school_a), {"files": bad})
     page = client.get(_url("sync_policy", school_a)).content.decode()
-    assert "was rejected" in page and "not a date as YYYY-MM-DD" in page
+    assert "1 row has errors and will be left out" in page and "not a date as YYYY-MM-DD" in page
+    assert "left out (those people are kept as they are)" in page and "was rejected" not in page
+
+
+def test_a_rejected_upload_lists_its_problems(login, nominated_contact, school_a):
+    client = login(nominated_contact)
+    bad = SimpleUploadedFile("students.csv", b"code_mis,given_name,family_name\nS1,Ann,Smith\n")
+    client.post(_url("sync_feed_upload", school_a), {"files": bad})
+    page = client.get(_url("sync_policy", school_a)).content.decode()
+    assert "was rejected" in page and "The required column mis_code is missing." in page
     garbage = SimpleUploadedFile("export.xlsx", b"not a workbook")
     client.post(_url("sync_feed_upload", school_a), {"files": garbage})
     assert Feed.objects.filter(school=school_a, state="rejected").count() == 2
