@@ -108,6 +108,8 @@ def _last_applied(school, run, policy) -> SyncRun | None:
         return None
     if not before.applied_fingerprint or before.planned_at is None or policy.updated_at >= before.planned_at:
         return None
+    if policy.rename_existing:  # renames of people whose lines did not change: only the full comparison sees them
+        return None
     return before
 
 

@@ -212,6 +212,7 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
             content = handle.read()
         step()  # the feed read
         plan = _make_plan(run, policy, content)
+        run.renames_asked = policy.rename_existing
         step()  # planned
         _store_records(run, plan.items)
         run.counts = dict(plan.counts)
@@ -331,6 +332,8 @@ def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, st
         _store_credentials(run, result["codes"], items)
     if run.feed_id:
         Feed.objects.filter(school=run.school, pk=run.feed_id).update(applied_at=timezone.now())
+    if run.renames_asked:  # the school's one-off "Rename existing accounts to the new pattern" is done
+        SyncPolicy.objects.filter(school=run.school, pk=policy.pk).update(rename_existing=False)
     step()  # the applied state recorded
     run.state, run.applied_at = SyncRun.State.APPLIED, timezone.now()
     run.apply_seconds = time.perf_counter() - started

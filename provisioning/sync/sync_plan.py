@@ -120,8 +120,7 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
         if row["status"] == ACTIVE and not person.get("roles"):
             if _same(row, person, school_pk, is_student, is_contact, roles.get(row["id"], ()), wanted_roles):
                 own = str(row["home_school_id"]) == school_pk
-                stem = username_policy.username_stem(policy, person) if own else ""
-                if not stem or username_policy.fits_stem(row["username"], stem):
+                if not (own and username_policy.rename_stem(policy, row, _as_after(row, person))):
                     counts[Outcome.UNCHANGED] += 1
                     continue
         _plan_existing(plan, people, row, person_type, person)
@@ -155,6 +154,14 @@ def _same(row, person, school_pk, is_student, is_contact, held, wanted_roles) ->
     if is_contact and row["portal_access"] != person["portal_access"]:
         return False
     return all(r in held for r in wanted_roles)
+
+
+def _as_after(row, person) -> dict:
+    """The person as the account will be after this run: an email the feed leaves empty keeps the one held
+    (wanted_values), so an email-based username does not fall back to the MIS code for want of it."""
+    if person["email"] or not row["email"]:
+        return person
+    return {**person, "email": row["email"]}
 
 
 def _plan_leaver(plan, people: _People, row, person_type, code, *, reason):
@@ -230,8 +237,8 @@ def _plan_existing(plan, people: _People, row, person_type, person):
     missing = [r for r in wanted_roles if r not in held]
     if missing:
         before["roles"], after["roles"] = sorted(held), sorted(held | set(missing))
-    stem = username_policy.username_stem(policy, person) if own_account else ""
-    rename = bool(stem) and not username_policy.fits_stem(row["username"], stem)
+    stem = username_policy.rename_stem(policy, row, _as_after(row, person)) if own_account else ""
+    rename = bool(stem)
     common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
     reactivating = row["status"] != ACTIVE
     if after or rename or reactivating:
