@@ -26,7 +26,8 @@ def _renames(run):
 def _school_with_accounts(school, n=3):
     """Accounts made by +Add or upload before the school's first sync: usernames of their own making."""
     for i in range(n):
-        held = member(school, "student_portal", person_type="student", username=f"pupil.{i}", given_name=f"G{i}", family_name="Old")
+        names = {"username": f"pupil.{i}", "given_name": f"G{i}", "family_name": "Old"}
+        held = member(school, "student_portal", person_type="student", **names)
         Membership.objects.filter(pk=held.pk).update(mis_code=f"S{i}", year_group="7", form="7A")
 
 
@@ -72,8 +73,9 @@ def test_with_keep_a_change_of_name_changes_the_name_not_the_username(school_a):
 
 def test_rename_existing_renames_once_then_the_request_is_cleared(school_a):
     run_sync(school_a, feed_zip(students=[student("S1", "Ann", "Smith"), student("S2", "Bob", "Jones")]))
+    asked = {"keep_usernames": True, "rename_existing": True, "guard_threshold": 5}
     run = run_sync(school_a, feed_zip(students=[student("S1", "Ann", "Smith"), student("S2", "Bob", "Jones")]),
-                   username_method="first_last", keep_usernames=True, rename_existing=True, guard_threshold=5)  # fmt: skip
+                   username_method="first_last", **asked)  # fmt: skip
     assert run.renames_asked and run.state == "applied"
     assert sorted((r.before["username"], r.after["username"]) for r in _renames(run)) == [
         ("s1", "ann.smith"), ("s2", "bob.jones")]  # fmt: skip
