@@ -29,6 +29,7 @@ from provisioning.sync.feed_intake import newest_feed
 from provisioning.sync.feeds import parse_feed
 from provisioning.sync.fingerprint import sync_writes
 from provisioning.sync.plan_item import Outcome
+from provisioning.sync.plan_newcomers import NEEDS_DECISION
 from provisioning.sync.policy import policy_lock
 from provisioning.sync.revoke_warning import contacts_to_revoke_check
 from provisioning.sync.sync_plan import SyncPlan, SyncReach, make_plan
@@ -388,3 +389,6 @@ def sync_records_erase_for(*, account) -> None:
     """An erased account's sync records keep their outcome but lose the personal values, in every school."""
     with scopes_disabled():
         SyncRecord.objects.filter(account_id=account.pk).update(before={}, after={}, username="")
+        # A newcomer held as a possible match of this account names it in the reason (another school's record).
+        held = SyncRecord.objects.filter(account_id=account.pk, reason__startswith=NEEDS_DECISION)
+        held.update(reason=f"{NEEDS_DECISION}an account since deleted.")

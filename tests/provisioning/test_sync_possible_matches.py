@@ -127,3 +127,12 @@ def test_another_schools_admin_cannot_decide(login, school_a, teacher, other_sch
     response = login(other_school_admin).post(url, {"person_type": "staff", "mis_code": "T9", "decision": "same"})
     assert response.status_code == 404
     assert not NewcomerMatch.objects.exists()
+
+
+def test_erasing_the_matched_account_erases_its_name_from_the_held_record(school_a, teacher):
+    from provisioning.sync.services import sync_records_erase_for
+
+    run = run_sync(school_a, FEED, apply=False)
+    sync_records_erase_for(account=teacher)
+    reason = _record(run).reason
+    assert "asmith" not in reason and "Ann" not in reason and reason.startswith("Needs a decision")
