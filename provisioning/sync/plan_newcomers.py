@@ -26,7 +26,7 @@ from provisioning.sync.policy import roles_for
 ACTIVE, ARCHIVED = Membership.Status.ACTIVE, Membership.Status.ARCHIVED
 EMPTY_USERNAME = "No account is created where the username would be empty."
 NEEDS_DECISION = "Needs a decision: possible match "  # the start of the reason a held newcomer shows
-SAME, DIFFERENT = NewcomerMatch.Decision.SAME, NewcomerMatch.Decision.DIFFERENT
+SAME = NewcomerMatch.Decision.SAME
 
 
 def possible_match_reason(account) -> str:
