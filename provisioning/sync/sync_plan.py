@@ -41,6 +41,13 @@ class _People:
     newcomers: list[tuple[str, dict]] = field(default_factory=list)
     renames: list[tuple[dict, str]] = field(default_factory=list)  # (item, stem) whose username the policy changes
     codes_now: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # type -> code -> mid
+    known_elsewhere: set[str] = field(default_factory=set)  # accounts a rename request leaves alone
+
+    def may_rename(self, row, person) -> str:
+        """The stem this school's own account is renamed to, or "" (username_policy.rename_stem)."""
+        if str(row["home_school_id"]) != str(self.school.pk) or row["account_id"] in self.known_elsewhere:
+            return ""
+        return username_policy.rename_stem(self.policy, row, _as_after(row, person))
 
 
 def make_plan(
@@ -59,6 +66,8 @@ def make_plan(
     years = {str(y).strip().lower() for y in policy.year_groups or []}
     reach = SyncReach(school, policy)
     people = _People(school=school, policy=policy, state=state, grantable=grantable, years=years, reach=reach)
+    if policy.rename_existing:
+        people.known_elsewhere = _known_elsewhere(school)
     for person_type in ("student", "staff", "contact"):
         mode = feed.modes.get(person_type, "absent")
         if mode == "absent":
@@ -119,8 +128,7 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
             continue
         if row["status"] == ACTIVE and not person.get("roles"):
             if _same(row, person, school_pk, is_student, is_contact, roles.get(row["id"], ()), wanted_roles):
-                own = str(row["home_school_id"]) == school_pk
-                if not (own and username_policy.rename_stem(policy, row, _as_after(row, person))):
+                if not people.may_rename(row, person):
                     counts[Outcome.UNCHANGED] += 1
                     continue
         _plan_existing(plan, people, row, person_type, person)
@@ -154,6 +162,16 @@ def _same(row, person, school_pk, is_student, is_contact, held, wanted_roles) ->
     if is_contact and row["portal_access"] != person["portal_access"]:
         return False
     return all(r in held for r in wanted_roles)
+
+
+def _known_elsewhere(school) -> set[str]:
+    """This school's people who also belong (or belonged) to another school: a person transferred in, or a
+    teacher who is a parent elsewhere. Their username is known there too, so "Rename existing accounts to the
+    new pattern" leaves it alone. Read only when that request is on: one query."""
+    with scopes_disabled():  # other schools' memberships of this school's people
+        mine = Membership.objects.filter(school=school).values("account_id")
+        rows = Membership.objects.filter(account_id__in=mine).exclude(school=school).order_by()
+        return {str(pk) for pk in rows.values_list("account_id", flat=True).distinct()}
 
 
 def _as_after(row, person) -> dict:
@@ -237,7 +255,7 @@ def _plan_existing(plan, people: _People, row, person_type, person):
     missing = [r for r in wanted_roles if r not in held]
     if missing:
         before["roles"], after["roles"] = sorted(held), sorted(held | set(missing))
-    stem = username_policy.rename_stem(policy, row, _as_after(row, person)) if own_account else ""
+    stem = people.may_rename(row, person)
     rename = bool(stem)
     common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
     reactivating = row["status"] != ACTIVE

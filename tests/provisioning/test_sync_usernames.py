@@ -106,6 +106,16 @@ def test_a_person_transferred_in_keeps_their_username(school_a, school_b, keep):
     assert _member(school_a, "S7").account.username == "b7"
 
 
+def test_a_rename_request_leaves_a_person_transferred_in_alone(school_a, school_b):
+    run_sync(school_b, feed_zip(students=[student("B7", "Sam", "Stone", upn="U7")]))
+    people = [student("S1", "Ann", "Smith"), student("S7", "Sam", "Stone", upn="U7")]
+    run_sync(school_a, feed_zip(students=people))
+    run = run_sync(school_a, feed_zip(students=people), username_method="first_last", rename_existing=True,
+                   guard_threshold=5)  # fmt: skip
+    assert [(r.mis_code, r.after["username"]) for r in _renames(run)] == [("S1", "ann.smith")]
+    assert _member(school_a, "S7").account.username == "b7"
+
+
 # --- names in any script ---------------------------------------------------------------------------------
 
 
