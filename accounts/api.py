@@ -87,6 +87,13 @@ class AccountCreateSerializer(serializers.Serializer):
         default=None,
         help_text="After a 409 naming an existing account, send its id here to add that person to the school.",
     )
+    different_person = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="After a 409 naming a possible match (possible_match true), send its id here to create a new "
+        "account for a different person.",
+    )
 
 
 class AccountCreatedSerializer(AccountSerializer):
@@ -133,6 +140,7 @@ class _AccountsApi(SchoolAPIView):
                 {
                     "detail": exc.messages[0],
                     "existing_account": {"id": str(account.pk), "username": account.username},
+                    "possible_match": isinstance(exc, services.PossibleMatchFound),
                 },
                 status=status.HTTP_409_CONFLICT,
             )
@@ -208,9 +216,11 @@ class AccountListCreateApi(_AccountsApi):
                         "existing_account": inline_serializer(
                             "ExistingAccountRef", {"id": serializers.UUIDField(), "username": serializers.CharField()}
                         ),
+                        "possible_match": serializers.BooleanField(),
                     },
                 ),
-                description="The person already has an account: resend with add_existing=<id>",
+                description="The person already has an account: resend with add_existing=<id>. A possible match "
+                "(an unverified email in your organisation) may instead be resent with different_person=<id>.",
             ),
             **ERRORS,
         },

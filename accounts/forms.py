@@ -114,6 +114,8 @@ class UserAddForm(_PasswordFields):
     consent = forms.BooleanField(label=services.CONSENT_TEXT)
     # Sent only by the "Add this person to your school" button, after a match was shown.
     add_existing = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # Sent only by "Different person: create a new account", after a possible match was shown.
+    different_person = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     field_order = [
         "person_type",
@@ -130,6 +132,7 @@ class UserAddForm(_PasswordFields):
         "password2",
         "consent",
         "add_existing",
+        "different_person",
     ]
 
     def __init__(self, data=None, *, grantable):

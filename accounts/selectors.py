@@ -384,6 +384,32 @@ def account_match_existing(*, school: School, email: str = "", upn: str = "", pe
         return Account.objects.filter(match, deleted_at__isnull=True, is_active=True).order_by("date_joined").first()
 
 
+def accounts_possibly_same(*, organisation_id, emails, exclude_ids=()) -> dict[str, Account]:
+    """Accounts of this organisation (home school, or a membership at one of its schools) with one of these
+    emails, verified or not: {email in lower case: the earliest such account}.
+
+    A possible match, never a certain one: MIS feeds and +Add send emails nobody verified, so the same teacher
+    at two schools of a trust would otherwise get a second account, yet two people may share an address (a
+    family's). Only a person confirms it. Another organisation's people are never looked at, so none is ever
+    shown. (Accounts hold no date of birth, so names and birth date cannot be matched.)"""
+    wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
+    found: dict[str, Account] = {}
+    in_org = Q(home_school__organisation_id=organisation_id) | Q(memberships__school__organisation_id=organisation_id)
+    with scopes_disabled():  # the organisation's other schools: the match is about the person, not this school
+        for start in range(0, len(wanted), 900):
+            rows = (
+                Account.objects.annotate(low=Lower("email"))
+                .filter(in_org, low__in=wanted[start : start + 900], deleted_at__isnull=True, is_active=True)
+                .exclude(pk__in=list(exclude_ids))
+                .select_related("home_school")
+                .distinct()
+                .order_by("date_joined", "pk")
+            )
+            for account in rows:
+                found.setdefault(account.low, account)
+    return found
+
+
 def linked_signins(*, account: Account) -> list[str]:
     """Names of the Microsoft 365 / Google sign-ins linked to the account, for admins."""
     names = {"microsoft": "Microsoft 365", "google": "Google"}

@@ -165,13 +165,15 @@ def user_add(request, school_slug):
     school = request.school
     grantable = selectors.grantable_roles(school=school, account=request.user)
     form = UserAddForm(request.POST or None, grantable=grantable)
-    existing = None
+    existing, possible = None, ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             membership = services.account_add(
                 school=school, actor=_actor(request), data=data, base_url=request.build_absolute_uri("/")
             )
+        except services.PossibleMatchFound as exc:
+            existing, possible = exc.account, str(exc.messages[0])  # the page asks: same person or different?
         except services.ExistingAccountFound as exc:
             existing = exc.account  # offered on the page: "Add this person to your school"
         except PermissionDenied as exc:  # a role this person may not grant
@@ -180,7 +182,7 @@ def user_add(request, school_slug):
             add_service_error(form, exc)
         else:
             return _added(request, membership, data)
-    return render(request, "accounts/user_add.html", {"form": form, "existing": existing})
+    return render(request, "accounts/user_add.html", {"form": form, "existing": existing, "possible": possible})
 
 
 def _added(request, membership: Membership, data):

@@ -188,6 +188,20 @@ class SyncPolicy(SchoolOwned):
     password_method = models.CharField(max_length=10, choices=PasswordMethod.choices, default=PasswordMethod.RANDOM)
     default_password_hash = models.CharField(max_length=200, blank=True)
     overwrite_existing = models.BooleanField("Overwrite existing account details", default=True)
+    # On, the sync never renames an account that has a username; off, a username follows a change of the name
+    # it was made from (asmith -> ajones). A new method renames nobody either way unless rename_existing asks.
+    keep_usernames = models.BooleanField(
+        "Keep existing usernames",
+        default=False,
+        help_text="The sync never renames an account that already has a username. On by default for a school "
+        "that already held accounts when its settings were first made.",
+    )
+    rename_existing = models.BooleanField(
+        "Rename existing accounts to the new pattern",
+        default=False,
+        help_text="Once: the next Synchronise Users plans renaming existing accounts to the username method, "
+        "old name to new name; cleared when a run with those renames is applied.",
+    )
     archive_inactive = models.BooleanField("Archive inactive users", default=True)
     date_order = models.CharField(
         "Dates in feeds",
@@ -285,6 +299,8 @@ class SyncRun(SchoolOwned):
     credentials = models.FileField(upload_to="sync-credentials/", blank=True)
     credentials_expire_at = models.DateTimeField(null=True, blank=True)
     credentials_downloaded_at = models.DateTimeField(null=True, blank=True)
+    # Planned while the policy asked to rename existing accounts: applying it answers that request.
+    renames_asked = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -385,3 +401,35 @@ class SchoolDataChange(models.Model):
 
     def __str__(self):
         return f"{self.school_id} written by transaction {self.xact}"
+
+
+class NewcomerMatch(SchoolOwned):
+    """A school's decision on a newcomer of its MIS feed who may be a person its organisation already holds.
+
+    MIS emails are unverified, so an account of the organisation with the newcomer's email is only a possible
+    match: the sync holds the newcomer (creates nothing) until someone decides on the run's preview, and the
+    decision is kept here for the runs that follow. It names the account it was made about: a different
+    possible match later asks again.
+    """
+
+    class Decision(models.TextChoices):
+        SAME = "same", "Same person: add a membership at this school"
+        DIFFERENT = "different", "Different person: create a new account"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    person_type = models.CharField(max_length=10)
+    mis_code = models.CharField(max_length=64)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["school", "person_type", "mis_code"], name="newcomer_match_once")
+        ]
+
+    def __str__(self):
+        return f"{self.person_type} {self.mis_code}: {self.get_decision_display()}"

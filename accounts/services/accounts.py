@@ -22,7 +22,7 @@ from accounts.models import (
     StarterCode,
 )
 from accounts.permissions import AccountAction
-from accounts.selectors import account_match_existing
+from accounts.selectors import account_match_existing, accounts_possibly_same
 from accounts.services.actor import Actor
 from accounts.services.authority import check_may_act_on_account
 from accounts.services.memberships import _check_mis_code_free, check_mis_code, membership_add
@@ -82,6 +82,27 @@ class ExistingAccountFound(ValidationError):
         self.account = account
 
 
+class PossibleMatchFound(ExistingAccountFound):
+    """An account of this school's organisation has the email, not verified: perhaps the same person, perhaps
+    not (a shared family address). Nobody is merged or duplicated without a word: the caller adds the account
+    (add_existing=<id>) or says it is a different person (different_person=<id>)."""
+
+    def __init__(self, account: Account):
+        school = account.home_school.name if account.home_school_id else "no school"
+        ValidationError.__init__(
+            self,
+            f"Possible match: {account.full_name}, {account.username}, {school} has this email. Add them to your "
+            "school if they are the same person, or create a new account for a different person.",
+        )
+        self.account = account
+
+
+def _possible_match(*, school: School, email: str) -> Account | None:
+    if not email:
+        return None
+    return accounts_possibly_same(organisation_id=school.organisation_id, emails=[email]).get(email.lower())
+
+
 def _check_consent(*, actor: Actor, consent: bool | None) -> None:
     # A person adding someone by hand acknowledges consent each time; jobs (upload, sync) ask it once
     # on their preview, and support staff act under their own agreement.
@@ -93,7 +114,7 @@ def _check_consent(*, actor: Actor, consent: bool | None) -> None:
 
 # The fields the +Add form and the API's create share, by the names both use.
 ADD_FIELDS = ("username", "person_type", "given_name", "family_name", "email", "mis_code", "upn", "year_group",
-              "password_method", "consent", "add_existing")  # fmt: skip
+              "password_method", "consent", "add_existing", "different_person")  # fmt: skip
 
 
 def account_add(*, school: School, actor: Actor, data: dict, base_url: str) -> Membership:
@@ -130,12 +151,15 @@ def account_create(
     password_method: str | None = None,
     consent: bool | None = None,
     add_existing=None,
+    different_person=None,
     base_url: str = "",
 ) -> Membership:
     """+Add, for the screen and the API alike (and the demo loader).
 
     - An account that already exists for this person (verified email, or UPN for a student) raises
       ExistingAccountFound; calling again with add_existing=<its id> adds it to this school instead.
+    - An account of the organisation with the email, unverified, raises PossibleMatchFound: add_existing=<its
+      id> adds it, different_person=<its id> creates a new account (audited as such).
     - password_method: "set" (must change at first sign-in), "starter_code", "invitation" or "none";
       left out, a given password means "set" and none means "none".
     The returned membership carries `starter_code` (the plain code, to show once, never stored),
@@ -150,6 +174,11 @@ def account_create(
     _check_mis_code_free(school=school, person_type=person_type, mis_code=mis_code)
     year_group = year_group_clean(school=school, year_group=year_group)
     existing = account_match_existing(school=school, email=email, upn=upn, person_type=person_type)
+    possible = _possible_match(school=school, email=email) if existing is None else None
+    if possible is not None and str(different_person or "") != str(possible.pk):
+        existing = possible
+        if add_existing is None or str(add_existing) != str(possible.pk):
+            raise PossibleMatchFound(possible)
     if existing is not None:
         if add_existing is None or str(add_existing) != str(existing.pk):
             raise ExistingAccountFound(existing)
@@ -167,6 +196,8 @@ def account_create(
         )
     if add_existing is not None:
         raise ValidationError("That account no longer matches this person's email or UPN; check the details.")
+    if different_person is not None and possible is None:
+        raise ValidationError("That account no longer has this email; check the details.")
     method = password_method or (PASSWORD_SET if password else PASSWORD_NONE)
     if method not in PASSWORD_METHODS:
         raise ValidationError({"password_method": "Choose how the person gets their password."})
@@ -214,7 +245,8 @@ def account_create(
             mis_code=mis_code,
             password=method if method != PASSWORD_NONE else "unusable",
             consent=bool(consent),
-        ),
+        )
+        | ({"different_from": [None, possible.username]} if possible is not None else {}),
     )
     for code in role_codes:
         role_assign(school=school, actor=actor, membership=membership, role_code=code)
@@ -236,6 +268,9 @@ def _existing_add(
 ) -> Membership:
     if Membership.objects.filter(school=school, account=account, person_type=person_type).exists():
         raise ValidationError(f"{account.full_name} ({account.username}) is already in your school as this type.")
+    # Adding someone makes them yours to manage here: never another school's Centre Admin (or any role that
+    # reaches others there) unless you may grant it there too.
+    check_may_act_on_account(actor=actor, account=account, action=AccountAction.ROLES)
     membership = membership_add(
         school=school,
         actor=actor,

@@ -8,10 +8,10 @@ from provisioning.models import SyncPolicy
 
 YEARS = ["N", "R"] + [str(n) for n in range(1, 14)]
 POLICY_FIELDS = [
-    "username_method", "lowercase", "prepend_text", "postpend_text", "password_method", "overwrite_existing",
-    "archive_inactive", "date_order", "student_grace_days", "student_erase_days", "staff_grace_days",
-    "staff_erase_days", "contact_grace_days", "contact_erase_days", "guard_threshold", "nightly_enabled",
-    "nightly_time",
+    "username_method", "lowercase", "prepend_text", "postpend_text", "keep_usernames", "rename_existing",
+    "password_method", "overwrite_existing", "archive_inactive", "date_order", "student_grace_days",
+    "student_erase_days", "staff_grace_days", "staff_erase_days", "contact_grace_days", "contact_erase_days",
+    "guard_threshold", "nightly_enabled", "nightly_time",
 ]  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from provisioning.sync import feed_diff, feeds
 from provisioning.sync.bulk import IN_BATCH, in_chunks, pg_array
 from provisioning.sync.fingerprint import changes_by_hand
 from provisioning.sync.plan_item import Outcome, SyncPlan
-from provisioning.sync.plan_newcomers import EMPTY_USERNAME
+from provisioning.sync.plan_newcomers import EMPTY_USERNAME, NEEDS_DECISION
 from provisioning.sync.state import STATE_FIELDS, STATE_KEYS, SchoolState, fingerprint_and_active, state_row
 from provisioning.sync.sync_plan import MISSING, MOVED, make_plan
 
@@ -87,9 +87,9 @@ def _changed_by_hand(school, before: SyncRun) -> dict[str, set[str]] | None:
 
 
 def _transferred_in(school, before: SyncRun) -> list[tuple[str, str]]:
-    """People that run took over from another school. Their account came with its username, which this school's
-    policy may name otherwise: the full comparison renames it (or skips it, with overwrite off) the next night,
-    whatever their line says, so they are planned again too."""
+    """People that run took over from another school. Their account came with its username and details, which
+    the full comparison weighs against what this school holds, whatever their line says: they are planned again
+    too (their username stays theirs: username_policy.rename_stem)."""
     records = SyncRecord.objects.filter(school=school, run=before, outcome=Outcome.TRANSFER).exclude(mis_code="")
     return list(records.values_list("person_type", "mis_code"))
 
@@ -114,6 +114,8 @@ def _last_applied(school, run, policy) -> SyncRun | None:
         return None
     if policy.date_order != SyncPolicy.DateOrder.ISO:
         return None  # leaving dates that came due are found by their ISO text (_due_lines): compare in full
+    if policy.rename_existing:  # renames of people whose lines did not change: only the full comparison sees them
+        return None
     return before
 
 
@@ -235,8 +237,10 @@ class _Changes:
             person_type, code = record["person_type"], record["mis_code"]
             if code in self.touched.get(person_type, ()):
                 continue  # planned again
-            if record["reason"] == EMPTY_USERNAME or record["reason"].startswith(MOVED):
-                return None  # another school may hold (or have let go of) this person by now: plan in full
+            if record["reason"] == EMPTY_USERNAME or record["reason"].startswith((MOVED, NEEDS_DECISION)):
+                # another school may hold (or have let go of) this person by now, or someone decided on a
+                # possible match since: plan in full
+                return None
             carried.append(record)
             if not record["reason"].startswith(MISSING):
                 self.settled[Outcome.UNCHANGED] -= 1  # a line of the feed, counted above

@@ -4,6 +4,10 @@ Each is matched to an account they already have (students by UPN, staff and cont
 the same person under a new MIS code keeps their membership, a student or staff member another school holds
 transfers here, anyone else with an account is added to this school; the rest get a new account and a
 username from the policy (username_policy.py), never one taken or given twice.
+
+An account of the school's organisation with the newcomer's email (unverified, as MIS emails are) is only a
+possible match: the newcomer is held, with the match as the reason, until someone decides on the preview
+(NewcomerMatch): Same person adds a membership to that account, Different person makes a new one.
 """
 
 from collections import defaultdict
@@ -12,6 +16,8 @@ from django.db.models.functions import Lower
 from django_scopes import scopes_disabled
 
 from accounts.models import Account, Membership
+from accounts.selectors import accounts_possibly_same
+from provisioning.models import NewcomerMatch
 from provisioning.sync import username_policy
 from provisioning.sync.bulk import in_chunks, new_ids
 from provisioning.sync.plan_item import Outcome, plan_item, wanted_values
@@ -19,6 +25,47 @@ from provisioning.sync.policy import roles_for
 
 ACTIVE, ARCHIVED = Membership.Status.ACTIVE, Membership.Status.ARCHIVED
 EMPTY_USERNAME = "No account is created where the username would be empty."
+NEEDS_DECISION = "Needs a decision: possible match "  # the start of the reason a held newcomer shows
+SAME = NewcomerMatch.Decision.SAME
+
+
+def possible_match_reason(account) -> str:
+    """Who the newcomer may be, as the preview shows it beside the two choices."""
+    school = account.home_school.name if account.home_school_id else "no school"
+    text = (
+        f"{NEEDS_DECISION}{account.full_name}, {account.username}, {school} (same email). Nothing is created "
+        "until someone chooses Same person or Different person."
+    )
+    return text[:300]
+
+
+def _possible_matches(school, newcomers, by_upn, by_email) -> tuple[dict, dict]:
+    """Newcomers no certain match found, whose email an account of the school's organisation has: {(type, code):
+    account}, and the decisions the school already took on them: {(type, code): (account id, decision)}."""
+    unmatched = {
+        (pt, p["mis_code"]): p["email"].lower()
+        for pt, p in newcomers
+        if p.get("email") and not (pt == "student" and p.get("upn") in by_upn)
+        and not (pt != "student" and p["email"].lower() in by_email)
+    }  # fmt: skip
+    if not unmatched:
+        return {}, {}
+    certain = {str(r["id"]) for r in by_upn.values()} | {str(r["id"]) for r in by_email.values()}
+    found = accounts_possibly_same(
+        organisation_id=school.organisation_id, emails=unmatched.values(), exclude_ids=certain
+    )
+    possible = {key: found[email] for key, email in unmatched.items() if email in found}
+    if not possible:
+        return {}, {}
+    codes = sorted({code for _pt, code in possible})
+    decided = {}
+    for chunk in in_chunks(codes, "text"):
+        rows = NewcomerMatch.objects.filter(school=school, mis_code__in=chunk).values_list(
+            "person_type", "mis_code", "account_id", "decision"
+        )
+        for pt, code, account_id, decision in rows:
+            decided[(pt, code)] = (str(account_id), decision)
+    return possible, decided
 
 
 def _find_elsewhere(school, newcomers) -> tuple[dict, dict]:
@@ -72,7 +119,14 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now, reach, *, 
     followers: list[tuple[dict, dict]] = []  # (item, the item of the new account it joins)
     leaders: dict[str, dict] = {}
     by_upn, by_email = _find_elsewhere(school, newcomers)
+    possible, decided = _possible_matches(school, newcomers, by_upn, by_email)
+    confirmed = {}  # (type, code) -> the account row a person said is the same person
+    for key, account in possible.items():
+        if decided.get(key) == (str(account.pk), SAME):
+            confirmed[key] = {f: getattr(account, f) for f in ("username", "upn", "email", "home_school_id")}
+            confirmed[key]["id"] = account.pk
     matched_ids = {str(r["id"]) for r in by_upn.values()} | {str(r["id"]) for r in by_email.values()}
+    matched_ids |= {str(r["id"]) for r in confirmed.values()}
     memberships = _memberships_of(matched_ids)
     reach.include(matched_ids)
     to_name: list[tuple[int, str]] = []
@@ -93,9 +147,21 @@ def plan_newcomers(plan, policy, school, newcomers, state, codes_now, reach, *, 
             _plan_sibling(plan, codes_now, person_type, code, after, fresh_ids, accounts.get(key), leaders.get(key),
                           followers)  # fmt: skip
             continue
+        transfer = True
+        if existing is None and (person_type, code) in possible:
+            match = possible[(person_type, code)]
+            decision = decided.get((person_type, code))
+            if decision is None or decision[0] != str(match.pk):  # held until a person decides
+                reason = possible_match_reason(match)
+                plan.add(plan_item(Outcome.SKIPPED, person_type, code, account_id=str(match.pk), reason=reason))
+                continue
+            # Same person: a membership here; a teacher at two schools of a trust stays at both (no transfer).
+            existing, transfer = confirmed.get((person_type, code)), False
         if existing is not None:
             held = memberships.get(str(existing["id"]), [])
-            _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach)
+            _plan_known(
+                plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach, transfer
+            )
             continue
         stem = username_policy.username_stem(policy, person)
         if not stem:
@@ -135,9 +201,11 @@ def _plan_sibling(plan, codes_now, person_type, code, after, fresh_ids, held, le
     followers.append((item, leader))
 
 
-def _plan_known(plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach) -> None:
+def _plan_known(
+    plan, school, state, codes_now, person_type, code, existing, held, after, fresh_ids, reach, transfer=True
+) -> None:
     """A newcomer who already has an account: a new MIS code here, a transfer from another school, or the
-    account added to this school."""
+    account added to this school (never a transfer when `transfer` is off: a confirmed possible match)."""
     account_id = str(existing["id"])
     here = [m for m in held if str(m["school_id"]) == str(school.pk) and m["person_type"] == person_type]
     if here:
@@ -162,7 +230,10 @@ def _plan_known(plan, school, state, codes_now, person_type, code, existing, hel
     others = [
         m
         for m in held
-        if str(m["school_id"]) != str(school.pk) and m["person_type"] == person_type and m["status"] != ARCHIVED
+        if transfer
+        and str(m["school_id"]) != str(school.pk)
+        and m["person_type"] == person_type
+        and m["status"] != ARCHIVED
     ]
     if person_type in ("student", "staff") and others:
         refusal = reach.refusal(account_id, identity=True)
@@ -182,4 +253,6 @@ def _plan_known(plan, school, state, codes_now, person_type, code, existing, hel
         return
     after["existing_account"] = True
     reason = "Already has an account: added to this school, not duplicated."
+    if not transfer:
+        reason = "Confirmed as the same person: their account is added to this school."
     plan.add(plan_item(Outcome.CREATE, person_type, code, after=after, reason=reason, **common))

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from accounts.audit import audit_record
-from accounts.models import Account
+from accounts.models import Account, Membership
 from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncPolicy
@@ -18,9 +18,14 @@ from tenancy.models import School
 
 
 def policy_for(school: School) -> SyncPolicy:
-    """The school's policy, made with the defaults on first use (Students Student Portal, Contacts Parent)."""
+    """The school's policy, made with the defaults on first use (Students Student Portal, Contacts Parent).
+
+    A school that already holds accounts (made by +Add or upload before its first sync) gets Keep existing
+    usernames: its first sync must not rename the people it has (a school of 208 was offered 208 renames)."""
+    holds = Membership.objects.filter(school=school).exists  # asked only when the policy is made
     policy, _ = SyncPolicy.objects.get_or_create(
-        school=school, defaults={"student_roles": ["student_portal"], "contact_roles": ["parent"]}
+        school=school,
+        defaults={"student_roles": ["student_portal"], "contact_roles": ["parent"], "keep_usernames": holds},
     )
     return policy
 

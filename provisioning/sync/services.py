@@ -29,6 +29,7 @@ from provisioning.sync.feed_intake import newest_feed
 from provisioning.sync.feeds import parse_feed
 from provisioning.sync.fingerprint import sync_writes
 from provisioning.sync.plan_item import Outcome
+from provisioning.sync.plan_newcomers import NEEDS_DECISION
 from provisioning.sync.policy import policy_lock
 from provisioning.sync.revoke_warning import contacts_to_revoke_check
 from provisioning.sync.sync_plan import SyncPlan, SyncReach, make_plan
@@ -212,6 +213,7 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
             content = handle.read()
         step()  # the feed read
         plan = _make_plan(run, policy, content)
+        run.renames_asked = policy.rename_existing
         step()  # planned
         _store_records(run, plan.items)
         run.counts = dict(plan.counts)
@@ -331,6 +333,8 @@ def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, st
         _store_credentials(run, result["codes"], items)
     if run.feed_id:
         Feed.objects.filter(school=run.school, pk=run.feed_id).update(applied_at=timezone.now())
+    if run.renames_asked:  # the school's one-off "Rename existing accounts to the new pattern" is done
+        SyncPolicy.objects.filter(school=run.school, pk=policy.pk).update(rename_existing=False)
     step()  # the applied state recorded
     run.state, run.applied_at = SyncRun.State.APPLIED, timezone.now()
     run.apply_seconds = time.perf_counter() - started
@@ -385,3 +389,6 @@ def sync_records_erase_for(*, account) -> None:
     """An erased account's sync records keep their outcome but lose the personal values, in every school."""
     with scopes_disabled():
         SyncRecord.objects.filter(account_id=account.pk).update(before={}, after={}, username="")
+        # A newcomer held as a possible match of this account names it in the reason (another school's record).
+        held = SyncRecord.objects.filter(account_id=account.pk, reason__startswith=NEEDS_DECISION)
+        held.update(reason=f"{NEEDS_DECISION}an account since deleted.")

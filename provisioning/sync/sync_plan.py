@@ -45,6 +45,13 @@ class _People:
     # A OneRoster person's account (sourcedId -> (account id, username)) held under one of their person types:
     # their other memberships join it (plan_newcomers).
     accounts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    known_elsewhere: set[str] = field(default_factory=set)  # accounts a rename request leaves alone
+
+    def may_rename(self, row, person) -> str:
+        """The stem this school's own account is renamed to, or "" (username_policy.rename_stem)."""
+        if str(row["home_school_id"]) != str(self.school.pk) or row["account_id"] in self.known_elsewhere:
+            return ""
+        return username_policy.rename_stem(self.policy, row, _as_after(row, person))
 
 
 def make_plan(
@@ -63,6 +70,8 @@ def make_plan(
     years = {str(y).strip().lower() for y in policy.year_groups or []}
     reach = SyncReach(school, policy)
     people = _People(school=school, policy=policy, state=state, grantable=grantable, years=years, reach=reach)
+    if policy.rename_existing:
+        people.known_elsewhere = _known_elsewhere(school)
     for person_type in ("student", "staff", "contact"):
         mode = feed.modes.get(person_type, "absent")
         if mode == "absent":
@@ -126,9 +135,7 @@ def _plan_listed(plan: SyncPlan, people: _People, person_type: str, listed: list
             continue
         if row["status"] == ACTIVE and not person.get("roles"):
             if _same(row, person, school_pk, is_student, is_contact, roles.get(row["id"], ()), wanted_roles):
-                own = str(row["home_school_id"]) == school_pk
-                stem = username_policy.username_stem(policy, person) if own else ""
-                if not stem or username_policy.fits_stem(row["username"], stem):
+                if not people.may_rename(row, person):
                     counts[Outcome.UNCHANGED] += 1
                     continue
         _plan_existing(plan, people, row, person_type, person)
@@ -174,6 +181,24 @@ def _same(row, person, school_pk, is_student, is_contact, held, wanted_roles) ->
     if is_contact and row["portal_access"] != person["portal_access"]:
         return False
     return all(r in held for r in wanted_roles)
+
+
+def _known_elsewhere(school) -> set[str]:
+    """This school's people who also belong (or belonged) to another school: a person transferred in, or a
+    teacher who is a parent elsewhere. Their username is known there too, so "Rename existing accounts to the
+    new pattern" leaves it alone. Read only when that request is on: one query."""
+    with scopes_disabled():  # other schools' memberships of this school's people
+        mine = Membership.objects.filter(school=school).values("account_id")
+        rows = Membership.objects.filter(account_id__in=mine).exclude(school=school).order_by()
+        return {str(pk) for pk in rows.values_list("account_id", flat=True).distinct()}
+
+
+def _as_after(row, person) -> dict:
+    """The person as the account will be after this run: an email the feed leaves empty keeps the one held
+    (wanted_values), so an email-based username does not fall back to the MIS code for want of it."""
+    if person["email"] or not row["email"]:
+        return person
+    return {**person, "email": row["email"]}
 
 
 def _plan_leaver(plan, people: _People, row, person_type, code, *, reason):
@@ -249,8 +274,8 @@ def _plan_existing(plan, people: _People, row, person_type, person):
     missing = [r for r in wanted_roles if r not in held]
     if missing:
         before["roles"], after["roles"] = sorted(held), sorted(held | set(missing))
-    stem = username_policy.username_stem(policy, person) if own_account else ""
-    rename = bool(stem) and not username_policy.fits_stem(row["username"], stem)
+    stem = people.may_rename(row, person)
+    rename = bool(stem)
     common = {"membership_id": row["id"], "account_id": row["account_id"], "username": row["username"]}
     reactivating = row["status"] != ACTIVE
     if after or rename or reactivating:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("sync/runs/<uuid:run_id>/status/", views.sync_run_status, name="sync_run_status"),
     path("sync/runs/<uuid:run_id>/apply/", views.sync_apply, name="sync_apply"),
     path("sync/runs/<uuid:run_id>/report/", views.sync_run_report, name="sync_run_report"),
+    path("sync/runs/<uuid:run_id>/matches/", views.sync_match_decide, name="sync_match_decide"),
     path("sync/runs/<uuid:run_id>/credentials/", views.sync_credentials, name="sync_credentials"),
     path(
         "sync/runs/<uuid:run_id>/credentials/progress/",

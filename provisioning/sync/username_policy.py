@@ -10,6 +10,8 @@ import re
 import unicodedata
 from collections import defaultdict
 
+from anyascii import anyascii
+
 from accounts.services.usernames import username_free_for, username_normalise, usernames_taken
 from provisioning.sync.plan_item import Outcome
 
@@ -17,34 +19,46 @@ _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _ascii(text: str) -> str:
-    """Zoë -> Zoe, Łukasz -> Lukasz; anything left that is not a letter, digit, dot, dash or
-    underscore is dropped, because usernames are typed on school keyboards."""
+    """Zoë -> Zoe, Łukasz -> Lukasz, さくら -> sakura, Дмитрий -> Dmitriy (anyascii's tables); symbols and
+    emoji are dropped first (anyascii would spell ♥ as ":hearts:"), then anything that is not a letter,
+    digit, dot, dash or underscore, because usernames are typed on school keyboards."""
     if text.isascii() and text.isalnum():
         return text
-    text = text.replace("Ł", "L").replace("ł", "l").replace("Ø", "O").replace("ø", "o").replace("ß", "ss")
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _NOT_ALLOWED.sub("", folded)
+    kept = "".join(ch for ch in text if ch in "._-" or unicodedata.category(ch)[0] in "LNM")
+    return _NOT_ALLOWED.sub("", anyascii(kept))
+
+
+def _usable(part: str) -> bool:
+    """A name part a username can be made from: at least one letter (digits alone name nobody)."""
+    return any(ch.isalpha() for ch in part)
+
+
+def _from_names(method: str, given: str, family: str) -> str:
+    if method == "initial_surname":
+        return given[:1] + family
+    if method == "first_last":
+        return f"{given}.{family}"
+    return family + given[:1]
 
 
 def username_stem(policy, person: dict) -> str:
-    """The username the policy gives this person before any collision counter, or "" when the
-    field it is made from is empty (then no account is created)."""
+    """The username the policy gives this person before any collision counter, or "" when nothing usable is
+    left (then no account is created).
+
+    A name-based method (or the email's local part) that leaves no letter once transliterated (名01 姓01 is
+    fine, "★" or "01" is not) falls back to the MIS code, made username-safe: never an empty or
+    digits-only name."""
     method = policy.username_method
+    code = _ascii(person.get("mis_code", ""))
     if method == "mis_code":
-        base = _ascii(person.get("mis_code", ""))
+        base = code
     elif method == "email_local":
         email = person.get("email", "")
-        base = _ascii(email.split("@", 1)[0]) if "@" in email else ""
+        local = _ascii(email.split("@", 1)[0]) if "@" in email else ""
+        base = local if _usable(local) else code
     elif method in ("initial_surname", "first_last", "surname_initial"):
         given, family = _ascii(person.get("given_name", "")), _ascii(person.get("family_name", ""))
-        if not (given and family):
-            base = ""
-        elif method == "initial_surname":
-            base = given[:1] + family
-        elif method == "first_last":
-            base = f"{given}.{family}"
-        else:
-            base = family + given[:1]
+        base = _from_names(method, given, family) if _usable(given) and _usable(family) else code
     else:
         raise ValueError(f"Unknown username method {method}")
     if not base:
@@ -53,6 +67,32 @@ def username_stem(policy, person: dict) -> str:
         base = f"{_ascii(policy.prepend_text)}{base}{_ascii(policy.postpend_text)}"
     name = username_normalise(base[:140])  # the one spelling every way in gives (ASCII here already)
     return name.lower() if policy.lowercase else name
+
+
+def rename_stem(policy, row: dict, person: dict) -> str:
+    """The stem an account this school runs is renamed to, or "" when it keeps its username.
+
+    row: the account as held (username, names, email); person: its line in the feed. A username is changed
+    only where it no longer fits the person's stem and
+    - the school asked, once, to rename existing accounts to the pattern (rename_existing), or
+    - Keep existing usernames is off and the username was the policy's own for the person as held: it
+      follows a change of name (asmith -> ajones). A username made otherwise (by +Add, an upload, another
+      school before a transfer, or an earlier method) is the person's and stays."""
+    stem = username_stem(policy, person)
+    if not stem or fits_stem(row["username"], stem):
+        return ""
+    if policy.rename_existing:
+        return stem
+    if policy.keep_usernames:
+        return ""
+    held = {
+        "mis_code": person["mis_code"],
+        "given_name": row["given_name"] or "",
+        "family_name": row["family_name"] or "",
+        "email": row["email"] or "",
+    }
+    before = username_stem(policy, held)
+    return stem if before and fits_stem(row["username"], before) else ""
 
 
 def fits_stem(username: str, stem: str) -> bool:

@@ -13,10 +13,11 @@ from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from accounts.services import school_sign_in_methods_set
 from provisioning.models import SyncRun
-from provisioning.sync import selectors, services, starter_slips
+from provisioning.sync import matches, selectors, services, starter_slips
 from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SignInMethodsForm, SyncPolicyForm
+from provisioning.sync.plan_newcomers import NEEDS_DECISION
 from provisioning.sync.policy import policy_for, policy_save, username_preview
 
 SAMPLES = [
@@ -176,6 +177,8 @@ def sync_run_detail(request, school_slug, run_id):
     outcome = request.GET.get("outcome", "")
     records = selectors.run_records(school=request.school, run=run, outcome=outcome)
     page = Paginator(records, 100).get_page(request.GET.get("page"))
+    for record in page:  # a held newcomer offers the two choices
+        record.needs_decision = record.outcome == "skipped" and record.reason.startswith(NEEDS_DECISION)
     return render(
         request,
         "provisioning/sync/run_detail.html",
@@ -220,6 +223,32 @@ def sync_apply(request, school_slug, run_id):
         )
     except services.SyncRefused as exc:
         messages.error(request, " ".join(exc.messages))
+    return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
+
+
+@require_POST
+@require_perm(Perm.SYNC_MANAGE)
+def sync_match_decide(request, school_slug, run_id):
+    """A held newcomer's possible match: Same person or Different person, kept for the next runs."""
+    run = _run_or_404(request, run_id)
+    code, person_type = request.POST.get("mis_code", ""), request.POST.get("person_type", "")
+    try:
+        match = matches.newcomer_match_decide(
+            school=request.school,
+            actor=request.user,
+            run=run,
+            person_type=person_type,
+            mis_code=code,
+            decision=request.POST.get("decision", ""),
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(
+            request,
+            f"{code}: {match.get_decision_display()}. Saved for the next runs; press Synchronise Users for a "
+            "preview that acts on it.",
+        )
     return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
 
 

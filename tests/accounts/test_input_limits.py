@@ -27,7 +27,7 @@ def _column_limit(name: str) -> int:
 
 def _text_fields(fields: dict, text_class) -> list[str]:
     names = [n for n, f in fields.items() if isinstance(f, text_class) and n not in ("password", "password2")]
-    return [n for n in names if n not in ("add_existing",)]
+    return [n for n in names if n not in ("add_existing", "different_person")]
 
 
 def _too_long(name: str) -> str:

@@ -100,3 +100,27 @@ def test_a_feed_with_a_bad_row_is_accepted_and_the_preview_lists_the_row_left_ou
     expect(page.locator("#rows-left-out")).to_contain_text("Email is required for staff.")
     expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("2")
     expect(page.locator("#sync-records")).to_contain_text("T2")
+
+
+def test_a_possible_match_is_held_then_confirmed_as_the_same_person(page, nominated_contact, school_a):
+    from tests.factories import SchoolFactory, member
+    from tests.provisioning.sync_helpers import receive, staff
+
+    cedar = SchoolFactory(organisation=school_a.organisation, name="Cedar College", slug="cedar")
+    ann = member(cedar, username="asmith", given_name="Ann", family_name="Smith", email="ann@trust.org").account
+    receive(school_a, feed_zip(staff_rows=[staff("T9", "Ann", "Smith", email="ann@trust.org")]))
+    sign_in(page, nominated_contact)
+    page.goto("/s/alder/sync/")
+    page.get_by_role("button", name="Synchronise Users").click()
+    records = page.locator("#sync-records")
+    expect(records).to_contain_text("possible match Ann Smith, asmith, Cedar College")
+    page.get_by_role("button", name="Same person: add a membership at this school").click()
+    expect(page.locator(".messages")).to_contain_text("Saved for the next runs")
+
+    page.goto("/s/alder/sync/")
+    page.get_by_role("button", name="Synchronise Users").click()
+    expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("1")
+    expect(records).to_contain_text("Confirmed as the same person")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("heading", name="Synchronisation applied")).to_be_visible()
+    assert Membership.objects.get(school=school_a, mis_code="T9").account_id == ann.pk

@@ -1,6 +1,7 @@
 """Bulk User Synchronise screens: who may open them, upload -> preview -> apply, credentials once."""
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -179,3 +180,19 @@ def test_a_rejected_upload_lists_its_problems(login, nominated_contact, school_a
     garbage = SimpleUploadedFile("export.xlsx", b"not a workbook")
     client.post(_url("sync_feed_upload", school_a), {"files": garbage})
     assert Feed.objects.filter(school=school_a, state="rejected").count() == 2
+
+
+def test_keep_existing_usernames_is_ticked_for_a_school_with_accounts_and_a_rename_is_asked_for_once(
+    login, centre_admin, school_a
+):
+    client = login(centre_admin)
+    page = client.get(_url("sync_policy", school_a)).content.decode()
+    assert re.search(r'<input type="checkbox" name="keep_usernames"[^>]* checked>', page)
+    assert "Keep existing usernames" in page and "Rename existing accounts to the new pattern" in page
+    data = {"username_method": "first_last", "password_method": "random", "all_years": "on", "student_grace_days": 0,
+            "student_erase_days": 0, "staff_grace_days": 0, "staff_erase_days": 0, "contact_grace_days": 0,
+            "contact_erase_days": 0, "nightly_time": "02:00", "keep_usernames": "on",
+            "rename_existing": "on"}  # fmt: skip
+    assert client.post(_url("sync_policy", school_a), data).status_code == 302
+    policy = SyncPolicy.objects.get(school=school_a)
+    assert policy.keep_usernames and policy.rename_existing and policy.username_method == "first_last"

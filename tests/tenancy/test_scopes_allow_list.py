@@ -20,7 +20,10 @@ ALLOWED = {
     "accounts.migrations.0013_restore_school_role_job_fks": "a migration: repairs rows of every school",
     "provisioning.migrations.0011_restore_sync_record_fks": "a migration: repairs rows of every school",
     # a person belongs to several schools: these reads and writes are about all of them
-    "accounts.selectors": "schools_of: a person's schools; account_match_existing: one account across schools",
+    "accounts.selectors": (
+        "schools_of: a person's schools; account_match_existing: one account across schools; "
+        "accounts_possibly_same: the organisation's accounts with an email"
+    ),
     "accounts.credentials": "sign-in has no school in scope; a starter code or set-password link is the account's",
     "accounts.services.accounts": "erasing a person erases them everywhere, their audit trail too",
     "accounts.services.authority": "who may act on an account depends on every school it belongs to",
