@@ -12,7 +12,7 @@ from accounts.models import Membership
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncRun
-from provisioning.sync import selectors, services, starter_slips
+from provisioning.sync import charts, labels, selectors, services, starter_slips
 from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SyncPolicyForm
@@ -141,8 +141,10 @@ def sync_start(request, school_slug):
 def sync_history(request, school_slug):
     runs = list(selectors.run_list(school=request.school))
     for run in runs:
-        run.ordered_counts = selectors.ordered_counts(run.counts)
-    return render(request, "provisioning/sync/history.html", {"runs": runs})
+        run.labelled_counts = selectors.labelled_counts(run.counts)
+    return render(
+        request, "provisioning/sync/history.html", {"runs": runs, "chart": charts.runs_chart(request.school, runs)}
+    )
 
 
 @require_perm(Perm.SYNC_HISTORY_VIEW)
@@ -156,10 +158,12 @@ def sync_run_detail(request, school_slug, run_id):
         "provisioning/sync/run_detail.html",
         {
             "run": run,
-            "counts": selectors.ordered_counts(run.counts),
+            "counts": selectors.labelled_counts(run.counts),
             "warnings": selectors.run_warnings(run),
             "outcome": outcome,
+            "outcome_label": labels.count_label(outcome) if outcome else "",
             "page": page,
+            "rows": selectors.record_rows(school=request.school, run=run, records=page.object_list),
             "can_manage": Perm.SYNC_MANAGE in request.school_perms,
             **_starter_codes(request, run),
         },

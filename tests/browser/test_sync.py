@@ -37,13 +37,13 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
 
     page.get_by_role("button", name="Synchronise Users").click()
     expect(page).to_have_url(re.compile(r"/s/alder/sync/runs/[0-9a-f-]{36}/$"))
-    expect(page.get_by_role("heading", name="Synchronisation preview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sync preview")).to_be_visible()
     expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("3")
     expect(page.locator("#sync-records")).to_contain_text("S1")
     assert not Membership.objects.filter(school=school_a, person_type="student").exists()
 
     page.get_by_role("button", name="Apply").click()
-    expect(page.get_by_role("heading", name="Synchronisation applied")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sync report")).to_be_visible()
     expect(page.locator(".run-state")).to_have_text("Applied")
     assert Membership.objects.filter(school=school_a, person_type="student").count() == 2
 
@@ -79,5 +79,5 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
     page.goto(page.url)
     expect(page.get_by_role("button", name=re.compile("Download starter codes"))).to_have_count(0)
 
-    page.get_by_role("link", name="Run history").click()
+    page.get_by_role("link", name="Sync history", exact=True).click()
     expect(page.locator("#sync-runs")).to_contain_text("create 3")
