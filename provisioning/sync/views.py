@@ -1,5 +1,6 @@
 """Bulk User Synchronise, its runs and their previews: thin views over provisioning.sync.services."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -8,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import require_perm
-from accounts.models import Membership
+from accounts.services.names import school_year_list
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncRun
@@ -17,6 +18,7 @@ from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_f
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SyncPolicyForm
 from provisioning.sync.policy import policy_for, policy_save, username_preview
+from provisioning.sync.sample_feed import sample_feed
 
 SAMPLES = [
     {"mis_code": "S798236", "given_name": "Lucy", "family_name": "Adachi", "email": "lucy.adachi@example.org"},
@@ -33,12 +35,11 @@ def _run_or_404(request, run_id) -> SyncRun:
 
 
 def _policy_form(request, policy, data=None):
-    known = Membership.objects.filter(school=request.school, person_type="student").exclude(year_group="")
     return SyncPolicyForm(
         data,
         instance=policy,
         grantable=grantable_roles(school=request.school, account=request.user),
-        known_years=set(known.values_list("year_group", flat=True).distinct()[:50]),
+        years=school_year_list(school=request.school),
     )
 
 
@@ -86,6 +87,25 @@ def _policy_context(request, policy, form) -> dict:
         "samples": username_preview(policy=policy, samples=SAMPLES),
         "can_view_history": Perm.SYNC_HISTORY_VIEW in request.school_perms,
     }
+
+
+@require_GET
+@require_perm(Perm.SYNC_MANAGE)
+def sync_sample_feed(request, school_slug):
+    """A sample MIS export made from what the school holds: its first preview shows a few sensible changes."""
+    response = HttpResponse(sample_feed(school=request.school), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="sample-mis-export-{school_slug}.zip"'
+    return response
+
+
+@require_GET
+@require_perm(Perm.SYNC_MANAGE)
+def sync_export_format(request, school_slug):
+    """The MIS export's description (docs/mis-export.md), as a text file a school can open and pass on."""
+    text = (settings.BASE_DIR / "docs" / "mis-export.md").read_bytes()
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="rollcall-mis-export-format.txt"'
+    return response
 
 
 @require_POST

@@ -79,5 +79,5 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
     page.goto(page.url)
     expect(page.get_by_role("button", name=re.compile("Download starter codes"))).to_have_count(0)
 
-    page.get_by_role("link", name="Sync history", exact=True).click()
-    expect(page.locator("#sync-runs")).to_contain_text("create 3")
+    page.locator("#main").get_by_role("link", name="Sync history", exact=True).click()
+    expect(page.locator("#sync-runs")).to_contain_text("New accounts 3")
