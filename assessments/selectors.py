@@ -365,3 +365,31 @@ def summary_rows(*, school: School, memberships, assessments: list[Assessment]) 
             )
         rows.append(SummaryRow(membership=membership, cells=cells))
     return rows
+
+
+def training_completion(*, school: School) -> list[tuple[Assessment, dict[str, int]]]:
+    """For the dashboard: per active assessment, how many of the people who may take it (User Summary's
+    people) are Not Started, Started, Passed or Failed. Two queries."""
+    now = timezone.now()
+    account_ids = set(summary_people(school=school).values_list("account_id", flat=True))
+    progress = AssessmentProgress.objects.filter(school=school, account_id__in=account_ids)
+    by_pair = {(p.account_id, p.assessment_id): p for p in progress}
+    result = []
+    for assessment in summary_assessments(school=school):
+        counts = {status.value: 0 for status in ProgressStatus}
+        for account_id in account_ids:
+            counts[effective_status(by_pair.get((account_id, assessment.pk)), now)] += 1
+        result.append((assessment, counts))
+    return result
+
+
+def certificates_expiring(*, school: School, bands=(30, 60, 90)) -> list[tuple[int, int, int]]:
+    """Valid certificates expiring in each band of days from now: [(from_day, to_day, count)]."""
+    now = timezone.now()
+    valid = Certificate.objects.filter(school=school, status=Certificate.Status.VALID, superseded_by__isnull=True)
+    result, start = [], 0
+    for end in bands:
+        window = {"expires_at__gt": now + dt.timedelta(days=start), "expires_at__lte": now + dt.timedelta(days=end)}
+        result.append((start, end, valid.filter(**window).count()))
+        start = end
+    return result
