@@ -89,7 +89,7 @@ _ROLE_FIELDS = {"roles", "role", "role_codes"}
 
 
 def humanise(key: str) -> str:
-    """"portal_flag" -> "Portal flag": what a key no table names yet looks like on screen."""
+    """ "portal_flag" -> "Portal flag": what a key no table names yet looks like on screen."""
     words = str(key).replace(".", " ").replace("_", " ").strip()
     return words[:1].upper() + words[1:]
 

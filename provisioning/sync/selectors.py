@@ -122,7 +122,9 @@ def _people_named(*, school: School, run: SyncRun, records: list[SyncRecord]) ->
         by_code[(m["person_type"], m["mis_code"])] = name
     missing = ids - set(by_id)
     if missing or codes - set(by_code):
-        newcomers = SyncRecord.objects.filter(school=school, run=run, entity="person", outcome=SyncRecord.Outcome.CREATE)
+        newcomers = SyncRecord.objects.filter(
+            school=school, run=run, entity="person", outcome=SyncRecord.Outcome.CREATE
+        )
         for r in newcomers.filter(membership_id__in=missing) | newcomers.filter(
             mis_code__in={c for _t, c in codes - set(by_code)}
         ):

@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import require_perm
-from accounts.services.names import school_year_list
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
+from accounts.services.names import school_year_list
 from provisioning.models import SyncRun
 from provisioning.sync import charts, labels, selectors, services, starter_slips
 from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed

@@ -80,7 +80,9 @@ def test_the_history_and_report_csv_are_in_words(login, nominated_contact, schoo
     changed = next(r for r in rows if r and r[0] == "Details changed")
     assert changed[header.index("Family Name after")] == "Smith-Jones"
     link = next(r for r in rows if r and r[0] == "Contact link changed")
-    assert link[header.index("Contact")] == "Pat Parent (C1)" and link[header.index("Parent portal access after")] == "No"
+    assert (
+        link[header.index("Contact")] == "Pat Parent (C1)" and link[header.index("Parent portal access after")] == "No"
+    )
     assert ["Leavers", "1"] in rows
 
 
