@@ -3,6 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -324,6 +325,78 @@ def summary_people(*, school: School) -> QuerySet[Membership]:
         .prefetch_related(Prefetch("role_assignments"))
         .order_by("account__family_name", "account__given_name", "account__username")
     )
+
+
+@dataclass(frozen=True)
+class SummaryFilter:
+    """What the dashboard's training pictures link to: one assessment's people in one status, or the people
+    whose certificate expires between two days from now."""
+
+    assessment: Assessment | None = None
+    status: str = ""
+    expiring: tuple[int, int] | None = None
+
+    def words(self) -> str:
+        if self.expiring:
+            return f"certificates expiring in {self.expiring[0] + 1}–{self.expiring[1]} days"
+        if self.assessment and self.status:
+            return f"{self.assessment.title}: {status_label(self.status)}"
+        return ""
+
+    def query(self) -> str:
+        """The filter as the start of a query string (the pager keeps it): "" or "name=value&...&"."""
+        if self.expiring:
+            return f"expiring={self.expiring[0]}-{self.expiring[1]}&"
+        if self.assessment and self.status:
+            return f"assessment={self.assessment.pk}&status={self.status}&"
+        return ""
+
+
+def summary_filter(*, params) -> SummaryFilter:
+    """The filter from a query string; anything it does not recognise is no filter (never an error)."""
+    try:
+        start, end = (int(n) for n in params.get("expiring", "").split("-"))
+        if 0 <= start < end <= 3660:
+            return SummaryFilter(expiring=(start, end))
+    except ValueError:
+        pass
+    status = params.get("status", "")
+    if status in ProgressStatus.values:
+        try:
+            assessment = Assessment.objects.filter(active=True, pk=params.get("assessment", "")).first()
+        except (ValueError, ValidationError):
+            assessment = None
+        if assessment is not None:
+            return SummaryFilter(assessment=assessment, status=status)
+    return SummaryFilter()
+
+
+def summary_people_filtered(*, school: School, filter: SummaryFilter) -> QuerySet[Membership]:
+    """summary_people, narrowed by the filter with the same definitions as effective_status."""
+    people = summary_people(school=school)
+    now = timezone.now()
+    if filter.expiring:
+        start, end = filter.expiring
+        certificates = Certificate.objects.filter(
+            school=school,
+            status=Certificate.Status.VALID,
+            expires_at__gt=now + dt.timedelta(days=start),
+            expires_at__lte=now + dt.timedelta(days=end),
+        )
+        return people.filter(account_id__in=certificates.values("account_id"))
+    if not filter.assessment:
+        return people
+    progress = AssessmentProgress.objects.filter(school=school, assessment=filter.assessment)
+    overdue = Q(status=ProgressStatus.STARTED, deadline__lt=now - DEADLINE_GRACE)
+    wanted = {
+        ProgressStatus.PASSED: progress.filter(status=ProgressStatus.PASSED),
+        ProgressStatus.FAILED: progress.filter(Q(status=ProgressStatus.FAILED) | overdue),
+        ProgressStatus.STARTED: progress.filter(status=ProgressStatus.STARTED).exclude(overdue),
+    }
+    if filter.status == ProgressStatus.NOT_STARTED:
+        begun = progress.exclude(status=ProgressStatus.NOT_STARTED)
+        return people.exclude(account_id__in=begun.values("account_id"))
+    return people.filter(account_id__in=wanted[filter.status].values("account_id"))
 
 
 def _role_perms():

@@ -106,12 +106,15 @@ def _training_pictures(school) -> dict:
     bars = [
         share_bar(
             assessment.title,
-            [Share(status.label, counts[status.value], summary) for status in ProgressStatus],
+            [
+                Share(status.label, counts[status.value], f"{summary}?assessment={assessment.pk}&status={status.value}")
+                for status in ProgressStatus
+            ],
         )
         for assessment, counts in training_completion(school=school)
     ]
     expiring = [
-        Column(label=f"{start + 1}–{end} days", href=summary, values={"certificates": n})
+        Column(label=f"{start + 1}–{end} days", href=f"{summary}?expiring={start}-{end}", values={"certificates": n})
         for start, end, n in certificates_expiring(school=school)
     ]
     return {

@@ -17,6 +17,7 @@ class Column:
     label: str  # under the column, and the start of its link's name
     href: str
     values: dict[str, int] = field(default_factory=dict)
+    note: str = ""  # added to the link's name and the table, not under the column
 
 
 def column_chart(columns: list[Column], series: list[Series], *, height: int = 160, width: int = 640) -> dict:
@@ -25,6 +26,7 @@ def column_chart(columns: list[Column], series: list[Series], *, height: int = 1
     slot = width / max(len(columns), 1)
     bar = max(min(slot * 0.7, 40), 2)
     drawn = []
+    every = max(1, -(-len(columns) // 5))  # at most 5 labels under the columns, so they never overlap
     for i, col in enumerate(columns):
         y, segments = float(height), []
         for n, s in enumerate(series):
@@ -40,10 +42,15 @@ def column_chart(columns: list[Column], series: list[Series], *, height: int = 1
                 "x": round(i * slot + (slot - bar) / 2, 1),
                 "width": round(bar, 1),
                 "href": col.href,
-                "name": f"{col.label}: {words}",
+                "name": f"{col.label}{col.note}: {words}",
                 "segments": segments,
                 "label": col.label,
+                "note": col.note,
                 "values": [col.values.get(s.key, 0) for s in series],
+                "centre": round(i * slot + slot / 2, 1),
+                "show_label": (len(columns) - 1 - i) % every == 0,  # the newest column always labelled
+                "total": sum(col.values.get(s.key, 0) for s in series),
+                "top": round(y, 1),
             }
         )
     return {

@@ -70,3 +70,9 @@ def test_running_it_again_changes_nothing(northfield):
     before = Account.objects.count()
     call_command("load_demo", stdout=open("/dev/null", "w"))
     assert Account.objects.count() == before
+
+
+def test_the_expiring_certificates_picture_links_to_their_holders(northfield, client):
+    client.force_login(Account.objects.get(username="eo.northfield"))
+    page = client.get(f"/s/{northfield.slug}/assessments/summary/?expiring=0-30").content.decode()
+    assert "Showing only certificates expiring in 1–30 days (1)" in page and "inv.northfield" in page

@@ -27,7 +27,8 @@ def runs_chart(school, runs) -> dict | None:
         return None
     columns = [
         Column(
-            label=f"{timezone.localtime(r.created_at):%-d %b %H:%M}" + ("" if r.state == "applied" else " (preview)"),
+            label=f"{timezone.localtime(r.created_at):%-d %b %H:%M}",
+            note="" if r.state == "applied" else " (preview only)",
             href=reverse("sync_run_detail", kwargs={"school_slug": school.slug, "run_id": r.pk}),
             values=run_values(r.counts),
         )

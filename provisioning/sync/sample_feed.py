@@ -81,7 +81,7 @@ def _a_few_changes(students: list, contacts: list, links: list) -> None:
         mover[6] = f"{mover[6]}X" if mover[6] else "New form"
     eligible = [c for c in contacts if c[4] == "yes" and c[0] != parent_code]
     if len(eligible) > 2:
-        eligible[-1][4] = "no"
+        eligible[len(eligible) // 2][4] = "no"
 
 
 def _free_code(stem: str, taken: set) -> str:

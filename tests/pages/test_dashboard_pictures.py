@@ -27,3 +27,23 @@ def test_the_exams_officer_sees_training_not_a_census(login, school_a):
     html = login(eo).get(reverse("dashboard", kwargs={"school_slug": school_a.slug})).content.decode()
     assert 'id="training-pictures"' in html and 'id="expiring-chart"' in html
     assert 'id="people-pictures"' not in html
+
+
+def test_the_training_pictures_link_to_the_user_summary_narrowed_to_what_they_count(login, school_a):
+    from assessments.models import AssessmentProgress
+    from tests.assessments.conftest import make_assessment
+
+    assessment = make_assessment()
+    passed = member(school_a, "inv", given_name="Passed")
+    member(school_a, "inv", given_name="Waiting")
+    AssessmentProgress.objects.create(school=school_a, account=passed.account, assessment=assessment, status="passed")
+    eo = member(school_a, "eo").account
+    client = login(eo)
+    html = client.get(reverse("dashboard", kwargs={"school_slug": school_a.slug})).content.decode()
+    href = f"/s/{school_a.slug}/assessments/summary/?assessment={assessment.pk}&amp;status=passed"
+    assert href in html
+    summary = client.get(href.replace("&amp;", "&")).content.decode()
+    assert "Showing only" in summary and "Passed" in summary and "Waiting" not in summary
+    rest = client.get(href.replace("&amp;", "&").replace("passed", "not_started")).content.decode()
+    assert "Waiting" in rest and ">Passed<" not in rest
+    assert "Showing only" not in client.get(f"/s/{school_a.slug}/assessments/summary/?status=bogus").content.decode()

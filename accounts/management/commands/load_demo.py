@@ -236,7 +236,7 @@ class Command(BaseCommand):
         replacement = account_create(
             school=school,
             actor=Actor(account=None, school=school),
-            username="nop-new0009",
+            username=f"new.{old.account.username}",  # the email's local part: the demo's username policy
             person_type=PersonType.CONTACT,
             given_name=old.account.given_name,
             family_name=old.account.family_name,
