@@ -23,7 +23,8 @@ class Column:
 def column_chart(columns: list[Column], series: list[Series], *, height: int = 160, width: int = 640) -> dict:
     """Stacked columns, oldest on the left: each column's segments bottom-up in the order of `series`."""
     top = max([sum(c.values.get(s.key, 0) for s in series) for c in columns] + [1])
-    slot = width / max(len(columns), 1)
+    slot = min(width / max(len(columns), 1), 80)
+    width = max(round(slot * len(columns)), 240)  # drawn at its own size: a few columns make a small chart
     bar = max(min(slot * 0.7, 40), 2)
     drawn = []
     every = max(1, -(-len(columns) // 5))  # at most 5 labels under the columns, so they never overlap
