@@ -17,7 +17,7 @@ from tests.provisioning.sync_helpers import contact, feed_zip, run_sync, student
 pytestmark = pytest.mark.django_db
 
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
-REPR = re.compile(r"\[\s*'|\bTrue\b|\bFalse\b|\bNone\b|\{'")
+REPR = re.compile(r"\[\s*'|\bTrue\b|\bFalse\b|\bNone\b(?!: users sign in)|\{'")  # PRODUCT.md's "None: ..."
 
 
 def visible_text(html: str) -> str:
@@ -139,3 +139,10 @@ def test_the_year_list_is_in_the_schools_order(login, nominated_contact, school_
     html = login(nominated_contact).get(_url("sync_policy", school_a)).content.decode()
     years = re.findall(r'name="year_groups" value="([^"]+)"', html)
     assert years[:3] == ["N", "R", "1"] and years.index("Year 7") == 8 and "7" not in years
+
+
+def test_the_bulk_sync_page_and_dashboard_are_in_words(login, nominated_contact, school_a, second_run):
+    client = login(nominated_contact)
+    for name in ("sync_policy", "dashboard"):
+        text = visible_text(client.get(_url(name, school_a)).content.decode())
+        assert_in_words(text)
