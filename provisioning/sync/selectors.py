@@ -113,6 +113,14 @@ def _people_named(*, school: School, run: SyncRun, records: list[SyncRecord]) ->
         if ends.get("student_code"):
             codes.add(("student", ends["student_code"]))
     by_id, by_code = {}, {}
+    for r in records:  # newcomers carry their names: a first import's page needs no query for them
+        if r.entity == "person" and r.outcome == SyncRecord.Outcome.CREATE and r.membership_id:
+            name = _name(r.after.get("given_name"), r.after.get("family_name"), r.mis_code)
+            by_id[str(r.membership_id)] = by_code[(r.person_type, r.mis_code)] = name
+    ids -= set(by_id)
+    codes -= set(by_code)
+    if not ids and not codes:
+        return by_id, by_code
     rows = Membership.objects.filter(school=school, id__in=ids) if ids else Membership.objects.none()
     if codes:
         rows = rows | Membership.objects.filter(school=school, mis_code__in={c for _t, c in codes})
