@@ -13,7 +13,7 @@ from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from accounts import extensions
+from accounts import extensions, labels
 from accounts.models import Account, AuditEvent, ContactLink, Membership, PersonType, RoleAssignment, StarterCode
 from accounts.permissions import Perm, grantable_roles_for, permissions_for_roles
 from tenancy.models import School
@@ -432,12 +432,13 @@ def starter_codes_expiring(*, school: School, within_days: int = 7) -> int:
 def account_history(*, school: School, account: Account, limit: int = 50) -> list[dict]:
     """What happened to an account at this school, newest first: audit events, and what the other apps
     record about it (accounts.extensions: the records of applied syncs)."""
+    roles = labels.role_names()
     entries = [
         {
             "at": event.at,
-            "what": event.action,
-            "who": event.actor_label or "system",
-            "changes": [(field, *pair) for field, pair in (event.changes or {}).items() if isinstance(pair, list)],
+            "what": labels.action_label(event.action),
+            "who": labels.actor_words(event.actor_label),
+            "changes": labels.audit_changes(event.changes, roles),
         }
         for event in audit_for_account(school=school, account=account).order_by("-at")[:limit]
     ]

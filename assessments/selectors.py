@@ -3,6 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -326,6 +327,78 @@ def summary_people(*, school: School) -> QuerySet[Membership]:
     )
 
 
+@dataclass(frozen=True)
+class SummaryFilter:
+    """What the dashboard's training pictures link to: one assessment's people in one status, or the people
+    whose certificate expires between two days from now."""
+
+    assessment: Assessment | None = None
+    status: str = ""
+    expiring: tuple[int, int] | None = None
+
+    def words(self) -> str:
+        if self.expiring:
+            return f"certificates expiring in {self.expiring[0] + 1}–{self.expiring[1]} days"
+        if self.assessment and self.status:
+            return f"{self.assessment.title}: {status_label(self.status)}"
+        return ""
+
+    def query(self) -> str:
+        """The filter as the start of a query string (the pager keeps it): "" or "name=value&...&"."""
+        if self.expiring:
+            return f"expiring={self.expiring[0]}-{self.expiring[1]}&"
+        if self.assessment and self.status:
+            return f"assessment={self.assessment.pk}&status={self.status}&"
+        return ""
+
+
+def summary_filter(*, params) -> SummaryFilter:
+    """The filter from a query string; anything it does not recognise is no filter (never an error)."""
+    try:
+        start, end = (int(n) for n in params.get("expiring", "").split("-"))
+        if 0 <= start < end <= 3660:
+            return SummaryFilter(expiring=(start, end))
+    except ValueError:
+        pass
+    status = params.get("status", "")
+    if status in ProgressStatus.values:
+        try:
+            assessment = Assessment.objects.filter(active=True, pk=params.get("assessment", "")).first()
+        except (ValueError, ValidationError):
+            assessment = None
+        if assessment is not None:
+            return SummaryFilter(assessment=assessment, status=status)
+    return SummaryFilter()
+
+
+def summary_people_filtered(*, school: School, filter: SummaryFilter) -> QuerySet[Membership]:
+    """summary_people, narrowed by the filter with the same definitions as effective_status."""
+    people = summary_people(school=school)
+    now = timezone.now()
+    if filter.expiring:
+        start, end = filter.expiring
+        certificates = Certificate.objects.filter(
+            school=school,
+            status=Certificate.Status.VALID,
+            expires_at__gt=now + dt.timedelta(days=start),
+            expires_at__lte=now + dt.timedelta(days=end),
+        )
+        return people.filter(account_id__in=certificates.values("account_id"))
+    if not filter.assessment:
+        return people
+    progress = AssessmentProgress.objects.filter(school=school, assessment=filter.assessment)
+    overdue = Q(status=ProgressStatus.STARTED, deadline__lt=now - DEADLINE_GRACE)
+    wanted = {
+        ProgressStatus.PASSED: progress.filter(status=ProgressStatus.PASSED),
+        ProgressStatus.FAILED: progress.filter(Q(status=ProgressStatus.FAILED) | overdue),
+        ProgressStatus.STARTED: progress.filter(status=ProgressStatus.STARTED).exclude(overdue),
+    }
+    if filter.status == ProgressStatus.NOT_STARTED:
+        begun = progress.exclude(status=ProgressStatus.NOT_STARTED)
+        return people.exclude(account_id__in=begun.values("account_id"))
+    return people.filter(account_id__in=wanted[filter.status].values("account_id"))
+
+
 def _role_perms():
     return ROLE_PERMISSIONS
 
@@ -365,3 +438,31 @@ def summary_rows(*, school: School, memberships, assessments: list[Assessment]) 
             )
         rows.append(SummaryRow(membership=membership, cells=cells))
     return rows
+
+
+def training_completion(*, school: School) -> list[tuple[Assessment, dict[str, int]]]:
+    """For the dashboard: per active assessment, how many of the people who may take it (User Summary's
+    people) are Not Started, Started, Passed or Failed. Two queries."""
+    now = timezone.now()
+    account_ids = set(summary_people(school=school).values_list("account_id", flat=True))
+    progress = AssessmentProgress.objects.filter(school=school, account_id__in=account_ids)
+    by_pair = {(p.account_id, p.assessment_id): p for p in progress}
+    result = []
+    for assessment in summary_assessments(school=school):
+        counts = {status.value: 0 for status in ProgressStatus}
+        for account_id in account_ids:
+            counts[effective_status(by_pair.get((account_id, assessment.pk)), now)] += 1
+        result.append((assessment, counts))
+    return result
+
+
+def certificates_expiring(*, school: School, bands=(30, 60, 90)) -> list[tuple[int, int, int]]:
+    """Valid certificates expiring in each band of days from now: [(from_day, to_day, count)]."""
+    now = timezone.now()
+    valid = Certificate.objects.filter(school=school, status=Certificate.Status.VALID, superseded_by__isnull=True)
+    result, start = [], 0
+    for end in bands:
+        window = {"expires_at__gt": now + dt.timedelta(days=start), "expires_at__lte": now + dt.timedelta(days=end)}
+        result.append((start, end, valid.filter(**window).count()))
+        start = end
+    return result

@@ -293,7 +293,9 @@ def progress_answers(request, school_slug, membership_id, section_id):
 @require_perm(Perm.SUMMARY_VIEW)
 def user_summary(request, school_slug):
     assessments = selectors.summary_assessments(school=request.school)
-    page = Paginator(selectors.summary_people(school=request.school), 100).get_page(request.GET.get("page"))
+    narrowed = selectors.summary_filter(params=request.GET)
+    people = selectors.summary_people_filtered(school=request.school, filter=narrowed)
+    page = Paginator(people, 100).get_page(request.GET.get("page"))
     rows = selectors.summary_rows(school=request.school, memberships=page.object_list, assessments=assessments)
     return render(
         request,
@@ -302,6 +304,8 @@ def user_summary(request, school_slug):
             "assessments": assessments,
             "rows": rows,
             "page": page,
+            "narrowed": narrowed.words(),
+            "filter_query": narrowed.query(),
             "can_download_certificates": Perm.CERTIFICATES_VIEW in request.school_perms,
             "today": timezone.localdate(),
         },

@@ -14,10 +14,13 @@ from django_scopes import scope
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.decorators import require_perm
-from accounts.models import Membership, PersonType
+from accounts.models import PersonType
 from accounts.permissions import Perm, job_kinds_open_to
-from provisioning.contacts.selectors import ContactStatus, contact_state_counts
+from assessments.models import ProgressStatus
+from assessments.selectors import certificates_expiring, training_completion
+from provisioning.contacts.selectors import ContactStatus, PersonStatus, contact_state_counts, person_state_counts
 from provisioning.sync.selectors import attention_counts, nightly_failure
+from tenancy.charts import Column, Series, Share, column_chart, share_bar
 from tenancy.models import Job
 from tenancy.selectors import job_get, latest_jobs
 
@@ -58,23 +61,66 @@ def switch_school(request):
 
 @require_perm(Perm.DASHBOARD_VIEW)
 def dashboard(request, school_slug):
-    counts = account_selectors.membership_counts(school=request.school)
-    rows = []
-    for person_type in PersonType:
-        by_status = {status: counts.get((person_type.value, status.value), 0) for status in Membership.Status}
-        rows.append({"label": person_type.label, "by_status": by_status, "total": sum(by_status.values())})
+    perms = request.school_perms
+    exams_only = Perm.ASSESSMENTS_PROGRESS in perms and Perm.ACCOUNT_MANAGER_VIEW not in perms
     return render(
         request,
         "pages/dashboard.html",
         {
-            "rows": rows,
-            "statuses": list(Membership.Status),
-            "jobs": latest_jobs(school=request.school, kinds=job_kinds_open_to(request.school_perms)),
-            "can_start_census": Perm.JOBS_VIEW in request.school_perms,
-            "attention": _needs_action(request.school, request.school_perms),
+            "people": None if exams_only else _people_pictures(request.school, perms),
+            "training": _training_pictures(request.school) if Perm.SUMMARY_VIEW in perms else None,
+            "jobs": latest_jobs(school=request.school, kinds=job_kinds_open_to(perms)),
+            "can_start_census": Perm.JOBS_VIEW in perms,
+            "attention": _needs_action(request.school, perms),
             "nightly_failure": nightly_failure(school=request.school),
         },
     )
+
+
+def _people_pictures(school, perms) -> dict:
+    """Contacts by state and students and staff by activation, in the Account Manager's words and
+    definitions (provisioning.contacts.selectors): each part links to the Account Manager list it counts."""
+    linked = Perm.ACCOUNT_MANAGER_VIEW in perms
+    base = reverse("account_manager", kwargs={"school_slug": school.slug})
+
+    def href(person_type, state):
+        return f"{base}?type={person_type}&status={state}" if linked else ""
+
+    contacts = contact_state_counts(school=school)
+    contact_bar = share_bar(
+        "Contacts", [Share(s.label, contacts[s.value], href("contact", s.value)) for s in ContactStatus]
+    )
+    people = []
+    for person_type, label in ((PersonType.STUDENT, "Students"), (PersonType.STAFF, "Staff")):
+        counts = person_state_counts(school=school, person_type=person_type)
+        people.append(
+            share_bar(label, [Share(s.label, counts[s.value], href(person_type.value, s.value)) for s in PersonStatus])
+        )
+    return {"contacts": [contact_bar], "people": people}
+
+
+def _training_pictures(school) -> dict:
+    """For the exams roles: training completion per assessment and certificates expiring soon, each part
+    linking to the User Summary."""
+    summary = reverse("user_summary", kwargs={"school_slug": school.slug})
+    bars = [
+        share_bar(
+            assessment.title,
+            [
+                Share(status.label, counts[status.value], f"{summary}?assessment={assessment.pk}&status={status.value}")
+                for status in ProgressStatus
+            ],
+        )
+        for assessment, counts in training_completion(school=school)
+    ]
+    expiring = [
+        Column(label=f"{start + 1}–{end} days", href=f"{summary}?expiring={start}-{end}", values={"certificates": n})
+        for start, end, n in certificates_expiring(school=school)
+    ]
+    return {
+        "completion": bars,
+        "expiring": column_chart(expiring, [Series("certificates", "Certificates expiring")], height=120),
+    }
 
 
 def _needs_action(school, perms) -> list[dict]:

@@ -168,6 +168,15 @@ def contact_state_counts(*, school: School) -> dict[str, int]:
     return counts
 
 
+def person_state_counts(*, school: School, person_type: str) -> dict[str, int]:
+    """How many students or staff are in each Account Manager state (PersonStatus), in one query: the
+    dashboard counts with the same definition of Active as the Account Manager lists."""
+    rows = people_with_status(school=school, person_type=person_type).order_by().values("state").annotate(n=Count("id"))
+    counts = {state.value: 0 for state in PersonStatus}
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts
+
+
 def people_with_status(*, school: School, person_type: str) -> QuerySet[Membership]:
     """Students or staff, annotated with their Account Manager `state` (PersonStatus)."""
     return (

@@ -58,10 +58,13 @@ class SyncPolicyForm(forms.ModelForm):
             "nightly_time": forms.TimeInput(attrs={"type": "time"}),
         }
 
-    def __init__(self, *args, grantable=frozenset(), known_years=(), **kwargs):
+    def __init__(self, *args, grantable=frozenset(), years=(), **kwargs):
         super().__init__(*args, **kwargs)
         policy = self.instance
-        years = list(YEARS) + sorted(set(known_years) - set(YEARS))
+        # The school's year list (accounts.services.names: N, R, 1..13 spelled as its people are, then its own
+        # names), then any year the policy holds that no one is in now.
+        years = list(years or YEARS)
+        years += [y for y in policy.year_groups or [] if y not in years]
         self.fields["year_groups"].choices = [(y, y) for y in years]
         self.initial.setdefault("year_groups", policy.year_groups)
         self.initial.setdefault("all_years", not policy.year_groups)

@@ -14,10 +14,7 @@ from provisioning.sync import guard
 from provisioning.sync.selectors import nominated_contact_emails, run_warnings
 
 SIGN_IN_TO_CONFIRM = "Sign in to Rollcall, open Bulk User Synchronise, check the preview and confirm it if it is right."
-SIGN_IN_TO_REVIEW = (
-    "Sign in to Rollcall and open the run from Bulk User Synchronise's run history to see its records and "
-    "download its report."
-)
+SIGN_IN_TO_REVIEW = "Sign in to Rollcall and open the run from Sync history to see its records and download its report."
 
 
 def notify_after_commit(run: SyncRun) -> None:

@@ -1,13 +1,13 @@
 """Reads of the MIS sync that screens and the API share. The first argument is the school."""
 
 import io
-import json
 
 from django.db.models import QuerySet
 
+from accounts.labels import role_names
 from accounts.models import Membership, RoleAssignment
 from provisioning.models import Feed, SchoolNightly, SyncRecord, SyncRun
-from provisioning.sync import guard
+from provisioning.sync import guard, labels
 from tenancy.models import School
 from tenancy.spreadsheets import csv_writer
 
@@ -94,30 +94,144 @@ def run_rows_left_out(run: SyncRun) -> list[dict]:
     return [{key: problem.get(key, blank) for key, blank in keys} for problem in run.feed.errors or []]
 
 
+def labelled_counts(counts: dict) -> list[dict]:
+    """The run's counts in words, each once, with the outcome it filters the records by (people only)."""
+    rows = []
+    for key, n in ordered_counts(counts):
+        filterable = key in OUTCOME_ORDER and key != "unchanged"
+        rows.append({"key": key, "label": labels.count_label(key), "count": n, "filter": key if filterable else ""})
+    return rows
+
+
+def _name(given, family, code) -> str:
+    name = f"{given or ''} {family or ''}".strip()
+    return f"{name} ({code})" if name and code else name or code or ""
+
+
+def _people_named(*, school: School, run: SyncRun, records: list[SyncRecord]) -> tuple[dict, dict]:
+    """Names for the people a page of records mentions, by membership id and by (person type, MIS code): from
+    the registry, or, for a preview's newcomers, from the run's own records."""
+    ids, codes = set(), set()
+    for r in records:
+        ends = {**r.before, **r.after}
+        ids.update(str(v) for k, v in ends.items() if k in ("contact_membership_id", "student_membership_id") and v)
+        if r.membership_id:
+            ids.add(str(r.membership_id))
+        if r.entity == "link" and r.mis_code:
+            codes.add(("contact", r.mis_code))
+        if ends.get("student_code"):
+            codes.add(("student", ends["student_code"]))
+    by_id, by_code = {}, {}
+    for r in records:  # newcomers carry their names: a first import's page needs no query for them
+        if r.entity == "person" and r.outcome == SyncRecord.Outcome.CREATE and r.membership_id:
+            name = _name(r.after.get("given_name"), r.after.get("family_name"), r.mis_code)
+            by_id[str(r.membership_id)] = by_code[(r.person_type, r.mis_code)] = name
+    ids -= set(by_id)
+    codes -= set(by_code)
+    if not ids and not codes:
+        return by_id, by_code
+    rows = Membership.objects.filter(school=school, id__in=ids) if ids else Membership.objects.none()
+    if codes:
+        rows = rows | Membership.objects.filter(school=school, mis_code__in={c for _t, c in codes})
+    for m in rows.values("id", "person_type", "mis_code", "account__given_name", "account__family_name"):
+        name = _name(m["account__given_name"], m["account__family_name"], m["mis_code"])
+        by_id[str(m["id"])] = name
+        by_code[(m["person_type"], m["mis_code"])] = name
+    missing = ids - set(by_id)
+    if missing or codes - set(by_code):
+        newcomers = SyncRecord.objects.filter(
+            school=school, run=run, entity="person", outcome=SyncRecord.Outcome.CREATE
+        )
+        for r in newcomers.filter(membership_id__in=missing) | newcomers.filter(
+            mis_code__in={c for _t, c in codes - set(by_code)}
+        ):
+            name = _name(r.after.get("given_name"), r.after.get("family_name"), r.mis_code)
+            by_id.setdefault(str(r.membership_id), name)
+            by_code.setdefault((r.person_type, r.mis_code), name)
+    return by_id, by_code
+
+
+def record_rows(*, school: School, run: SyncRun, records) -> list[dict]:
+    """A page of records as the preview shows them: outcome and fields in words, link rows naming both people."""
+    records = list(records)
+    roles = role_names()
+    by_id, by_code = _people_named(school=school, run=run, records=records)
+    rows = []
+    for r in records:
+        ends = {**r.before, **r.after}
+        row = {
+            "outcome": r.outcome,
+            "entity": r.entity,
+            "outcome_label": labels.outcome_label(r.outcome, r.entity),
+            "person_type": labels.person_type_label(r.person_type),
+            "mis_code": r.mis_code,
+            "username": r.username,
+            "reason": r.reason,
+            "changes": labels.record_changes(r, roles),
+            "record": r,
+            "name": "",
+            "contact": "",
+            "student": "",
+        }
+        if r.entity == "link":
+            row["contact"] = (
+                by_id.get(str(ends.get("contact_membership_id", "")))
+                or by_code.get(("contact", r.mis_code))
+                or r.mis_code
+            )
+            student_code = ends.get("student_code", "")
+            row["student"] = (
+                by_id.get(str(ends.get("student_membership_id", "")))
+                or by_code.get(("student", student_code))
+                or student_code
+            )
+            row["changes"] = [c for c in row["changes"] if c[0] != labels.field_label("student_code")]
+        else:
+            given, family = r.after.get("given_name"), r.after.get("family_name")
+            row["name"] = _name(given, family, "") if given or family else by_id.get(str(r.membership_id), "")
+            if row["name"].endswith(f"({r.mis_code})"):
+                row["name"] = row["name"][: -len(r.mis_code) - 3]
+        rows.append(row)
+    return rows
+
+
 def run_report_csv(*, school: School, run: SyncRun) -> bytes:
+    """The run's records, one column per field (before and after), the counts and warnings in words."""
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow(["Outcome", "Kind", "Person type", "MIS Code", "User Name", "Reason", "Before", "After"])
-    for r in (
-        run_records(school=school, run=run)
-        .values_list("outcome", "entity", "person_type", "mis_code", "username", "reason", "before", "after")
-        .iterator(chunk_size=2000)
-    ):
-        writer.writerow([*r[:6], json.dumps(r[6], ensure_ascii=False), json.dumps(r[7], ensure_ascii=False)])
+    writer.writerow(labels.csv_header())
+    roles = role_names()
+    records = run_records(school=school, run=run)
+    for start in range(0, records.count(), 2000):
+        for row in record_rows(school=school, run=run, records=records[start : start + 2000]):
+            writer.writerow(
+                [
+                    row["outcome_label"],
+                    row["person_type"],
+                    row["mis_code"],
+                    row["username"],
+                    row["name"],
+                    row["contact"],
+                    row["student"],
+                    row["reason"],
+                    *labels.csv_field_cells(row["record"], roles),
+                ]
+            )
     writer.writerow([])
-    for key, n in ordered_counts(run.counts):
-        writer.writerow(["count", key, "", "", "", "", "", n])
+    writer.writerow(["Counts"])
+    for count in labelled_counts(run.counts):
+        writer.writerow([count["label"], count["count"]])
     if run.counts.get(CONTACTS_TO_REVOKE):
-        writer.writerow(["count", CONTACTS_TO_REVOKE, "", "", "", "", "", run.counts[CONTACTS_TO_REVOKE]])
+        writer.writerow([labels.count_label(CONTACTS_TO_REVOKE), run.counts[CONTACTS_TO_REVOKE]])
     for warning in run_warnings(run):
-        writer.writerow(["warning", "", "", "", "", warning, "", ""])
+        writer.writerow(["Warning", warning])
     left_out = run_rows_left_out(run)
     if left_out:
         writer.writerow([])
-        writer.writerow(["Rows left out", "File", "Row", "Column", "", "Reason", "", ""])
+        writer.writerow(["Rows left out", "File", "Row", "Column", "Reason"])
         for e in left_out:
-            writer.writerow(["row left out", e.get("file", ""), e.get("row") or "", e.get("column", ""), "",
-                             e.get("message", ""), "", ""])  # fmt: skip
+            writer.writerow(["Row left out", e.get("file", ""), e.get("row") or "", e.get("column", ""),
+                             e.get("message", "")])  # fmt: skip
     return out.getvalue().encode("utf-8-sig")
 
 

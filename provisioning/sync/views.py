@@ -1,5 +1,6 @@
 """Bulk User Synchronise, its runs and their previews: thin views over provisioning.sync.services."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -8,17 +9,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import require_perm
-from accounts.models import Membership
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
 from accounts.services import school_sign_in_methods_set
+from accounts.services.names import school_year_list
 from provisioning.models import SyncRun
-from provisioning.sync import matches, selectors, services, starter_slips
+from provisioning.sync import charts, labels, matches, selectors, services, starter_slips
 from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import SignInMethodsForm, SyncPolicyForm
 from provisioning.sync.plan_newcomers import NEEDS_DECISION
 from provisioning.sync.policy import policy_for, policy_save, username_preview
+from provisioning.sync.sample_feed import sample_feed
 
 SAMPLES = [
     {"mis_code": "S798236", "given_name": "Lucy", "family_name": "Adachi", "email": "lucy.adachi@example.org"},
@@ -35,12 +37,11 @@ def _run_or_404(request, run_id) -> SyncRun:
 
 
 def _policy_form(request, policy, data=None):
-    known = Membership.objects.filter(school=request.school, person_type="student").exclude(year_group="")
     return SyncPolicyForm(
         data,
         instance=policy,
         grantable=grantable_roles(school=request.school, account=request.user),
-        known_years=set(known.values_list("year_group", flat=True).distinct()[:50]),
+        years=school_year_list(school=request.school),
     )
 
 
@@ -109,6 +110,25 @@ def _policy_context(request, policy, form) -> dict:
     }
 
 
+@require_GET
+@require_perm(Perm.SYNC_MANAGE)
+def sync_sample_feed(request, school_slug):
+    """A sample MIS export made from what the school holds: its first preview shows a few sensible changes."""
+    response = HttpResponse(sample_feed(school=request.school), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="sample-mis-export-{school_slug}.zip"'
+    return response
+
+
+@require_GET
+@require_perm(Perm.SYNC_MANAGE)
+def sync_export_format(request, school_slug):
+    """The MIS export's description (docs/feed-rollcall.md), as a text file a school can open and pass on."""
+    text = (settings.BASE_DIR / "docs" / "feed-rollcall.md").read_bytes()
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="rollcall-mis-export-format.txt"'
+    return response
+
+
 @require_POST
 @require_perm(Perm.SYNC_MANAGE)
 def sync_username_preview(request, school_slug):
@@ -167,8 +187,10 @@ def sync_start(request, school_slug):
 def sync_history(request, school_slug):
     runs = list(selectors.run_list(school=request.school))
     for run in runs:
-        run.ordered_counts = selectors.ordered_counts(run.counts)
-    return render(request, "provisioning/sync/history.html", {"runs": runs})
+        run.labelled_counts = selectors.labelled_counts(run.counts)
+    return render(
+        request, "provisioning/sync/history.html", {"runs": runs, "chart": charts.runs_chart(request.school, runs)}
+    )
 
 
 @require_perm(Perm.SYNC_HISTORY_VIEW)
@@ -177,22 +199,30 @@ def sync_run_detail(request, school_slug, run_id):
     outcome = request.GET.get("outcome", "")
     records = selectors.run_records(school=request.school, run=run, outcome=outcome)
     page = Paginator(records, 100).get_page(request.GET.get("page"))
-    for record in page:  # a held newcomer offers the two choices
-        record.needs_decision = record.outcome == "skipped" and record.reason.startswith(NEEDS_DECISION)
     return render(
         request,
         "provisioning/sync/run_detail.html",
         {
             "run": run,
-            "counts": selectors.ordered_counts(run.counts),
+            "counts": selectors.labelled_counts(run.counts),
             "warnings": selectors.run_warnings(run),
             "rows_left_out": selectors.run_rows_left_out(run),
             "outcome": outcome,
+            "outcome_label": labels.count_label(outcome) if outcome else "",
             "page": page,
+            "rows": _with_decisions(selectors.record_rows(school=request.school, run=run, records=page.object_list)),
             "can_manage": Perm.SYNC_MANAGE in request.school_perms,
             **_starter_codes(request, run),
         },
     )
+
+
+def _with_decisions(rows: list[dict]) -> list[dict]:
+    """A held newcomer (a possible match) offers the two choices: same person, or a different one."""
+    for row in rows:
+        row["needs_decision"] = row["outcome"] == "skipped" and row["reason"].startswith(NEEDS_DECISION)
+        row["person_type_code"] = row["record"].person_type
+    return rows
 
 
 def _starter_codes(request, run) -> dict:

@@ -31,8 +31,8 @@ def test_it_shows_audit_events_and_applied_sync_records(login, centre_admin, sch
     _record(school_a, pupil.account, state=SyncRun.State.PLANNED, family="Only-Planned")
 
     html = login(centre_admin).get(f"/s/{school_a.slug}/users/{pupil.pk}/edit/").content.decode()
-    assert "accounts.account.updated" in html and "Adah" in html
-    assert "MIS sync: Update" in html and "Applied-Name" in html
+    assert "Details changed" in html and "Adah" in html and "accounts.account.updated" not in html
+    assert "MIS sync: Details changed" in html and "Applied-Name" in html
     assert "Only-Planned" not in html
 
 

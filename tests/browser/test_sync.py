@@ -37,13 +37,13 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
 
     page.get_by_role("button", name="Synchronise Users").click()
     expect(page).to_have_url(re.compile(r"/s/alder/sync/runs/[0-9a-f-]{36}/$"))
-    expect(page.get_by_role("heading", name="Synchronisation preview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sync preview")).to_be_visible()
     expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("3")
     expect(page.locator("#sync-records")).to_contain_text("S1")
     assert not Membership.objects.filter(school=school_a, person_type="student").exists()
 
     page.get_by_role("button", name="Apply").click()
-    expect(page.get_by_role("heading", name="Synchronisation applied")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sync report")).to_be_visible()
     expect(page.locator(".run-state")).to_have_text("Applied")
     assert Membership.objects.filter(school=school_a, person_type="student").count() == 2
 
@@ -79,8 +79,8 @@ def test_nominated_contact_uploads_a_feed_previews_and_applies(page, nominated_c
     page.goto(page.url)
     expect(page.get_by_role("button", name=re.compile("Download starter codes"))).to_have_count(0)
 
-    page.get_by_role("link", name="Run history").click()
-    expect(page.locator("#sync-runs")).to_contain_text("create 3")
+    page.locator("#main").get_by_role("link", name="Sync history", exact=True).click()
+    expect(page.locator("#sync-runs")).to_contain_text("New accounts 3")
 
 
 def test_a_feed_with_a_bad_row_is_accepted_and_the_preview_lists_the_row_left_out(page, nominated_contact, school_a):
@@ -95,7 +95,7 @@ def test_a_feed_with_a_bad_row_is_accepted_and_the_preview_lists_the_row_left_ou
     expect(page.locator(".feed-rows-left-out")).to_contain_text("Email is required for staff.")
 
     page.get_by_role("button", name="Synchronise Users").click()
-    expect(page.get_by_role("heading", name="Synchronisation preview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sync preview")).to_be_visible()
     expect(page.locator("#rows-left-out")).to_contain_text("1 row of the feed left out")
     expect(page.locator("#rows-left-out")).to_contain_text("Email is required for staff.")
     expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("2")
@@ -122,5 +122,5 @@ def test_a_possible_match_is_held_then_confirmed_as_the_same_person(page, nomina
     expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("1")
     expect(records).to_contain_text("Confirmed as the same person")
     page.get_by_role("button", name="Apply").click()
-    expect(page.get_by_role("heading", name="Synchronisation applied")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sync report")).to_be_visible()
     assert Membership.objects.get(school=school_a, mis_code="T9").account_id == ann.pk

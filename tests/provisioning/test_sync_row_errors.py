@@ -146,7 +146,7 @@ def test_the_rows_left_out_are_listed_on_the_preview_the_report_and_the_api(clie
     page = client.get(reverse("sync_run_detail", args=[school_a.slug, run.pk])).content.decode()
     assert "1 row of the feed left out" in page and "Email is required for staff." in page
     report = client.get(reverse("sync_run_report", args=[school_a.slug, run.pk])).content.decode("utf-8-sig")
-    assert "row left out,staff,3,email,,Email is required for staff." in report
+    assert "Row left out,staff,3,email,Email is required for staff." in report
     api = client.get(reverse("api_sync_run_detail", args=[school_a.slug, run.pk])).json()
     assert api["rows_left_out"] == [{"file": "staff", "row": 3, "column": "email",
                                      "message": "Email is required for staff."}]  # fmt: skip

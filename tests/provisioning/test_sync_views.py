@@ -82,7 +82,7 @@ def test_upload_preview_apply_and_download_codes_once(login, nominated_contact, 
     assert response["Location"] == _url("sync_run_detail", school_a, run_id=run.pk)
     assert run.state == "planned" and run.dry_run and run.counts == {"create": 2}
     preview = client.get(response["Location"]).content.decode()
-    assert "Synchronisation preview" in preview and "s1" in preview
+    assert "Sync preview" in preview and "s1" in preview
     assert not Membership.objects.filter(school=school_a, person_type="student").exists()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(_url("sync_apply", school_a, run_id=run.pk))
@@ -155,10 +155,10 @@ def test_history_lists_runs_with_counts_and_a_report(login, school_a):
     run = run_sync(school_a, feed_zip([student("S1")]))
     client = login(viewer)
     page = client.get(_url("sync_history", school_a)).content.decode()
-    assert "create 1" in page and "Applied" in page
+    assert "New accounts 1" in page and "Applied" in page and "dry run" not in page
     report = client.get(_url("sync_run_report", school_a, run_id=run.pk)).content.decode("utf-8-sig")
-    assert report.splitlines()[0].startswith("Outcome,Kind,Person type,MIS Code,User Name")
-    assert "create,person,student,S1,s1" in report
+    assert report.splitlines()[0].startswith("Outcome,Person type,MIS Code,User Name,Name,Contact,Student,Reason")
+    assert "New account,Student,S1,s1," in report
     assert client.post(_url("sync_start", school_a)).status_code == 403
 
 

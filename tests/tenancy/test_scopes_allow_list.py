@@ -17,6 +17,8 @@ ALLOWED = {
     "tenancy.middleware": "SupportAdminMiddleware: support staff's admin sees every school",
     "tenancy.tokens": "the API schema and docs take a token of any school; they read no school's data",
     "accounts.management.commands.load_demo": "a management command: loads the demo trust's schools",
+    "assessments.management.commands.load_demo_assessments": "a management command: finds the demo schools",
+    "provisioning.management.commands.load_demo_sync": "a management command: finds the demo schools",
     "accounts.migrations.0013_restore_school_role_job_fks": "a migration: repairs rows of every school",
     "provisioning.migrations.0011_restore_sync_record_fks": "a migration: repairs rows of every school",
     # a person belongs to several schools: these reads and writes are about all of them

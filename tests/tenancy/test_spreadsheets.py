@@ -80,6 +80,7 @@ def _produced(client, school, capture, admin) -> dict[str, bytes]:
     assert Membership.objects.filter(school=school, mis_code="=2+5").exists()
     files["sync-report.csv"] = client.get(url("sync_run_report", run_id=run.pk)).getvalue()
     assert files["sync-report.csv"] == run_report_csv(school=school, run=run)
+    files["sample-export.zip"] = client.get(url("sync_sample_feed")).content  # made from the people held
     with capture(execute=True):
         client.post(url("sync_credentials", run_id=run.pk))
     zipped = client.get(url("sync_credentials_download", run_id=run.pk)).getvalue()

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_scopes import scope, scopes_disabled
 
-from accounts.models import Account, ContactLink, PersonType
+from accounts.models import Account, ContactLink, Membership, PersonType
 from accounts.services import Actor, account_create, membership_add, role_assign
 from tenancy.models import Organisation, School
 
@@ -108,11 +108,14 @@ class Command(BaseCommand):
             if Organisation.objects.filter(slug="northfield-trust").exists():
                 self.stdout.write("Demo data already loaded.")
                 call_command("load_demo_assessments", stdout=self.stdout)
+                call_command("load_demo_sync", stdout=self.stdout)
                 return
         with transaction.atomic():
             self._load()
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         call_command("load_demo_assessments", stdout=self.stdout)
+        # The sync policy lives in provisioning, above accounts: its own command, called by name.
+        call_command("load_demo_sync", stdout=self.stdout)
 
     def _load(self):
         rng = random.Random(2026)
@@ -186,10 +189,13 @@ class Command(BaseCommand):
                                 role_codes=("student_portal",),
                             )
                         )
-                self._parents(school, students, rng, spec["slug"])
+                contacts = self._parents(school, students, rng, spec["slug"])
+                if spec["slug"] == "northfield":
+                    self._states(school, students, contacts, rng)
 
     def _parents(self, school, students, rng, slug):
         system = Actor(account=None, school=school)
+        contacts = []
         for n, student in enumerate(students[::2]):
             family = student.account.family_name
             username = "parent.demo" if (slug == "northfield" and n == 0) else f"{slug[:2]}p{n:04d}"
@@ -208,6 +214,63 @@ class Command(BaseCommand):
                 portal_access=True,
             )
             ContactLink.objects.create(school=school, contact=contact, student=student, relationship="Parent")
+            contacts.append(contact)
             if username == "parent.demo":
                 sibling = students[1]
                 ContactLink.objects.create(school=school, contact=contact, student=sibling, relationship="Parent")
+        return contacts
+
+    def _states(self, school, students, contacts, rng):
+        """Northfield's people in every Account Manager state, each Ready to Revoke Access reason among them:
+        contacts who chose a password (Active, or holding credentials they should no longer have), students
+        and staff signed in or not, one locked out, one left."""
+        for contact in contacts[1:6]:  # Active, beside parent.demo
+            _chose_password(contact.account)
+        # Ready to Revoke Access, one per reason: their student left; not flagged for portal access; the
+        # link's own flag turned off; replaced by a newer contact (same email, the same student).
+        left_student = ContactLink.objects.filter(contact=contacts[6]).first().student
+        Membership.objects.filter(pk=left_student.pk).update(status=Membership.Status.LEFT)
+        Membership.objects.filter(pk=contacts[7].pk).update(portal_access=False)
+        ContactLink.objects.filter(contact=contacts[8]).update(portal_access=False)
+        old = contacts[9]
+        replacement = account_create(
+            school=school,
+            actor=Actor(account=None, school=school),
+            username=f"new.{old.account.username}",  # the email's local part: the demo's username policy
+            person_type=PersonType.CONTACT,
+            given_name=old.account.given_name,
+            family_name=old.account.family_name,
+            email=f"new.{old.account.email}",
+            mis_code="C10009",
+            role_codes=("parent",),
+            portal_access=True,
+        )
+        for link in ContactLink.objects.filter(contact=old):
+            ContactLink.objects.create(school=school, contact=replacement, student=link.student, relationship="Parent")
+        Membership.objects.filter(pk=old.pk).update(portal_access=False)
+        for contact in contacts[6:10]:
+            _chose_password(contact.account)
+        # No Access: not flagged and never given a way in.
+        Membership.objects.filter(pk__in=[c.pk for c in contacts[10:13]]).update(portal_access=False)
+        for student in students[:20]:
+            _chose_password(student.account)
+        Account.objects.filter(pk=students[20].account_id).update(locked_out=True)
+        Membership.objects.filter(pk=students[21].pk).update(status=Membership.Status.LEFT)
+        account_create(
+            school=school,
+            actor=Actor(account=None, school=school),
+            username="newstaff.northfield",
+            person_type=PersonType.STAFF,
+            given_name="Jo",
+            family_name="Newman",
+            email="newstaff.northfield@northfield.sch.uk",
+            mis_code="T9001",
+            role_codes=("teacher_security",),
+        )
+
+
+def _chose_password(account) -> None:
+    """As if the person had signed in and chosen their own password: activated."""
+    account.set_password(DEMO_PASSWORD)
+    account.must_change_password = False
+    account.save(update_fields=["password", "must_change_password"])
