@@ -14,7 +14,7 @@ from accounts import selectors, services
 from accounts.credentials import set_password_link_find, set_password_link_use
 from accounts.decorators import require_perm
 from accounts.forms import UserAddForm, UserDeleteForm, UserEditForm, UserFilterForm, add_service_error
-from accounts.models import Membership, Role
+from accounts.models import Membership, PersonType, Role
 from accounts.permissions import Perm
 from accounts.selectors import schools_of
 from tenancy import selectors as tenancy_selectors
@@ -54,6 +54,7 @@ def set_password_from_link(request, token):
     link = set_password_link_find(token)
     if link is None:
         return render(request, "accounts/set_password_link_invalid.html", status=410)
+    request.support_school = link.school  # the footer's support contact: the school's organisation's
     form = SetPasswordForm(link.account, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -103,6 +104,10 @@ def users_list(request, school_slug):
         membership.links = {name: url.replace(_ANY_ID, str(membership.pk)) for name, url in links.items()}
         if not membership.started_assessment:
             membership.links.pop("info", None)
+        if membership.person_type != PersonType.STAFF:
+            # Assessments are for staff (invigilators and exams roles): hiding one from a student or parent
+            # means nothing.
+            membership.links.pop("access", None)
     return render(
         request,
         "accounts/users_list.html",
@@ -148,10 +153,9 @@ USER_LIST_COLUMNS = [
     ("Given Names", "given_name"),
     ("Email", "email"),
     ("Roles", None),
-    ("Approved", None),
-    ("Locked Out", None),
-    ("Override Network Authentication", None),
-    ("Linked sign-ins", None),
+    # Approved, Locked Out, Override Network Authentication and Linked sign-ins as tags, only where a person
+    # is the exception (not approved, locked out...): four True/False columns pushed Action off a 1280 px screen.
+    ("Status", None),
 ]
 
 
