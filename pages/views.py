@@ -163,7 +163,8 @@ def _worked_on(job: Job, school_slug: str) -> dict | None:
 @require_perm(Perm.JOBS_VIEW)
 def job_progress_fragment(request, school_slug, job_id):
     job = _job_or_404(request, job_id)
-    return render(request, "tenancy/_job_progress.html", {"job": job})
+    context = {"job": job, "polled": True, "in_list": request.GET.get("in_list") == "1"}
+    return render(request, "tenancy/_job_progress.html", context)
 
 
 @require_perm(Perm.JOBS_VIEW)

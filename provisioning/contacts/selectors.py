@@ -25,7 +25,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import ContactLink, Membership, PersonType, SetPasswordLink, StarterCode
-from accounts.selectors import portal_links
+from accounts.selectors import portal_links, search_condition
 from provisioning.models import ContactJobItem
 from tenancy.models import Job, School
 
@@ -188,14 +188,19 @@ def people_with_status(*, school: School, person_type: str) -> QuerySet[Membersh
     )
 
 
-def account_manager_list(*, school: School, person_type: str, state: str = "") -> QuerySet[Membership]:
-    """The Account Manager's rows: one user type, optionally one state, in name order."""
+def account_manager_list(*, school: School, person_type: str, state: str = "", q: str = "") -> QuerySet[Membership]:
+    """The Account Manager's rows: one user type, optionally one state and a search (name, username, email or
+    MIS code, as on Users), in name order."""
     if person_type == PersonType.CONTACT:
-        return contact_list(school=school, state=state)
-    qs = people_with_status(school=school, person_type=person_type)
-    if state:
-        qs = qs.filter(state=state)
-    return qs.order_by(Lower("account__family_name"), Lower("account__given_name"), "id")
+        qs = contact_list(school=school, state=state)
+    else:
+        qs = people_with_status(school=school, person_type=person_type)
+        if state:
+            qs = qs.filter(state=state)
+        qs = qs.order_by(Lower("account__family_name"), Lower("account__given_name"), "id")
+    if q.strip():
+        qs = qs.filter(search_condition(school=school, q=q))
+    return qs
 
 
 @dataclass(frozen=True)
@@ -289,10 +294,14 @@ def email_problems(*, school: School, limit: int = 50) -> dict:
     }
 
 
-def selection(*, school: School, person_type: str, ids: list | None = None, state: str = "") -> QuerySet[Membership]:
-    """The rows an action applies to: the ticked ids, or every row matching the filter ("select all N
-    matching"). Ids of another school or another user type are simply not found."""
-    qs = account_manager_list(school=school, person_type=person_type, state=state if ids is None else "")
+def selection(
+    *, school: School, person_type: str, ids: list | None = None, state: str = "", q: str = ""
+) -> QuerySet[Membership]:
+    """The rows an action applies to: the ticked ids, or every row matching the filter and search ("select all
+    N matching"). Ids of another school or another user type are simply not found."""
+    if ids is not None:
+        state = q = ""
+    qs = account_manager_list(school=school, person_type=person_type, state=state, q=q)
     if ids is not None:
         qs = qs.filter(id__in=ids)
     return qs

@@ -53,6 +53,13 @@
     });
   }
 
+  // A job's progress inside the list it works on (data-reload-page, set when its poll sees it finish): reload,
+  // so the list shows what the job changed rather than the rows as they were before it ran.
+  document.addEventListener("htmx:load", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches(".job-progress[data-reload-page]")) window.location.reload();
+  });
+
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", accountManager);
   else accountManager();
 })();
