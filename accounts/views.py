@@ -262,6 +262,12 @@ def user_edit(request, school_slug, membership_id):
             "other_roles": Role.objects.filter(code__in=held - grantable),
             "linked_signins": selectors.linked_signins(account=account),
             "history": selectors.account_history(school=school, account=account),
+            # A contact's page says what the MIS sets for them: their students and the Parent portal access flag.
+            "student_links": (
+                membership.student_links.select_related("student__account").order_by("student__account__family_name")
+                if membership.person_type == PersonType.CONTACT
+                else None
+            ),
         },
     )
 

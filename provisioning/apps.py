@@ -1,6 +1,5 @@
 from django.apps import AppConfig
 
-
 # What a sync job counts (SyncRun.counts: SyncRecord outcomes, "link_" + outcome for contact links).
 SYNC_COUNT_LABELS = {
     "create": "People created",

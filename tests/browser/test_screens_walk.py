@@ -85,11 +85,14 @@ VISIBLE_TEXT = """({only, leave_out}) => {
 SIDEWAYS = """() => {
   const root = document.documentElement;
   const found = [];
-  if (root.scrollWidth > root.clientWidth) found.push(`the page is ${root.scrollWidth}px wide in ${root.clientWidth}px`);
+  if (root.scrollWidth > root.clientWidth) {
+    found.push(`the page is ${root.scrollWidth}px wide in ${root.clientWidth}px`);
+  }
   for (const el of document.querySelectorAll('body *')) {
     const overflow = getComputedStyle(el).overflowX;
     if ((overflow === 'auto' || overflow === 'scroll') && el.scrollWidth > el.clientWidth + 1) {
-      found.push(`${el.tagName.toLowerCase()}.${el.className} scrolls sideways (${el.scrollWidth}px in ${el.clientWidth}px)`);
+      const what = `${el.tagName.toLowerCase()}.${el.className}`;
+      found.push(`${what} scrolls sideways (${el.scrollWidth}px in ${el.clientWidth}px)`);
     }
   }
   return found;
