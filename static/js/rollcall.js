@@ -60,6 +60,23 @@
     if (el.matches && el.matches(".job-progress[data-reload-page]")) window.location.reload();
   });
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", accountManager);
-  else accountManager();
+  // <... data-reload-when-ready="url">: something is being prepared (a certificate's PDF). Ask the url every two
+  // seconds (HEAD: 202 while it is made, 200 once it is there) and reload the page once it is ready, so nobody
+  // is asked to refresh. Gives up after two minutes: a job that slow has failed and says so on the page.
+  function reloadWhenReady() {
+    var el = document.querySelector("[data-reload-when-ready]");
+    if (!el || !window.fetch) return;
+    var url = el.getAttribute("data-reload-when-ready"), tries = 0;
+    var timer = window.setInterval(function () {
+      tries += 1;
+      if (tries > 60) { window.clearInterval(timer); return; }
+      fetch(url, { method: "HEAD", credentials: "same-origin" }).then(function (response) {
+        if (response.status === 200) { window.clearInterval(timer); window.location.reload(); }
+      });
+    }, 2000);
+  }
+
+  function ready() { accountManager(); reloadWhenReady(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();
