@@ -191,3 +191,22 @@ def test_senior_leadership_get_no_empty_latest_jobs(page, school_a):
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.get_by_role("heading", name="Latest jobs")).to_have_count(0)
     expect(page.get_by_role("link", name="Jobs")).to_have_count(0)
+
+
+def test_the_certificate_page_shows_the_pdf_by_itself_once_it_is_ready(page, inv_user, school_a):
+    from assessments.models import Certificate
+    from tests.assessments.conftest import make_assessment
+    from tests.assessments.test_views import _pass
+
+    certificate = _pass(school_a, inv_user, make_assessment())
+    certificate.refresh_from_db()
+    rendered = certificate.pdf.name
+    assert rendered  # the rendering job ran on commit
+    Certificate.objects.filter(pk=certificate.pk).update(pdf="")  # as while the job still runs
+    sign_in(page, inv_user)
+    page.goto(f"/s/alder/assessments/certificates/{certificate.pk}/")
+    expect(page.get_by_text("this page shows its download buttons by itself")).to_be_visible()
+    expect(page.get_by_text("refresh")).to_have_count(0)
+
+    Certificate.objects.filter(pk=certificate.pk).update(pdf=rendered)
+    expect(page.get_by_role("link", name="Download PDF")).to_be_visible(timeout=15_000)
