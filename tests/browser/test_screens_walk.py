@@ -195,7 +195,17 @@ def walk(browser, live_server, django_db_blocker):
     from django.core.management import call_command
     from django.db import connections
 
+    def fresh():
+        # As a transactional test starts and ends: empty every table, then restore the rows the migrations
+        # seeded (the roles catalogue), which the browser test before may have left emptied.
+        for alias in connections:
+            call_command("flush", verbosity=0, interactive=False, database=alias, inhibit_post_migrate=True)
+            contents = getattr(connections[alias], "_test_serialized_contents", None)
+            if contents:
+                connections[alias].creation.deserialize_db_from_string(contents)
+
     with django_db_blocker.unblock():
+        fresh()
         call_command("load_demo", stdout=io.StringIO())
         findings = Findings()
         try:
@@ -203,12 +213,7 @@ def walk(browser, live_server, django_db_blocker):
                 _walk(browser, live_server.url, login, findings)
             yield findings
         finally:
-            # As a transactional test ends: empty every table, then restore the rows the migrations seeded.
-            for alias in connections:
-                call_command("flush", verbosity=0, interactive=False, database=alias, inhibit_post_migrate=True)
-                contents = getattr(connections[alias], "_test_serialized_contents", None)
-                if contents:
-                    connections[alias].creation.deserialize_db_from_string(contents)
+            fresh()
 
 
 def _params(check: str):
