@@ -16,9 +16,12 @@ def _support_contact(school, user) -> str:
 def school_context(request):
     school = getattr(request, "school", None)
     user = getattr(request, "user", None)
+    # Pages outside any school that still belong to one (the welcome link, a certificate's verification page)
+    # name it as request.support_school, so their footer gives that organisation's support contact.
+    support_school = school or getattr(request, "support_school", None)
     return {
         "school": school,
         "perms_here": getattr(request, "school_perms", frozenset()) if school else frozenset(),
         "my_schools": (lambda: schools_of(user)) if user is not None else (lambda: []),
-        "support_contact": SimpleLazyObject(lambda: _support_contact(school, user)),
+        "support_contact": SimpleLazyObject(lambda: _support_contact(support_school, user)),
     }

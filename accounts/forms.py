@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html
 
 from accounts import selectors, services
 from accounts.models import Account, Membership, PersonType, Role, max_length
@@ -36,7 +37,7 @@ class UserFilterForm(forms.Form):
 
     def __init__(self, data, *, roles, year_groups):
         super().__init__(data)
-        self.fields["role"].choices = [("", "Any role"), *((r.code, r.name) for r in roles)]
+        self.fields["role"].choices = [("", "Any role"), *((r.code, r.label) for r in roles)]
         self.fields["year_group"].choices = [("", "Any year group"), *((y, y) for y in year_groups)]
 
     def filters(self) -> selectors.UserListFilters:
@@ -58,8 +59,16 @@ class UserFilterForm(forms.Form):
 
 
 def role_choices(codes) -> list[tuple[str, str]]:
+    """Tick boxes for roles: each role's label, with what it opens beside it (the role catalogue's description),
+    on +Add, Edit and the sync policy alike."""
     roles = Role.objects.filter(code__in=codes).select_related("service").order_by("service__name", "sort_order")
-    return [(r.code, f"{r.name} ({r.service.name})") for r in roles]
+    return [(r.code, role_choice_label(r)) for r in roles]
+
+
+def role_choice_label(role: Role):
+    if not role.description:
+        return role.label
+    return format_html('{} <span class="hint role-description">{}</span>', role.label, role.description)
 
 
 class _PasswordFields(forms.Form):
@@ -174,6 +183,23 @@ class UserEditForm(_PasswordFields):
             (services.RESET_LINK, "Email them a link to choose a new password"),
         ],
     )
+
+    # The password fields come from the base form, which would put them first: here they follow the Password
+    # reset choices they belong to.
+    field_order = [
+        "family_name",
+        "given_name",
+        "email",
+        "mis_code",
+        "year_group",
+        "approved",
+        "locked_out",
+        "override_network_auth",
+        "roles",
+        "password_method",
+        "password",
+        "password2",
+    ]
 
     ACCOUNT_FIELDS = ("given_name", "family_name", "email", "approved", "locked_out", "override_network_auth")
     MEMBERSHIP_FIELDS = ("mis_code", "year_group")

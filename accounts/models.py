@@ -156,7 +156,16 @@ class Role(models.Model):
         ordering = ["service__name", "sort_order"]
 
     def __str__(self):
-        return self.short_name or self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name with its abbreviation, as PRODUCT.md writes it everywhere: "Exams Officer (EO)"; a short
+        name that is not an abbreviation ("Student", "SLT/ELT/CLT") is not added."""
+        short = self.short_name
+        if short and short.isalpha() and short.isupper() and short != self.name:
+            return f"{self.name} ({short})"
+        return self.name
 
 
 class Membership(SchoolOwned):

@@ -344,6 +344,11 @@ def _search(*, school: School, q: str) -> Q:
     return condition
 
 
+def search_condition(*, school: School, q: str) -> Q:
+    """The Users list's search (name, username, email or MIS code), for other lists of a school's people."""
+    return _search(school=school, q=q)
+
+
 def _accounts_containing(word: str) -> QuerySet[Account]:
     return Account.objects.alias(text=ACCOUNT_SEARCH_TEXT).filter(text__icontains=word).values("pk")
 

@@ -14,7 +14,7 @@ from accounts import selectors, services
 from accounts.credentials import set_password_link_find, set_password_link_use
 from accounts.decorators import require_perm
 from accounts.forms import UserAddForm, UserDeleteForm, UserEditForm, UserFilterForm, add_service_error
-from accounts.models import Membership, Role
+from accounts.models import Membership, PersonType, Role
 from accounts.permissions import Perm
 from accounts.selectors import schools_of
 from tenancy import selectors as tenancy_selectors
@@ -54,6 +54,7 @@ def set_password_from_link(request, token):
     link = set_password_link_find(token)
     if link is None:
         return render(request, "accounts/set_password_link_invalid.html", status=410)
+    request.support_school = link.school  # the footer's support contact: the school's organisation's
     refusal = services.password_signin_refusal(link.account)
     if refusal:
         # A link sent before the school moved to Microsoft 365 or Google: a password chosen here would be
@@ -108,6 +109,10 @@ def users_list(request, school_slug):
         membership.links = {name: url.replace(_ANY_ID, str(membership.pk)) for name, url in links.items()}
         if not membership.started_assessment:
             membership.links.pop("info", None)
+        if membership.person_type != PersonType.STAFF:
+            # Assessments are for staff (invigilators and exams roles): hiding one from a student or parent
+            # means nothing.
+            membership.links.pop("access", None)
     return render(
         request,
         "accounts/users_list.html",
@@ -153,10 +158,9 @@ USER_LIST_COLUMNS = [
     ("Given Names", "given_name"),
     ("Email", "email"),
     ("Roles", None),
-    ("Approved", None),
-    ("Locked Out", None),
-    ("Override Network Authentication", None),
-    ("Linked sign-ins", None),
+    # Approved, Locked Out, Override Network Authentication and Linked sign-ins as tags, only where a person
+    # is the exception (not approved, locked out...): four True/False columns pushed Action off a 1280 px screen.
+    ("Status", None),
 ]
 
 
@@ -265,6 +269,12 @@ def user_edit(request, school_slug, membership_id):
             "other_roles": Role.objects.filter(code__in=held - grantable),
             "linked_signins": selectors.linked_signins(account=account),
             "history": selectors.account_history(school=school, account=account),
+            # A contact's page says what the MIS sets for them: their students and the Parent portal access flag.
+            "student_links": (
+                membership.student_links.select_related("student__account").order_by("student__account__family_name")
+                if membership.person_type == PersonType.CONTACT
+                else None
+            ),
         },
     )
 

@@ -7,11 +7,11 @@ import secrets
 from functools import lru_cache
 
 import segno
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from tenancy.pdf import render_pdf
+from tenancy.public_url import public_url
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is not misread.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -31,8 +31,7 @@ def normalise_code(code: str) -> str:
 
 
 def verify_url(certificate, base_url: str = "") -> str:
-    base = (base_url or getattr(settings, "ROLLCALL_BASE_URL", "") or "http://localhost:8000").rstrip("/")
-    return base + reverse("certificate_verify", kwargs={"code": certificate.code})
+    return public_url(reverse("certificate_verify", kwargs={"code": certificate.code}), base_url)
 
 
 @lru_cache(maxsize=256)

@@ -166,6 +166,7 @@ def certificate_verify(request, code):
     if certificate is None:
         return render(request, "assessments/certificate_verify.html", {"code": code, "found": False}, status=404)
     check = selectors.verification(certificate)
+    request.support_school = certificate.school  # the footer's support contact: the issuing organisation's
     return render(
         request,
         "assessments/certificate_verify.html",

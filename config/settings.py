@@ -404,8 +404,9 @@ if LOG_FORMAT not in {"json", "console"}:
 LOGGING = logs.logging_config(fmt=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
 logs.configure_structlog()
 
-# The public address, for links in emails and the QR code on certificates (no request at hand there).
-ROLLCALL_BASE_URL = os.environ.get("ROLLCALL_BASE_URL", "http://localhost:8000" if DEBUG else "")
+# The public address, for links in emails, starter-code slips and the QR code on certificates: when set, all of
+# them use it (tenancy/public_url.py); unset, the address the request came to.
+ROLLCALL_BASE_URL = os.environ.get("ROLLCALL_BASE_URL", "")
 
 # Support contact shown in every footer when the organisation has none of its own.
 ROLLCALL_SUPPORT_CONTACT = os.environ.get("ROLLCALL_SUPPORT_CONTACT", "Rollcall support: support@rollcall.invalid")

@@ -4,6 +4,7 @@ from pages import api, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("jobs/", views.job_list, name="job_list"),
     path("jobs/census/", views.census_start, name="census_start"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/progress/", views.job_progress_fragment, name="job_progress"),

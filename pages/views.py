@@ -29,7 +29,9 @@ def _start_page(user, school) -> str | None:
     """The first page the person's roles open at this school, or None."""
     with scope(school=school):
         perms = account_selectors.permissions_for(school=school, account=user)
-    if Perm.DASHBOARD_VIEW in perms or user.is_staff:
+    # Only pages the person's roles open here: being support staff opens no school page (the start page must
+    # never be a refusal whose "Go to your start page" leads back to it).
+    if Perm.DASHBOARD_VIEW in perms:
         return reverse("dashboard", kwargs={"school_slug": school.slug})
     if Perm.ASSESSMENTS_TAKE in perms:
         try:
@@ -41,7 +43,10 @@ def _start_page(user, school) -> str | None:
 
 @login_required
 def home(request):
-    """Send each person to the first place their roles open, at their first school."""
+    """Send each person to the first place their roles open, at their first school; support staff to the
+    support admin (PRODUCT.md, Later decisions)."""
+    if request.user.is_staff:
+        return redirect("admin:index")
     for school in account_selectors.schools_of(request.user):
         url = _start_page(request.user, school)
         if url:
@@ -158,15 +163,54 @@ def census_start(request, school_slug):
 
 
 @require_perm(Perm.JOBS_VIEW)
+def job_list(request, school_slug):
+    """Every recent job the person's roles open (the menu's Jobs), newest first."""
+    jobs = latest_jobs(school=request.school, kinds=job_kinds_open_to(request.school_perms), limit=JOB_LIST_LIMIT)
+    return render(
+        request,
+        "pages/job_list.html",
+        {"jobs": jobs, "limit": JOB_LIST_LIMIT, "can_start_census": Perm.JOBS_VIEW in request.school_perms},
+    )
+
+
+JOB_LIST_LIMIT = 100
+
+
+@require_perm(Perm.JOBS_VIEW)
 def job_detail(request, school_slug, job_id):
     job = _job_or_404(request, job_id)
-    return render(request, "pages/job_detail.html", {"job": job})
+    return render(request, "pages/job_detail.html", {"job": job, "worked_on": _worked_on(job, school_slug)})
+
+
+# Where each kind of job's work is shown: (URL name, the params key holding its id, the URL's keyword, link text).
+_WORKED_ON = {
+    Job.Kind.SYNC: ("sync_run_detail", "run_id", "run_id", "Open the sync run"),
+    Job.Kind.SYNC_CREDENTIALS: ("sync_run_detail", "run_id", "run_id", "Open the sync run"),
+    Job.Kind.UPLOAD: ("upload_result", "batch_id", "batch_id", "Open the upload"),
+}
+
+
+def _worked_on(job: Job, school_slug: str) -> dict | None:
+    """A link to what the job worked on (its sync run, its upload, Account Manager), or None."""
+    if job.kind in (Job.Kind.REVOKE, Job.Kind.WELCOME_EMAIL):
+        url = reverse("account_manager", kwargs={"school_slug": school_slug})
+        return {"url": f"{url}?type=contact&job={job.pk}", "label": "Open Account Manager"}
+    found = _WORKED_ON.get(job.kind)
+    if found is None or not job.params.get(found[1]):
+        return None
+    url_name, param, kwarg, label = found
+    try:
+        url = reverse(url_name, kwargs={"school_slug": school_slug, kwarg: job.params[param]})
+    except NoReverseMatch:
+        return None
+    return {"url": url, "label": label}
 
 
 @require_perm(Perm.JOBS_VIEW)
 def job_progress_fragment(request, school_slug, job_id):
     job = _job_or_404(request, job_id)
-    return render(request, "tenancy/_job_progress.html", {"job": job})
+    context = {"job": job, "polled": True, "in_list": request.GET.get("in_list") == "1"}
+    return render(request, "tenancy/_job_progress.html", context)
 
 
 @require_perm(Perm.JOBS_VIEW)

@@ -88,6 +88,21 @@ class SchoolOwned(models.Model):
         abstract = True
 
 
+# Words for the keys jobs count by (tenancy.models.Job.counts). Tenancy does not import the apps whose jobs they
+# are: each registers its own in its AppConfig.ready() (README "Layers").
+_COUNT_LABELS: dict[str, str] = {}
+
+
+def register_count_labels(labels: dict[str, str]) -> None:
+    _COUNT_LABELS.update(labels)
+
+
+def count_label(key: str) -> str:
+    if key in _COUNT_LABELS:
+        return _COUNT_LABELS[key]
+    return key.replace("_", " ").strip().capitalize() or key
+
+
 class Job(SchoolOwned):
     """A background job: its state and progress are what the browser's progress bar polls."""
 
@@ -185,6 +200,12 @@ class Job(SchoolOwned):
     @property
     def state_label(self) -> str:
         return "Stalled" if self.is_stalled else self.get_state_display()
+
+    @property
+    def counts_labelled(self) -> list[tuple[str, int]]:
+        """The job's counts in words: the label an app registered for each key (register_count_labels),
+        else the key made readable, so a page never shows `link_unchanged`."""
+        return [(count_label(key), n) for key, n in self.counts.items()]
 
     @property
     def duration(self):

@@ -13,16 +13,13 @@ from accounts.credentials import LINK_DAYS
 from accounts.models import Account
 from accounts.services.signin import password_signin_refusal
 from tenancy.models import School
-
-DEVELOPMENT_URL = "http://localhost:8000"
+from tenancy.public_url import public_url
 
 
 def site_url(path: str, base_url: str = "") -> str:
-    """An absolute address on this site, with its real scheme and host: the address the person starting it
-    used (base_url, from the request), else settings.ROLLCALL_BASE_URL (a job has no request), else the
-    development server's."""
-    base = (base_url or settings.ROLLCALL_BASE_URL or DEVELOPMENT_URL).rstrip("/")
-    return base + path
+    """An absolute address on this site: settings.ROLLCALL_BASE_URL when set, else the address the person
+    starting it used (base_url, from the request), as every slip and certificate (tenancy.public_url)."""
+    return public_url(path, base_url)
 
 
 def set_password_email(

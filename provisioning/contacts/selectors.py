@@ -25,8 +25,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import ContactLink, Membership, PersonType, SetPasswordLink, StarterCode
-from accounts.selectors import portal_links
-from provisioning.models import ContactJobItem
+from accounts.selectors import portal_links, search_condition
+from provisioning.models import ContactJobItem, SyncRecord, SyncRun
 from tenancy.models import Job, School
 
 
@@ -40,6 +40,8 @@ class ContactStatus(models.TextChoices):
 class RevokeReason(models.TextChoices):
     # The order the confirm page lists them in; the words are the seed's.
     NO_STUDENTS = "no_students", "No students at the school"
+    # The MIS ended the contact's last link to a student: not the same as a contact never linked (WRONG_CONTACT).
+    LINK_ENDED = "link_ended", "No longer linked to a student (the link ended in the MIS)"
     REPLACED = "replaced", "Replaced by a newer account (code change or family split)"
     WRONG_CONTACT = (
         "wrong_contact",
@@ -197,14 +199,19 @@ def people_with_status(*, school: School, person_type: str) -> QuerySet[Membersh
     )
 
 
-def account_manager_list(*, school: School, person_type: str, state: str = "") -> QuerySet[Membership]:
-    """The Account Manager's rows: one user type, optionally one state, in name order."""
+def account_manager_list(*, school: School, person_type: str, state: str = "", q: str = "") -> QuerySet[Membership]:
+    """The Account Manager's rows: one user type, optionally one state and a search (name, username, email or
+    MIS code, as on Users), in name order."""
     if person_type == PersonType.CONTACT:
-        return contact_list(school=school, state=state)
-    qs = people_with_status(school=school, person_type=person_type)
-    if state:
-        qs = qs.filter(state=state)
-    return qs.order_by(Lower("account__family_name"), Lower("account__given_name"), "id")
+        qs = contact_list(school=school, state=state)
+    else:
+        qs = people_with_status(school=school, person_type=person_type)
+        if state:
+            qs = qs.filter(state=state)
+        qs = qs.order_by(Lower("account__family_name"), Lower("account__given_name"), "id")
+    if q.strip():
+        qs = qs.filter(search_condition(school=school, q=q))
+    return qs
 
 
 @dataclass(frozen=True)
@@ -222,7 +229,8 @@ def revoke_reasons(*, school: School, contacts: list[Membership]) -> dict:
 
     A contact is "replaced" when an eligible contact with another account has the same email, or the
     same name and a student in common (a code change or a family split in the MIS); the newest such
-    contact is its replacement. Two queries whatever the number of rows.
+    contact is its replacement. A contact left with no link whose link an applied sync ended gets LINK_ENDED
+    rather than WRONG_CONTACT (never linked). Three queries at most, whatever the number of rows.
     """
     revoking = [c for c in contacts if c.state == ContactStatus.READY_TO_REVOKE]
     if not revoking:
@@ -241,14 +249,32 @@ def revoke_reasons(*, school: School, contacts: list[Membership]) -> dict:
         if candidate.email_lower:
             by_email[candidate.email_lower].append(candidate)
         by_name[_name_key(candidate)].append(candidate)
+    unlinked = [c for c in revoking if not students.get(c.pk)]
+    ended = _links_ended(school=school, contacts=unlinked) if unlinked else set()
     result = {}
     for contact in revoking:
         replacement = _replacement(contact, by_email, by_name, students)
         if replacement is not None:
             result[contact.pk] = RevokeReasonRow(RevokeReason.REPLACED, replacement)
+        elif contact.pk in ended:
+            result[contact.pk] = RevokeReasonRow(RevokeReason.LINK_ENDED)
         else:
             result[contact.pk] = RevokeReasonRow(contact.reason)
     return result
+
+
+def _links_ended(*, school: School, contacts: list[Membership]) -> set:
+    """Of contacts linked to no student now, those an applied sync unlinked (its link records name the contact
+    in `before`): their link went, rather than never being there."""
+    by_text = {str(c.pk): c.pk for c in contacts}
+    found = SyncRecord.objects.filter(
+        school=school,
+        entity="link",
+        outcome=SyncRecord.Outcome.ARCHIVE,
+        run__state=SyncRun.State.APPLIED,
+        before__contact_membership_id__in=list(by_text),
+    ).values_list("before__contact_membership_id", flat=True)
+    return {by_text[str(value)] for value in found if str(value) in by_text}
 
 
 def _name_key(membership: Membership) -> tuple[str, str]:
@@ -298,10 +324,14 @@ def email_problems(*, school: School, limit: int = 50) -> dict:
     }
 
 
-def selection(*, school: School, person_type: str, ids: list | None = None, state: str = "") -> QuerySet[Membership]:
-    """The rows an action applies to: the ticked ids, or every row matching the filter ("select all N
-    matching"). Ids of another school or another user type are simply not found."""
-    qs = account_manager_list(school=school, person_type=person_type, state=state if ids is None else "")
+def selection(
+    *, school: School, person_type: str, ids: list | None = None, state: str = "", q: str = ""
+) -> QuerySet[Membership]:
+    """The rows an action applies to: the ticked ids, or every row matching the filter and search ("select all
+    N matching"). Ids of another school or another user type are simply not found."""
+    if ids is not None:
+        state = q = ""
+    qs = account_manager_list(school=school, person_type=person_type, state=state, q=q)
     if ids is not None:
         qs = qs.filter(id__in=ids)
     return qs

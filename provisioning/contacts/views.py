@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
@@ -37,6 +38,10 @@ def _filters(data) -> tuple[str, str]:
     return person_type, state
 
 
+def _search(data) -> str:
+    return data.get("q", "").strip()[:100]
+
+
 def _ids(values: list[str]) -> list:
     """The valid UUIDs among posted values; anything else is ignored (never a 500)."""
     ids = []
@@ -52,9 +57,10 @@ def _selected(request, data) -> tuple[list, dict]:
     """The rows the admin chose (ticked ids, or every row matching the filter) and the form fields
     that carry the same choice to the next page."""
     person_type, state = _filters(data)
-    carry = {"type": person_type, "status": state}
+    q = _search(data)
+    carry = {"type": person_type, "status": state, "q": q}
     if data.get("all") == "1":
-        rows = selectors.selection(school=request.school, person_type=person_type, state=state)
+        rows = selectors.selection(school=request.school, person_type=person_type, state=state, q=q)
         carry["all"] = "1"
     else:
         ids = _ids(data.getlist("ids"))
@@ -90,8 +96,9 @@ def account_manager(request, school_slug):
     person_type, state = _filters(request.GET)
     is_contacts = person_type == PersonType.CONTACT
     counts = selectors.contact_state_counts(school=school) if is_contacts else {}
-    rows = selectors.account_manager_list(school=school, person_type=person_type, state=state)
-    if is_contacts:
+    q = _search(request.GET)
+    rows = selectors.account_manager_list(school=school, person_type=person_type, state=state, q=q)
+    if is_contacts and not q:
         # The drop-down's counts already say how many match: no second pass over every contact's state.
         rows = _Counted(rows, counts.get(state, 0) if state else sum(counts.values()))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -109,6 +116,7 @@ def account_manager(request, school_slug):
             "page": page,
             "person_type": person_type,
             "state": state,
+            "q": q,
             "user_types": USER_TYPES.items(),
             "statuses": [(value, label, counts.get(value)) for value, label in selectors.status_choices(person_type)],
             "state_label": dict(selectors.status_choices(person_type)).get(state, ""),
@@ -224,7 +232,8 @@ def account_manager_revoke(request, school_slug):
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
-    messages.success(request, f"Revoke Access started for {job.progress_total} contacts.")
+    n = job.progress_total
+    messages.success(request, f"Revoke Access started for {n} contact{pluralize(n)}.")
     _say_left_out(request, job.left_out)
     return redirect(_back_url(request, carry["type"], carry["status"], jobs))
 
@@ -240,7 +249,8 @@ def account_manager_welcome(request, school_slug):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(_back_url(request, carry["type"], carry["status"]))
-    messages.success(request, f"Send Welcome Email started for {job.progress_total} people.")
+    n = job.progress_total
+    messages.success(request, f"Send Welcome Email started for {n} {'person' if n == 1 else 'people'}.")
     _say_left_out(request, job.left_out)
     return redirect(_back_url(request, carry["type"], carry["status"], [job]))
 

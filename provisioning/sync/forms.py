@@ -2,7 +2,7 @@
 
 from django import forms
 
-from accounts.models import Role
+from accounts.forms import role_choices
 from accounts.permissions import BULK_NEVER_GRANTS
 from provisioning.models import SyncPolicy
 
@@ -72,8 +72,7 @@ class SyncPolicyForm(forms.ModelForm):
             key = f"{person_type}_roles"
             held = set(getattr(policy, key))
             offer = (set(grantable) | held) - BULK_NEVER_GRANTS
-            roles = Role.objects.filter(code__in=offer).select_related("service")
-            self.fields[key].choices = [(r.code, f"{r.name} ({r.service.name})") for r in roles]
+            self.fields[key].choices = role_choices(offer)
             self.initial.setdefault(key, list(held))
         self.fields["password_method"].choices = SyncPolicy.PasswordMethod.choices
         self.fields["date_order"].required = False  # a form sent without it keeps the school's choice

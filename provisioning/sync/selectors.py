@@ -5,7 +5,7 @@ import io
 from django.db.models import QuerySet
 
 from accounts.labels import role_names
-from accounts.models import Membership, RoleAssignment
+from accounts.models import AuditEvent, Membership, RoleAssignment
 from provisioning.models import Feed, SchoolNightly, SyncRecord, SyncRun
 from provisioning.sync import guard, labels
 from tenancy.models import School
@@ -43,6 +43,24 @@ def latest_open_run(*, school: School) -> SyncRun | None:
         .select_related("job")
         .first()
     )
+
+
+def credentials_taken(*, school: School, run: SyncRun) -> dict | None:
+    """Who downloaded the run's starter codes and when (their audit event), once they have been taken."""
+    if run.credentials_downloaded_at is None:
+        return None
+    event = (
+        AuditEvent.objects.filter(
+            school=school,
+            action="provisioning.sync_run.credentials_downloaded",
+            target_type="sync_run",
+            target_id=str(run.pk),
+        )
+        .select_related("actor")
+        .first()
+    )
+    by = (event.actor.full_name if event and event.actor else event.actor_label if event else "") or "someone"
+    return {"by": by, "at": run.credentials_downloaded_at}
 
 
 def feed_list(*, school: School, limit: int = 10) -> QuerySet[Feed]:

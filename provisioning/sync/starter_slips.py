@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
@@ -43,6 +42,7 @@ from accounts.models import Account, StarterCode
 from provisioning.models import SyncRun
 from tenancy import pdf, spreadsheets
 from tenancy.models import Job, School
+from tenancy.public_url import public_url
 from tenancy.services import job_fail, job_progress, job_start, job_succeed
 
 XLSX_NAME, SLIPS_DIR = "starter-codes.xlsx", "slips/"
@@ -302,8 +302,7 @@ def credentials_purge(*, school: School | None = None) -> int:
 
 
 def sign_in_url(base_url: str = "") -> str:
-    base = (getattr(settings, "ROLLCALL_BASE_URL", "") or base_url or "http://localhost:8000").rstrip("/")
-    return base + reverse("account_login")
+    return public_url(reverse("account_login"), base_url)
 
 
 def _available(school: School, run_id) -> SyncRun:

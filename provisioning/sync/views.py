@@ -229,7 +229,15 @@ def _starter_codes(request, run) -> dict:
     """What the starter-codes box shows: the codes' run and their "Prepare starter codes" job."""
     shown = Perm.SYNC_MANAGE in request.school_perms and bool(run.credentials) and not run.credentials_downloaded_at
     job = starter_slips.credentials_job(school=request.school, run=run) if shown else None
-    return {"run": run, "codes_shown": shown, "codes_job": job, "codes_ready": starter_slips.credentials_ready(job)}
+    # Once taken, the section stays and says by whom and when, rather than vanishing.
+    taken = selectors.credentials_taken(school=request.school, run=run) if not shown else None
+    return {
+        "run": run,
+        "codes_shown": shown or taken is not None,
+        "codes_job": job,
+        "codes_ready": starter_slips.credentials_ready(job),
+        "codes_taken": taken,
+    }
 
 
 @require_perm(Perm.SYNC_HISTORY_VIEW)

@@ -53,6 +53,30 @@
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", accountManager);
-  else accountManager();
+  // A job's progress inside the list it works on (data-reload-page, set when its poll sees it finish): reload,
+  // so the list shows what the job changed rather than the rows as they were before it ran.
+  document.addEventListener("htmx:load", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches(".job-progress[data-reload-page]")) window.location.reload();
+  });
+
+  // <... data-reload-when-ready="url">: something is being prepared (a certificate's PDF). Ask the url every two
+  // seconds (HEAD: 202 while it is made, 200 once it is there) and reload the page once it is ready, so nobody
+  // is asked to refresh. Gives up after two minutes: a job that slow has failed and says so on the page.
+  function reloadWhenReady() {
+    var el = document.querySelector("[data-reload-when-ready]");
+    if (!el || !window.fetch) return;
+    var url = el.getAttribute("data-reload-when-ready"), tries = 0;
+    var timer = window.setInterval(function () {
+      tries += 1;
+      if (tries > 60) { window.clearInterval(timer); return; }
+      fetch(url, { method: "HEAD", credentials: "same-origin" }).then(function (response) {
+        if (response.status === 200) { window.clearInterval(timer); window.location.reload(); }
+      });
+    }, 2000);
+  }
+
+  function ready() { accountManager(); reloadWhenReady(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();

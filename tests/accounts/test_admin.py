@@ -320,7 +320,7 @@ def test_a_role_is_given_in_the_admin_within_one_school_and_audited(support, sch
     assert support.post(reverse("admin:accounts_roleassignment_add"), data).status_code == 302
     event = AuditEvent.objects.get(action="admin.roleassignment.added")
     assert event.school == school_b
-    assert event.changes["role"] == [None, "EO"]
+    assert event.changes["role"] == [None, "Exams Officer (EO)"]  # the role as PRODUCT.md names it
 
 
 def test_a_rows_school_cannot_be_changed_in_the_admin(support, school_a):

@@ -23,10 +23,13 @@ def _link_of(message) -> str:
     return base + path
 
 
-def test_site_url_prefers_the_address_in_use_then_the_setting(settings):
+def test_site_url_is_the_public_setting_when_set_else_the_address_in_use(settings):
+    # One rule with the starter slips and certificates: they once disagreed (slips said localhost).
     settings.ROLLCALL_BASE_URL = "http://rollcall.school.test:8080"
-    assert site_url("/welcome/x/", "https://seen.example/") == "https://seen.example/welcome/x/"
+    assert site_url("/welcome/x/", "https://seen.example/") == "http://rollcall.school.test:8080/welcome/x/"
     assert site_url("/welcome/x/") == "http://rollcall.school.test:8080/welcome/x/"
+    settings.ROLLCALL_BASE_URL = ""
+    assert site_url("/welcome/x/", "https://seen.example/") == "https://seen.example/welcome/x/"
 
 
 def test_add_sends_the_invitation_with_the_address_in_use(

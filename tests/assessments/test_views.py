@@ -347,3 +347,12 @@ def test_a_late_timed_submission_is_refused_with_time_is_up(login, inv_user, sch
     assert "Time is up" in response.content.decode()
     assert AssessmentProgress.objects.get(account=inv_user).status == ProgressStatus.FAILED
     assert "Start again" in response.content.decode()
+
+
+def test_the_public_verification_page_gives_the_issuing_organisations_support_contact(
+    client, inv_user, school_a, assessment
+):
+    certificate = _pass(school_a, inv_user, assessment)
+    page = client.get(reverse("certificate_verify", kwargs={"code": certificate.code})).content.decode()
+    assert "Trust IT 01632 960 000" in page  # the organisation's, set by support staff
+    assert "support@rollcall.invalid" not in page

@@ -59,8 +59,7 @@ def test_a_person_who_must_change_their_password_does_so_then_reaches_the_dashbo
 def test_support_staff_open_the_admin_across_schools(page, school_a, school_b, support_user):
     member(school_a, username="pupil.alder", person_type="student")
     member(school_b, username="pupil.birch", person_type="student")
-    sign_in(page, support_user)
-    page.get_by_role("link", name="Support admin").click()
+    sign_in(page, support_user)  # support staff start in the support admin (PRODUCT.md, Later decisions)
     page.get_by_role("link", name="Memberships").click()
     expect(page.locator("#result_list")).to_contain_text("pupil.alder")
     expect(page.locator("#result_list")).to_contain_text("pupil.birch")

@@ -309,3 +309,15 @@ def test_an_archived_contact_still_a_member_of_another_school_keeps_a_sign_in_to
     with scope(school=school_a):
         moved = _forecast_then_apply(school_a, feed_zip(contacts=CONTACTS[1:]), contact_grace_days=0)
     assert moved == {"C1": RevokeReason.NO_STUDENTS}
+
+
+def test_account_manager_says_the_link_ended_for_a_parent_the_mis_unlinked(school_a):
+    # Not "a contact not linked to a student": that is a username put on the wrong contact, never linked.
+    from provisioning.contacts.selectors import revoke_reasons
+
+    _family(school_a)
+    _forecast_then_apply(school_a, feed_zip(contacts=CONTACTS, links=LINKS[1:]))
+    row = contacts_with_state(school=school_a).get(mis_code="C1")
+    found = revoke_reasons(school=school_a, contacts=[row])[row.pk]
+    assert found.reason == RevokeReason.LINK_ENDED
+    assert found.label == "No longer linked to a student (the link ended in the MIS)"

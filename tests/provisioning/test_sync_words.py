@@ -17,7 +17,8 @@ from tests.provisioning.sync_helpers import contact, feed_zip, run_sync, student
 pytestmark = pytest.mark.django_db
 
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
-REPR = re.compile(r"\[\s*'|\bTrue\b|\bFalse\b|\bNone\b(?!: users sign in)|\{'")  # PRODUCT.md's "None: ..."
+# PRODUCT.md's "None: users sign in ..." and a quoted "None" name the password method, not a Python value.
+REPR = re.compile(r"""\[\s*'|\bTrue\b|\bFalse\b|(?<!")\bNone\b(?!: users sign in|")|\{'""")
 
 
 def visible_text(html: str) -> str:

@@ -28,7 +28,7 @@ def test_revoke_leaves_out_a_centre_admin_of_another_school_and_says_so(client, 
     confirm = client.post(URL + "confirm/", {"action": "revoke", "type": "contact", "ids": ids}).content.decode()
     assert "1 of the selected is left out: they hold roles you may not grant" in confirm
     page = client.post(URL + "revoke/", {"type": "contact", "ids": ids}, follow=True).content.decode()
-    assert "Revoke Access started for 1 contacts." in page and "1 of the selected was left out" in page
+    assert "Revoke Access started for 1 contact." in page and "1 of the selected was left out" in page
     assert list(ContactJobItem.objects.values_list("membership_id", flat=True)) == [parent.pk]
 
 
