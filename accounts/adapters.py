@@ -13,6 +13,7 @@ from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import Account
 from accounts.selectors import accounts_with_email, login_account_id, privacy_notice_for
@@ -51,6 +52,13 @@ class AccountAdapter(DefaultAccountAdapter):
             notice = privacy_notice_for(user)
             if notice:
                 messages.info(request, f"Privacy notice from {notice[0]}: {notice[1]}", extra_tags="privacy")
+
+    def get_password_change_redirect_url(self, request):
+        # After a forced change, on to where the person was going when it stopped them (a service's sign-in).
+        after = request.session.pop("after_password_change", "")
+        if after and url_has_allowed_host_and_scheme(after, allowed_hosts={request.get_host()}):
+            return after
+        return super().get_password_change_redirect_url(request)
 
     def pre_login(self, request, user, **kwargs):
         refusal = sign_in_refusal(user)

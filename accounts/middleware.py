@@ -34,6 +34,10 @@ class AccountStateMiddleware:
                 messages.error(request, refusal)
                 return redirect("account_login")
             if user.must_change_password and not request.path.startswith(_OPEN_PREFIXES):
+                if request.method == "GET":
+                    # Where the person was going (a service's sign-in), taken up again once they have chosen a
+                    # password (accounts.adapters.AccountAdapter.get_password_change_redirect_url).
+                    request.session["after_password_change"] = request.get_full_path()
                 return redirect(reverse("account_change_password") + "?forced=1")
         return self.get_response(request)
 

@@ -27,6 +27,8 @@ class Perm(StrEnum):
     SUMMARY_VIEW = "summary.view"
     FEEDS_PUSH = "feeds.push"
     API_TOKENS_MANAGE = "api_tokens.manage"
+    # The connected services (signon/) the school's people can reach, and switching one off for the school.
+    SERVICES_MANAGE = "services.manage"
 
 
 _NOMINATED_CONTACT = {
