@@ -76,7 +76,7 @@ def sign_in_refusal(*, account: Account, service: ConnectedService) -> str | Non
     if all(m.school_id in off for m in places):
         schools = ", ".join(sorted({m.school.name for m in places}))
         return f"{schools} has switched {service.name} off. Ask your school if you need it."
-    roles = ", ".join(str(role) for role in service.roles.order_by("name"))
+    roles = ", ".join(role.name for role in service.roles.order_by("name"))
     return (
         f"{service.name} is only for people with one of these roles: {roles}. Your account has none of them "
         "at your school. Ask your school if you need it."
