@@ -48,7 +48,7 @@ class ConnectedServiceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if not self.instance._state.adding:
             app = self.instance.application
             self.initial.update(
                 redirect_uris="\n".join(_lines(app.redirect_uris)),
@@ -86,7 +86,7 @@ class ConnectedServiceAdmin(SupportAdmin):
 
     @admin.display(description="Client ID")
     def client_id(self, obj):
-        return obj.application.client_id if obj.pk else "Given when saved"
+        return "Given when saved" if obj._state.adding else obj.application.client_id
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
