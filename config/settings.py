@@ -433,6 +433,14 @@ OAUTH2_PROVIDER = {
     # Plain http only where the whole site is (development, the tests' relying party on 127.0.0.1).
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if SECURE else ["http", "https"],
     "ALLOWED_SCHEMES": ["https"] if SECURE else ["http", "https"],
+    # RFC 9700 (the OAuth 2.0 security BCP), all of it: no implicit or password grant, PKCE with S256 only, access
+    # tokens never in a URL, the issuer named in the authorization response, tokens stored hashed.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 
 # --- Logging --------------------------------------------------------------------------------
