@@ -3,6 +3,7 @@ services (revoking its tokens), and the audit of every grant and refusal. Token 
 
 from django.db import transaction
 from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 
 from accounts.audit import audit_record
@@ -66,8 +67,6 @@ def service_register(
         skip_authorization=True,  # registered by support for the school: no second consent screen
     )
     if confidential:
-        from oauth2_provider.generators import generate_client_secret
-
         secret = generate_client_secret()
         application.client_secret = secret  # hashed on save
     application.full_clean(exclude=["client_secret", "user"])
@@ -91,8 +90,6 @@ def service_register(
 
 @transaction.atomic
 def service_secret_renew(*, actor: Account, service: ConnectedService) -> str:
-    from oauth2_provider.generators import generate_client_secret
-
     secret = generate_client_secret()
     service.application.client_secret = secret
     service.application.save(update_fields=["client_secret"])

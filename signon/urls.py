@@ -14,7 +14,7 @@ provider_urlpatterns = [
     path("o/introspect/", views.IntrospectView.as_view(), name="introspect"),
     path("o/jwks/", dot.JwksInfoView.as_view(), name="jwks-info"),
     path("o/userinfo/", dot.UserInfoView.as_view(), name="user-info"),
-    path("o/logout/", dot.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+    path("o/logout/", views.LogoutView.as_view(), name="rp-initiated-logout"),
 ]
 
 # Under /me/.

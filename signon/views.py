@@ -1,9 +1,10 @@
 """The provider's pages: the sign-in a service sends people to (Rollcall's own sign-in page before it), the
 refusal that says why, a school's services, and a person's services with Sign out."""
 
+import base64
 import hashlib
 import json
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,7 +14,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import AccessToken
-from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView, IntrospectTokenView
+from oauth2_provider.views import (
+    AuthorizationView,
+    ConnectDiscoveryInfoView,
+    IntrospectTokenView,
+    RPInitiatedLogoutView,
+)
 
 from accounts.decorators import require_perm
 from accounts.permissions import Perm
@@ -60,10 +66,21 @@ class AuthorizeView(AuthorizationView):
     def _granted(self, response):
         query = parse_qs(urlsplit(response.get("Location", "")).query) if response.status_code == 302 else {}
         if "code" in query and "error" not in query:
-            services.authorization_granted(
-                account=self.request.user, service=self.service, scopes=self.oauth2_data.get("scopes", [])
-            )
+            scopes = self.oauth2_data.get("scopes") or self.request.POST.get("scope", "").split()
+            services.authorization_granted(account=self.request.user, service=self.service, scopes=scopes)
         return response
+
+
+class LogoutView(RPInitiatedLogoutView):
+    """RP-initiated logout: Rollcall's session ends, and with it the person's tokens at every service (as the
+    toolkit does), audited as a revocation."""
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        account = token_user or self.request.user
+        if account.is_authenticated:
+            where = f"signed out from {application.name}" if application else "signed out"
+            services.tokens_revoke_for_accounts(account_ids=[account.pk], actor=account, reason=where)
+        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
 
 
 class DiscoveryView(ConnectDiscoveryInfoView):
@@ -82,18 +99,44 @@ class DiscoveryView(ConnectDiscoveryInfoView):
 
 
 class IntrospectView(IntrospectTokenView):
-    """Token introspection, naming the account by its stable id (sub), never its username."""
+    """Token introspection for the service the token was issued to, naming the account by its stable id (sub),
+    never its username. Another service asking about it learns only that it is not active (for it)."""
 
-    @staticmethod
-    def get_token_response(token_value=None):
-        response = IntrospectTokenView.get_token_response(token_value)
+    def get(self, request, *args, **kwargs):
+        return self._answer(request, request.GET.get("token"))
+
+    def post(self, request, *args, **kwargs):
+        return self._answer(request, request.POST.get("token"))
+
+    def _answer(self, request, token_value):
+        response = self.get_token_response(token_value)
         if response.status_code != 200:
             return response
         data = json.loads(response.content)
-        if data.pop("username", None) is not None:
-            checksum = hashlib.sha256(token_value.encode("utf-8")).hexdigest()
-            data["sub"] = str(AccessToken.objects.filter(token_checksum=checksum).values_list("user_id", flat=True)[0])
+        if not data.get("active"):
+            return response
+        token = AccessToken.objects.filter(token_checksum=hashlib.sha256(token_value.encode()).hexdigest()).first()
+        asking = _client_id_of(request)
+        if token is None or asking is None or token.application.client_id != asking:
+            return JsonResponse({"active": False})
+        data.pop("username", None)
+        data["sub"] = str(token.user_id)
         return JsonResponse(data)
+
+
+def _client_id_of(request) -> str | None:
+    """The client that authenticated this request (HTTP Basic or form credentials; the view has checked them)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Basic "):
+        try:
+            return unquote_plus(base64.b64decode(header[6:]).decode().split(":", 1)[0])
+        except (ValueError, UnicodeDecodeError):
+            return None
+    if header.startswith("Bearer "):
+        checksum = hashlib.sha256(header[7:].encode()).hexdigest()
+        bearer = AccessToken.objects.select_related("application").filter(token_checksum=checksum).first()
+        return bearer.application.client_id if bearer and bearer.application else None
+    return request.POST.get("client_id") or None
 
 
 @require_perm(Perm.SERVICES_MANAGE)

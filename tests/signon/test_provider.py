@@ -1,6 +1,7 @@
 """The provider as a relying party sees it, through Authlib: discovery, keys, the code flow with PKCE and a
 nonce, the ID token's signature, issuer and audience, userinfo, refresh, revocation and introspection."""
 
+from accounts.models import AuditEvent
 from tests.factories import ContactLinkFactory, member
 from tests.signon.conftest import ISSUER, SignIn
 
@@ -155,3 +156,40 @@ def test_a_public_client_signs_in_with_pkce_alone(register, school_a):
     assert secret == ""
     flow = SignIn(service, secret)
     flow.id_claims(flow.token(flow.authorize(member(school_a, "inv").account)))
+
+
+def test_another_service_learns_nothing_from_introspecting_a_token(sign_in_to, school_a):
+    flow = sign_in_to()
+    token = flow.token(flow.authorize(member(school_a, "inv").account))
+    other = sign_in_to(name="Other service")
+    seen = other.rp.post(
+        other.discovery["introspection_endpoint"],
+        data={"token": token["access_token"]},
+        auth=(other.rp.client_id, other.secret),
+    )
+    assert seen.json() == {"active": False}
+
+
+def test_rp_initiated_logout_ends_the_session_and_returns_to_a_registered_address(sign_in_to, school_a):
+    flow = sign_in_to()
+    account = member(school_a, "inv").account
+    token = flow.token(flow.authorize(account))
+    stranger = flow.browser.get(
+        "/o/logout/",
+        {"id_token_hint": token["id_token"], "post_logout_redirect_uri": "https://evil.example.net/"},
+    )
+    assert "evil.example.net" not in stranger.get("Location", "")
+    answer = flow.browser.get(
+        "/o/logout/",
+        {
+            "id_token_hint": token["id_token"],
+            "client_id": flow.rp.client_id,
+            "post_logout_redirect_uri": "https://rp.example.org/signed-out",
+            "state": "xyz",
+        },
+    )
+    assert answer.status_code == 302 and answer["Location"].startswith("https://rp.example.org/signed-out")
+    assert flow.browser.get("/me/profile/").status_code == 302  # Rollcall's session ended too
+    assert flow.userinfo(token).status_code == 401
+    event = AuditEvent.objects.get(action="signon.tokens.revoked", target_id=str(account.pk))
+    assert event.changes["reason"] == [None, "signed out from Exams Office Hub"]
