@@ -26,8 +26,8 @@ class RollcallValidator(OAuth2Validator):
             "family_name": account.family_name,
         }
         if account.email:
-            # Rollcall marks an address verified only when a Microsoft 365 / Google sign-in or a set-password
-            # link sent to it proved it; a changed address is unverified again (accounts.services.account_update).
+            # Rollcall marks an address verified only when a set-password link sent to it was used
+            # (accounts.credentials); a changed address is unverified again (accounts.services.account_update).
             claims["email"] = account.email
             claims["email_verified"] = bool(account.email_verified)
         service = selectors.service_for_application(request.client)
