@@ -404,7 +404,7 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OIDC_ID_TOKEN_SECONDS = env_int("OIDC_ID_TOKEN_SECONDS", 900)
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
-    "OIDC_RSA_PRIVATE_KEY": signing_keys.active_key(VAR_DIR),
+    "OIDC_RSA_PRIVATE_KEY": signing_keys.active_key_setting(VAR_DIR),
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": signing_keys.inactive_keys(),
     # The issuer: by default the address the request came to; pin it behind a proxy that rewrites hosts.
     "OIDC_ISS_ENDPOINT": os.environ.get("OIDC_ISSUER", "").rstrip("/"),

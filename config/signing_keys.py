@@ -9,9 +9,12 @@ no set-up, and every process of one machine signs with the same key. A deploymen
 environment variable, so they all publish one key.
 """
 
+import functools
 import os
 import re
 from pathlib import Path
+
+from django.utils.functional import lazy
 
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
@@ -53,6 +56,15 @@ def active_key(var_dir: Path) -> str:
     if blocks:
         return blocks[0]
     return _generated(var_dir / "oidc-signing-key.pem")
+
+
+def active_key_setting(var_dir: Path):
+    """The setting's value: the environment's key, or the generated one read (made, the first time) only when a
+    token is signed or the JWKS served, so a worker or a management command never spends time on an RSA key."""
+    blocks = pem_blocks(os.environ.get("OIDC_RSA_PRIVATE_KEY", ""))
+    if blocks:
+        return blocks[0]
+    return lazy(functools.cache(lambda: active_key(var_dir)), str)()
 
 
 def inactive_keys() -> list[str]:

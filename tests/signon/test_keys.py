@@ -51,3 +51,12 @@ def test_a_rotated_key_stays_published_and_its_id_tokens_still_validate(sign_in_
         flow.id_claims(token)  # signed with the old key, found in the JWKS by its kid
         fresh = SignIn(flow.service, flow.secret)
         fresh.id_claims(fresh.token(fresh.authorize(member(school_a, "inv").account)))
+
+
+def test_the_generated_key_is_made_only_when_first_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("OIDC_RSA_PRIVATE_KEY", raising=False)
+    monkeypatch.delenv("OIDC_RSA_PRIVATE_KEY_FILE", raising=False)
+    setting = signing_keys.active_key_setting(tmp_path)
+    assert not list(tmp_path.iterdir())  # a worker or a management command never makes one
+    assert setting and "PRIVATE KEY" in str(setting)
+    assert (tmp_path / "oidc-signing-key.pem").exists()

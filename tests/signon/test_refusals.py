@@ -223,3 +223,24 @@ def test_the_refusal_page_keeps_the_content_security_policy(flow, school_a):
     answer = flow.authorize(member(school_a, "teacher_security").account)
     policy = answer["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_the_provider_asks_the_one_sign_in_method_hook_after_a_password_sign_in(flow, inv, monkeypatch):
+    """signon.services.password_sign_in_refusal is where the school's "Microsoft 365 or Google only" rule
+    answers; a password (or starter code) sign-in asks it before any code, a linked sign-in does not."""
+    asked = []
+
+    def refuse(*, request, account):
+        asked.append(account)
+        return "Your school signs in with Microsoft 365 or Google only."
+
+    monkeypatch.setattr(services, "password_sign_in_refusal", refuse)
+    signed_out = flow.authorize(None)
+    signed_in = flow.browser.post(signed_out["Location"], {"login": inv.username, "password": PASSWORD})
+    _refused(flow.browser.get(signed_in["Location"]), "Microsoft 365 or Google only")
+    assert asked == [inv]
+
+    asked.clear()
+    other = SignIn(flow.service, flow.secret)
+    other.authorize(inv)  # a session not signed in with a password (here: force_login) is not asked
+    assert asked == []
