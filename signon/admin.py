@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 
-from accounts.support_admin import SupportAdmin
+from accounts.support_admin import ReadOnlySupportAdmin, SupportAdmin
 from signon import services
-from signon.models import SERVICE_SCOPES, ConnectedService
+from signon.models import SERVICE_SCOPES, ConnectedService, ServiceSignIn, ServiceSwitchedOff
 
 for model in (Application, AccessToken, Grant, IDToken, RefreshToken):
     if admin.site.is_registered(model):
@@ -125,3 +125,18 @@ class ConnectedServiceAdmin(SupportAdmin):
                 "title": f"{service.name} is registered",
             },
         )
+
+
+@admin.register(ServiceSwitchedOff)
+class ServiceSwitchedOffAdmin(ReadOnlySupportAdmin):
+    """Which school switched which service off: a Centre Admin's choice, changed on their school's page."""
+
+    list_display = ("service", "school", "switched_off_at", "switched_off_by")
+    list_filter = ("school",)
+
+
+@admin.register(ServiceSignIn)
+class ServiceSignInAdmin(ReadOnlySupportAdmin):
+    list_display = ("account", "service", "first_at", "last_at", "signed_out_at")
+    list_filter = ("service",)
+    search_fields = ("account__username",)

@@ -4,7 +4,7 @@ services (revoking its tokens), and the audit of every grant and refusal. Token 
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
+from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken, clear_expired
 
 from accounts.audit import audit_record
 from accounts.models import Account
@@ -208,3 +208,8 @@ def sign_in_refused(*, account: Account, service: ConnectedService | None, reaso
         service=service,
         changes={"reason": [None, reason], "at": [None, where]},
     )
+
+
+def expired_tokens_purge() -> None:
+    """Expired and revoked tokens, codes and ID tokens go (the toolkit's own clear_expired; scheduled hourly)."""
+    clear_expired()

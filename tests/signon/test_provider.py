@@ -41,7 +41,7 @@ def test_it_signs_a_student_in_with_a_validated_id_token_and_userinfo(sign_in_to
 
     assert claims["sub"] == str(account.pk)
     assert claims["preferred_username"] == account.username
-    assert claims["aud"] == flow.rp.client_id
+    assert claims["aud"] == flow.rp.client_id and claims["nonce"] == flow.nonce
     info = flow.userinfo(token).json()
     assert info["sub"] == str(account.pk)
     assert info["given_name"] == account.given_name and info["family_name"] == account.family_name

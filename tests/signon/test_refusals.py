@@ -244,3 +244,18 @@ def test_the_provider_asks_the_one_sign_in_method_hook_after_a_password_sign_in(
     other = SignIn(flow.service, flow.secret)
     other.authorize(inv)  # a session not signed in with a password (here: force_login) is not asked
     assert asked == []
+
+
+def test_expired_tokens_are_purged(flow, inv):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from signon.tasks import expired_tokens_purge_task
+
+    token = flow.token(flow.authorize(inv))
+    RefreshToken.objects.filter(user=inv).update(revoked=timezone.now() - timedelta(days=30))
+    AccessToken.objects.filter(user=inv).update(expires=timezone.now() - timedelta(days=30))
+    expired_tokens_purge_task()
+    assert not AccessToken.objects.exists() and not RefreshToken.objects.exists()
+    assert flow.userinfo(token).status_code == 401

@@ -118,3 +118,12 @@ def test_nobody_signs_out_of_a_service_for_someone_else(sign_in_to, school_a, lo
     stranger = login(member(school_a, "inv").account)
     assert stranger.post(f"/me/services/{flow.service.pk}/sign-out/").status_code == 404
     assert AccessToken.objects.count() == 1
+
+
+def test_support_opens_the_sign_on_pages_of_the_admin(login, support_user, register, school_a, centre_admin):
+    service, _ = register()
+    services.service_switch(school=school_a, actor=centre_admin, service=service, on=False)
+    client = login(support_user)
+    for page in ("connectedservice", "serviceswitchedoff", "servicesignin"):
+        assert client.get(f"/admin/signon/{page}/").status_code == 200, page
+    assert client.get(f"/admin/signon/connectedservice/{service.pk}/change/").status_code == 200
