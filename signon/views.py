@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import AccessToken
@@ -57,10 +56,8 @@ class AuthorizeView(AuthorizationView):
         if refusal:
             services.sign_in_refused(account=account, service=service, reason=refusal, where="sign-in page")
             return render(request, "signon/refused.html", {"service": service, "reason": refusal}, status=403)
-        if account.must_change_password:
-            # Back here once the new password is chosen (accounts.middleware keeps where the person was going).
-            request.session["after_password_change"] = request.get_full_path()
-            return redirect(reverse("account_change_password") + "?forced=1")
+        # A person who must change their password never gets here: accounts.middleware.AccountStateMiddleware
+        # sends them to change it first, and back here afterwards.
         return None
 
     def _granted(self, response):

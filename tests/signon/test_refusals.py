@@ -259,3 +259,14 @@ def test_expired_tokens_are_purged(flow, inv):
     expired_tokens_purge_task()
     assert not AccessToken.objects.exists() and not RefreshToken.objects.exists()
     assert flow.userinfo(token).status_code == 401
+
+
+def test_the_browsers_own_fetches_do_not_become_where_the_person_goes_after_the_change(flow, inv):
+    Account.objects.filter(pk=inv.pk).update(must_change_password=True)
+    flow.authorize(inv)
+    flow.browser.get("/favicon.ico", headers={"Sec-Fetch-Mode": "no-cors"})
+    changed = flow.browser.post(
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": "a-new-pass-9876", "password2": "a-new-pass-9876"},
+    )
+    assert changed["Location"].startswith("/o/authorize/")
