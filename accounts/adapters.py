@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import Account
 from accounts.selectors import (
@@ -73,6 +74,13 @@ class AccountAdapter(DefaultAccountAdapter):
                     "Your school signs in with Microsoft 365 or Google: link yours under Linked sign-ins on "
                     "your profile page now, so you can sign in with it next time.",
                 )
+
+    def get_password_change_redirect_url(self, request):
+        # After a forced change, on to where the person was going when it stopped them (a service's sign-in).
+        after = request.session.pop("after_password_change", "")
+        if after and url_has_allowed_host_and_scheme(after, allowed_hosts={request.get_host()}):
+            return after
+        return super().get_password_change_redirect_url(request)
 
     def pre_login(self, request, user, **kwargs):
         refusal = sign_in_refusal(user)

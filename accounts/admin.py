@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
+from accounts.extensions import sign_in_ended
 from accounts.models import (
     Account,
     AuditEvent,
@@ -133,6 +134,8 @@ class AccountAdmin(SupportAdmin):
                 setattr(stored, name, form.cleaned_data[name])
             stored.save(update_fields=others)
             self.audit(request, stored, "changed", changes)
+            if "is_active" in others and not stored.is_active:
+                sign_in_ended(account_ids=[stored.pk], actor=request.user, reason="made inactive")
         obj.refresh_from_db()
 
 

@@ -39,6 +39,11 @@ class AccountStateMiddleware:
                 # A password they could never sign in with: their schools sign in with Microsoft 365 or Google.
                 and password_signin_refusal(user) is None
             ):
+                if request.method == "GET" and request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate":
+                    # Where the person was going (a service's sign-in), taken up again once they have chosen a
+                    # password (accounts.adapters.AccountAdapter.get_password_change_redirect_url). Only a page
+                    # they went to: the browser's own fetches (the favicon) are not where they were going.
+                    request.session["after_password_change"] = request.get_full_path()
                 return redirect(reverse("account_change_password") + "?forced=1")
         return self.get_response(request)
 

@@ -30,6 +30,8 @@ class Perm(StrEnum):
     # "Sign in with Microsoft 365 or Google only": Centre Admin only (every Perm), not the Nominated Contact who
     # otherwise runs Bulk User Synchronise, where the setting is shown.
     SIGN_IN_METHODS_MANAGE = "sign_in_methods.manage"
+    # The connected services (signon/) the school's people can reach, and switching one off for the school.
+    SERVICES_MANAGE = "services.manage"
 
 
 _NOMINATED_CONTACT = {

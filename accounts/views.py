@@ -13,6 +13,7 @@ from django_scopes import scope
 from accounts import selectors, services
 from accounts.credentials import set_password_link_find, set_password_link_use
 from accounts.decorators import require_perm
+from accounts.extensions import signed_in_services
 from accounts.forms import UserAddForm, UserDeleteForm, UserEditForm, UserFilterForm, add_service_error
 from accounts.models import Membership, PersonType, Role
 from accounts.permissions import Perm
@@ -45,6 +46,7 @@ def profile(request):
             "portal_withdrawn_at": withdrawn,
             "social_accounts": SocialAccount.objects.filter(user=request.user),
             "schools": schools_of(request.user),
+            "services": signed_in_services(account=request.user),
         },
     )
 

@@ -140,6 +140,10 @@ def logging_config(*, fmt: str, level: str) -> dict:
             # WeasyPrint logs every layout step at INFO: noise in the worker log, and time per PDF.
             "weasyprint": {"level": "WARNING"},
             "fontTools": {"level": "WARNING"},
+            # django-oauth-toolkit and oauthlib write redirect URLs (holding authorization codes) and request
+            # bodies at DEBUG: the sign-on's credentials never reach the log, whatever LOG_LEVEL says.
+            "oauth2_provider": {"level": "WARNING"},
+            "oauthlib": {"level": "WARNING"},
         },
     }
 

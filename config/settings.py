@@ -14,7 +14,7 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config import logs
+from config import logs, signing_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ROLLCALL_VAR_DIR", BASE_DIR / "var"))
@@ -81,8 +81,10 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.microsoft",
     "allauth.socialaccount.providers.google",
+    "oauth2_provider",
     "tenancy",
     "accounts",
+    "signon",
     "provisioning",
     "assessments",
     "pages",
@@ -393,6 +395,54 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# --- Sign-on: Rollcall as an OpenID Connect provider (signon/, django-oauth-toolkit) ---------------------
+# Keys: config/signing_keys.py. Tokens are short-lived so that what changes in the registry (a role removed, a
+# membership archived) reaches a service within minutes even where no revocation fires; refresh re-checks who
+# may sign in each time. An inactive (rotated-out) key stays in the JWKS at least ID_TOKEN_EXPIRE_SECONDS.
+# Named for the migrations' swappable dependency (signon links its services to the stock Application model).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OIDC_ID_TOKEN_SECONDS = env_int("OIDC_ID_TOKEN_SECONDS", 900)
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": signing_keys.active_key_setting(VAR_DIR),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": signing_keys.inactive_keys(),
+    # The issuer: by default the address the request came to; pin it behind a proxy that rewrites hosts.
+    "OIDC_ISS_ENDPOINT": os.environ.get("OIDC_ISSUER", "").rstrip("/"),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    # A service may send people back only to an address it registered.
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OAUTH2_VALIDATOR_CLASS": "signon.validators.RollcallValidator",
+    "SCOPES_BACKEND_CLASS": "signon.scopes.ServiceScopes",
+    "SCOPES": {
+        "openid": "Know that you are signed in with Rollcall",
+        "profile": "Your name and username",
+        "email": "Your email address",
+        "schools": "Your schools, person type, year group and roles there",
+        "linked_students": "The students linked to you as a parent or carer",
+        "introspection": "Check tokens it was given",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OIDC_ACCESS_TOKEN_SECONDS", 900),
+    "ID_TOKEN_EXPIRE_SECONDS": OIDC_ID_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OIDC_REFRESH_TOKEN_SECONDS", 14 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Plain http only where the whole site is (development, the tests' relying party on 127.0.0.1).
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if SECURE else ["http", "https"],
+    "ALLOWED_SCHEMES": ["https"] if SECURE else ["http", "https"],
+    # RFC 9700 (the OAuth 2.0 security BCP), all of it: no implicit or password grant, PKCE with S256 only, access
+    # tokens never in a URL, the issuer named in the authorization response, tokens stored hashed.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 
 # --- Logging --------------------------------------------------------------------------------

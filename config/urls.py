@@ -14,6 +14,7 @@ from pages import views as pages_views
 from provisioning.contacts import urls as contacts_urls
 from provisioning.sync import urls as sync_urls
 from provisioning.upload import urls as upload_urls
+from signon import urls as signon_urls
 
 
 def health(request):
@@ -53,6 +54,7 @@ school_patterns = [
     path("", include("provisioning.sync.urls")),
     path("account-manager/", include("provisioning.contacts.urls")),
     path("assessments/", include("assessments.urls")),
+    path("", include(signon_urls.school_urlpatterns)),
 ]
 
 # School API, under /api/s/<school_slug>/ — one include per app's api_urlpatterns.
@@ -73,6 +75,8 @@ urlpatterns = [
     path("verify/", include("assessments.urls_public")),
     path("accounts/", include("allauth.urls")),
     path("me/", include("accounts.urls")),
+    path("me/", include(signon_urls.me_urlpatterns)),
+    path("", include((signon_urls.provider_urlpatterns, "oauth2_provider"))),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),

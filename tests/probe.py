@@ -201,6 +201,27 @@ def _sync_run(w: "World"):
     return w.once("sync_run", make)
 
 
+def _connected_service(w: "World"):
+    """A service of school A's organisation, one of its people signed in to it (signon)."""
+    from signon import services
+    from signon.models import ServiceSignIn
+
+    def make():
+        service, _ = services.service_register(
+            actor=w.admin.account,
+            name="ZZALDERSECRET Hub",
+            organisation=w.school_a.organisation,
+            redirect_uris=["https://zzalder-hub.example.org/callback"],
+            role_codes=["eo", "student_portal"],
+            scopes=["profile"],
+        )
+        ServiceSignIn.objects.create(account=w.staff.account, service=service)
+        w.mark("ZZALDERSECRET Hub")
+        return service
+
+    return w.once("connected_service", make)
+
+
 KWARGS: dict[str, Callable[["World"], object]] = {
     "job_id": lambda w: [job.pk for job in w.jobs],
     "membership_id": _memberships,
@@ -219,6 +240,7 @@ KWARGS: dict[str, Callable[["World"], object]] = {
     "feed_id": lambda w: _feed(w).pk,
     "run_id": lambda w: _sync_run(w).pk,
     "format": lambda w: "json",
+    "service_id": lambda w: _connected_service(w).pk,
 }
 
 # A kwarg whose name does not say what it names (a DRF router's "pk"): keyed by (view, kwarg), where view

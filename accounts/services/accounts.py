@@ -11,6 +11,7 @@ from django_scopes import scopes_disabled
 from accounts.audit import audit_record, diff_fields
 from accounts.credentials import starter_code_issue
 from accounts.erasure import account_erased, files_naming_erase
+from accounts.extensions import sign_in_ended
 from accounts.models import (
     Account,
     AuditEvent,
@@ -373,6 +374,11 @@ def account_update(*, actor: Actor, account: Account, school: School | None = No
         job=actor.job,
         changes=changes,
     )
+    # Locked out or no longer approved: the services it signed in to lose its tokens now, not at expiry.
+    if "locked_out" in changes and fields["locked_out"]:
+        sign_in_ended(account_ids=[account.pk], actor=actor.account, reason="locked out")
+    elif "approved" in changes and not fields["approved"]:
+        sign_in_ended(account_ids=[account.pk], actor=actor.account, reason="no longer approved")
     return warnings
 
 

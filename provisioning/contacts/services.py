@@ -22,6 +22,7 @@ from django_scopes import scopes_disabled
 
 from accounts.audit import audit_record, audit_record_many
 from accounts.credentials import set_password_links_issue_many, starter_code_issue
+from accounts.extensions import sign_in_ended
 from accounts.models import Account, Membership, PersonType, SetPasswordLink, StarterCode
 from accounts.permissions import AccountAction
 from accounts.services import Actor, accounts_out_of_reach, set_password_email, site_url, usernames_hold
@@ -317,6 +318,7 @@ def _revoke_batch(job: Job, items: list[ContactJobItem]) -> list:
             for item in revoking
         ],
     )
+    sign_in_ended(account_ids=[a.pk for a in ended], actor=job.created_by, reason="access revoked")
     return [a.pk for a in ended]
 
 

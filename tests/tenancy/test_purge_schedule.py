@@ -12,7 +12,7 @@ from django.apps import apps
 from django_celery_beat.models import PeriodicTask
 
 pytestmark = pytest.mark.django_db
-PRODUCT = ["accounts", "assessments", "pages", "provisioning", "tenancy"]
+PRODUCT = ["accounts", "assessments", "pages", "provisioning", "signon", "tenancy"]
 
 
 def _purge_tasks() -> set[str]:

@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["config", "tenancy", "accounts", "provisioning", "assessments", "pages"]
+APPS = ["config", "tenancy", "accounts", "signon", "provisioning", "assessments", "pages"]
 
 ALLOWED = {
     # tenancy itself, the support admin, migrations and management commands
@@ -29,6 +29,7 @@ ALLOWED = {
     "accounts.credentials": "sign-in has no school in scope; a starter code or set-password link is the account's",
     "accounts.services.accounts": "erasing a person erases them everywhere, their audit trail too",
     "accounts.services.authority": "who may act on an account depends on every school it belongs to",
+    "signon.selectors": "signing in to a service reads the person's places at every school of its organisation",
     "provisioning.contacts.services": "revoking a contact must not lock out their sign-in held at another school",
     "provisioning.sync.sync_plan": "transfers read other schools' memberships of the feed's people",
     "provisioning.sync.plan_newcomers": "a newcomer may already hold an account at another school (a transfer)",
