@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 
 from celery import current_app
+from django.apps import apps as django_apps
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["tenancy", "accounts", "provisioning", "assessments", "pages"]
+# Rollcall's own apps: those whose code lives in this repository (a new app joins the rule by being installed).
+APPS = sorted(a.name for a in django_apps.get_app_configs() if Path(a.path).resolve().is_relative_to(ROOT))
 PATTERN = re.compile(rf"({'|'.join(APPS)})\.[a-z][a-z0-9_]*")
 
 
