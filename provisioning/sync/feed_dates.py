@@ -50,3 +50,15 @@ def _date(text: str, year: int, month: int, day: int, reading: str = "") -> date
         return date(year, month, day)
     except ValueError:
         raise FeedDateError(f"{text!r} is not a real date{' ' + reading if reading else ''}.") from None
+
+
+def read_feed_date(feed, file: str, number: int, column: str, text: str, date_order: str) -> tuple[date | None, bool]:
+    """A date cell of any feed format: (the date or None when empty, whether it was read). An unreadable one is
+    an error on its row (feed.error), so the row is left out and the rest of the feed goes on."""
+    if not text:
+        return None, True
+    try:
+        return parse_feed_date(text, date_order), True
+    except FeedDateError as exc:
+        feed.error(file, number, column, str(exc))
+        return None, False

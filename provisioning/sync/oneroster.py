@@ -25,7 +25,7 @@ import zipfile
 from datetime import date, datetime
 
 from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, mis_code_problem, mis_code_text
-from provisioning.sync.feed_dates import ISO, FeedDateError, parse_feed_date
+from provisioning.sync.feed_dates import ISO, read_feed_date
 from provisioning.sync.feeds import FeedUnreadable, ParsedFeed
 
 STAFF_ROLES = {
@@ -147,18 +147,6 @@ def _check_datetime(feed, file, number, column, text) -> None:
         feed.row_warning(file, number, column, f"{text!r} is not an ISO 8601 date and time; ignored.")
 
 
-def _check_date(feed, file, number, column, text, date_order) -> tuple[date | None, bool]:
-    """(the date, whether it was readable). The spec says ISO 8601; a school whose vendor writes 03/04/2012
-    chooses its order under Dates in feeds, as for every format."""
-    if not text:
-        return None, True
-    try:
-        return parse_feed_date(text, date_order), True
-    except FeedDateError as exc:
-        feed.error(file, number, column, str(exc))
-        return None, False
-
-
 def _split(text: str) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
@@ -252,8 +240,8 @@ def _roles_12(
     found: dict[str, list[tuple[str, str, str]]] = {}
     for number, row in roles:
         _check_datetime(feed, "roles.csv", number, "dateLastModified", row.get("dateLastModified", ""))
-        begin, begin_ok = _check_date(feed, "roles.csv", number, "beginDate", row.get("beginDate", ""), date_order)
-        end, end_ok = _check_date(feed, "roles.csv", number, "endDate", row.get("endDate", ""), date_order)
+        begin, begin_ok = read_feed_date(feed, "roles.csv", number, "beginDate", row.get("beginDate", ""), date_order)
+        end, end_ok = read_feed_date(feed, "roles.csv", number, "endDate", row.get("endDate", ""), date_order)
         user, org = row["userSourcedId"], row["orgSourcedId"]
         if not (begin_ok and end_ok):
             bad.add(user)

@@ -6,10 +6,8 @@ import csv
 import io
 import re
 import zipfile
-from datetime import date
 
 from accounts.services.names import UNSAFE_TEXT, UNSAFE_TEXT_MESSAGE, mis_code_problem
-from provisioning.sync.feed_dates import FeedDateError, parse_feed_date
 from provisioning.sync.feeds import ParsedFeed
 
 SDS_V1, SDS_21 = "sds_v1", "sds_2.1"
@@ -245,14 +243,3 @@ def pick_schools(feed, file, rows, *, id_column, org_identifier, label, candidat
 def _school_label(row: dict, id_column: str) -> str:
     name = row.get("name") or row.get("Name")
     return f"{row[id_column]} ({name})" if name else row[id_column]
-
-
-def read_date(feed, file, number, column, text, date_order) -> tuple[date | None, bool]:
-    """(the date or None when empty, whether it was read)."""
-    if not text:
-        return None, True
-    try:
-        return parse_feed_date(text, date_order), True
-    except FeedDateError as exc:
-        feed.error(file, number, column, str(exc))
-        return None, False

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import date
 
 from accounts.services.names import mis_code_text
+from provisioning.sync.feed_dates import read_feed_date
 from provisioning.sync.feeds import ParsedFeed
 from provisioning.sync.sds.common import (
     PARENT_ROLES,
@@ -24,7 +25,6 @@ from provisioning.sync.sds.common import (
     deferred_problems,
     person_row,
     pick_schools,
-    read_date,
     refuse_missing_files,
     relationship_label,
     report,
@@ -140,8 +140,10 @@ class _Roles:
                 not_synchronised[row["role"]] += 1
             if kind in (None, "contact"):
                 continue
-            start, start_ok = read_date(feed, file, number, "roleStartDate", row.get("roleStartDate", ""), date_order)
-            end, end_ok = read_date(feed, file, number, "roleEndDate", row.get("roleEndDate", ""), date_order)
+            start, start_ok = read_feed_date(
+                feed, file, number, "roleStartDate", row.get("roleStartDate", ""), date_order
+            )
+            end, end_ok = read_feed_date(feed, file, number, "roleEndDate", row.get("roleEndDate", ""), date_order)
             if not (start_ok and end_ok):
                 self.refused.setdefault(sid, set()).add(kind)
                 continue
