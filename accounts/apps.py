@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -13,3 +14,11 @@ class AccountsConfig(AppConfig):
 
         # The census report counts people by person type.
         register_count_labels({t.value: t.label for t in PersonType})
+        post_migrate.connect(_write_catalogue, sender=self)
+
+
+def _write_catalogue(sender, using="default", **kwargs):
+    """After every migrate, and after a flush: the role catalogue as accounts.catalogue lists it."""
+    from accounts.catalogue import catalogue_write
+
+    catalogue_write(using=using)

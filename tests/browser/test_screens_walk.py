@@ -195,18 +195,12 @@ def walk(browser, live_server, django_db_blocker):
     from django.db import connections
 
     def fresh():
-        # As a transactional test starts and ends: empty every table, then restore the rows the migrations
-        # seeded (the roles catalogue), which the browser test before may have left emptied.
+        # As a transactional test ends: empty every table; the post_migrate receivers write back what every
+        # database holds (content types, permissions, the role catalogue: accounts.catalogue).
         for alias in connections:
-            call_command("flush", verbosity=0, interactive=False, database=alias, inhibit_post_migrate=True)
-            contents = getattr(connections[alias], "_test_serialized_contents", None)
-            if contents:
-                connections[alias].creation.deserialize_db_from_string(contents)
+            call_command("flush", verbosity=0, interactive=False, database=alias)
 
     with django_db_blocker.unblock():
-        for alias in connections:  # run alone, no transactional test asked for the snapshot: take it now
-            if getattr(connections[alias], "_test_serialized_contents", None) is None:
-                connections[alias]._test_serialized_contents = connections[alias].creation.serialize_db_to_string()
         fresh()
         call_command("load_demo", stdout=io.StringIO())
         findings = Findings()
