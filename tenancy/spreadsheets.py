@@ -121,3 +121,14 @@ def xlsx_bytes(book) -> bytes:
     buffer = io.BytesIO()
     xlsx_save(book, buffer)
     return buffer.getvalue()
+
+
+def csv_read_problem(exc: Exception) -> str:
+    """What Python's csv reader refused, in the words of the person who sent the file."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return (
+            f"A cell is longer than {csv.field_size_limit():,} characters: no field of a user list or MIS export "
+            "is that long. Check the file (a missing closing quote makes the rest of the file one cell)."
+        )
+    return text

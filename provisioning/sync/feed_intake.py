@@ -5,7 +5,9 @@ columns dropped (feed_secrets.py), parsed once (feeds.py, oneroster.py) for its 
 plan from the newest accepted one.
 """
 
+import io
 import logging
+import zipfile
 
 from django.core.files.base import ContentFile
 
@@ -15,9 +17,16 @@ from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.policy import policy_date_order
 from tenancy.models import School
+from tenancy.spreadsheets import csv_read_problem
 
 log = logging.getLogger(__name__)
 MAX_FEED_BYTES = 200 * 1024 * 1024
+# What a feed may unpack to. A nightly export of 100,000 people is some 20 MB of CSV; the limits leave a wide
+# margin and stop a zip bomb (a small zip of blank lines, which becomes gigabytes of rows in memory) before any
+# reader inflates it.
+MAX_FEED_UNZIPPED_BYTES = 1024 * 1024 * 1024
+MAX_FEED_LINES = 2_000_000  # lines per file: 20 times the largest school's nightly export
+MAX_FEED_ENTRIES = 200
 
 
 def feed_too_large(size: int) -> str | None:
@@ -25,6 +34,42 @@ def feed_too_large(size: int) -> str | None:
     or None."""
     if size > MAX_FEED_BYTES:
         return f"The export is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB."
+    return None
+
+
+def feed_too_big_unpacked(content: bytes) -> str | None:
+    """Why a feed is refused before any reader unpacks it (a zip bomb, or millions of lines), or None.
+
+    Every entry of a zip is inflated in chunks and counted, so an entry whose header lies about its size is
+    caught as soon as the count passes the limit; a plain CSV is counted as it is."""
+    if content[:2] != b"PK":
+        if content.count(b"\n") > MAX_FEED_LINES:
+            return f"The export has more than {MAX_FEED_LINES:,} lines: it is not a school's MIS export."
+        return None
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            entries = archive.infolist()
+            if len(entries) > MAX_FEED_ENTRIES:
+                return f"The zip holds {len(entries)} files; an MIS export has a handful."
+            total = 0
+            for entry in entries:
+                lines = 0
+                with archive.open(entry) as part:
+                    while chunk := part.read(1024 * 1024):
+                        total += len(chunk)
+                        lines += chunk.count(b"\n")
+                        if total > MAX_FEED_UNZIPPED_BYTES:
+                            return (
+                                f"The zip unpacks to more than {MAX_FEED_UNZIPPED_BYTES // (1024 * 1024)} MB: "
+                                "it is not a school's MIS export."
+                            )
+                        if lines > MAX_FEED_LINES:
+                            return (
+                                f"{entry.filename} has more than {MAX_FEED_LINES:,} lines: it is not a school's "
+                                "MIS export."
+                            )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, RuntimeError, ValueError):
+        return "The zip is damaged or encrypted and cannot be opened. Export it again."
     return None
 
 
@@ -36,9 +81,11 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
     rejected: stored too (so the school sees why), but no run ever plans from it. Password columns some
     systems send are dropped first: the stored file never holds them.
     """
-    errors, warnings, counts, modes, file_format, refused = [], [], {}, {}, "", True
-    content, dropped = drop_secret_columns(content)
+    errors, warnings, counts, modes, file_format, refused, dropped = [], [], {}, {}, "", True, []
     try:
+        if problem := feed_too_big_unpacked(content):
+            raise FeedUnreadable(problem)
+        content, dropped = drop_secret_columns(content)
         parsed = parse_feed(content, name=name, org_identifier=school.urn, date_order=policy_date_order(school))
         errors, warnings, counts, modes = parsed.errors, parsed.warnings, parsed.row_counts(), parsed.modes
         file_format, refused = parsed.file_format, not parsed.ok
@@ -48,7 +95,13 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
         errors = [{"file": name, "row": None, "column": "", "message": str(exc)}]
     except Exception as exc:  # noqa: BLE001 - a broken file is the sender's problem, never a 500
         log.warning("feed %s unreadable: %s", name, exc)
-        errors = [{"file": name, "row": None, "column": "", "message": f"The file cannot be read: {exc}"}]
+        errors = [
+            {"file": name, "row": None, "column": "", "message": f"The file cannot be read: {csv_read_problem(exc)}"}
+        ]
+    if refused and not dropped and not file_format:
+        # Unreadable as a whole: what it holds was never looked at, so a password column in it could not have
+        # been dropped. Keep the record of the refusal, not the file.
+        content = b""
     warnings = [f"{column}: a password column, dropped and not stored." for column in dropped] + warnings
     feed = Feed(
         school=school,

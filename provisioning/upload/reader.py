@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from tenancy.spreadsheets import csv_read_problem
+
 ALLOWED_EXTENSIONS = ("xlsx", "xls", "ods", "csv", "txt", "tsv")
 TEXT_EXTENSIONS = ("csv", "txt", "tsv")  # Excel saves "Unicode Text" (tab-separated UTF-16) as .txt
 MAX_ZIP_ENTRIES = 200
@@ -312,7 +314,7 @@ def _read_csv(data: bytes) -> list[list]:
     try:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as exc:
-        raise UploadRefused(f"The CSV file cannot be read: {exc}.") from exc
+        raise UploadRefused(f"The CSV file cannot be read: {csv_read_problem(exc)}") from exc
 
 
 def _read_sheet(data: bytes) -> list[list]:

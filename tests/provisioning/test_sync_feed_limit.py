@@ -46,3 +46,75 @@ def test_the_upload_screen_refuses_a_feed_over_the_limit(login, nominated_contac
         "The export is larger than 0 MB. Split it or ask support."
     ]
     assert not Feed.objects.filter(school=school_a).exists()
+
+
+# --- what a feed unpacks to: found by trying it (a 920 KB zip of blank lines took the web server down) ---
+def _zip(files: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _push(school, account, content: bytes, name="feed.zip"):
+    _token, raw = api_token_issue(school=school, account=account, name="t", role_codes=["mis_agent"])
+    upload = SimpleUploadedFile(name, content)
+    return Client(HTTP_AUTHORIZATION=f"Token {raw}").post(f"/api/s/{school.slug}/sync/feeds/", {"file": upload})
+
+
+def test_a_zip_of_millions_of_blank_lines_is_refused_before_it_is_read(school_a, centre_admin, monkeypatch):
+    monkeypatch.setattr(feed_intake, "MAX_FEED_LINES", 1000)
+    bomb = _zip({"contacts.csv": b"mis_code,given_name,family_name\n" + b"\n" * 5000})
+    assert len(bomb) < 1000  # it compresses to almost nothing
+
+    response = _push(school_a, centre_admin, bomb)
+    assert response.status_code == 422
+    assert "contacts.csv has more than 1,000 lines" in response.content.decode()
+    feed = Feed.objects.get(school=school_a)
+    assert feed.state == Feed.State.REJECTED and feed.file.read() == b""  # the record of the refusal, not the file
+
+
+def test_a_zip_that_unpacks_past_the_limit_is_refused(school_a, centre_admin, monkeypatch):
+    monkeypatch.setattr(feed_intake, "MAX_FEED_UNZIPPED_BYTES", 10_000)
+    bomb = _zip({"students.csv": b"mis_code,given_name,family_name\n" + b"S1,Ann,Smith" + b" " * 50_000 + b"\n"})
+    response = _push(school_a, centre_admin, bomb)
+    assert response.status_code == 422 and "unpacks to more than" in response.content.decode()
+
+
+def test_a_workbook_the_reader_cannot_parse_is_refused_in_words_and_not_kept(school_a, centre_admin):
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "students"
+    book.active.append(["mis_code", "given_name", "family_name", "password"])
+    book.active.append(["S1", "Ann", "Smith", "Secret-1"])
+    out = io.BytesIO()
+    book.save(out)
+    import zipfile
+
+    broken = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data.replace(b"<sheetData>", b"<sheetData>a &amp b <!ENTITY x 'y'>")
+            dst.writestr(item, data)
+
+    response = _push(school_a, centre_admin, broken.getvalue(), name="export.xlsx")
+    assert response.status_code == 422
+    feed = Feed.objects.get(school=school_a)
+    assert feed.state == Feed.State.REJECTED and b"Secret-1" not in feed.file.read()
+
+
+def test_a_cell_past_the_csv_readers_limit_is_said_in_words(school_a, centre_admin):
+    huge = _zip({"students.csv": b"mis_code,given_name,family_name\nS1,\"" + b"A" * 200_000 + b"\",Smith\n"})
+    response = _push(school_a, centre_admin, huge)
+    assert response.status_code == 422
+    text = response.content.decode()
+    assert "A cell is longer than 131,072 characters" in text and "field limit" not in text
