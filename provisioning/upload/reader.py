@@ -58,6 +58,7 @@ class Table:
     header_row: int  # the sheet's row number of the header (1-based)
     rows: list[tuple[int, list]]  # (sheet row number, cell values) for every non-blank row
     formula_cells: set[tuple[int, int]] = field(default_factory=set)  # (sheet row, 0-based column)
+    dropped: list[str] = field(default_factory=list)  # password columns, cut out as the file was read
 
 
 def _extension(file_name: str) -> str:
@@ -364,6 +365,7 @@ def read_upload(data: bytes, file_name: str) -> Table:
         raise UploadRefused("The file has no rows. Fill in the template and upload it again.")
     header_row, header = numbered[0]
     rows = numbered[1:]
+    header, rows, formula_cells, dropped = _without_secret_columns(header, rows, formula_cells)
     if not rows:
         raise UploadRefused("The file has a header row but no people in it. Add one row per person.")
     if len(rows) > MAX_ROWS:
@@ -374,4 +376,38 @@ def read_upload(data: bytes, file_name: str) -> Table:
         header_row=header_row,
         rows=rows,
         formula_cells=formula_cells,
+        dropped=dropped,
     )
+
+
+def _without_secret_columns(header, rows, formula_cells):
+    """A password column (Password, PWD, Initial Password...) is cut out as the file is read: no preview,
+    checked file, result file or stored copy ever holds it (feed_secrets' rule, the same for feeds)."""
+    from provisioning.sync.feed_secrets import is_secret_header
+
+    drop = {i for i, name in enumerate(header) if is_secret_header(name)}
+    if not drop:
+        return header, rows, formula_cells, []
+    keep = [i for i in range(len(header)) if i not in drop]
+    new_index = {old: new for new, old in enumerate(keep)}
+    dropped = [str(header[i]).strip() for i in sorted(drop)]
+    header = [header[i] for i in keep]
+    rows = [(number, [cells[i] if i < len(cells) else None for i in keep]) for number, cells in rows]
+    formula_cells = {(r, new_index[c]) for r, c in formula_cells if c in new_index}
+    return header, rows, formula_cells, dropped
+
+
+def table_csv(table: Table) -> bytes:
+    """The table as a CSV Rollcall reads back itself (same row numbers: blank rows kept), for storing a file
+    whose password columns were cut out instead of the file as sent."""
+    from tenancy.spreadsheets import internal_csv_writer
+
+    out = io.StringIO()
+    writer = internal_csv_writer(out)
+    line = 1
+    for number, cells in [(table.header_row, table.header), *table.rows]:
+        for _ in range(number - line):
+            writer.writerow([])
+        line = number + 1
+        writer.writerow(["" if v is None else str(v) for v in cells])
+    return out.getvalue().encode("utf-8")

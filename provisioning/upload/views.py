@@ -1,5 +1,6 @@
 """+Upload Users and Download Template: thin views over provisioning.upload.services."""
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -52,6 +53,8 @@ def upload_start(request, school_slug):
                 batch = services.upload_receive(
                     school=request.school, actor=request.user, file_name=upload.name, data=upload.read()
                 )
+                for column in batch.dropped_columns:
+                    messages.info(request, f"{column}: a password column, cut out and not stored.")
                 return redirect("upload_preview", school_slug=school_slug, batch_id=batch.pk)
             except UploadRefused as exc:
                 error = exc.message

@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 
 from accounts.models import Account
 from provisioning.models import UploadBatch
-from provisioning.upload.reader import Table, UploadRefused, read_upload
+from provisioning.upload.reader import Table, UploadRefused, read_upload, table_csv
 from provisioning.upload.services.plan import UploadPlan, headers_or_refuse, upload_plan
 from tenancy.models import School
 
@@ -20,8 +20,12 @@ def upload_receive(*, school: School, actor: Account, file_name: str, data: byte
     batch = UploadBatch(
         school=school, file_name=file_name, file_format=table.format, row_count=len(table.rows), created_by=actor
     )
-    batch.file.save(f"{uuid.uuid4().hex}.{table.format}", ContentFile(data), save=False)
+    if table.dropped:  # the file as sent holds passwords: keep its other cells, as a CSV, never the file
+        batch.file.save(f"{uuid.uuid4().hex}.csv", ContentFile(table_csv(table)), save=False)
+    else:
+        batch.file.save(f"{uuid.uuid4().hex}.{table.format}", ContentFile(data), save=False)
     batch.save()
+    batch.dropped_columns = table.dropped  # for the screen to say so; the stored file never held them
     return batch
 
 
@@ -33,7 +37,8 @@ def batch_table(batch: UploadBatch) -> Table:
     if not batch.file:
         raise UploadRefused(FILE_GONE.format(days=settings.UPLOAD_FILE_RETENTION_DAYS))
     with batch.file.open("rb") as handle:
-        return read_upload(handle.read(), batch.file_name)
+        # The stored file's own name: a file whose password columns were cut out is kept as CSV.
+        return read_upload(handle.read(), batch.file.name.rsplit("/", 1)[-1])
 
 
 def upload_preview(

@@ -306,3 +306,26 @@ def test_contacts_sharing_a_family_email_are_told_apart_by_their_names(school_a,
     assert plan.rows[0].clean["username"] == "sam.home" and plan.rows[0].outcome == "unchanged"
     assert plan.rows[1].outcome == "error"
     assert "several people at your school have this email (pat.home, sam.home)" in plan.rows[1].messages
+
+
+# --- password columns: found by trying it (the checked file and the result file gave them back) ---
+def test_a_password_column_is_cut_out_of_the_upload_and_every_file_it_gives_back(login, school_a, eo_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from provisioning.models import UploadBatch
+
+    data = (
+        "Family Name,Given Names,Email,Role,Person Type,Password\r\n"
+        "Ng,Mai,mai@alder.sch.uk,INV,Staff,Pa55word!\r\n"
+    ).encode()
+    client = login(eo_user)
+    answer = client.post(f"/s/{school_a.slug}/users/upload/", {"file": SimpleUploadedFile("staff.csv", data)})
+    assert answer.status_code == 302
+    batch = UploadBatch.objects.get(school=school_a)
+    with batch.file.open("rb") as handle:
+        stored = handle.read()
+    assert b"Pa55word!" not in stored and b"Password" not in stored
+    preview = client.get(answer["Location"], follow=True).content.decode()
+    assert "Pa55word!" not in preview and "a password column, cut out and not stored" in preview
+    report = client.get(f"/s/{school_a.slug}/users/upload/{batch.pk}/report/")
+    assert b"Pa55word!" not in b"".join(report.streaming_content if report.streaming else [report.content])
