@@ -16,7 +16,7 @@ class ScimTokenForm(forms.ModelForm):
         choices=(),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="The identity provider gives its staff only these roles (never Centre Admin); none: staff with no role.",
+        help_text="The identity provider gives its staff only these roles (never Centre Admin); none: no role.",
     )
 
     class Meta:

@@ -138,27 +138,18 @@ def _request_user(data: dict, context: Context):
 
 
 def _paths(text) -> list[tuple[str, str | None]]:
-    """`attributes` / `excludedAttributes` (a comma-separated text, or a list) as (attribute, sub-attribute) pairs,
-    lower-cased; the extension's attributes are sub-attributes of its URN."""
+    """`attributes` / `excludedAttributes` (a comma-separated text, or a list) as lower-case (attribute,
+    sub-attribute) pairs; the extension's attributes are sub-attributes of its URN."""
     items = text.split(",") if isinstance(text, str) else list(text or [])
-    found = []
-    for item in (str(i).strip() for i in items):
-        if not item:
-            continue
-        lowered = item.lower()
-        for urn in (resources.EXTENSION_URN.lower(), resources.CORE_URN.lower()):
-            if lowered == urn:
-                found.append((urn, None))
-                break
-            if lowered.startswith(urn + ":"):
-                rest = lowered[len(urn) + 1 :]
-                found.append(
-                    (urn, rest) if urn == resources.EXTENSION_URN.lower() else tuple((rest.split(".", 1) + [None])[:2])
-                )
-                break
-        else:
-            found.append(tuple((lowered.split(".", 1) + [None])[:2]))
-    return found
+    return [_path(item) for item in (str(i).strip().lower() for i in items) if item]
+
+
+def _path(item: str) -> tuple[str, str | None]:
+    extension, core = resources.EXTENSION_URN.lower(), resources.CORE_URN.lower()
+    if item == extension or item.startswith(extension + ":"):
+        return extension, item[len(extension) + 1 :] or None
+    top, _, sub = item.removeprefix(core + ":").partition(".")
+    return top, sub or None
 
 
 ALWAYS = {"schemas", "id"}

@@ -32,7 +32,9 @@ def test_centre_admin_is_not_offered(client, support_user, trust):
         "/admin/scim/scimtoken/add/", {"name": "Okta", "organisation": trust.pk, "role_codes": ["centre_admin"]}
     )
 
-    assert response.status_code == 200 and "centre_admin" not in dict(response.context["adminform"].form.fields["role_codes"].choices)
+    assert response.status_code == 200 and "centre_admin" not in dict(
+        response.context["adminform"].form.fields["role_codes"].choices
+    )
     assert not ScimToken.objects.exists()
 
 

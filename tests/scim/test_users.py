@@ -237,3 +237,34 @@ def test_a_person_also_at_another_organisation_is_out_of_reach_for_account_wide_
     # And delete never touches the other organisation's membership.
     call("delete", f"Users/{created['id']}")
     assert Membership.objects.get(account=account, school__organisation=other_trust).status == "active"
+
+
+def test_a_page_of_users_costs_the_same_queries_whatever_its_size(call):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def listed():
+        with CaptureQueriesContext(connection) as queries:
+            response, body = call("get", "Users")
+        assert response.status_code == 200
+        return len(queries), body["totalResults"]
+
+    for n in range(2):
+        call("post", "Users", user(username=f"q{n}", email=f"q{n}@oakwood.sch.uk", roles=["eo"]))
+    few, total = listed()
+    for n in range(2, 8):
+        call("post", "Users", user(username=f"q{n}", email=f"q{n}@oakwood.sch.uk", roles=["eo"]))
+    many, total_after = listed()
+
+    assert (total, total_after) == (2, 8)
+    assert many == few
+
+
+def test_attributes_and_excluded_attributes_shape_the_answer(call):
+    _, created = call("post", "Users", user(roles=["eo"]))
+
+    _, only = call("get", f"Users/{created['id']}", attributes=f"userName,{EXTENSION_URN}:roles")
+    assert set(only) == {"schemas", "id", "userName", EXTENSION_URN} and only[EXTENSION_URN] == {"roles": ["eo"]}
+    _, without = call("get", "Users", excludedAttributes="name,emails")
+    assert "name" not in without["Resources"][0] and "emails" not in without["Resources"][0]
+    assert without["Resources"][0]["userName"] == "j.smith"
