@@ -21,7 +21,7 @@ from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
 from accounts.services import Actor
 from accounts.services.accounts import ExistingAccountFound, account_create, account_rename, account_update
 from accounts.services.authority import organisation_token_refusal
-from accounts.services.memberships import membership_update
+from accounts.services.memberships import membership_add, membership_update
 from accounts.services.passwords import PASSWORD_NONE
 from accounts.services.roles import role_assign, role_remove
 from accounts.services.usernames import username_normalise, username_taken
@@ -143,6 +143,9 @@ def scim_user_create(*, token: ScimToken, fields: StaffFields) -> ScimUser:
     school = _school_for(token=token, slug=fields.school)
     _check_roles(token=token, roles=fields.roles)
     username = username_normalise(fields.user_name)
+    returning = _returning(token=token, username=username)
+    if returning is not None:
+        return _provision_again(token=token, account=returning, school=school, fields=fields)
     _check_username(username)
     with acting_as(token.label), transaction.atomic(), scope(school=school):
         actor = Actor(account=None, school=school)
@@ -173,6 +176,42 @@ def scim_user_create(*, token: ScimToken, fields: StaffFields) -> ScimUser:
         )
         if not fields.active:
             _set_active(token=token, link=link, membership=membership, active=False)
+    return link
+
+
+def _returning(*, token: ScimToken, username: str) -> Account | None:
+    """The account this organisation's identity provider removed (DELETE) and now creates again under the same
+    username, as identity providers do when someone is unassigned and assigned again: theirs to take back, where
+    any other holder of the name is a 409."""
+    removed = ScimUser.objects.filter(
+        organisation=token.organisation,
+        account__username__iexact=username,
+        account__deleted_at__isnull=True,
+        removed_at__isnull=False,
+    ).select_related("account")
+    live = ScimUser.objects.filter(organisation=token.organisation, removed_at__isnull=True)
+    found = removed.exclude(account__in=live.values("account")).order_by("-removed_at").first()
+    return found.account if found is not None else None
+
+
+def _provision_again(*, token: ScimToken, account: Account, school: School, fields: StaffFields) -> ScimUser:
+    with acting_as(token.label), transaction.atomic(), scope(school=school):
+        membership = Membership.objects.filter(school=school, account=account, person_type=PersonType.STAFF).first()
+        if membership is None:
+            membership_add(
+                school=school, actor=Actor(account=None, school=school), account=account, person_type=PersonType.STAFF
+            )
+        link = ScimUser.objects.create(
+            organisation=token.organisation, account=account, school=school, external_id=fields.external_id
+        )
+        audit_record(
+            action="scim.user.provisioned",
+            actor=None,
+            school=school,
+            target=account,
+            changes={"scim": ["removed", "provisioned"], "external_id": [None, fields.external_id]},
+        )
+        scim_user_change(token=token, link=link, fields=fields)
     return link
 
 

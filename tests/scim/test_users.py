@@ -268,3 +268,20 @@ def test_attributes_and_excluded_attributes_shape_the_answer(call):
     _, without = call("get", "Users", excludedAttributes="name,emails")
     assert "name" not in without["Resources"][0] and "emails" not in without["Resources"][0]
     assert without["Resources"][0]["userName"] == "j.smith"
+
+
+def test_someone_removed_and_created_again_gets_their_account_back(call):
+    _, created = call("post", "Users", user(roles=["eo"]))
+    account = Account.objects.get(username="j.smith")
+    call("delete", f"Users/{created['id']}")
+
+    response, again = call("post", "Users", user(roles=["inv"]))
+
+    assert response.status_code == 201, again
+    assert again["id"] != created["id"] and again["active"] is True
+    assert Account.objects.filter(username__iexact="j.smith").count() == 1
+    membership = staff(account)
+    assert membership.status == "active" and membership.left_on is None
+    assert {ra.role_id for ra in membership.role_assignments.all()} == {"inv"}
+    # Anyone else's username is still taken.
+    assert call("post", "Users", user(username="j.smith"))[0].status_code == 409
