@@ -8,6 +8,7 @@ never a page or a 500 for something the client sent.
 import json
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -67,6 +68,9 @@ class ScimView(View):
             return error(400, _pydantic_detail(exc), "invalidValue")
         except PermissionDenied as exc:
             return error(403, str(exc) or "This token may not do that.")
+        except IntegrityError:
+            # Two requests for one new username or person at once: the database's unique constraint decided.
+            return error(409, "Someone with this userName was created at the same moment.", "uniqueness")
         except ValidationError as exc:
             scim_type = exc.code if getattr(exc, "code", None) in (services.UNIQUENESS, services.MUTABILITY) else ""
             status = 409 if scim_type == services.UNIQUENESS else 400

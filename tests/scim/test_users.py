@@ -285,3 +285,18 @@ def test_someone_removed_and_created_again_gets_their_account_back(call):
     assert {ra.role_id for ra in membership.role_assignments.all()} == {"inv"}
     # Anyone else's username is still taken.
     assert call("post", "Users", user(username="j.smith"))[0].status_code == 409
+
+
+def test_a_race_for_one_username_is_a_409_not_a_500(call, monkeypatch):
+    from django.db import IntegrityError
+
+    from scim import services
+
+    def lost_the_race(**kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint account_username_ci_unique")
+
+    monkeypatch.setattr(services, "scim_user_create", lost_the_race)
+
+    response, body = call("post", "Users", user())
+
+    assert response.status_code == 409 and body["scimType"] == "uniqueness"
