@@ -300,3 +300,30 @@ def test_a_race_for_one_username_is_a_409_not_a_500(call, monkeypatch):
     response, body = call("post", "Users", user())
 
     assert response.status_code == 409 and body["scimType"] == "uniqueness"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"schemas": [PATCH]},
+        {"schemas": [PATCH], "Operations": "replace"},
+        {"schemas": [PATCH], "Operations": [{"op": "move", "path": "userName", "value": "x"}]},
+        {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "no.such[attr", "value": "x"}]},
+        {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "nickName", "value": 42}]},
+        {"schemas": [PATCH], "Operations": [{"op": "remove"}]},
+        {"schemas": [PATCH], "Operations": [{"op": "remove", "path": "userName"}]},
+        {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "emails", "value": "x"}]},
+        {"schemas": [PATCH], "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": 7}]},
+        {"schemas": [PATCH], "Operations": [{"op": "add", "path": f"{EXTENSION_URN}:school", "value": "oak-primary"}]},
+        {"schemas": [PATCH], "Operations": [{"op": "replace", "value": ["not", "an", "object"]}]},
+    ],
+)
+def test_a_patch_that_makes_no_sense_is_a_scim_error(call, payload):
+    _, created = call("post", "Users", user())
+
+    response, body = call("patch", f"Users/{created['id']}", payload)
+
+    assert 400 <= response.status_code < 500, body
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["detail"]
+    assert Account.objects.get(pk=Account.objects.get(email="j.smith@oakwood.sch.uk").pk).username == "j.smith"
