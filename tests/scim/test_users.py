@@ -327,3 +327,25 @@ def test_a_patch_that_makes_no_sense_is_a_scim_error(call, payload):
     assert 400 <= response.status_code < 500, body
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["detail"]
     assert Account.objects.get(pk=Account.objects.get(email="j.smith@oakwood.sch.uk").pk).username == "j.smith"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        {"userName": 42, "emails": [{"value": "a@b.org"}]},
+        {"userName": "a", "emails": "a@b.org"},
+        {"userName": "a", "emails": [{"value": "a@b.org"}], EXTENSION_URN: {"school": "oak-primary", "roles": "eo"}},
+        {"userName": "a", "emails": [{"value": "a@b.org"}], EXTENSION_URN: {"school": ["oak-primary"]}},
+        {"userName": "a", "emails": [{"value": "a@b.org"}], EXTENSION_URN: "oak-primary"},
+        {"userName": "a", "emails": [{"value": "a@b.org"}], EXTENSION_URN: {"school": "oak-primary", "roles": ["no"]}},
+        {"userName": "a", "emails": [{"value": "a@b.org"}], "name": "Jo Smith"},
+        {"userName": "a", "emails": [{"value": "a@b.org"}], "id": "chosen-by-client", "meta": 5},
+        {"userName": "\x00a", "emails": [{"value": "a@b.org"}]},
+    ],
+)
+def test_a_body_that_makes_no_sense_is_a_scim_error(call, payload):
+    response, body = call("post", "Users", payload)
+
+    assert 400 <= response.status_code < 500, body
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["detail"]
