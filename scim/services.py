@@ -290,9 +290,12 @@ def _set_active(*, token, link, membership, active: bool) -> None:
     organisation's, locked out now. active true: back, and unlocked."""
     school, account = link.school, link.account
     actor = Actor(account=None, school=school)
-    status = Membership.Status.ACTIVE if active else Membership.Status.LEFT
-    if membership.status != status:
-        membership_update(school=school, actor=actor, membership=membership, status=status)
+    # Deactivating again (identity providers re-send what they hold) leaves a leaver's or an archived person's
+    # timers where they are: only someone active becomes a leaver, today.
+    if active and membership.status != Membership.Status.ACTIVE:
+        membership_update(school=school, actor=actor, membership=membership, status=Membership.Status.ACTIVE)
+    elif not active and membership.status == Membership.Status.ACTIVE:
+        membership_update(school=school, actor=actor, membership=membership, status=Membership.Status.LEFT)
     if account.locked_out == (not active):
         return
     refusal = organisation_token_refusal(

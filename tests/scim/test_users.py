@@ -349,3 +349,14 @@ def test_a_body_that_makes_no_sense_is_a_scim_error(call, payload):
 
     assert 400 <= response.status_code < 500, body
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["detail"]
+
+
+def test_deactivating_again_leaves_the_leaver_timers_where_they_are(call):
+    _, created = call("post", "Users", user(active=False))
+    account = Account.objects.get(username="j.smith")
+    Membership.objects.filter(account=account).update(status="archived", left_on="2026-01-05")
+
+    call("put", f"Users/{created['id']}", user(active=False))
+
+    membership = staff(account)
+    assert membership.status == "archived" and str(membership.left_on) == "2026-01-05"
