@@ -156,7 +156,7 @@ def staff_fields(user) -> StaffFields:
     """A RequestUser (validated, or patched) as StaffFields. The first email, or the primary one, is the email."""
     emails = user.emails or []
     primary = next((e for e in emails if e.primary), emails[0] if emails else None)
-    extension = user[RollcallUser] if EXTENSION_URN in (user.schemas or []) or _has(user) else None
+    extension = user[RollcallUser]
     return StaffFields(
         user_name=(user.user_name or "").strip(),
         given_name=((user.name.given_name if user.name else None) or "").strip(),
@@ -167,13 +167,6 @@ def staff_fields(user) -> StaffFields:
         school=(extension.school or None) if extension else None,
         roles=tuple(dict.fromkeys(extension.roles or [])) if extension else (),
     )
-
-
-def _has(user) -> bool:
-    try:
-        return user[RollcallUser] is not None
-    except (KeyError, AttributeError):
-        return False
 
 
 def staff_user(
