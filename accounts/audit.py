@@ -1,11 +1,33 @@
 """The audit log writer. Services call it inside their transaction; nothing else writes events."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from accounts.models import Account, AuditEvent
 
 SECRET_FIELDS = {"password", "starter_code", "token", "secret", "api_key"}
 MASK = "••••••"
+
+
+# Who acts when no person does: an organisation's SCIM token (scim/) is a credential, not an account, yet its
+# changes must name it. Services keep taking an Actor; the label reaches every event they write from here.
+_ACTING_AS: ContextVar[str] = ContextVar("rollcall_audit_acting_as", default="")
+
+
+@contextmanager
+def acting_as(label: str) -> Iterator[None]:
+    """While this runs, events written with no acting account name `label` as their actor."""
+    reset = _ACTING_AS.set(label)
+    try:
+        yield
+    finally:
+        _ACTING_AS.reset(reset)
+
+
+def _actor_label(actor, job) -> str:
+    return getattr(actor, "username", "") or _ACTING_AS.get() or ("system" if job is None else f"job {job.pk}")
 
 
 def masked(changes: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +53,7 @@ def audit_record(
     return AuditEvent.objects.create(
         action=action,
         actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_label=getattr(actor, "username", "") or ("system" if job is None else f"job {job.pk}"),
+        actor_label=_actor_label(actor, job),
         school=school,
         target_type=target_type,
         target_id=target_id,
@@ -46,7 +68,7 @@ def audit_record_many(
 ) -> None:
     """One event per account, written in one INSERT: bulk jobs (Revoke Access, Welcome Email) change
     thousands of accounts, and their query count must grow with batches, not people."""
-    actor_label = getattr(actor, "username", "") or ("system" if job is None else f"job {job.pk}")
+    actor_label = _actor_label(actor, job)
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "tenancy",
     "accounts",
     "signon",
+    "scim",
     "provisioning",
     "assessments",
     "pages",

@@ -82,4 +82,6 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("s/<slug:school_slug>/", include(school_patterns)),
     path("api/s/<slug:school_slug>/", include(api_school_patterns)),
+    # SCIM 2.0 in: an organisation's identity provider, by its bearer token (scim/views.py).
+    path("scim/v2/", include("scim.urls")),
 ]

@@ -44,6 +44,7 @@ SKIPPED = {
     "api/schema/": "the OpenAPI schema describes routes and holds no school data",
     "api/docs/": "Swagger UI, static",
     "health/": "liveness check for the load balancer",
+    "scim/": "SCIM 2.0 in: an organisation's bearer token only, no school in the URL; tests/scim/test_isolation.py",
     "welcome/": "set-password link: the token is the credential itself (tests/accounts/test_credentials.py)",
     "verify/": "public certificate check: whoever holds the printed code may see it, by design (tests/assessments)",
 }

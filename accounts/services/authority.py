@@ -191,3 +191,23 @@ def sync_out_of_reach(*, school, may_give: Iterable[str], account_ids=None) -> d
         for account_id, school_id, role_id in rows:
             found.setdefault(str(account_id), set()).add((str(school_id), role_id))
     return {pk: frozenset(pairs) for pk, pairs in found.items()}
+
+
+def organisation_token_refusal(*, organisation_id, may_give: Iterable[str], account: Account) -> str | None:
+    """Why an organisation's SCIM token (scim/) may not change this account for every school (username, names,
+    email, lock), or None when it may.
+
+    The token acts for its organisation's identity provider with the roles support gave it (never Centre Admin):
+    it reaches people wholly of its organisation whose roles there it could grant, or whose roles reach nobody
+    else. Someone who also belongs to another organisation's school is that school's too; someone holding an
+    administrator's role beyond the token is as protected as that role."""
+    with scopes_disabled():  # the person's places at every school decide it
+        live = Membership.objects.filter(account=account, status__in=ROLES_COUNT_WHILE)
+        if live.exclude(school__organisation_id=organisation_id).exists():
+            return (
+                "This person also belongs to a school outside your organisation; only that school, or support, "
+                "can change their account."
+            )
+        held = set(RoleAssignment.objects.filter(membership__in=live).values_list("role_id", flat=True))
+    beyond = {code for code in held - set(may_give) if opens_others(code)}
+    return out_of_reach_message(beyond) if beyond else None

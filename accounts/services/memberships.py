@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.audit import audit_record, diff_fields
 from accounts.models import Account, Membership
@@ -69,6 +70,13 @@ def membership_update(*, school: School, actor: Actor, membership: Membership, *
         check_mis_code(fields["mis_code"])
     if "year_group" in fields and fields["year_group"] != membership.year_group:
         fields["year_group"] = year_group_clean(school=school, year_group=fields["year_group"])
+    if "status" in fields and fields["status"] != membership.status:
+        # A leaver's timers (grace, archive, erase: provisioning/sync/leavers.py) count from the day they left;
+        # someone back is nobody's leaver.
+        left = fields["status"] == Membership.Status.LEFT
+        fields["left_on"] = timezone.localdate() if left else None
+        if fields["status"] == Membership.Status.ACTIVE:
+            fields["archived_on"] = None
     changes = diff_fields({name: getattr(membership, name) for name in fields}, fields)
     if not changes:
         return
@@ -85,8 +93,12 @@ def membership_update(*, school: School, actor: Actor, membership: Membership, *
         school=school,
         target=membership.account,
         job=actor.job,
-        changes=changes,
+        changes={name: [_text(v) for v in pair] for name, pair in changes.items()},
     )
+
+
+def _text(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def check_mis_code(code: str) -> None:

@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["config", "tenancy", "accounts", "signon", "provisioning", "assessments", "pages"]
+APPS = ["config", "tenancy", "accounts", "signon", "scim", "provisioning", "assessments", "pages"]
 
 ALLOWED = {
     # tenancy itself, the support admin, migrations and management commands
