@@ -113,7 +113,7 @@ def test_a_workbook_the_reader_cannot_parse_is_refused_in_words_and_not_kept(sch
 
 
 def test_a_cell_past_the_csv_readers_limit_is_said_in_words(school_a, centre_admin):
-    huge = _zip({"students.csv": b"mis_code,given_name,family_name\nS1,\"" + b"A" * 200_000 + b"\",Smith\n"})
+    huge = _zip({"students.csv": b'mis_code,given_name,family_name\nS1,"' + b"A" * 200_000 + b'",Smith\n'})
     response = _push(school_a, centre_admin, huge)
     assert response.status_code == 422
     text = response.content.decode()

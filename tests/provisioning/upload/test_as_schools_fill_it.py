@@ -314,10 +314,7 @@ def test_a_password_column_is_cut_out_of_the_upload_and_every_file_it_gives_back
 
     from provisioning.models import UploadBatch
 
-    data = (
-        "Family Name,Given Names,Email,Role,Person Type,Password\r\n"
-        "Ng,Mai,mai@alder.sch.uk,INV,Staff,Pa55word!\r\n"
-    ).encode()
+    data = b"Family Name,Given Names,Email,Role,Person Type,Password\r\nNg,Mai,mai@alder.sch.uk,INV,Staff,Pa55word!\r\n"
     client = login(eo_user)
     answer = client.post(f"/s/{school_a.slug}/users/upload/", {"file": SimpleUploadedFile("staff.csv", data)})
     assert answer.status_code == 302
