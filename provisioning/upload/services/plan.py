@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from accounts.models import Account, PersonType, Role
 from accounts.permissions import ELSEWHERE, AccountAction
+from accounts.selectors import accounts_possibly_same
 from accounts.services import Actor, accounts_out_of_reach, action_refusals
 from accounts.services.usernames import username_free_for, usernames_taken
 from provisioning.models import UploadBatch
@@ -243,6 +244,26 @@ def _match_registry(*, school: School, account: Account, rows: list[RowPlan], he
         name = row.clean["username"]
         if row.outcome == CREATE and name and not username_free_for(holds, name.lower(), None):
             _fail(row, "username", f"the username {name} was released recently and is held; choose another", headers)
+    _hold_possible_matches(school, [r for r in live if r.outcome == CREATE and r.clean["email"]], headers)
+
+
+POSSIBLE_MATCH = (
+    "an account of your organisation already has this email, perhaps the same person: add them with +Add, "
+    "which asks whether they are, or give this person another email"
+)
+
+
+def _hold_possible_matches(school: School, creating: list[RowPlan], headers: HeaderMap) -> None:
+    """Nothing merged silently, nothing duplicated silently: a new person whose email an account of the
+    organisation already has (unverified, as typed emails are) is not created from a file, where nobody is
+    asked. +Add and the sync preview ask. Found by trying it: a row with another school's Centre Admin's email
+    made a second account holding that address."""
+    if not creating:
+        return
+    taken = accounts_possibly_same(organisation_id=school.organisation_id, emails={r.clean["email"] for r in creating})
+    for row in creating:
+        if row.clean["email"].lower() in taken:
+            _fail(row, "email", POSSIBLE_MATCH, headers)
 
 
 EmailRule = Callable[[object], str | None]  # an account id -> why its email may not change, or None

@@ -326,3 +326,20 @@ def test_a_password_column_is_cut_out_of_the_upload_and_every_file_it_gives_back
     assert "Pa55word!" not in preview and "a password column, cut out and not stored" in preview
     report = client.get(f"/s/{school_a.slug}/users/upload/{batch.pk}/report/")
     assert b"Pa55word!" not in b"".join(report.streaming_content if report.streaming else [report.content])
+
+
+def test_a_new_row_with_the_email_of_an_account_of_the_organisation_is_held_not_duplicated(school_a, eo_user):
+    """Found by trying it: a row carrying another school's Centre Admin's email made a second account that
+    held that address. A file asks nobody, so the row is refused and +Add (which asks) is named."""
+    from tests.factories import SchoolFactory, member
+
+    cedar = SchoolFactory(organisation=school_a.organisation, slug="cedar")
+    member(cedar, "centre_admin", email="head@cedar.sch.uk")
+    other_org = SchoolFactory(slug="elsewhere")
+    member(other_org, "centre_admin", email="head@elsewhere.sch.uk")
+    rows = [["Wang", "Fang", "head@cedar.sch.uk", "", "Staff"], ["Li", "Wei", "head@elsewhere.sch.uk", "", "Staff"]]
+    plan = plan_for(school_a, eo_user, utf8_with_bom(rows=rows))
+    assert [r.outcome for r in plan.rows] == ["error", "create"]  # another organisation's people are never looked at
+    assert any(
+        "already has this email, perhaps the same person: add them with +Add" in str(p) for p in plan.rows[0].problems
+    )
