@@ -49,6 +49,7 @@ from accounts.services.reports import census_report_build, census_report_start
 from accounts.services.roles import membership_roles_set, role_assign, role_remove
 from accounts.services.signin import (
     PASSWORD_SIGN_IN_REFUSED,
+    SignInMethodsRefused,
     linked_sign_in_removed,
     password_signin_refusal,
     school_sign_in_methods_set,
@@ -106,6 +107,7 @@ __all__ = [
     "PASSWORD_SIGN_IN_REFUSED",
     "password_signin_refusal",
     "school_sign_in_methods_set",
+    "SignInMethodsRefused",
     "may_act_on_account",
     "membership_add",
     "membership_roles_set",

@@ -1,11 +1,12 @@
 """Who may sign in, how (a Rollcall password, or Microsoft 365 / Google only), and which account a Microsoft or
 Google sign-in names."""
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.audit import audit_record
 from accounts.models import Account
-from accounts.selectors import accounts_with_email, membership_schools_sign_in_settings
+from accounts.selectors import accounts_with_email, linked_signins, membership_schools_sign_in_settings
 from tenancy.models import School
 
 PASSWORD_SIGN_IN_REFUSED = "Your school signs in with Microsoft 365 or Google: use the button below."
@@ -62,6 +63,8 @@ def school_sign_in_methods_set(*, school: School, actor: Account, microsoft_goog
     before = school.sign_in_microsoft_google_only
     if before == microsoft_google_only:
         return
+    if microsoft_google_only:
+        _refuse_a_lock_out(actor)
     School.objects.filter(pk=school.pk).update(sign_in_microsoft_google_only=microsoft_google_only)
     audit_record(
         action="tenancy.school.sign_in_methods_changed",
@@ -72,6 +75,32 @@ def school_sign_in_methods_set(*, school: School, actor: Account, microsoft_goog
         target_label=school.name,
         changes={"sign_in_microsoft_google_only": [before, microsoft_google_only]},
     )
+
+
+class SignInMethodsRefused(ValueError):
+    """Why the school may not switch to Microsoft 365 or Google only now, in words for the Centre Admin."""
+
+
+def social_sign_in_offered() -> bool:
+    """Whether this Rollcall offers a Microsoft 365 or Google button at all (settings or the support admin)."""
+    from allauth.socialaccount.models import SocialApp
+
+    return any(p.get("APPS") for p in settings.SOCIALACCOUNT_PROVIDERS.values()) or SocialApp.objects.exists()
+
+
+def _refuse_a_lock_out(actor: Account) -> None:
+    """Found by trying it: with no Microsoft or Google sign-in set up, ticking the setting refused everyone,
+    the Centre Admin who ticked it included, and the page's "use the button below" had no button."""
+    if not social_sign_in_offered():
+        raise SignInMethodsRefused(
+            "Rollcall has no Microsoft 365 or Google sign-in set up yet, so nobody at this school could sign in. "
+            "Ask support to set one up first."
+        )
+    if not actor.override_network_auth and not linked_signins(account=actor):
+        raise SignInMethodsRefused(
+            "Link your own Microsoft 365 or Google sign-in on your profile page first: otherwise you could not "
+            "sign in again once this is on."
+        )
 
 
 def social_sign_in_match(*, verified_emails: list[str], provider: str) -> tuple[Account | None, str]:

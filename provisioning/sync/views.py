@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import require_perm
 from accounts.permissions import Perm
 from accounts.selectors import grantable_roles
-from accounts.services import school_sign_in_methods_set
+from accounts.services import SignInMethodsRefused, school_sign_in_methods_set
 from accounts.services.names import school_year_list
 from provisioning.models import SyncRun
 from provisioning.sync import charts, labels, matches, selectors, services, starter_slips
@@ -77,7 +77,11 @@ def sync_sign_in_methods(request, school_slug):
     form = SignInMethodsForm(request.POST)
     form.is_valid()  # a tick box: anything but "on" is off
     on = bool(form.cleaned_data.get("sign_in_microsoft_google_only"))
-    school_sign_in_methods_set(school=request.school, actor=request.user, microsoft_google_only=on)
+    try:
+        school_sign_in_methods_set(school=request.school, actor=request.user, microsoft_google_only=on)
+    except SignInMethodsRefused as exc:
+        messages.error(request, f"Not saved: {exc}")
+        return redirect("sync_policy", school_slug=school_slug)
     if on:
         messages.success(request, "Saved: people at this school now sign in with Microsoft 365 or Google only.")
     else:

@@ -367,7 +367,16 @@ def test_the_api_adding_someone_with_an_invitation_is_told_why_not(m365_school, 
 # --- The setting: Bulk User Synchronise, Centre Admin only, audited ------------------------------------
 
 
-def test_a_centre_admin_turns_it_on_from_bulk_user_synchronise(client, school_a, centre_admin):
+@pytest.fixture
+def google_offered(centre_admin):
+    """Rollcall offers a Google button, and the Centre Admin has linked theirs."""
+    from allauth.socialaccount.models import SocialAccount, SocialApp
+
+    SocialApp.objects.create(provider="google", name="Google", client_id="id", secret="s")
+    SocialAccount.objects.create(user=centre_admin, provider="google", uid="admin-google")
+
+
+def test_a_centre_admin_turns_it_on_from_bulk_user_synchronise(client, school_a, centre_admin, google_offered):
     client.force_login(centre_admin)
     page = client.get(reverse("sync_policy", args=[school_a.slug])).content.decode()
     assert "Sign in with Microsoft 365 or Google only" in page
@@ -427,3 +436,21 @@ def test_the_setting_is_per_school(m365_school, school_b):
 def test_the_refusal_is_in_plain_words(teacher):
     """The refusal is words for a person: no code names or field names."""
     assert not re.search(r"[a-z]+_[a-z]+", password_signin_refusal(teacher))
+
+
+
+def test_it_is_not_turned_on_where_nobody_could_sign_in_any_more(client, school_a, centre_admin):
+    """Found by trying it: with no Microsoft or Google sign-in set up, the tick refused everyone, the Centre
+    Admin who ticked it included; and a Centre Admin without a linked sign-in locked themselves out."""
+    from allauth.socialaccount.models import SocialApp
+
+    client.force_login(centre_admin)
+    url = reverse("sync_sign_in_methods", args=[school_a.slug])
+    answer = client.post(url, {"sign_in_microsoft_google_only": "on"}, follow=True)
+    assert "Rollcall has no Microsoft 365 or Google sign-in set up yet" in answer.content.decode()
+    SocialApp.objects.create(provider="google", name="Google", client_id="id", secret="s")
+    answer = client.post(url, {"sign_in_microsoft_google_only": "on"}, follow=True)
+    assert "Link your own Microsoft 365 or Google sign-in on your profile page first" in answer.content.decode()
+    school_a.refresh_from_db()
+    assert school_a.sign_in_microsoft_google_only is False
+    assert not AuditEvent.objects.filter(action="tenancy.school.sign_in_methods_changed").exists()
