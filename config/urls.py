@@ -82,4 +82,5 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("s/<slug:school_slug>/", include(school_patterns)),
     path("api/s/<slug:school_slug>/", include(api_school_patterns)),
+    path("ims/oneroster/rostering/v1p2/", include("rostering.urls")),
 ]
