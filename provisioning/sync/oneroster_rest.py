@@ -171,8 +171,12 @@ def _collection(session, url: str, key: str, on_page) -> list[dict]:
     raise PullFailed(f"The OneRoster server kept paging {key} past {MAX_PAGES * PAGE_SIZE} records.")
 
 
+def _session() -> requests.Session:
+    return requests.Session()
+
+
 def roster_fetch(source: RosterSource, *, on_page=lambda key, done, total: None) -> Pulled:
-    with requests.Session() as session:
+    with _session() as session:
         session.headers["Accept"] = "application/json"
         session.headers["Authorization"] = f"Bearer {_token(source, session)}"
         pulled = Pulled()
