@@ -125,7 +125,7 @@ def test_a_school_pulls_another_schools_roster_and_syncs_it(pull, live, served, 
     assert run.counts["unchanged"] == 3 and run.counts["link_unchanged"] == 1
 
 
-def test_a_wrong_secret_fails_the_pull_with_a_message_and_receives_nothing(pull, live, served, school_b, other_school_admin):
+def test_a_wrong_secret_fails_the_pull_and_receives_nothing(pull, live, served, school_b, other_school_admin):
     _source(
         school_b,
         other_school_admin,
@@ -252,7 +252,10 @@ def test_recorded_pages_are_read_page_by_page_into_a_feed(pull, recorded, school
     ("kwargs", "message"),
     [
         ({"token_status": 401}, "refused the client ID and secret"),
-        ({"users_status": 500, "users_body": {"imsx_codeMajor": "failure", "imsx_description": "Busy."}}, "500 for users. Busy."),
+        (
+            {"users_status": 500, "users_body": {"imsx_codeMajor": "failure", "imsx_description": "Busy."}},
+            "500 for users. Busy.",
+        ),
         ({"users_body": b"<html>login</html>"}, "not OneRoster 1.2 JSON"),
         ({"users_body": {"people": []}}, "not OneRoster 1.2 JSON"),
     ],
@@ -267,12 +270,18 @@ def test_a_server_that_fails_fails_the_pull_in_words(pull, recorded, school_b, o
 
 @pytest.mark.django_db
 def test_an_unreachable_server_fails_the_pull_in_words(pull, school_b, other_school_admin):
-    _source(school_b, other_school_admin, base="http://127.0.0.1:9/ims/oneroster/rostering/v1p2", token="http://127.0.0.1:9/t")
+    _source(
+        school_b,
+        other_school_admin,
+        base="http://127.0.0.1:9/ims/oneroster/rostering/v1p2",
+        token="http://127.0.0.1:9/t",
+    )
     job = pull(school_b)
     assert job.state == Job.State.FAILED and "could not be reached" in job.error
 
 
 # --- The nightly --------------------------------------------------------------------------------------------
+
 
 def _nightly_on(school):
     """Nightly at midnight UTC: the night has come whenever the test runs, and runs made now count as tonight's."""
