@@ -44,6 +44,8 @@ SKIPPED = {
     "api/schema/": "the OpenAPI schema describes routes and holds no school data",
     "api/docs/": "Swagger UI, static",
     "health/": "liveness check for the load balancer",
+    "ims/": "OneRoster REST: only a roster service's client-credentials token opens it (a session or school API "
+    "token gets 401); another organisation's token is tests/rostering/test_serve.py's",
     "welcome/": "set-password link: the token is the credential itself (tests/accounts/test_credentials.py)",
     "verify/": "public certificate check: whoever holds the printed code may see it, by design (tests/assessments)",
 }
