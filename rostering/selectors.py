@@ -69,7 +69,9 @@ def _places(school: School) -> tuple[QuerySet, dict]:
         .order_by("pk")
     )
     links: dict = {}
-    rows = ContactLink.objects.filter(school=school).values_list(
+    # Both ends current: an agent is always a user this service is also given.
+    current = Membership.Status.ACTIVE
+    rows = ContactLink.objects.filter(school=school, contact__status=current, student__status=current).values_list(
         "contact_id", "student_id", "contact__account_id", "student__account_id", "relationship"
     )
     for contact, student, contact_account, student_account, relationship in rows:

@@ -185,3 +185,45 @@ def test_empty_collections_answer_empty(api):
     for path, key in (("classes", "classes"), ("enrollments", "enrollments"), ("academicSessions", "academicSessions")):
         answer = api(path)
         assert answer.status_code == 200 and answer.json() == {key: []} and answer["X-Total-Count"] == "0"
+
+
+def test_a_leavers_links_are_not_served_as_agents(api, roster):
+    with scopes_disabled():
+        Membership.objects.filter(pk=roster["student"].pk).update(status=Membership.Status.LEFT)
+    parent = api(f"users/{roster['parent'].account_id}").json()["user"]
+    assert parent["agents"] == []
+
+
+def test_a_persons_token_is_not_a_roster_readers(client, reader, roster, school_a):
+    """Only client credentials read rosters: a token given to a person is about that person."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    from signon.models import ROSTER_SCOPE
+
+    reader[0].roles.set(["eo"])  # the teacher may use the service: only the kind of token is wrong
+    AccessToken.objects.create(
+        user=roster["teacher"].account,
+        application=reader[0].application,
+        token="a-persons-token",
+        scope=ROSTER_SCOPE,
+        expires=timezone.now() + timedelta(minutes=5),
+    )
+    answer = client.get(f"{BASE}/users", HTTP_AUTHORIZATION="Bearer a-persons-token")
+    assert answer.status_code == 403 and minor(answer) == "forbidden"
+
+
+def test_the_users_list_costs_the_same_queries_however_many_people(api, school_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member(school_a, "eo")
+    with CaptureQueriesContext(connection) as few:
+        api("users")
+    for _ in range(10):
+        member(school_a, "eo")
+    with CaptureQueriesContext(connection) as many:
+        assert len(api("users").json()["users"]) == 11
+    assert len(many) == len(few)
