@@ -50,6 +50,17 @@ ROLES_CSV = ["sourcedId", "status", "dateLastModified", "userSourcedId", "roleTy
 ORGS_CSV = ["sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"]
 
 
+# A pull job's page counts in words (registered in provisioning.apps).
+PULL_COUNT_LABELS = {
+    "roster_orgs": "Orgs read",
+    "roster_users": "Users read",
+    "roster_feed_student": "Students in the feed",
+    "roster_feed_staff": "Staff in the feed",
+    "roster_feed_contact": "Contacts in the feed",
+    "roster_feed_link": "Contact links in the feed",
+}
+
+
 class PullFailed(Exception):
     """The pull could not finish; the message says why in words the school can act on. Nothing was received."""
 
@@ -280,9 +291,9 @@ def roster_pull(*, school: School, job: Job) -> Feed:
         source=Feed.Source.PULL,
     )  # fmt: skip
     counts = {
-        "orgs": len(pulled.orgs),
-        "users": len(pulled.users),
-        **{f"feed_{k}": v for k, v in feed.row_counts.items()},
+        "roster_orgs": len(pulled.orgs),
+        "roster_users": len(pulled.users),
+        **{f"roster_feed_{kind}": n for kind, n in feed.row_counts.items()},
     }
     report = [["What", "Value"], ["Server", source.base_url], ["Orgs read", len(pulled.orgs)],
               ["Users read", len(pulled.users)], ["Feed", feed.file_name],

@@ -100,7 +100,7 @@ def test_a_school_pulls_another_schools_roster_and_syncs_it(pull, live, served, 
     )
     job = pull(school_b)
     assert job.state == Job.State.SUCCEEDED, job.error
-    assert job.counts["users"] == 3 and job.counts["orgs"] == 2
+    assert job.counts["roster_users"] == 3 and job.counts["roster_orgs"] == 2
     assert job.progress_done == job.progress_total == 5
     assert job.report_name.endswith(".csv")
     feed = Feed.objects.get(pk=job.params["feed_id"])
