@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from provisioning import tasks
 from provisioning.sync import oneroster_rest
 from tests.browser.helpers import sign_in
-from tests.provisioning.test_sync_oneroster_rest import SERVER, TOKEN, Recorded
+from tests.provisioning.test_sync_oneroster_rest import SERVER, TOKEN, Recorded, recorded_session
 
 pytestmark = pytest.mark.browser
 
@@ -33,16 +33,7 @@ def test_nominated_contact_sets_a_oneroster_server_and_pulls_now(page, nominated
     monkeypatch.setattr(tasks.roster_pull_task, "delay", lambda *args: sent.append(args))
     page.locator("section.feed-source").get_by_role("button", name="Pull now").click()
     expect(page.get_by_role("heading", name="OneRoster pull")).to_be_visible()
-    adapter = Recorded()
-
-    def session():
-        import requests
-
-        s = requests.Session()
-        s.mount("https://sis.example.org/", adapter)
-        return s
-
-    monkeypatch.setattr(oneroster_rest, "_session", session)
+    monkeypatch.setattr(oneroster_rest, "_session", recorded_session(Recorded()))
     tasks.roster_pull_task(*sent[0])
     progress = page.locator(".job-progress")
     expect(progress).to_have_attribute("data-state", "succeeded")  # the bar polled until done

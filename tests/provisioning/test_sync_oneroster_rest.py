@@ -215,17 +215,22 @@ class Recorded(requests.adapters.BaseAdapter):
         pass
 
 
+def recorded_session(adapter: Recorded):
+    """A stand-in for oneroster_rest._session: sessions whose requests to the recorded server it answers."""
+
+    def session():
+        s = requests.Session()
+        s.mount("https://sis.example.org/", adapter)
+        return s
+
+    return session
+
+
 @pytest.fixture
 def recorded(monkeypatch):
     def install(**kwargs):
         adapter = Recorded(**kwargs)
-
-        def session():
-            s = requests.Session()
-            s.mount("https://sis.example.org/", adapter)
-            return s
-
-        monkeypatch.setattr(oneroster_rest, "_session", session)
+        monkeypatch.setattr(oneroster_rest, "_session", recorded_session(adapter))
         monkeypatch.setattr(oneroster_rest, "PAGE_SIZE", 2)
         return adapter
 
