@@ -101,7 +101,7 @@ def _list(kind: str, plural: str, keep=lambda record: True):
         records, simple, fields = _records(kind, request, service)
         records = [r for r in records if keep(r, **kwargs)]
         page = collection(records, request.GET, filterable=simple, known=set(fields))
-        response = JsonResponse({plural: [selectors.public_user(r) for r in page.records]})
+        response = JsonResponse({plural: [selectors.as_served(r) for r in page.records]})
         response["X-Total-Count"] = str(page.total)
         response["Link"] = _links(request, page)
         return response
@@ -117,7 +117,7 @@ def _one(kind: str, singular: str, keep=lambda record: True):
         if found is None:
             raise RosterError(404, "unknownobject", f"No {singular} {sourced_id} here.")
         return JsonResponse(
-            {singular: selectors.public_user(select_fields(found, wanted_fields(request.GET, set(fields))))}
+            {singular: selectors.as_served(select_fields(found, wanted_fields(request.GET, set(fields))))}
         )
 
     read.__name__ = f"{singular}_detail"

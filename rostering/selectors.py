@@ -172,6 +172,6 @@ def roster_orgs(*, service: ConnectedService, base: str) -> list[dict]:
     ]
 
 
-def public_user(record: dict) -> dict:
+def as_served(record: dict) -> dict:
     """The record as served: without the helper key."""
     return {k: v for k, v in record.items() if k != "role"}

@@ -126,7 +126,6 @@ def roster_source_save(*, school: School, actor: Account, values: dict, secret: 
 class Pulled:
     orgs: list[dict] = field(default_factory=list)
     users: list[dict] = field(default_factory=list)
-    pages: int = 0
 
 
 def _token(source: RosterSource, session: requests.Session) -> str:
