@@ -52,6 +52,7 @@ class ConnectedServiceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["roles"].required = False  # a roster reader signs nobody in; clean() asks the others
         if not self.instance._state.adding:
             app = self.instance.application
             self.initial.update(
@@ -68,6 +69,8 @@ class ConnectedServiceForm(forms.ModelForm):
             if ROSTER_SCOPE not in cleaned.get("scope_choices", []):
                 self.add_error("redirect_uris", "Give at least one, or tick the OneRoster scope for a roster reader.")
             return cleaned
+        if "roles" in cleaned and not cleaned["roles"]:
+            self.add_error("roles", "Choose the roles whose people may sign in to it.")
         probe = Application(
             redirect_uris=" ".join(_lines(cleaned.get("redirect_uris", ""))),
             post_logout_redirect_uris=" ".join(_lines(cleaned.get("post_logout_redirect_uris", ""))),
