@@ -216,6 +216,16 @@ def _csv(header: list[str], rows: list[list]) -> bytes:
     return out.getvalue().encode()
 
 
+def _roles_of(user: dict) -> list:
+    """1.2's roles; a server still answering in 1.1's shape (one `role`, its `orgs`) is read as primary roles."""
+    if isinstance(user.get("roles"), list):
+        return user["roles"]
+    if isinstance(user.get("role"), str):
+        orgs = [o for o in user.get("orgs") or [] if isinstance(o, dict)] or [{}]
+        return [{"roleType": "primary", "role": user["role"], "org": org} for org in orgs]
+    return []
+
+
 def roster_bundle(pulled: Pulled) -> bytes:
     """The pulled records as the OneRoster 1.2 CSV bundle a MIS would have exported (bulk users, orgs, roles)."""
     users, roles = [], []
@@ -243,7 +253,7 @@ def roster_bundle(pulled: Pulled) -> bytes:
                 _ref(user.get("primaryOrg")),
             ]
         )
-        for i, role in enumerate(user.get("roles") or []):
+        for i, role in enumerate(_roles_of(user)):
             if isinstance(role, dict):
                 roles.append(
                     [f"{sid}-role-{i + 1}", "", "", sid, _text(role.get("roleType")), _text(role.get("role")),
@@ -284,6 +294,9 @@ def roster_pull(*, school: School, job: Job) -> Feed:
         job_progress(job, done=sum(d for d, _ in seen.values()), total=None if None in totals else sum(totals))
 
     pulled = roster_fetch(source, on_page=on_page)
+    if pulled.users and not any(_roles_of(user) for user in pulled.users):
+        # Read as a full snapshot, people without roles would all be leavers: refused before it gets that far.
+        raise PullFailed("The OneRoster server's users have no roles: nobody could be read. Is it OneRoster 1.2?")
     stamp = timezone.localtime().strftime("%Y-%m-%d-%H%M")
     feed = feed_receive(
         school=school, actor=job.created_by, name=f"oneroster-pull-{stamp}.zip", content=roster_bundle(pulled),

@@ -263,6 +263,7 @@ def test_recorded_pages_are_read_page_by_page_into_a_feed(pull, recorded, school
         ),
         ({"users_body": b"<html>login</html>"}, "not OneRoster 1.2 JSON"),
         ({"users_body": {"people": []}}, "not OneRoster 1.2 JSON"),
+        ({"users_body": {"users": [{"sourcedId": "u9", "givenName": "A", "familyName": "B"}]}}, "have no roles"),
     ],
 )
 def test_a_server_that_fails_fails_the_pull_in_words(pull, recorded, school_b, other_school_admin, kwargs, message):
@@ -271,6 +272,19 @@ def test_a_server_that_fails_fails_the_pull_in_words(pull, recorded, school_b, o
     job = pull(school_b)
     assert job.state == Job.State.FAILED and message in job.error
     assert not Feed.objects.filter(school=school_b).exists()
+
+
+@pytest.mark.django_db
+def test_a_server_answering_in_the_1_1_shape_is_read_too(pull, recorded, school_b, other_school_admin, monkeypatch):
+    older = [
+        {k: v for k, v in u.items() if k != "roles"} | {"role": u["roles"][0]["role"], "orgs": [u["roles"][0]["org"]]}
+        for u in RECORDED_USERS
+    ]
+    monkeypatch.setattr(f"{__name__}.RECORDED_USERS", older)
+    recorded()
+    _source(school_b, other_school_admin, base=SERVER, token=TOKEN)
+    feed = Feed.objects.get(pk=pull(school_b).params["feed_id"])
+    assert feed.row_counts == {"student": 1, "staff": 1, "contact": 1, "link": 1}
 
 
 @pytest.mark.django_db
