@@ -238,6 +238,7 @@ JOB_REPORT_PERMS: dict[str, Perm] = {
     "certificate_zip": Perm.CERTIFICATES_VIEW,
     "certificate_pdf": Perm.CERTIFICATES_VIEW,
     "sync_credentials": Perm.SYNC_MANAGE,
+    "roster_pull": Perm.SYNC_HISTORY_VIEW,  # what a OneRoster pull fetched: counts, no names
 }
 
 

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "signon",
     "scim",
     "provisioning",
+    "rostering",
     "assessments",
     "pages",
 ]
@@ -424,6 +425,9 @@ OAUTH2_PROVIDER = {
         "schools": "Your schools, person type, year group and roles there",
         "linked_students": "The students linked to you as a parent or carer",
         "introspection": "Check tokens it was given",
+        # rostering/: the organisation's rosters over OneRoster 1.2 REST, to a service with client credentials.
+        "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly": "Read the organisation's rosters "
+        "(OneRoster 1.2: people, their roles and schools)",
     },
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": True,

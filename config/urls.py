@@ -84,4 +84,5 @@ urlpatterns = [
     path("api/s/<slug:school_slug>/", include(api_school_patterns)),
     # SCIM 2.0 in: an organisation's identity provider, by its bearer token (scim/views.py).
     path("scim/v2/", include("scim.urls")),
+    path("ims/oneroster/rostering/v1p2/", include("rostering.urls")),
 ]

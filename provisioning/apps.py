@@ -27,6 +27,7 @@ class ProvisioningConfig(AppConfig):
         from accounts import erasure, extensions
         from provisioning.account_history import sync_history_entries
         from provisioning.retention import files_naming_erase
+        from provisioning.sync.oneroster_rest import PULL_COUNT_LABELS
         from provisioning.sync.services import sync_records_erase_for
         from tenancy.models import register_count_labels
 
@@ -35,3 +36,4 @@ class ProvisioningConfig(AppConfig):
         erasure.on_account_erased(lambda *, account, actor: sync_records_erase_for(account=account))
         extensions.history_source(sync_history_entries)  # the account history shows what applied syncs did
         register_count_labels(SYNC_COUNT_LABELS)  # a sync job's page counts in words, not its outcome keys
+        register_count_labels(PULL_COUNT_LABELS)

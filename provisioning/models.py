@@ -134,6 +134,7 @@ class Feed(SchoolOwned):
     class Source(models.TextChoices):
         UPLOAD = "upload", "Uploaded in the browser"
         API = "api", "Pushed by the MIS agent"
+        PULL = "pull", "Pulled from a OneRoster server"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     file = models.FileField(upload_to="feeds/%Y/%m/")
@@ -433,3 +434,31 @@ class NewcomerMatch(SchoolOwned):
 
     def __str__(self):
         return f"{self.person_type} {self.mis_code}: {self.get_decision_display()}"
+
+
+class RosterSource(SchoolOwned):
+    """Where the school's feed is pulled from: a OneRoster 1.2 rostering REST server (provisioning/sync/
+    oneroster_rest.py), read with OAuth 2 client credentials. The secret is kept encrypted and never shown back."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    school = models.ForeignKey("tenancy.School", on_delete=models.CASCADE, related_name="+", db_index=False)
+    enabled = models.BooleanField("Pull the feed from a OneRoster server", default=False)
+    base_url = models.URLField(
+        "Server address",
+        max_length=300,
+        help_text="Up to and including /ims/oneroster/rostering/v1p2, e.g. "
+        "https://mis.example.org/ims/oneroster/rostering/v1p2",
+    )
+    token_url = models.URLField("Token address", max_length=300)
+    client_id = models.CharField("Client ID", max_length=200)
+    secret_encrypted = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["school"], name="roster_source_once")]
+
+    def __str__(self):
+        return f"OneRoster server for {self.school}"

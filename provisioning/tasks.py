@@ -9,7 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from provisioning import retention
-from provisioning.sync import nightly, services, starter_slips
+from provisioning.sync import nightly, oneroster_rest, services, starter_slips
 from tenancy.services import for_each_school
 from tenancy.tasks import run_school_job
 
@@ -22,6 +22,11 @@ def sync_run_job(school_id: str, job_id: str) -> None:
 @shared_task(name="provisioning.sync_credentials_prepare")
 def sync_credentials_prepare(school_id: str, job_id: str) -> None:
     run_school_job(school_id, job_id, starter_slips.credentials_prepare)
+
+
+@shared_task(name="provisioning.roster_pull")
+def roster_pull_task(school_id: str, job_id: str) -> None:
+    run_school_job(school_id, job_id, oneroster_rest.roster_pull_work)
 
 
 @shared_task(name="provisioning.sync_scheduled_tick")

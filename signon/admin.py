@@ -10,7 +10,7 @@ from oauth2_provider.models import AccessToken, Application, Grant, IDToken, Ref
 
 from accounts.support_admin import ReadOnlySupportAdmin, SupportAdmin
 from signon import services
-from signon.models import SERVICE_SCOPES, ConnectedService, ServiceSignIn, ServiceSwitchedOff
+from signon.models import ROSTER_SCOPE, SERVICE_SCOPES, ConnectedService, ServiceSignIn, ServiceSwitchedOff
 
 for model in (Application, AccessToken, Grant, IDToken, RefreshToken):
     if admin.site.is_registered(model):
@@ -23,7 +23,11 @@ def _lines(text: str) -> list[str]:
 
 class ConnectedServiceForm(forms.ModelForm):
     redirect_uris = forms.CharField(
-        label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}), help_text="One address a line."
+        label="Redirect URIs",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="One address a line. Leave empty for a service that only reads rosters (OneRoster scope): it "
+        "gets a client ID and secret for the client-credentials grant.",
     )
     post_logout_redirect_uris = forms.CharField(
         label="After sign-out URIs", widget=forms.Textarea(attrs={"rows": 2}), required=False
@@ -48,6 +52,7 @@ class ConnectedServiceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["roles"].required = False  # a roster reader signs nobody in; clean() asks the others
         if not self.instance._state.adding:
             app = self.instance.application
             self.initial.update(
@@ -60,6 +65,12 @@ class ConnectedServiceForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if not _lines(cleaned.get("redirect_uris", "")):
+            if ROSTER_SCOPE not in cleaned.get("scope_choices", []):
+                self.add_error("redirect_uris", "Give at least one, or tick the OneRoster scope for a roster reader.")
+            return cleaned
+        if "roles" in cleaned and not cleaned["roles"]:
+            self.add_error("roles", "Choose the roles whose people may sign in to it.")
         probe = Application(
             redirect_uris=" ".join(_lines(cleaned.get("redirect_uris", ""))),
             post_logout_redirect_uris=" ".join(_lines(cleaned.get("post_logout_redirect_uris", ""))),

@@ -15,8 +15,11 @@ from oauth2_provider.models import Application
 from accounts.models import Role
 from tenancy.models import Organisation, School, SchoolOwned
 
+# OneRoster 1.2's read-only roster scope (the spec's own name): a service holding it reads its organisation's
+# rosters at /ims/oneroster/rostering/v1p2/ (rostering/) with a client-credentials token.
+ROSTER_SCOPE = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly"
 # The scopes a service may be given; openid is always allowed. Descriptions: settings.OAUTH2_PROVIDER["SCOPES"].
-SERVICE_SCOPES = ("profile", "email", "schools", "linked_students")
+SERVICE_SCOPES = ("profile", "email", "schools", "linked_students", ROSTER_SCOPE)
 
 
 class ConnectedService(models.Model):

@@ -10,7 +10,7 @@ from accounts.audit import audit_record
 from accounts.models import Account
 from accounts.services import password_signin_refusal
 from signon import selectors
-from signon.models import SERVICE_SCOPES, ConnectedService, ServiceSignIn, ServiceSwitchedOff
+from signon.models import ROSTER_SCOPE, SERVICE_SCOPES, ConnectedService, ServiceSignIn, ServiceSwitchedOff
 from tenancy.models import School
 
 
@@ -57,18 +57,24 @@ def service_register(
     post_logout_redirect_uris: list[str] | None = None,
 ) -> tuple[ConnectedService, str]:
     """A new service and its OAuth client; returns it with the client secret, which is shown once (only its
-    hash is kept)."""
+    hash is kept).
+
+    A service with no redirect URIs signs nobody in: it is a machine reading rosters (the OneRoster roster
+    scope), so its client gets the client-credentials grant instead, and must keep a secret."""
     secret = ""
+    machine = not redirect_uris and ROSTER_SCOPE in scopes
     application = Application(
         name=name[:255],
-        client_type=Application.CLIENT_CONFIDENTIAL if confidential else Application.CLIENT_PUBLIC,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        client_type=Application.CLIENT_CONFIDENTIAL if confidential or machine else Application.CLIENT_PUBLIC,
+        authorization_grant_type=(
+            Application.GRANT_CLIENT_CREDENTIALS if machine else Application.GRANT_AUTHORIZATION_CODE
+        ),
         redirect_uris=" ".join(redirect_uris),
         post_logout_redirect_uris=" ".join(post_logout_redirect_uris or []),
         algorithm=Application.RS256_ALGORITHM,
         skip_authorization=True,  # registered by support for the school: no second consent screen
     )
-    if confidential:
+    if confidential or machine:
         secret = generate_client_secret()
         application.client_secret = secret  # hashed on save
     application.full_clean(exclude=["client_secret", "user"])

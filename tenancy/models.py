@@ -115,6 +115,7 @@ class Job(SchoolOwned):
         CERTIFICATE_ZIP = "certificate_zip", "Certificate download"
         CERTIFICATE_PDF = "certificate_pdf", "Certificate rendering"
         SYNC_CREDENTIALS = "sync_credentials", "Prepare starter codes"
+        ROSTER_PULL = "roster_pull", "OneRoster pull"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

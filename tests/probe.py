@@ -45,6 +45,8 @@ SKIPPED = {
     "api/docs/": "Swagger UI, static",
     "health/": "liveness check for the load balancer",
     "scim/": "SCIM 2.0 in: an organisation's bearer token only, no school in the URL; tests/scim/test_isolation.py",
+    "ims/": "OneRoster REST: only a roster service's client-credentials token opens it (a session or school API "
+    "token gets 401); another organisation's token is tests/rostering/test_serve.py's",
     "welcome/": "set-password link: the token is the credential itself (tests/accounts/test_credentials.py)",
     "verify/": "public certificate check: whoever holds the printed code may see it, by design (tests/assessments)",
 }

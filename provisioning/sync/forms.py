@@ -4,7 +4,7 @@ from django import forms
 
 from accounts.forms import role_choices
 from accounts.permissions import BULK_NEVER_GRANTS
-from provisioning.models import SyncPolicy
+from provisioning.models import RosterSource, SyncPolicy
 
 YEARS = ["N", "R"] + [str(n) for n in range(1, 14)]
 POLICY_FIELDS = [
@@ -106,3 +106,26 @@ class FeedUploadForm(forms.Form):
         help_text="One .xlsx (sheets students, staff, contacts, relationships), a .zip of those CSV files, "
         "a OneRoster .zip bundle, or a Microsoft School Data Sync export (v2.1, or v1 in the UK format) as a .zip.",
     )
+
+
+class RosterSourceForm(forms.ModelForm):
+    """Feed source: a OneRoster 1.2 REST server the nightly pulls the feed from. The secret is never shown back."""
+
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Kept encrypted and never shown again. Leave empty to keep the one kept.",
+    )
+
+    # https:// is assumed where a scheme is left out (the default Django 6 will have).
+    base_url = forms.URLField(label="Server address", max_length=300, assume_scheme="https",
+                              help_text=RosterSource._meta.get_field("base_url").help_text)  # fmt: skip
+    token_url = forms.URLField(label="Token address", max_length=300, assume_scheme="https")
+
+    class Meta:
+        model = RosterSource
+        fields = ["enabled", "base_url", "token_url", "client_id"]
+
+    def source_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}

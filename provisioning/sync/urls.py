@@ -7,6 +7,7 @@ urlpatterns = [
     path("sync/sign-in-methods/", views.sync_sign_in_methods, name="sync_sign_in_methods"),
     path("sync/preview-usernames/", views.sync_username_preview, name="sync_username_preview"),
     path("sync/feeds/", views.sync_feed_upload, name="sync_feed_upload"),
+    path("sync/feed-source/", views.sync_feed_source, name="sync_feed_source"),
     path("sync/sample-export/", views.sync_sample_feed, name="sync_sample_feed"),
     path("sync/export-format/", views.sync_export_format, name="sync_export_format"),
     path("sync/start/", views.sync_start, name="sync_start"),

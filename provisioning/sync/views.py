@@ -17,7 +17,8 @@ from provisioning.models import SyncRun
 from provisioning.sync import charts, labels, matches, selectors, services, starter_slips
 from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
-from provisioning.sync.forms import SignInMethodsForm, SyncPolicyForm
+from provisioning.sync.forms import RosterSourceForm, SignInMethodsForm, SyncPolicyForm
+from provisioning.sync.oneroster_rest import roster_pull_start, roster_source_for, roster_source_save
 from provisioning.sync.plan_newcomers import NEEDS_DECISION
 from provisioning.sync.policy import policy_for, policy_save, username_preview
 from provisioning.sync.sample_feed import sample_feed
@@ -97,9 +98,12 @@ def _errors_to_form(form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
-def _policy_context(request, policy, form) -> dict:
+def _policy_context(request, policy, form, source_form=None) -> dict:
     feeds = list(selectors.feed_list(school=request.school, limit=5))
+    source = roster_source_for(request.school)
     return {
+        "source": source,
+        "source_form": source_form or RosterSourceForm(instance=source),
         "form": form,
         "policy": policy,
         "feeds": feeds,
@@ -112,6 +116,34 @@ def _policy_context(request, policy, form) -> dict:
             initial={"sign_in_microsoft_google_only": request.school.sign_in_microsoft_google_only}
         ),
     }
+
+
+@require_POST
+@require_perm(Perm.SYNC_MANAGE)
+def sync_feed_source(request, school_slug):
+    """Save the Feed source (a OneRoster server); with "Pull now", pull from it at once as a job."""
+    source = roster_source_for(request.school)
+    form = RosterSourceForm(request.POST, instance=source)
+    if form.is_valid():
+        try:
+            roster_source_save(
+                school=request.school,
+                actor=request.user,
+                values=form.source_values(),
+                secret=form.cleaned_data["client_secret"],
+            )
+            if request.POST.get("action") == "pull":
+                job = roster_pull_start(school=request.school, actor=request.user)
+                messages.success(request, "Pulling the feed from the OneRoster server.")
+                return redirect("job_detail", school_slug=school_slug, job_id=job.pk)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, "Feed source saved.")
+            return redirect("sync_policy", school_slug=school_slug)
+    policy = policy_for(request.school)
+    context = _policy_context(request, policy, _policy_form(request, policy), source_form=form)
+    return render(request, "provisioning/sync/policy.html", context, status=400)
 
 
 @require_GET

@@ -107,7 +107,22 @@ def _produced(client, school, capture, admin) -> dict[str, bytes]:
         client.post(reverse("census_start", kwargs={"school_slug": school.slug}))
     files["census.csv"] = Job.objects.filter(school=school, kind="demo").get().report.read()
     files["summary.xlsx"] = client.get(url("user_summary_xlsx")).getvalue()
+    files["oneroster-pull.csv"] = _oneroster_pull_report(school, capture, admin)
     return files
+
+
+def _oneroster_pull_report(school, capture, admin) -> bytes:
+    """A OneRoster pull's job report, pulled from a recorded server."""
+    from unittest import mock
+
+    from provisioning.sync import oneroster_rest
+    from tests.provisioning.test_sync_oneroster_rest import SERVER, TOKEN, Recorded, recorded_session
+
+    values = {"enabled": True, "base_url": SERVER, "token_url": TOKEN, "client_id": "rollcall"}
+    oneroster_rest.roster_source_save(school=school, actor=admin, values=values, secret="s3cret")
+    with mock.patch.object(oneroster_rest, "_session", recorded_session(Recorded())), capture(execute=True):
+        job = oneroster_rest.roster_pull_start(school=school, actor=admin)
+    return Job.objects.get(pk=job.pk).report.read()
 
 
 # Modules that use the writer for a file that is no export: the feed rewritten without its password columns.
