@@ -1,0 +1,61 @@
+"""Support's screens of the SCIM push: start a push or a plan, read the plan, apply it, read the log."""
+
+import pytest
+
+from outbound.models import ScimExchange, ScimRun
+from tests.factories import member
+
+
+@pytest.fixture
+def hub(school_a, service_of, target_for, downstream):
+    return target_for(service_of(school_a.organisation), downstream)
+
+
+@pytest.fixture
+def support(client, support_user):
+    client.force_login(support_user)
+    return client
+
+
+def test_push_now_then_the_log_shows_what_was_sent(
+    school_a, hub, downstream, support, django_capture_on_commit_callbacks
+):
+    member(school_a, "eo", username="eo.kim")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = support.post(
+            "/admin/outbound/scimtarget/", {"action": "push_now", "_selected_action": [hub.pk]}, follow=True
+        )
+    assert "A push was started" in answer.content.decode()
+    assert set(downstream.users()) == {"eo.kim"}
+    runs = support.get("/admin/outbound/scimrun/").content.decode()
+    assert "created: 1" in runs
+    log = support.get("/admin/outbound/scimexchange/").content.decode()
+    assert "/Users" in log and "201" in log
+    exchange = ScimExchange.objects.get(method="POST")
+    page = support.get(f"/admin/outbound/scimexchange/{exchange.pk}/change/").content.decode()
+    assert "eo.kim" in page
+
+
+def test_a_plan_is_shown_then_applied_from_the_runs_page(
+    school_a, hub, downstream, support, django_capture_on_commit_callbacks
+):
+    member(school_a, "eo", username="eo.kim", family_name="Lee")
+    with django_capture_on_commit_callbacks(execute=True):
+        support.post("/admin/outbound/scimtarget/", {"action": "reconcile_plan", "_selected_action": [hub.pk]})
+    run = ScimRun.objects.get(kind=ScimRun.Kind.RECONCILE)
+    assert run.state == ScimRun.State.NEEDS_CONFIRMATION
+    page = support.get(f"/admin/outbound/scimrun/{run.pk}/change/").content.decode()
+    assert "<td>create</td><td>eo.kim</td>" in page
+    assert downstream.users() == {}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        support.post("/admin/outbound/scimrun/", {"action": "confirm", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.state == ScimRun.State.SUCCEEDED
+    assert downstream.users()["eo.kim"]["name"]["familyName"] == "Lee"
+
+
+def test_someone_who_is_not_support_staff_sees_none_of_it(login, centre_admin, hub):
+    client = login(centre_admin)
+    for path in ("/admin/outbound/scimtarget/", "/admin/outbound/scimrun/", "/admin/outbound/scimexchange/"):
+        assert client.get(path).status_code in (302, 403, 404)
