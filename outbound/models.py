@@ -125,6 +125,9 @@ class ScimRun(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written on claim and with every batch: an open run that stopped writing it lost its worker (or its
+    # message), and stops blocking the next sweep (outbound.services.runs_abandon).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

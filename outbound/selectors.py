@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_scopes import scopes_disabled
 
 from accounts.models import Account, Membership, RoleAssignment
@@ -132,8 +132,18 @@ def targets_enabled() -> QuerySet[ScimTarget]:
     return ScimTarget.objects.filter(enabled=True, service__organisation__isnull=False).select_related("service")
 
 
-def run_open(*, target: ScimTarget) -> ScimRun | None:
-    return ScimRun.objects.filter(target=target, state__in=ScimRun.OPEN_STATES).first()
+def run_open(*, target: ScimTarget, kind: str) -> ScimRun | None:
+    """The run that a new one of this kind would clash with. A push waits for another push and for a
+    reconciliation being applied (both send); a plan waiting for confirmation does not stop the pushes."""
+    runs = ScimRun.objects.filter(target=target)
+    if kind == ScimRun.Kind.PUSH:
+        sending = (ScimRun.State.CONFIRMED, ScimRun.State.APPLYING)
+        runs = runs.filter(
+            Q(kind=ScimRun.Kind.PUSH, state__in=ScimRun.OPEN_STATES) | Q(kind=ScimRun.Kind.RECONCILE, state__in=sending)
+        )
+    else:
+        runs = runs.filter(kind=kind, state__in=ScimRun.OPEN_STATES)
+    return runs.first()
 
 
 def exchanges_of(*, target: ScimTarget, limit: int = 200) -> list[ScimExchange]:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -74,7 +75,7 @@ def run_start(*, target: ScimTarget, kind: str = ScimRun.Kind.PUSH, actor=None) 
 
     with transaction.atomic():
         ScimTarget.objects.select_for_update().filter(pk=target.pk).first()
-        existing = run_open(target=target)
+        existing = run_open(target=target, kind=kind)
         if existing is not None:
             return existing
         run = ScimRun.objects.create(
@@ -87,19 +88,38 @@ def run_start(*, target: ScimTarget, kind: str = ScimRun.Kind.PUSH, actor=None) 
 
 def sweep() -> int:
     """The periodic sweep: a push for every enabled service with no run open. Returns how many were started."""
+    runs_abandon()
     started = 0
     for target in targets_enabled():
-        if run_open(target=target) is None:
+        if run_open(target=target, kind=ScimRun.Kind.PUSH) is None:
             run_start(target=target)
             started += 1
     exchanges_purge()
     return started
 
 
+def runs_abandon(*, now=None) -> int:
+    """Runs whose worker or message was lost never finish by themselves: an open run (other than a plan waiting
+    for a person) with no heartbeat for JOB_ABANDONED_AFTER is failed, so the next sweep pushes again. Safe
+    because a push is idempotent; a reconciliation is planned again by whoever still needs it. A run waiting
+    to be retried has its heartbeat written then, and waits at most 15 minutes (_retry_or_fail)."""
+    now = now or timezone.now()
+    waiting = [state for state in ScimRun.OPEN_STATES if state != ScimRun.State.NEEDS_CONFIRMATION]
+    return (
+        ScimRun.objects.alias(last_seen=Coalesce("heartbeat_at", "created_at"))
+        .filter(state__in=waiting, last_seen__lt=now - settings.JOB_ABANDONED_AFTER)
+        .update(
+            state=ScimRun.State.FAILED,
+            finished_at=now,
+            error="The worker stopped before the run finished; the next sweep pushes again.",
+        )
+    )
+
+
 def _claim(run: ScimRun, *, states, to: str) -> bool:
     now = timezone.now()
     claimed = ScimRun.objects.filter(pk=run.pk, state__in=states).update(
-        state=to, started_at=run.started_at or now, attempts=run.attempts + 1
+        state=to, started_at=run.started_at or now, heartbeat_at=now, attempts=run.attempts + 1
     )
     if claimed:
         run.refresh_from_db()
@@ -133,6 +153,11 @@ def run_work(run_id) -> None:
         _retry_or_fail(run, str(exc))
     except scim.Refused as exc:
         _finish(run, state=ScimRun.State.FAILED, error=str(exc))
+    except RetryLater:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded on the run for support; the mappings written so far stand
+        log.exception("SCIM run %s failed", run.pk)
+        _finish(run, state=ScimRun.State.FAILED, error=f"The run stopped with an error: {type(exc).__name__}.")
     finally:
         connection.close()
 
@@ -143,8 +168,10 @@ def _retry_or_fail(run: ScimRun, message: str) -> None:
         return
     # An apply goes back to confirmed (it resumes at progress_done), a push or plan to waiting to retry.
     again = ScimRun.State.CONFIRMED if run.state == ScimRun.State.APPLYING else ScimRun.State.RETRYING
-    ScimRun.objects.filter(pk=run.pk).update(state=again, error=f"{message} Will try again.")
-    raise RetryLater(countdown=min(3600, 30 * 2 ** (run.attempts - 1)))
+    ScimRun.objects.filter(pk=run.pk).update(
+        state=again, error=f"{message} Will try again.", heartbeat_at=timezone.now()
+    )
+    raise RetryLater(countdown=min(900, 30 * 2 ** (run.attempts - 1)))
 
 
 def _finish(run: ScimRun, *, state: str, error: str = "", counts: dict | None = None) -> None:
@@ -156,7 +183,9 @@ def _finish(run: ScimRun, *, state: str, error: str = "", counts: dict | None = 
 
 def _progress(run: ScimRun, *, done: int, total: int, counts: Counter) -> None:
     run.progress_done, run.progress_total, run.counts = done, total, dict(counts)
-    ScimRun.objects.filter(pk=run.pk).update(progress_done=done, progress_total=total, counts=run.counts)
+    ScimRun.objects.filter(pk=run.pk).update(
+        progress_done=done, progress_total=total, counts=run.counts, heartbeat_at=timezone.now()
+    )
 
 
 def _log(run: ScimRun, connection: scim.ScimConnection, account_id=None) -> None:
@@ -186,7 +215,9 @@ def _push(run: ScimRun, connection: scim.ScimConnection) -> None:
         for aid in work[start : start + batch]:
             try:
                 counts[_push_one(connection, target, desired.get(aid), mapped.get(aid), account_id=aid)] += 1
-            except scim.Rejected as exc:
+            except (scim.Transient, scim.Refused):
+                raise
+            except scim.PushError as exc:
                 counts["refused"] += 1
                 why = {"service": target.service.name, "why": str(exc)}
                 log.warning("SCIM push refused for one account", extra=why)
@@ -263,7 +294,9 @@ def _push_groups(run: ScimRun, connection: scim.ScimConnection) -> Counter:
                 connection.group_replace(row.remote_id, group, members)
                 ScimGroup.objects.filter(pk=row.pk).update(fingerprint=print_, pushed_at=timezone.now())
                 counts["groups_changed"] += 1
-        except (scim.Rejected, scim.NotFound, scim.Conflict) as exc:
+        except (scim.Transient, scim.Refused):
+            raise
+        except scim.PushError as exc:
             counts["groups_refused"] += 1
             log.warning("SCIM group push refused", extra={"service": target.service.name, "why": str(exc)})
         finally:
@@ -381,14 +414,16 @@ def _apply(run: ScimRun, connection: scim.ScimConnection) -> None:
         item = items[index]
         try:
             counts[_apply_one(connection, target, item)] += 1
-        except scim.Rejected as exc:
+        except (scim.Transient, scim.Refused):
+            raise
+        except scim.PushError as exc:
             counts["refused"] += 1
             log.warning("SCIM reconciliation item refused", extra={"service": target.service.name, "why": str(exc)})
         finally:
             _log(run, connection, account_id=item["account_id"])
         run.progress_done = index + 1
         ScimRun.objects.filter(pk=run.pk).update(
-            progress_done=run.progress_done, counts={**run.counts, "applied": dict(counts)}
+            progress_done=run.progress_done, counts={**run.counts, "applied": dict(counts)}, heartbeat_at=timezone.now()
         )
     _finish(run, state=ScimRun.State.SUCCEEDED, counts={**run.counts, "applied": dict(counts)})
 

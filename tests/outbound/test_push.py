@@ -209,3 +209,34 @@ def test_the_sweep_starts_one_push_per_enabled_service(school_a, hub, downstream
     run = ScimRun.objects.get(target=hub)
     assert run.state == ScimRun.State.SUCCEEDED
     assert set(downstream.users()) == {"eo.kim"}
+
+
+def test_a_refusal_for_one_person_does_not_stop_the_others(school_a, hub, downstream):
+    kim = member(school_a, "eo", username="eo.kim")
+    push(hub)
+    downstream.create("eo.taken")  # the service's own user holds the name Kim is renamed to
+    Account.objects.filter(pk=kim.account_id).update(username="eo.taken")
+    member(school_a, "eo", username="eo.ana")
+
+    run = push(hub)
+
+    assert run.state == ScimRun.State.SUCCEEDED
+    assert run.counts == {"refused": 1, "created": 1}
+    assert "eo.ana" in downstream.users()
+    assert ScimExchange.objects.filter(run=run, method="PATCH", status=409).exists()
+
+
+def test_a_run_whose_worker_was_lost_stops_blocking_the_sweep(school_a, hub, downstream, settings):
+    member(school_a, "eo", username="eo.kim")
+    lost = ScimRun.objects.create(target=hub, state=ScimRun.State.RUNNING, heartbeat_at=timezone.now())
+    assert services.sweep() == 0  # a push is running
+
+    ScimRun.objects.filter(pk=lost.pk).update(heartbeat_at=timezone.now() - settings.JOB_ABANDONED_AFTER * 2)
+    assert services.sweep() == 1
+    lost.refresh_from_db()
+    assert lost.state == ScimRun.State.FAILED and "worker stopped" in lost.error
+
+
+def test_a_plan_waiting_for_confirmation_does_not_stop_the_pushes(school_a, hub, downstream):
+    ScimRun.objects.create(target=hub, kind=ScimRun.Kind.RECONCILE, state=ScimRun.State.NEEDS_CONFIRMATION)
+    assert services.sweep() == 1
