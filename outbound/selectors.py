@@ -21,6 +21,7 @@ from accounts.models import Account, Membership, RoleAssignment
 from outbound.models import ScimExchange, ScimRun, ScimTarget
 from signon.models import ServiceSwitchedOff
 from signon.selectors import service_schools
+from tenancy.models import School
 
 _CURRENT = {Membership.Status.ACTIVE, Membership.Status.LEFT}
 _HELD = (Membership.Status.ACTIVE, Membership.Status.LEFT, Membership.Status.ARCHIVED)
@@ -148,3 +149,23 @@ def run_open(*, target: ScimTarget, kind: str) -> ScimRun | None:
 
 def exchanges_of(*, target: ScimTarget, limit: int = 200) -> list[ScimExchange]:
     return list(ScimExchange.objects.filter(target=target).order_by("-at", "-id")[:limit])
+
+
+def pushes_for_school(*, school: School) -> list[dict]:
+    """A Centre Admin's view of the SCIM pushes of their organisation's services: whether each is on, how many
+    of this school's people the service holds, and the last push (its state, when, and why it failed)."""
+    here = Membership.objects.filter(school=school).values("account_id")
+    rows = []
+    targets = ScimTarget.objects.filter(service__organisation_id=school.organisation_id).select_related("service")
+    for target in targets.order_by("service__name"):
+        last = ScimRun.objects.filter(target=target, kind=ScimRun.Kind.PUSH).order_by("-created_at").first()
+        rows.append(
+            {
+                "service": target.service,
+                "on": target.enabled and target.token_is_set,
+                "groups": target.push_groups,
+                "held": target.users.filter(account_id__in=here).count(),
+                "last": last,
+            }
+        )
+    return rows

@@ -59,3 +59,24 @@ def test_someone_who_is_not_support_staff_sees_none_of_it(login, centre_admin, h
     client = login(centre_admin)
     for path in ("/admin/outbound/scimtarget/", "/admin/outbound/scimrun/", "/admin/outbound/scimexchange/"):
         assert client.get(path).status_code in (302, 403, 404)
+
+
+def test_a_centre_admin_sees_their_organisations_pushes_and_how_many_of_their_people(
+    school_a, hub, downstream, login, centre_admin, other_school_admin
+):
+    from tests.outbound.test_push import push
+
+    member(school_a, "eo", username="eo.kim")
+    push(hub)
+    page = login(centre_admin).get("/s/alder/services/accounts-pushed/").content.decode()
+    assert "Homework Hub" in page
+    assert "<td>On</td>\n    <td>1</td>" in page  # Kim (the Centre Admin holds no role of the service)
+    assert "Finished" in page
+
+    other = login(other_school_admin).get("/s/birch/services/accounts-pushed/").content.decode()
+    assert "Homework Hub" not in other
+    assert login(other_school_admin).get("/s/alder/services/accounts-pushed/").status_code == 404
+
+
+def test_an_eo_cannot_open_the_pushes_page(school_a, hub, login, eo_user):
+    assert login(eo_user).get("/s/alder/services/accounts-pushed/").status_code in (403, 404)
