@@ -225,7 +225,7 @@ def _push(run: ScimRun, connection: scim.ScimConnection) -> None:
                 _log(run, connection, account_id=aid)
         _progress(run, done=min(start + batch, len(work)), total=len(work), counts=counts)
     if target.push_groups:
-        counts.update(_push_groups(run, connection))
+        counts.update(_push_groups(run, connection, desired))
     _finish(run, state=ScimRun.State.SUCCEEDED, counts=dict(counts) or {"unchanged": len(desired)})
 
 
@@ -271,13 +271,13 @@ def _create(connection, target: ScimTarget, user: DesiredUser) -> str:
     return outcome
 
 
-def _push_groups(run: ScimRun, connection: scim.ScimConnection) -> Counter:
+def _push_groups(run: ScimRun, connection: scim.ScimConnection, desired: dict[str, DesiredUser]) -> Counter:
     target = run.target
     counts: Counter = Counter()
     remote_ids = dict(ScimUser.objects.filter(target=target).values_list("account_id", "remote_id"))
     remote_ids = {str(k): v for k, v in remote_ids.items()}
     wanted = {}
-    for key, group in desired_groups(target=target, users=desired_users(target=target)).items():
+    for key, group in desired_groups(target=target, users=desired).items():
         members = sorted(remote_ids[a] for a in group.account_ids if a in remote_ids)
         if members:
             wanted[key] = (group, members, fingerprint({"name": group.display_name, "members": members}))

@@ -240,3 +240,17 @@ def test_a_run_whose_worker_was_lost_stops_blocking_the_sweep(school_a, hub, dow
 def test_a_plan_waiting_for_confirmation_does_not_stop_the_pushes(school_a, hub, downstream):
     ScimRun.objects.create(target=hub, kind=ScimRun.Kind.RECONCILE, state=ScimRun.State.NEEDS_CONFIRMATION)
     assert services.sweep() == 1
+
+
+def test_a_person_without_an_email_is_pushed_and_changed(school_a, hub, downstream):
+    pupil = member(school_a, "student_portal", person_type="student", username="pupil.ana", email="")
+    push(hub)
+    assert "emails" not in downstream.users()["pupil.ana"]
+    Account.objects.filter(pk=pupil.account_id).update(family_name="Moreau")
+    assert push(hub).counts == {"changed": 1}
+    assert downstream.users()["pupil.ana"]["name"]["familyName"] == "Moreau"
+    Account.objects.filter(pk=pupil.account_id).update(email="ana@alder.example")
+    push(hub)
+    Account.objects.filter(pk=pupil.account_id).update(email="")
+    assert push(hub).counts == {"changed": 1}
+    assert "emails" not in downstream.users()["pupil.ana"]
