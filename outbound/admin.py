@@ -62,6 +62,11 @@ class ScimTargetAdmin(SupportAdmin):
         run = obj.runs.order_by("-created_at").first()
         return f"{run.get_kind_display()}: {run.get_state_display()}" if run else "None yet"
 
+    def get_readonly_fields(self, request, obj=None):
+        # The users the service holds are mapped to this service's endpoint: another service gets its own push.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields + ("service",) if obj is not None else fields
+
     def save_model(self, request, obj, form, change):
         services.target_token_set(target=obj, token=form.cleaned_data.get("token", ""))
         super().save_model(request, obj, form, change)

@@ -115,6 +115,7 @@ def test_leavers_follow_the_school_timers_grace_then_archive_then_erase(school_a
     assert downstream.users()["eo.leaving"]["active"] is False
     assert run.counts == {"deactivated": 1}
 
+    assert ScimExchange.objects.filter(account_id=leaver.account_id, sent__contains="eo.leaving").exists()
     leaver_timers(school=school_a, today=today + timedelta(days=8 + 31))  # erase time: the account is erased
     run = push(hub)
     assert set(downstream.users()) == {"eo.staying"}
@@ -122,6 +123,7 @@ def test_leavers_follow_the_school_timers_grace_then_archive_then_erase(school_a
     assert not ScimUser.objects.filter(target=hub, account_id=leaver.account_id).exists()
     # What was sent about the erased person is blanked in the log.
     assert not ScimExchange.objects.filter(account_id=leaver.account_id).exclude(sent="").exists()
+    assert not ScimExchange.objects.filter(answered__contains="eo.leaving").exists()
 
 
 def test_a_role_removed_deletes_the_user(school_a, hub, downstream):
