@@ -133,6 +133,13 @@ def targets_enabled() -> QuerySet[ScimTarget]:
     return ScimTarget.objects.filter(enabled=True, service__organisation__isnull=False).select_related("service")
 
 
+def organisations_of(*, account_ids: list) -> set:
+    """The organisations where these accounts hold a place, at any school of them."""
+    with scopes_disabled():
+        memberships = Membership.objects.filter(account_id__in=account_ids)
+        return set(memberships.values_list("school__organisation_id", flat=True))
+
+
 def run_open(*, target: ScimTarget, kind: str) -> ScimRun | None:
     """The run that a new one of this kind would clash with. A push waits for another push and for a
     reconciliation being applied (both send); a plan waiting for confirmation does not stop the pushes."""

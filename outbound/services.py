@@ -22,7 +22,15 @@ from accounts.audit import audit_record
 from outbound import scim
 from outbound.models import ScimExchange, ScimGroup, ScimRun, ScimTarget, ScimUser
 from outbound.secrets import TokenUnreadable, token_encrypt
-from outbound.selectors import DesiredUser, desired_groups, desired_users, fingerprint, run_open, targets_enabled
+from outbound.selectors import (
+    DesiredUser,
+    desired_groups,
+    desired_users,
+    fingerprint,
+    organisations_of,
+    run_open,
+    targets_enabled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +122,34 @@ def runs_abandon(*, now=None) -> int:
             error="The worker stopped before the run finished; the next sweep pushes again.",
         )
     )
+
+
+def push_soon(*, account_ids: list, **_reason) -> None:
+    """accounts.extensions.sign_in_ended and accounts.erasure.on_account_erased: a person locked out, un-approved,
+    revoked or erased is pushed once the change commits, not at the next sweep. Only a task is sent here (no
+    query in the caller's transaction); it finds the services concerned."""
+    from outbound import tasks  # cycle: the tasks call these services
+
+    ids = [str(pk) for pk in account_ids]
+    if ids:
+        transaction.on_commit(lambda: tasks.push_for_accounts_task.delay(ids))
+
+
+def push_erased_soon(*, account, actor) -> None:
+    push_soon(account_ids=[account.pk])
+
+
+def push_for_accounts(*, account_ids: list) -> int:
+    """A push for each enabled service of an organisation where these accounts hold a place (or held one: an
+    erased account's row at the service is what must go). Returns how many were started."""
+    organisations = organisations_of(account_ids=account_ids)
+    mapped = set(ScimUser.objects.filter(account_id__in=account_ids).values_list("target_id", flat=True))
+    started = 0
+    for target in targets_enabled().filter(Q(service__organisation_id__in=organisations) | Q(pk__in=mapped)):
+        if run_open(target=target, kind=ScimRun.Kind.PUSH) is None:
+            run_start(target=target)
+            started += 1
+    return started
 
 
 def _claim(run: ScimRun, *, states, to: str) -> bool:

@@ -33,3 +33,9 @@ def reconcile_apply_task(self, run_id: str) -> None:
 def sweep_task() -> None:
     """Every few minutes: a push for each service whose SCIM push is on (only what changed is sent)."""
     services.sweep()
+
+
+@shared_task(name="outbound.push_for_accounts")
+def push_for_accounts_task(account_ids: list) -> None:
+    """Soon after a person was locked out, un-approved, revoked or erased: the services concerned are pushed."""
+    services.push_for_accounts(account_ids=account_ids)

@@ -256,3 +256,18 @@ def test_a_person_without_an_email_is_pushed_and_changed(school_a, hub, downstre
     Account.objects.filter(pk=pupil.account_id).update(email="")
     assert push(hub).counts == {"changed": 1}
     assert "emails" not in downstream.users()["pupil.ana"]
+
+
+def test_a_person_locked_out_is_deactivated_at_once_not_at_the_next_sweep(
+    school_a, hub, downstream, django_capture_on_commit_callbacks
+):
+    from accounts.services import Actor, account_update
+
+    admin = member(school_a, "centre_admin", username="ca.alder").account
+    kim = member(school_a, "eo", username="eo.kim")
+    push(hub)
+    with django_capture_on_commit_callbacks(execute=True):
+        account_update(
+            school=school_a, actor=Actor(account=admin, school=school_a), account=kim.account, locked_out=True
+        )
+    assert downstream.users()["eo.kim"]["active"] is False
