@@ -109,7 +109,7 @@ class ScimConnection:
                 path=path[:500],
                 status=response.status_code,
                 sent=_trim(request.content.decode("utf-8", "replace")),
-                answered=_trim(response.text),
+                answered=_trim(_listed_summary(response) or response.text),
             )
         )
 
@@ -185,6 +185,19 @@ class ScimConnection:
 
     def group_delete(self, remote_id: str) -> None:
         self._call("delete group", self.client.delete, Group, remote_id)
+
+
+def _listed_summary(response) -> str:
+    """A list's answer is kept as its counts only: its pages name many people at once, so no one person's
+    erasure could blank them (an answer about one user is kept with that account, and blanked with it)."""
+    if response.request.method != "GET" or "ListResponse" not in response.text[:300]:
+        return ""
+    try:
+        page = response.json()
+    except ValueError:
+        return ""
+    keep = {k: page.get(k) for k in ("totalResults", "startIndex", "itemsPerPage")}
+    return json.dumps({**keep, "Resources": f"{len(page.get('Resources') or [])} not kept in the log"})
 
 
 def _sorted(status: int | None, what: str, exc: Exception) -> PushError:

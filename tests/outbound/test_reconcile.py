@@ -94,3 +94,11 @@ def test_a_cancelled_plan_is_never_applied(school_a, hub, downstream, support_us
     assert not services.reconcile_confirm(run=run, actor=support_user)
     services.run_work(run.pk)
     assert downstream.users() == {}
+
+
+def test_the_lists_the_service_answered_are_logged_as_counts_only(school_a, hub, downstream):
+    member(school_a, "eo", username="eo.kim")
+    downstream.create("someone.else")
+    run = plan(hub)
+    listed = run.exchanges.get(method="GET")
+    assert '"totalResults": 1' in listed.answered and "someone.else" not in listed.answered
