@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "accounts",
     "signon",
     "scim",
+    "outbound",
     "provisioning",
     "rostering",
     "assessments",
@@ -449,6 +450,16 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
+
+# --- SCIM push to connected services (outbound/) ---------------------------------------------------
+# A push run writes its progress and commits its mappings every SCIM_PUSH_BATCH accounts; each request waits at
+# most SCIM_PUSH_TIMEOUT_SECONDS. A run stopped by an outage (network, 5xx, 429) is retried with back-off up to
+# SCIM_PUSH_RETRIES times, then recorded as failed; the next sweep (every SCIM_SWEEP_MINUTES) starts afresh.
+SCIM_PUSH_BATCH = env_int("SCIM_PUSH_BATCH", 50)
+SCIM_PUSH_TIMEOUT_SECONDS = env_int("SCIM_PUSH_TIMEOUT_SECONDS", 20)
+SCIM_PUSH_RETRIES = env_int("SCIM_PUSH_RETRIES", 5)
+# A service's exchanges (what was sent and answered) are kept this long.
+SCIM_LOG_RETENTION_DAYS = env_int("SCIM_LOG_RETENTION_DAYS", 30)
 
 # --- Logging --------------------------------------------------------------------------------
 # Production writes one JSON object a line to stdout; development readable console lines. Every

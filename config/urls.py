@@ -9,6 +9,7 @@ from rest_framework import exceptions
 
 from accounts import urls as account_urls
 from accounts import views as account_views
+from outbound import urls as outbound_urls
 from pages import urls as pages_urls
 from pages import views as pages_views
 from provisioning.contacts import urls as contacts_urls
@@ -55,6 +56,7 @@ school_patterns = [
     path("account-manager/", include("provisioning.contacts.urls")),
     path("assessments/", include("assessments.urls")),
     path("", include(signon_urls.school_urlpatterns)),
+    path("", include(outbound_urls.school_urlpatterns)),
 ]
 
 # School API, under /api/s/<school_slug>/ — one include per app's api_urlpatterns.

@@ -438,7 +438,6 @@ def test_the_refusal_is_in_plain_words(teacher):
     assert not re.search(r"[a-z]+_[a-z]+", password_signin_refusal(teacher))
 
 
-
 def test_it_is_not_turned_on_where_nobody_could_sign_in_any_more(client, school_a, centre_admin):
     """Found by trying it: with no Microsoft or Google sign-in set up, the tick refused everyone, the Centre
     Admin who ticked it included; and a Centre Admin without a linked sign-in locked themselves out."""

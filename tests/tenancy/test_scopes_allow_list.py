@@ -10,7 +10,18 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["config", "tenancy", "accounts", "signon", "scim", "provisioning", "assessments", "pages"]
+APPS = [
+    "config",
+    "tenancy",
+    "accounts",
+    "signon",
+    "scim",
+    "outbound",
+    "rostering",
+    "provisioning",
+    "assessments",
+    "pages",
+]
 
 ALLOWED = {
     # tenancy itself, the support admin, migrations and management commands
@@ -30,6 +41,7 @@ ALLOWED = {
     "accounts.services.accounts": "erasing a person erases them everywhere, their audit trail too",
     "accounts.services.authority": "who may act on an account depends on every school it belongs to",
     "signon.selectors": "signing in to a service reads the person's places at every school of its organisation",
+    "outbound.selectors": "a SCIM push holds one user per person across every school of the service's organisation",
     "provisioning.contacts.services": "revoking a contact must not lock out their sign-in held at another school",
     "provisioning.sync.sync_plan": "transfers read other schools' memberships of the feed's people",
     "provisioning.sync.plan_newcomers": "a newcomer may already hold an account at another school (a transfer)",
