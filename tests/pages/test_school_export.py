@@ -8,6 +8,8 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -42,8 +44,13 @@ def _start_and_download(client, school_a, on_commit):
     assert job.state == Job.State.SUCCEEDED and job.progress_done == job.progress_total == len(school_export.TABLES)
     response = client.get(f"/s/{school_a.slug}/jobs/{job.pk}/report/")
     assert response.status_code == 200
-    body = b"".join(response.streaming_content)
-    response.close()
+    body = response.getvalue()
+    # What the server does once the file is sent, without ending the test's database connection as it would.
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
     return job, zipfile.ZipFile(io.BytesIO(body))
 
 
