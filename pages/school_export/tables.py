@@ -18,6 +18,11 @@ class Table:
     about: str
     columns: list[tuple[str, str]]  # (column, what it holds); the rows come from READERS[name]
 
+    @property
+    def title(self) -> str:
+        """The table in words, for the screen ("Contact links"); the files keep their names."""
+        return self.name.replace("_", " ").capitalize()
+
 
 def _people(school):
     accounts = Account.objects.filter(memberships__school=school).distinct().order_by("username")

@@ -2,6 +2,7 @@
 school export once, filters and exports the audit log, reads the retention page, and downloads a person's
 subject access file from their Edit page."""
 
+import io
 import json
 import zipfile
 
@@ -48,7 +49,9 @@ def test_a_centre_admin_filters_and_exports_the_audit_log(page, centre_admin, no
     expect(rows.first).to_contain_text("Nominated Contact")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export to Excel").click()
-    sheet = load_workbook(download_info.value.path()).active
+    assert download_info.value.suggested_filename.endswith(".xlsx")
+    with open(download_info.value.path(), "rb") as handle:
+        sheet = load_workbook(io.BytesIO(handle.read())).active
     assert [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["Role given"]
 
 
