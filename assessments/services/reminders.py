@@ -141,3 +141,32 @@ def certificate_reminders_all(*, now=None) -> int:
         except Exception:
             log.exception("certificate reminders failed for one school", extra={"school": school.slug})
     return sent
+
+
+@dataclass(frozen=True)
+class ExpiringRow:
+    certificate: Certificate
+    expired: bool
+    reminded: list[str]  # the reminders sent, in words
+
+
+def expiring_certificates(*, school: School, now=None) -> list[ExpiringRow]:
+    """The Expiring certificates list: valid certificates expiring within DAYS_BEFORE days, or expired within
+    the last DAYS_BEFORE, soonest first, each with the reminders already sent."""
+    now = now or timezone.now()
+    window = timedelta(days=DAYS_BEFORE)
+    certificates = (
+        Certificate.objects.filter(
+            school=school,
+            status=Certificate.Status.VALID,
+            superseded_by__isnull=True,
+            expires_at__gt=now - window,
+            expires_at__lte=now + window,
+        )  # fmt: skip
+        .select_related("account")
+        .prefetch_related("reminders")
+        .order_by("expires_at")
+    )
+    return [
+        ExpiringRow(c, c.expires_at <= now, [r.get_kind_display() for r in c.reminders.all()]) for c in certificates
+    ]

@@ -8,7 +8,7 @@ import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from tenancy.models import School
 
 
 def _json_value(value):
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -81,7 +81,7 @@ def school_export_write(*, school: School, fileobj, on_progress: Callable[[int],
                     for row in READERS[table.name](school):
                         writer.writerow([_csv_value(v) for v in row])
                         record = {column: _json_value(v) for column, v in zip(header, row, strict=True)}
-                        out_json.write(("," if n else "") + "\n" + json.dumps(record, ensure_ascii=False))
+                        out_json.write(("," if n else "") + "\n" + json.dumps(record, ensure_ascii=False, default=str))
                         n += 1
                     out_json.write("\n]\n")
                     out_csv.flush()

@@ -82,3 +82,13 @@ def test_a_refused_address_gives_the_claim_back(school_a, holders, smtp_server):
 def test_it_is_scheduled_daily_by_the_migrations():
     task = PeriodicTask.objects.get(task="assessments.certificate_reminders", enabled=True)
     assert task.crontab is not None and task.crontab.hour == "7"
+
+
+def test_the_expiring_list_links_each_assessment_and_says_what_was_sent(login, eo_user, inv_user, school_a, holders):
+    reminders.certificate_reminders_send(school=school_a)
+    page = login(eo_user).get(f"/s/{school_a.slug}/assessments/certificates/expiring/").content.decode()
+    assert holders["soon"].holder_name in page and holders["gone"].holder_name in page
+    assert holders["later"].holder_name not in page and "inv.birch" not in page
+    assert f"/s/{school_a.slug}/assessments/{holders['soon'].assessment_id}/" in page
+    assert "Expires in 30 days" in page and "(expired)" in page
+    assert login(inv_user).get(f"/s/{school_a.slug}/assessments/certificates/expiring/").status_code == 403

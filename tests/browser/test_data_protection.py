@@ -77,3 +77,18 @@ def test_a_centre_admin_downloads_a_subject_access_file(page, centre_admin, scho
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download as PDF").click()
     assert download_info.value.suggested_filename.endswith(".pdf")
+
+
+def test_an_exams_officer_opens_an_expiring_certificates_assessment(page, eo_user, school_a):
+    from tests.assessments.conftest import make_assessment
+    from tests.pages.data_helpers import make_certificate
+
+    holder = member(school_a, "inv", username="inv.expiring", given_name="Ada", family_name="Expiring")
+    make_certificate(school_a, holder.account, make_assessment(), expires_in_days=12)
+    sign_in(page, eo_user)
+    page.goto(f"/s/{school_a.slug}/")
+    page.get_by_role("link", name="Expiring certificates").click()
+    row = page.locator("#expiring-certificates tbody tr", has_text="Ada Expiring")
+    expect(row).to_contain_text("None yet")
+    row.get_by_role("link", name="Invigilator Core").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Invigilator Core")

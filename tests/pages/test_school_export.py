@@ -122,3 +122,18 @@ def test_an_export_nobody_downloaded_is_purged_after_its_retention(
     assert school_export.school_exports_purge(school=school_a, now=later) == 1
     job.refresh_from_db()
     assert not job.report and "not downloaded" in job.report_removed
+
+
+def test_the_sync_policy_and_runs_are_exported(school_a):
+    from provisioning.models import SyncPolicy, SyncRun
+
+    SyncPolicy.objects.create(school=school_a, staff_grace_days=9, default_password_hash="pbkdf2$secret")
+    SyncRun.objects.create(school=school_a, trigger="manual", state="applied", counts={"create": 2})
+    out = io.BytesIO()
+    counts = school_export.school_export_write(school=school_a, fileobj=out)
+    archive = zipfile.ZipFile(out)
+    [policy] = json.loads(archive.read("sync_policy.json"))
+    assert policy["staff_grace_days"] == 9 and policy["nightly_time"] == "02:00:00"
+    assert "default_password_hash" not in policy and b"pbkdf2" not in archive.read("sync_policy.csv")
+    assert json.loads(archive.read("sync_runs.json"))[0]["counts"] == {"create": 2}
+    assert counts["sync_runs"] == 1
