@@ -12,9 +12,9 @@ urlpatterns = [
     path("data/export/", data_views.school_export_page, name="school_export"),
     path("data/export/start/", data_views.school_export_start, name="school_export_start"),
     path("data/audit/", data_views.audit_log_page, name="audit_log"),
-    path("data/audit/export/", data_views.audit_log_export, name="audit_log_export"),
+    path("data/audit/audit-log.xlsx", data_views.audit_log_export, name="audit_log_export"),
     path("data/retention/", data_views.retention_page, name="retention"),
-    path("data/retention/erasure-report/", data_views.erasure_report_csv, name="erasure_report"),
+    path("data/retention/erasure-report.csv", data_views.erasure_report_csv, name="erasure_report"),
     path(
         "users/<uuid:membership_id>/subject-access/",
         data_views.subject_access_download,

@@ -431,13 +431,8 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
     # The retention page's erasure report counts by person type and why, never naming anyone.
     why = "leaver_policy" if membership is not None else "deleted"
     with scopes_disabled():
-        types = (
-            {membership.person_type}
-            if membership is not None
-            else set(Membership.objects.filter(school=school, account=account).values_list("person_type", flat=True))
-        )
-    person_type = ",".join(sorted(types))
-    with scopes_disabled():
+        held_here = Membership.objects.filter(school=school, account=account).values_list("person_type", flat=True)
+        person_type = membership.person_type if membership is not None else ",".join(sorted(set(held_here)))
         elsewhere = (
             Membership.objects.filter(account=account)
             .exclude(**let_go)

@@ -55,7 +55,7 @@ def test_the_page_shows_schedule_counts_and_a_report_without_names(login, centre
     assert "erased 30 days after they were archived" in page
     assert f"{settings.JOB_REPORT_RETENTION_DAYS} days after the job finished" in page
     assert "Leaver policy" in page and "People erased" in page
-    report = client.get(f"/s/{school_a.slug}/data/retention/erasure-report/").content.decode("utf-8-sig")
+    report = client.get(f"/s/{school_a.slug}/data/retention/erasure-report.csv").content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(report)))
     assert rows[0] == ["When", "What", "Person type", "Why", "How many"]
     assert rows[1][1:] == ["People erased", "Staff", "Leaver policy", "1"]
@@ -83,3 +83,14 @@ def test_the_purges_record_what_they_erased(school_a):
 def test_only_roles_that_may_see_it(login, eo_user, nominated_contact, school_a):
     assert login(eo_user).get(f"/s/{school_a.slug}/data/retention/").status_code == 403
     assert login(nominated_contact).get(f"/s/{school_a.slug}/data/retention/").status_code == 200
+
+
+def test_a_person_deleted_by_hand_is_counted_without_their_name(school_a, centre_admin):
+    from accounts.services import Actor, account_delete
+
+    person = member(school_a, "parent", person_type="contact", username="erase.me", given_name="Ottoline")
+    assert account_delete(school=school_a, actor=Actor(account=centre_admin, school=school_a), account=person.account)
+    record = ErasureRecord.objects.get(school=school_a, kind="account")
+    assert (record.person_type, record.reason) == ("contact", "deleted")
+    [row] = retention.erasure_report(school=school_a)
+    assert (row.what, row.person_type, row.why) == ("People erased", "Contact", "Deleted by hand")
