@@ -79,6 +79,39 @@ ACTION_LABELS = {
     "assessments.access.changed": "Assessment Access changed",
     "assessments.certificate.issued": "Certificate issued",
     "assessments.certificate.revoked": "Certificate revoked",
+    "assessments.certificate.reminder_sent": "Certificate reminder sent",
+    "data.school_export.started": "School export started",
+    "data.school_export.downloaded": "School export downloaded",
+    "data.audit_log.exported": "Audit log exported",
+    "data.subject_access.exported": "Subject access file made",
+    "provisioning.newcomer_match.decided": "Newcomer matched to an existing account",
+    "provisioning.revoke.started": "Revoke Access started",
+    "provisioning.roster_source.saved": "Feed source (OneRoster server) saved",
+    "provisioning.sync.leavers_archived": "Leavers archived",
+    "provisioning.sync_policy.updated": "Sync policy changed",
+    "provisioning.sync_run.applied": "Sync applied",
+    "provisioning.sync_run.confirmed": "Sync confirmed",
+    "provisioning.sync_run.credentials_downloaded": "Starter codes downloaded (sync)",
+    "provisioning.upload.consent_acknowledged": "Privacy notice acknowledged (upload)",
+    "provisioning.upload.credentials_downloaded": "Starter codes downloaded (upload)",
+    "provisioning.welcome_email.started": "Send Welcome Email started",
+    "scim.token.issued": "SCIM token issued",
+    "scim.token.revoked": "SCIM token revoked",
+    "scim.user.external_id_changed": "Identity provider's id for a person changed (SCIM)",
+    "scim.user.provisioned": "Person provisioned by the identity provider (SCIM)",
+    "scim.user.removed": "Person removed by the identity provider (SCIM)",
+    "outbound.scim.reconciliation_cancelled": "Service reconciliation cancelled (SCIM push)",
+    "outbound.scim.reconciliation_confirmed": "Service reconciliation confirmed (SCIM push)",
+    "signon.authorization.granted": "Signed in to a connected service",
+    "signon.authorization.refused": "Sign-in to a connected service refused",
+    "signon.service.registered": "Connected service registered",
+    "signon.service.secret_renewed": "Connected service secret renewed",
+    "signon.service.switched_on": "Connected service switched on",
+    "signon.service.switched_off": "Connected service switched off",
+    "signon.tokens.revoked": "Connected service sign-ins ended",
+    "tenancy.api_token.issued": "API token issued",
+    "tenancy.api_token.revoked": "API token revoked",
+    "tenancy.school.sign_in_methods_changed": "Sign-in methods changed",
 }
 
 VALUE_WORDS = {
@@ -101,6 +134,8 @@ def field_label(field: str) -> str:
 def action_label(action: str) -> str:
     if action in ACTION_LABELS:
         return ACTION_LABELS[action]
+    if action.startswith("admin."):  # the support admin's "admin.<model>.<verb>"
+        return "Support staff: " + humanise(" ".join(action.split(".")[1:])).lower()
     parts = action.split(".")
     return humanise(" ".join(parts[1:]) if len(parts) > 1 else action)
 

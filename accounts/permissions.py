@@ -32,6 +32,14 @@ class Perm(StrEnum):
     SIGN_IN_METHODS_MANAGE = "sign_in_methods.manage"
     # The connected services (signon/) the school's people can reach, and switching one off for the school.
     SERVICES_MANAGE = "services.manage"
+    # Data protection (issue 24). The school export holds everything the school holds, assessments and
+    # certificates included: Centre Admin only (every Perm). The audit log, the retention page and a person's
+    # subject access file are the registry's: Centre Admin and the Nominated Contact, who keeps the school's
+    # people and its leaver policy (Bulk User Synchronise).
+    SCHOOL_EXPORT = "data.school_export"
+    AUDIT_VIEW = "data.audit_view"
+    RETENTION_VIEW = "data.retention_view"
+    SUBJECT_ACCESS = "data.subject_access"
 
 
 _NOMINATED_CONTACT = {
@@ -49,6 +57,9 @@ _NOMINATED_CONTACT = {
     Perm.JOBS_VIEW,
     Perm.FEEDS_PUSH,
     Perm.API_TOKENS_MANAGE,
+    Perm.AUDIT_VIEW,
+    Perm.RETENTION_VIEW,
+    Perm.SUBJECT_ACCESS,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -239,6 +250,7 @@ JOB_REPORT_PERMS: dict[str, Perm] = {
     "certificate_pdf": Perm.CERTIFICATES_VIEW,
     "sync_credentials": Perm.SYNC_MANAGE,
     "roster_pull": Perm.SYNC_HISTORY_VIEW,  # what a OneRoster pull fetched: counts, no names
+    "school_export": Perm.SCHOOL_EXPORT,  # everything the school holds
 }
 
 

@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from tenancy.models import SchoolOwned
 
@@ -219,3 +220,25 @@ class AssessmentHidden(SchoolOwned):
         constraints = [
             models.UniqueConstraint(fields=["school", "account", "assessment"], name="assessment_hidden_once"),
         ]
+
+
+class CertificateReminder(SchoolOwned):
+    """That a reminder about a certificate went out: one row per certificate and reminder, claimed (inserted)
+    before the email is sent, so a second run, or two workers at once, never send it twice."""
+
+    class Kind(models.TextChoices):
+        EXPIRING = "expiring", "Expires in 30 days"
+        EXPIRED = "expired", "Expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["school", "certificate", "kind"], name="certificate_reminder_once")
+        ]
+
+    def __str__(self):
+        return f"{self.certificate} · {self.get_kind_display()}"

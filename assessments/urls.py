@@ -22,6 +22,7 @@ urlpatterns = [
         name="progress_answers",
     ),
     path("summary/", views.user_summary, name="user_summary"),
+    path("certificates/expiring/", views.certificates_expiring, name="certificates_expiring"),
     path("summary/user-summary.xlsx", views.user_summary_xlsx, name="user_summary_xlsx"),
     path("summary/certificates/", views.certificate_zip_start, name="certificate_zip_start"),
     path("summary/certificates/<uuid:job_id>/", views.certificate_zip_detail, name="certificate_zip_detail"),

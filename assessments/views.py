@@ -15,6 +15,7 @@ from accounts.selectors import membership_get
 from assessments import certificates as rendering
 from assessments import exports, selectors, services
 from assessments.models import Assessment, Certificate, ProgressStatus, Section
+from assessments.services import reminders
 from tenancy.models import Job
 from tenancy.selectors import job_get
 
@@ -311,6 +312,19 @@ def user_summary(request, school_slug):
             "today": timezone.localdate(),
         },
     )
+
+
+@require_perm(Perm.CERTIFICATES_VIEW)
+def certificates_expiring(request, school_slug):
+    """Certificates expiring within 30 days or expired in the last 30, with the reminders sent and a link to
+    each assessment (assessments/services/reminders.py)."""
+    rows = reminders.expiring_certificates(school=request.school)
+    # A link only to an assessment the viewer may open (offered to their roles, not hidden from them).
+    offered = set()
+    if Perm.ASSESSMENTS_TAKE in request.school_perms:
+        offered = {a.pk for a in selectors.assessments_offered(school=request.school, account=request.user)}
+    context = {"rows": rows, "days": reminders.DAYS_BEFORE, "offered": offered}
+    return render(request, "assessments/certificates_expiring.html", context)
 
 
 @require_perm(Perm.SUMMARY_VIEW)

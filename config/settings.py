@@ -295,6 +295,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 JOB_REPORT_RETENTION_DAYS = env_int("JOB_REPORT_RETENTION_DAYS", 30)
 UPLOAD_FILE_RETENTION_DAYS = env_int("UPLOAD_FILE_RETENTION_DAYS", 7)
 FEED_RETENTION_DAYS = env_int("FEED_RETENTION_DAYS", 30)
+# A school export (everything the school holds, in one zip) is downloadable once; unclaimed, it goes after this.
+SCHOOL_EXPORT_RETENTION_DAYS = env_int("SCHOOL_EXPORT_RETENTION_DAYS", 2)
 
 # --- I18N / static / media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

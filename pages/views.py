@@ -18,6 +18,7 @@ from accounts.models import PersonType
 from accounts.permissions import Perm, job_kinds_open_to
 from assessments.models import ProgressStatus
 from assessments.selectors import certificates_expiring, training_completion
+from pages import data_views
 from provisioning.contacts.selectors import ContactStatus, PersonStatus, contact_state_counts, person_state_counts
 from provisioning.sync.selectors import attention_counts, nightly_failure
 from tenancy.charts import Column, Series, Share, column_chart, share_bar
@@ -216,6 +217,8 @@ def job_progress_fragment(request, school_slug, job_id):
 @require_perm(Perm.JOBS_VIEW)
 def job_report(request, school_slug, job_id):
     job = _job_or_404(request, job_id)
+    if job.kind == Job.Kind.SCHOOL_EXPORT:  # downloadable once, audited
+        return data_views.school_export_download(request, job)
     if not job.report:
         raise Http404(job.report_removed or "This job has no report.")
     return FileResponse(job.report.open("rb"), as_attachment=True, filename=job.report_name or "report")

@@ -24,8 +24,8 @@ from accounts.erasure import PersonNamed
 from provisioning.models import Feed, SyncRun, UploadBatch
 from provisioning.sync import starter_slips
 from provisioning.upload.reader import read_upload
-from tenancy.models import Job, School
-from tenancy.services import REPORT_NAMED_DELETED, job_report_remove
+from tenancy.models import ErasureRecord, Job, School
+from tenancy.services import REPORT_NAMED_DELETED, erasure_record, job_report_remove
 
 OPEN_RUN_STATES = ("queued", "planning", "planned", "needs_confirmation")
 
@@ -56,6 +56,7 @@ def upload_files_purge(*, school: School, now=None) -> int:
     for batch in due:
         _delete_on_commit(batch.file)
     UploadBatch.objects.filter(school=school, pk__in=[b.pk for b in due]).update(file="")
+    erasure_record(school=school, kind=ErasureRecord.Kind.UPLOAD_FILE, count=len(due), reason="expired")
     return len(due)
 
 
@@ -87,6 +88,7 @@ def feeds_purge(*, school: School, now=None) -> int:
     for feed in due:
         _delete_on_commit(feed.file)
     Feed.objects.filter(school=school, pk__in=[f.pk for f in due]).delete()
+    erasure_record(school=school, kind=ErasureRecord.Kind.FEED, count=len(due), reason="expired")
     return len(due)
 
 

@@ -116,6 +116,7 @@ class Job(SchoolOwned):
         CERTIFICATE_PDF = "certificate_pdf", "Certificate rendering"
         SYNC_CREDENTIALS = "sync_credentials", "Prepare starter codes"
         ROSTER_PULL = "roster_pull", "OneRoster pull"
+        SCHOOL_EXPORT = "school_export", "School export"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -213,6 +214,36 @@ class Job(SchoolOwned):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class ErasureRecord(SchoolOwned):
+    """That something was erased, how much, and why; never whom. The retention page's "erased in the last
+    30 days" and its erasure report read these: an audit event of a deleted person stops naming them, and
+    the purges of files wrote nothing before."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", "People erased"
+        MEMBERSHIP = "membership", "Memberships removed (account kept by another school)"
+        JOB_REPORT = "job_report", "Job reports"
+        UPLOAD_FILE = "upload_file", "Uploaded files"
+        FEED = "feed", "Stored MIS feeds"
+        STARTER_CODES = "starter_codes", "Starter-code sheets"
+        SCHOOL_EXPORT = "school_export", "School exports"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    person_type = models.CharField(max_length=10, blank=True)
+    # Why: "leaver_policy", "deleted" (by hand), "expired" (a retention period), "downloaded", "named_deleted".
+    reason = models.CharField(max_length=20, blank=True)
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["school", "-at"], name="erasure_school_at_idx")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d} {self.kind} x{self.count}"
 
 
 class ApiToken(SchoolOwned):

@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from tenancy.models import Job, School
+from tenancy.models import ErasureRecord, Job, School
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,12 @@ def job_report_remove(job: Job, *, reason: str) -> None:
     job.report, job.report_removed = "", reason[:200]
 
 
+def erasure_record(*, school: School, kind: str, count: int = 1, person_type: str = "", reason: str = "") -> None:
+    """Note that `count` things of `kind` were erased, never whose (the retention page's erasure report)."""
+    if count:
+        ErasureRecord.objects.create(school=school, kind=kind, count=count, person_type=person_type, reason=reason)
+
+
 def job_reports_purge(*, school: School, now=None) -> int:
     """Reports of jobs finished more than JOB_REPORT_RETENTION_DAYS ago (census, upload results, certificate
     zips) are removed."""
@@ -164,6 +170,7 @@ def job_reports_purge(*, school: School, now=None) -> int:
         jobs = list(due)
         for job in jobs:
             job_report_remove(job, reason=REPORT_EXPIRED.format(days=days))
+        erasure_record(school=school, kind=ErasureRecord.Kind.JOB_REPORT, count=len(jobs), reason="expired")
     return len(jobs)
 
 

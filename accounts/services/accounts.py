@@ -40,7 +40,8 @@ from accounts.services.passwords import (
 )
 from accounts.services.roles import _refuse_losing_last_centre_admin, role_assign
 from accounts.services.usernames import check_username_free, username_normalise, usernames_hold
-from tenancy.models import ApiToken, School
+from tenancy.models import ApiToken, ErasureRecord, School
+from tenancy.services import erasure_record
 
 ACCOUNT_FIELDS = (
     "given_name",
@@ -427,7 +428,11 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
 
     files_naming_erase(school=school, account=account)  # while their names can still be recognised
     now = timezone.now()
+    # The retention page's erasure report counts by person type and why, never naming anyone.
+    why = "leaver_policy" if membership is not None else "deleted"
     with scopes_disabled():
+        held_here = Membership.objects.filter(school=school, account=account).values_list("person_type", flat=True)
+        person_type = membership.person_type if membership is not None else ",".join(sorted(set(held_here)))
         elsewhere = (
             Membership.objects.filter(account=account)
             .exclude(**let_go)
@@ -438,6 +443,7 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
             # Removed outright, not left as a blank archived row: the timer would find that row due again
             # every night. Its roles and contact links go with it (CASCADE).
             Membership.objects.filter(pk=membership.pk, account=account).delete()
+            erasure_record(school=school, kind=ErasureRecord.Kind.MEMBERSHIP, person_type=person_type, reason=why)
             audit_record(
                 action="accounts.membership.removed",
                 actor=actor.account,
@@ -461,6 +467,7 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
             status=Membership.Status.ARCHIVED, mis_code="", year_group="", form="", portal_access=False, updated_at=now
         )
         if elsewhere:
+            erasure_record(school=school, kind=ErasureRecord.Kind.MEMBERSHIP, person_type=person_type, reason=why)
             audit_record(
                 action="accounts.membership.removed",
                 actor=actor.account,
@@ -490,6 +497,7 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
     account.save()
 
     account_erased(account=account, actor=actor.account)  # certificates revoked, sync records blanked
+    erasure_record(school=school, kind=ErasureRecord.Kind.ACCOUNT, person_type=person_type, reason=why)
     _audit_trail_erase(account=account, events=AuditEvent)
     audit_record(
         action="accounts.account.deleted",

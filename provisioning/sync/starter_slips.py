@@ -41,9 +41,9 @@ from accounts.credentials import STARTER_CODE_DAYS
 from accounts.models import Account, StarterCode
 from provisioning.models import SyncRun
 from tenancy import pdf, spreadsheets
-from tenancy.models import Job, School
+from tenancy.models import ErasureRecord, Job, School
 from tenancy.public_url import public_url
-from tenancy.services import job_fail, job_progress, job_start, job_succeed
+from tenancy.services import erasure_record, job_fail, job_progress, job_start, job_succeed
 
 XLSX_NAME, SLIPS_DIR = "starter-codes.xlsx", "slips/"
 SLIPS_PER_PAGE = 10  # 2 columns x 5 rows on A4
@@ -291,6 +291,7 @@ def credentials_purge(*, school: School | None = None) -> int:
     with scopes_disabled():
         for run in SyncRun.objects.filter(credentials_expire_at__lt=now, **of_school).exclude(credentials=""):
             _credentials_delete(run)
+            erasure_record(school=run.school, kind=ErasureRecord.Kind.STARTER_CODES, reason="expired")
             purged += 1
         jobs = list(Job.objects.filter(kind=Job.Kind.SYNC_CREDENTIALS, params__has_key="zip", **of_school))
         runs = SyncRun.objects.filter(pk__in={j.params["run_id"] for j in jobs}, credentials_expire_at__gte=now)

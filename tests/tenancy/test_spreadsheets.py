@@ -17,14 +17,14 @@ from provisioning.sync import starter_slips as credentials
 from provisioning.sync.selectors import run_report_csv
 from provisioning.upload import services as upload_services
 from tenancy import spreadsheets
-from tenancy.models import Job
+from tenancy.models import ErasureRecord, Job
 from tenancy.spreadsheets import FORMULA_STARTS, csv_bytes, csv_cell
 from tests.factories import member
 from tests.provisioning.sync_helpers import feed_zip, student
 from tests.spreadsheet_checks import assert_no_formulas
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ["accounts", "assessments", "config", "provisioning", "tenancy"]
+PRODUCT = ["accounts", "assessments", "config", "pages", "provisioning", "tenancy"]
 WRITER = ROOT / "tenancy" / "spreadsheets.py"
 # Ways to write a spreadsheet without the writer module.
 BYPASS = re.compile(r"csv\.writer|csv\.DictWriter|\bWorkbook\s*\(|import Workbook|WriteOnlyCell|xlsxwriter")
@@ -108,6 +108,13 @@ def _produced(client, school, capture, admin) -> dict[str, bytes]:
     files["census.csv"] = Job.objects.filter(school=school, kind="demo").get().report.read()
     files["summary.xlsx"] = client.get(url("user_summary_xlsx")).getvalue()
     files["oneroster-pull.csv"] = _oneroster_pull_report(school, capture, admin)
+    # Data protection: the audit log, the school export (every table as CSV) and the erasure report.
+    files["audit-log.xlsx"] = client.get(url("audit_log_export")).content
+    with capture(execute=True):
+        client.post(url("school_export_start"))
+    files["school-export.zip"] = Job.objects.get(school=school, kind="school_export").report.read()
+    ErasureRecord.objects.create(school=school, kind="account", person_type="staff", reason="deleted")
+    files["erasure-report.csv"] = client.get(url("erasure_report")).content
     return files
 
 

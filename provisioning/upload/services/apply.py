@@ -27,8 +27,8 @@ from provisioning.upload.services.plan import (
 )
 from provisioning.upload.services.preview import batch_table, upload_preview
 from provisioning.upload.services.workbooks import credentials_workbook, report_workbook
-from tenancy.models import Job, School
-from tenancy.services import job_progress, job_start, job_succeed
+from tenancy.models import ErasureRecord, Job, School
+from tenancy.services import erasure_record, job_progress, job_start, job_succeed
 
 WRITE_BATCH = 500
 CREDENTIALS_HOURS = 24
@@ -300,5 +300,6 @@ def upload_credentials_purge(*, school: School | None = None) -> int:
     for batch in qs:
         batch.credentials.delete(save=False)
         UploadBatch.objects.filter(school=batch.school, pk=batch.pk).update(credentials="")
+        erasure_record(school=batch.school, kind=ErasureRecord.Kind.STARTER_CODES, reason="expired")
         purged += 1
     return purged
