@@ -205,8 +205,11 @@ def record_rows(*, school: School, run: SyncRun, records) -> list[dict]:
             )
             row["changes"] = [c for c in row["changes"] if c[0] != labels.field_label("student_code")]
         else:
+            # A newcomer carries both names; a change carries only the part that changed (a new family name),
+            # so the person is named as the registry holds them, the change shown beside.
             given, family = r.after.get("given_name"), r.after.get("family_name")
-            row["name"] = _name(given, family, "") if given or family else by_id.get(str(r.membership_id), "")
+            held = by_id.get(str(r.membership_id), "")
+            row["name"] = _name(given, family, "") if (given and family) or not held else held
             if row["name"].endswith(f"({r.mis_code})"):
                 row["name"] = row["name"][: -len(r.mis_code) - 3]
         rows.append(row)

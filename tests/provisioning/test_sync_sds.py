@@ -268,3 +268,12 @@ def test_each_format_is_told_apart_by_its_files():
 def test_a_relationship_sent_contact_first_is_read_the_right_way_round():
     turned = RELATIONSHIPS.replace("s1,g1,guardian", "g1,s1,guardian")
     assert links(parsed({**V21, "relationships.csv": turned}))[("g1", "s1")] == ("Guardian", True)
+
+
+def test_a_v1_school_file_with_both_sis_id_and_dfe_number_is_matched_by_dfe_number():
+    """Found by trying it: with SIS ID first, the feed was refused ("none has 100001")."""
+    both = "SIS ID,DfE Number,Name\nSIS-A,100001,Alder Academy\nSIS-B,100002,Birch High\n"
+    student = STUDENT.replace("School DFe Number", "School DfE Number")
+    feed = parsed({**V1, "School.csv": both, "Student.csv": student})
+    assert feed.ok, feed.errors
+    assert set(people(feed, "student")) == {"13001", "13002", "13003"}

@@ -147,3 +147,20 @@ def test_the_bulk_sync_page_and_dashboard_are_in_words(login, nominated_contact,
     for name in ("sync_policy", "dashboard"):
         text = visible_text(client.get(_url(name, school_a)).content.decode())
         assert_in_words(text)
+
+
+def test_a_changed_family_name_names_the_whole_person_not_only_the_new_part(school_a):
+    """Found by trying it: when Amelia Hall's family name changed, the preview's Who said only "Smith"."""
+    from provisioning.sync import selectors
+
+    run_sync(school_a, feed_zip(students=[student("S1", "Amelia", "Hall")]), student_grace_days=0)
+    changed = run_sync(school_a, feed_zip(students=[student("S1", "Amelia", "Smith")]), apply=False)
+    [row] = [
+        r
+        for r in selectors.record_rows(
+            school=school_a, run=changed, records=selectors.run_records(school=school_a, run=changed)
+        )
+        if r["mis_code"] == "S1"
+    ]
+    assert row["name"] == "Amelia Hall"
+    assert ("Family Name", "Hall", "Smith") in [tuple(c) for c in row["changes"]]

@@ -111,13 +111,20 @@ class Tables:
             return None
         file, table = self.files[key]
         header = table[0] if table else []
-        wanted = {header_key(spelling): column for column, spellings in spec["read"].items() for spelling in spellings}
+        # The first spelling of a column is the one meant: a School.csv with both "DfE Number" and "SIS ID" is
+        # matched by its DfE Number, whichever comes first in the file (found by trying it).
+        wanted = {
+            header_key(spelling): (column, rank)
+            for column, spellings in spec["read"].items()
+            for rank, spelling in enumerate(spellings)
+        }
         known = {header_key(k) for k in spec["known"]}
-        index, unknown = {}, []
+        index, ranks, unknown = {}, {}, []
         for i, name in enumerate(header):
-            column = wanted.get(header_key(name))
+            column, rank = wanted.get(header_key(name), (None, 0))
             if column is not None:
-                index.setdefault(column, i)
+                if column not in index or rank < ranks[column]:
+                    index[column], ranks[column] = i, rank
             elif header_key(name) and header_key(name) not in known:
                 unknown.append(name.strip())
         if unknown:
