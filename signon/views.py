@@ -90,6 +90,13 @@ class DiscoveryView(ConnectDiscoveryInfoView):
         data = json.loads(response.content)
         data["revocation_endpoint"] = self._get_endpoint_url(request, "revoke-token", required=True)
         data["introspection_endpoint"] = self._get_endpoint_url(request, "introspect", required=True)
+        # What the provider does, no more (found by trying it: the toolkit's defaults advertised hybrid flows and
+        # HS256, which Rollcall refuses, and left out the public clients' "none" that PKCE clients use).
+        data["response_types_supported"] = ["code"]
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        methods = data.get("token_endpoint_auth_methods_supported") or ["client_secret_post", "client_secret_basic"]
+        data["token_endpoint_auth_methods_supported"] = sorted({*methods, "none"})
+        data["claims_supported"] = sorted({*data.get("claims_supported", []), "schools"})
         out = JsonResponse(data)
         out["Access-Control-Allow-Origin"] = "*"
         return out

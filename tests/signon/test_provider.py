@@ -193,3 +193,13 @@ def test_rp_initiated_logout_ends_the_session_and_returns_to_a_registered_addres
     assert flow.userinfo(token).status_code == 401
     event = AuditEvent.objects.get(action="signon.tokens.revoked", target_id=str(account.pk))
     assert event.changes["reason"] == [None, "signed out from Exams Office Hub"]
+
+
+def test_discovery_advertises_only_what_the_provider_does(client):
+    """Found by trying it: hybrid response types and HS256 were advertised, and refused when used."""
+    data = client.get("/.well-known/openid-configuration").json()
+    assert data["response_types_supported"] == ["code"]
+    assert data["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert "none" in data["token_endpoint_auth_methods_supported"]
+    assert "client_secret_basic" in data["token_endpoint_auth_methods_supported"]
+    assert "schools" in data["claims_supported"]
