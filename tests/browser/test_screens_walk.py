@@ -194,14 +194,18 @@ def walk(browser, live_server, django_db_blocker):
     from django.core.management import call_command
     from django.db import connections
 
-    def fresh():
-        # As a transactional test ends: empty every table; the post_migrate receivers write back what every
-        # database holds (content types, permissions, the role catalogue: accounts.catalogue).
+    def emptied(*, seeded: bool):
         for alias in connections:
-            call_command("flush", verbosity=0, interactive=False, database=alias)
+            # Seeded: the post_migrate receivers write back what every database holds (content types,
+            # permissions, the role catalogue: accounts.catalogue), for the demo to load onto.
+            call_command("flush", verbosity=0, interactive=False, database=alias, inhibit_post_migrate=not seeded)
+            if not seeded:  # as a transactional test with serialized rollback leaves it, for the next test
+                contents = getattr(connections[alias], "_test_serialized_contents", None)
+                if contents:
+                    connections[alias].creation.deserialize_db_from_string(contents)
 
     with django_db_blocker.unblock():
-        fresh()
+        emptied(seeded=True)
         call_command("load_demo", stdout=io.StringIO())
         findings = Findings()
         try:
@@ -209,7 +213,7 @@ def walk(browser, live_server, django_db_blocker):
                 _walk(browser, live_server.url, login, findings)
             yield findings
         finally:
-            fresh()
+            emptied(seeded=False)
 
 
 def _params(check: str):
