@@ -14,9 +14,26 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts import extensions, labels
-from accounts.models import Account, AuditEvent, ContactLink, Membership, PersonType, RoleAssignment, StarterCode
-from accounts.permissions import Perm, grantable_roles_for, permissions_for_roles
-from tenancy.models import School
+from accounts.models import (
+    Account,
+    AuditEvent,
+    ContactLink,
+    Membership,
+    OrganisationRole,
+    PersonType,
+    RoleAssignment,
+    StarterCode,
+)
+from accounts.permissions import (
+    OrgPerm,
+    Perm,
+    acting_roles_for_organisation,
+    grantable_roles_for,
+    organisation_perms,
+    organisation_school_perms,
+    permissions_for_roles,
+)
+from tenancy.models import Organisation, School
 
 
 def accounts_with_email(email: str) -> QuerySet[Account]:
@@ -42,7 +59,9 @@ def login_account_id(login: str):
 
 
 def schools_of(user) -> list[School]:
-    """Schools the user may open: their non-archived memberships, or every active school for support."""
+    """Schools the user may open: their non-archived memberships, every school of an organisation where they
+    hold an organisation role (Trust Admin, Trust Viewer: never another organisation's), or every active
+    school for support."""
     if not user.is_authenticated:
         return []
     if user.is_staff:
@@ -53,7 +72,62 @@ def schools_of(user) -> list[School]:
             .exclude(status=Membership.Status.ARCHIVED)
             .values_list("school_id", flat=True)
         )
-    return list(School.objects.filter(id__in=school_ids, is_active=True))
+    trusts = OrganisationRole.objects.filter(account=user).values("organisation_id")
+    return list(School.objects.filter(Q(id__in=school_ids) | Q(organisation_id__in=trusts), is_active=True))
+
+
+def organisation_roles_of(user) -> list[OrganisationRole]:
+    """The organisations where the user holds an organisation role, with the role (the trust console's menu)."""
+    if not user.is_authenticated or user.deleted_at is not None:
+        return []
+    return list(OrganisationRole.objects.filter(account=user).select_related("organisation"))
+
+
+def organisation_for_user(user, slug: str) -> tuple[Organisation, frozenset[OrgPerm]] | None:
+    """The organisation a trust console URL names, with what the user's role opens there; None (a 404) when
+    it does not exist or the user holds no role over it: the two look the same."""
+    for held in organisation_roles_of(user):
+        if held.organisation.slug == slug:
+            return held.organisation, organisation_perms([held.role])
+    return None
+
+
+def organisation_role_holders(*, organisation: Organisation) -> list[OrganisationRole]:
+    return list(
+        OrganisationRole.objects.filter(organisation=organisation)
+        .select_related("account")
+        .order_by("role", Lower("account__username"))
+    )
+
+
+def organisation_role_get(*, organisation: Organisation, role_id) -> OrganisationRole | None:
+    """One grant of the organisation, looked up through it: another organisation's id is not found."""
+    if role_id is None:
+        return None
+    return OrganisationRole.objects.filter(organisation=organisation, id=role_id).select_related("account").first()
+
+
+def account_by_username(username: str) -> Account | None:
+    username = (username or "").strip()
+    if not username:
+        return None
+    return Account.objects.filter(username__iexact=Account.normalize_username(username)).first()
+
+
+def organisation_schools(*, organisation: Organisation) -> list[School]:
+    return list(School.objects.filter(organisation=organisation, is_active=True).order_by("name"))
+
+
+def organisation_roles_at(*, school: School, account: Account) -> tuple[frozenset[str], bool]:
+    """The organisation roles the account holds over the school's organisation, and whether that organisation
+    lets Trust Admins act as Centre Admin. Through an API token, none: a token acts as its roles at its school."""
+    if not account.is_authenticated or through_token(account.pk):
+        return frozenset(), False
+    rows = OrganisationRole.objects.filter(account=account, organisation_id=school.organisation_id).values_list(
+        "role", "organisation__trust_admins_act_as_centre_admin"
+    )
+    rows = list(rows)
+    return frozenset(role for role, _ in rows), any(allowed for _, allowed in rows)
 
 
 def membership_schools_sign_in_settings(account: Account) -> set[bool]:
@@ -162,11 +236,23 @@ def centre_admin_account_ids(*, school: School) -> frozenset:
 
 
 def permissions_for(*, school: School, account: Account) -> frozenset[Perm]:
-    return permissions_for_roles(role_codes_for(school=school, account=account))
+    """What the account may do at the school: its roles there, and its organisation roles over the school's
+    organisation (accounts.permissions.organisation_school_perms)."""
+    org_roles, allowed = organisation_roles_at(school=school, account=account)
+    held = permissions_for_roles(role_codes_for(school=school, account=account))
+    return held | organisation_school_perms(org_roles, act_as_centre_admin=allowed)
+
+
+def acting_role_codes(*, school: School, account: Account) -> frozenset[str]:
+    """The roles the account acts with at the school: those it holds, and Centre Admin for a Trust Admin where
+    the organisation allows it. Who they may grant and act on follows from these."""
+    org_roles, allowed = organisation_roles_at(school=school, account=account)
+    acting = acting_roles_for_organisation(org_roles, act_as_centre_admin=allowed)
+    return role_codes_for(school=school, account=account) | acting
 
 
 def grantable_roles(*, school: School, account: Account) -> frozenset[str]:
-    return grantable_roles_for(role_codes_for(school=school, account=account))
+    return grantable_roles_for(acting_role_codes(school=school, account=account))
 
 
 def membership_get(*, school: School, membership_id) -> Membership:
@@ -449,3 +535,68 @@ def account_history(*, school: School, account: Account, limit: int = 50) -> lis
     ]
     entries += extensions.history_entries(school=school, account=account, limit=limit)
     return sorted(entries, key=lambda e: e["at"], reverse=True)[:limit]
+
+
+# --- The trust console: one organisation's schools at once -------------------------------------------
+# Set-based: each read is one query whatever the number of schools, run inside scope(school=[its schools])
+# (the middleware's, for /t/<org_slug>/), so another organisation's rows are out of reach twice over.
+
+
+def people_counts_by_school(*, schools) -> dict:
+    """{school id: {person type: people}}: current people (Active or Left; not archived, not deleted)."""
+    deleted = Account.objects.filter(pk=OuterRef("account_id"), deleted_at__isnull=False)
+    rows = (
+        Membership.objects.filter(~Exists(deleted), school__in=schools, status__in=ROLES_COUNT_WHILE)
+        .values("school_id", "person_type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict = {school.pk: {t.value: 0 for t in PersonType} for school in schools}
+    for row in rows:
+        counts[row["school_id"]][row["person_type"]] = row["n"]
+    return counts
+
+
+@dataclass
+class TrustPerson:
+    """One account found by the trust-wide search, with its place at each school of the organisation."""
+
+    account: Account
+    places: list  # Memberships, each with .school and its role assignments
+
+
+TRUST_SEARCH_LIMIT = 50
+
+
+def trust_people_search(*, schools, q: str, limit: int = TRUST_SEARCH_LIMIT) -> list[TrustPerson]:
+    """People of these schools whose name, username, email or MIS code contains every word of `q` (as the Users
+    search), one entry per account however many schools it is at: a teacher at two schools is one person.
+    Three queries: the accounts (first `limit` + 1, by name), their places, and the places' roles."""
+    words = q.split()[:5]
+    if not words:
+        return []
+    found = Membership.objects.filter(school__in=schools, account__deleted_at__isnull=True)
+    for word in words:
+        by_account = Membership.objects.filter(school__in=schools, account_id__in=_accounts_containing(word))
+        by_code = Membership.objects.filter(school__in=schools, mis_code__icontains=word)
+        found = found.filter(pk__in=by_account.order_by().values("pk").union(by_code.order_by().values("pk"), all=True))
+    accounts = list(
+        Account.objects.filter(pk__in=found.values("account_id")).order_by(
+            Lower("family_name"), Lower("given_name"), Lower("username")
+        )[: limit + 1]
+    )
+    places = (
+        Membership.objects.filter(school__in=schools, account__in=accounts)
+        .select_related("school")
+        .prefetch_related(
+            Prefetch(
+                "role_assignments",
+                queryset=RoleAssignment.objects.select_related("role").order_by("role__sort_order", "role_id"),
+            )
+        )
+        .order_by("school__name", "person_type")
+    )
+    by_account: dict = {}
+    for place in places:
+        by_account.setdefault(place.account_id, []).append(place)
+    return [TrustPerson(account=a, places=by_account.get(a.pk, [])) for a in accounts]

@@ -81,5 +81,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("s/<slug:school_slug>/", include(school_patterns)),
+    # The trust console: an organisation's schools, for its Trust Admins and Trust Viewers.
+    path("t/<slug:org_slug>/", include("pages.trust_urls")),
     path("api/s/<slug:school_slug>/", include(api_school_patterns)),
 ]

@@ -17,20 +17,24 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django_scopes import scopes_disabled
 
-from accounts.models import Account, Membership, Role, RoleAssignment
+from accounts.models import Account, Membership, OrganisationRole, Role, RoleAssignment
 from accounts.permissions import (
     ACCOUNT_WIDE_ACTIONS,
     ACTION_PERMS,
     BULK_NEVER_GRANTS,
     ELSEWHERE,
+    ORGANISATION_ROLE_NAMES,
     PERSON_ROLES,
     AccountAction,
+    acting_roles_for_organisation,
     opens_others,
+    organisation_roles_out_of_reach,
     roles_beyond,
     roles_out_of_reach,
 )
 from accounts.selectors import ROLES_COUNT_WHILE, through_token, token_limited
 from accounts.services.actor import Actor
+from tenancy.models import School
 
 # Ids per query: well under SQLite's limit on bound parameters.
 _CHUNK = 5000
@@ -67,6 +71,8 @@ def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable, action: Accoun
         if here is not None:  # acting at no school, the actor reaches only people who hold no role
             for school_id, role_id in _held(account_ids=[actor.account.pk]).values_list("school_id", "role_id"):
                 mine.setdefault(school_id, set()).add(role_id)
+            for school_id, roles in _acting_through_organisations(actor.account.pk).items():
+                mine.setdefault(school_id, set()).update(roles)
             mine = {school_id: token_limited(actor.account.pk, school_id, roles) for school_id, roles in mine.items()}
             if here not in mine and token_limited(actor.account.pk, here, ()):
                 mine[here] = token_limited(actor.account.pk, here, ())
@@ -84,7 +90,45 @@ def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable, action: Accoun
             )
             for account_id, school_id in elsewhere.values_list("account_id", "school_id"):
                 held.setdefault(account_id, []).append((school_id, ELSEWHERE))
-    found = {pk: roles_out_of_reach(mine, here, pairs, strict=strict) for pk, pairs in held.items()}
+        found = {pk: roles_out_of_reach(mine, here, pairs, strict=strict) for pk, pairs in held.items()}
+        for pk, roles in _organisation_roles_out_of_reach(actor, ids).items():
+            found[pk] = found.get(pk, frozenset()) | roles
+    return {pk: roles for pk, roles in found.items() if roles}
+
+
+def _acting_through_organisations(account_id) -> dict:
+    """{school id: the roles the account acts with there through its organisation roles} (a Trust Admin acts as
+    Centre Admin at each school of an organisation that allows it)."""
+    acting: dict = {}
+    rows = OrganisationRole.objects.filter(account_id=account_id).values_list(
+        "role", "organisation_id", "organisation__trust_admins_act_as_centre_admin"
+    )
+    for role, organisation_id, allowed in rows:
+        roles = acting_roles_for_organisation([role], act_as_centre_admin=allowed)
+        if not roles:
+            continue
+        for school_id in School.objects.filter(organisation_id=organisation_id).values_list("pk", flat=True):
+            acting.setdefault(school_id, set()).update(roles)
+    return acting
+
+
+def _organisation_roles_out_of_reach(actor: Actor, ids) -> dict:
+    """{account id: the organisation roles (Trust Admin, Trust Viewer) it holds that the actor may not act over}:
+    taking over such an account would open every school of its organisation."""
+    targets: dict = {}
+    for account_id, organisation_id, role in OrganisationRole.objects.filter(account_id__in=ids).values_list(
+        "account_id", "organisation_id", "role"
+    ):
+        targets.setdefault(account_id, []).append((organisation_id, role))
+    if not targets:
+        return {}
+    mine: dict = {}
+    if not through_token(actor.account.pk):  # a token acts as its roles at its school, never over an organisation
+        for organisation_id, role in OrganisationRole.objects.filter(account=actor.account).values_list(
+            "organisation_id", "role"
+        ):
+            mine.setdefault(organisation_id, set()).add(role)
+    found = {pk: organisation_roles_out_of_reach(mine, pairs) for pk, pairs in targets.items()}
     return {pk: roles for pk, roles in found.items() if roles}
 
 
@@ -103,7 +147,12 @@ def out_of_reach_message(role_codes: Iterable[str]) -> str:
         )
     role_codes.discard(ELSEWHERE)
     roles = Role.objects.filter(code__in=list(role_codes)).order_by("sort_order")
-    names = ", ".join(roles.values_list("name", flat=True))
+    names = ", ".join(
+        [
+            *roles.values_list("name", flat=True),
+            *sorted(ORGANISATION_ROLE_NAMES[c] for c in role_codes if c in ORGANISATION_ROLE_NAMES),
+        ]
+    )
     return (
         f"This person holds roles you may not grant ({names}), here or at another school; only someone who may "
         "grant them, or support, can change their account."
