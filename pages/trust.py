@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import selectors as account_selectors
 from accounts import services as account_services
+from accounts import trust as trust_reads
 from accounts.decorators import require_org_perm
 from accounts.permissions import TRUST_VIEWER, OrgPerm
 from assessments.selectors import training_by_school
@@ -26,7 +26,7 @@ from provisioning.sync.selectors import sync_overview_by_school
 @require_org_perm(OrgPerm.CONSOLE_VIEW)
 def trust_console(request, org_slug):
     schools = request.trust_schools
-    people = account_selectors.people_counts_by_school(schools=schools)
+    people = trust_reads.people_counts_by_school(schools=schools)
     sync = sync_overview_by_school(schools=schools)
     revoke = ready_to_revoke_counts(schools=schools)
     training = training_by_school(schools=schools)
@@ -63,8 +63,8 @@ def _school_urls(school) -> dict:
 def trust_people(request, org_slug):
     """The trust-wide people search: each person once, with their place at each school."""
     q = request.GET.get("q", "").strip()[:200]
-    found = account_selectors.trust_people_search(schools=request.trust_schools, q=q) if q else []
-    limit = account_selectors.TRUST_SEARCH_LIMIT
+    found = trust_reads.trust_people_search(schools=request.trust_schools, q=q) if q else []
+    limit = trust_reads.TRUST_SEARCH_LIMIT
     for person in found:
         for place in person.places:
             place.users_url = reverse("users_list", kwargs={"school_slug": place.school.slug})
@@ -78,7 +78,7 @@ def trust_people(request, org_slug):
 @require_org_perm(OrgPerm.VIEWERS_MANAGE)
 def trust_viewers(request, org_slug):
     """A Trust Admin gives Trust Viewer to staff of the organisation's schools, and takes it back."""
-    holders = account_selectors.organisation_role_holders(organisation=request.organisation)
+    holders = trust_reads.organisation_role_holders(organisation=request.organisation)
     return render(request, "pages/trust_viewers.html", {"holders": holders})
 
 
@@ -86,7 +86,7 @@ def trust_viewers(request, org_slug):
 @require_org_perm(OrgPerm.VIEWERS_MANAGE)
 def trust_viewer_add(request, org_slug):
     username = request.POST.get("username", "").strip()
-    account = account_selectors.account_by_username(username)
+    account = trust_reads.account_by_username(username)
     try:
         if account is None:
             raise ValidationError("Choose a member of staff at one of the organisation's schools.")
@@ -103,7 +103,7 @@ def trust_viewer_add(request, org_slug):
 @require_POST
 @require_org_perm(OrgPerm.VIEWERS_MANAGE)
 def trust_viewer_remove(request, org_slug):
-    held = account_selectors.organisation_role_get(
+    held = trust_reads.organisation_role_get(
         organisation=request.organisation, role_id=_uuid_or_none(request.POST.get("id"))
     )
     if held is None:
