@@ -48,11 +48,12 @@ def organisation_role_grant(
     """Give `account` the organisation role over `organisation` (replacing the one it held there)."""
     if role not in ORGANISATION_ROLE_NAMES:
         raise ValidationError({"role": "Choose Trust Admin or Trust Viewer."})
-    if account.deleted_at is not None or not account.is_active:
-        raise ValidationError({"username": "This account cannot sign in."})
     current = OrganisationRole.objects.select_for_update().filter(organisation=organisation, account=account).first()
     _check_may_grant(actor=actor, organisation=organisation, roles={role} | ({current.role} if current else set()))
+    # Whether the person is one of ours first: a Trust Admin learns nothing about other organisations' accounts.
     _check_in_organisation(actor=actor, organisation=organisation, account=account)
+    if account.deleted_at is not None or not account.is_active:
+        raise ValidationError({"username": "This account cannot sign in."})
     before = current.role if current else None
     if current is None:
         current = OrganisationRole.objects.create(
