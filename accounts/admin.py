@@ -17,6 +17,7 @@ from accounts.models import (
     AuditEvent,
     ContactLink,
     Membership,
+    OrganisationRole,
     Role,
     RoleAssignment,
     Service,
@@ -32,6 +33,8 @@ from accounts.services import (
     account_update,
     check_may_act_on_account,
     check_username_free,
+    organisation_role_grant,
+    organisation_role_revoke,
 )
 from accounts.support_admin import ReadOnlySupportAdmin, SupportAdmin, plain
 from tenancy.models import ApiToken, Job, Organisation, School
@@ -178,6 +181,36 @@ class RoleAssignmentAdmin(SupportAdmin):
         super().delete_queryset(request, queryset)
 
 
+@admin.register(OrganisationRole)
+class OrganisationRoleAdmin(SupportAdmin):
+    """Trust Admin and Trust Viewer: granted and taken back through the services, which audit them
+    (accounts.organisation_role.granted / revoked) like a Trust Admin's grants on the trust console."""
+
+    list_display = ("account", "organisation", "role", "granted_at", "granted_by")
+    list_filter = ("organisation", "role")
+    list_select_related = ("account", "organisation", "granted_by")
+    search_fields = ("account__username", "account__family_name", "organisation__name")
+    raw_id_fields = ("account",)
+    fields = ("organisation", "account", "role")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Another person or organisation is another grant: take this one back and add that.
+        return ("organisation", "account") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        saved = organisation_role_grant(
+            organisation=obj.organisation, account=obj.account, role=obj.role, actor=request.user
+        )
+        obj.pk, obj.granted_at = saved.pk, saved.granted_at
+
+    def delete_model(self, request, obj):
+        organisation_role_revoke(organisation=obj.organisation, account=obj.account, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.select_related("organisation", "account"):
+            self.delete_model(request, obj)
+
+
 @admin.register(ContactLink)
 class ContactLinkAdmin(SupportAdmin):
     list_display = ("contact", "student", "school", "relationship", "portal_access")
@@ -245,7 +278,7 @@ class UsernameHoldAdmin(ReadOnlySupportAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(SupportAdmin):
-    list_display = ("name", "slug", "kind", "support_contact")
+    list_display = ("name", "slug", "kind", "support_contact", "trust_admins_act_as_centre_admin")
     list_filter = ("kind",)
     search_fields = ("name", "slug", "support_contact")
     prepopulated_fields = {"slug": ("name",)}

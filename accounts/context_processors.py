@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from accounts.selectors import schools_of
+from accounts.selectors import organisation_roles_of, schools_of
 
 
-def _support_contact(school, user) -> str:
-    """The organisation's support contact: the school's in view, else the person's home or first school's."""
+def _support_contact(school, user, organisation=None) -> str:
+    """The organisation's support contact: the school's in view (or the trust console's organisation), else the
+    person's home or first school's."""
+    if school is None and organisation is not None and organisation.support_contact:
+        return organisation.support_contact
     if school is None and user is not None and user.is_authenticated:
         school = user.home_school or next(iter(schools_of(user)), None)
     if school is not None and school.organisation.support_contact:
@@ -23,5 +26,11 @@ def school_context(request):
         "school": school,
         "perms_here": getattr(request, "school_perms", frozenset()) if school else frozenset(),
         "my_schools": (lambda: schools_of(user)) if user is not None else (lambda: []),
-        "support_contact": SimpleLazyObject(lambda: _support_contact(support_school, user)),
+        # The trust console's menu: the organisations where the person holds Trust Admin or Trust Viewer.
+        "my_organisation_roles": SimpleLazyObject(lambda: organisation_roles_of(user) if user is not None else []),
+        "organisation": getattr(request, "organisation", None),
+        "org_perms": getattr(request, "organisation_perms", frozenset()),
+        "support_contact": SimpleLazyObject(
+            lambda: _support_contact(support_school, user, getattr(request, "organisation", None))
+        ),
     }

@@ -47,6 +47,8 @@ FIELD_LABELS = {
     "assessment": "Assessment",
     "certificate": "Certificate",
     "reason": "Reason",
+    "organisation": "Organisation",
+    "organisation_role": "Trust role",
 }
 
 # The ids a plan keeps so that the apply can find its rows: never shown.
@@ -70,6 +72,8 @@ ACTION_LABELS = {
     "accounts.membership.updated": "School details changed",
     "accounts.role.assigned": "Role given",
     "accounts.role.removed": "Role taken away",
+    "accounts.organisation_role.granted": "Trust role given",
+    "accounts.organisation_role.revoked": "Trust role taken away",
     "accounts.set_password_link.invitation": "Invitation sent",
     "accounts.set_password_link.reset": "Password reset link sent",
     "accounts.set_password_link.welcome": "Welcome email sent",

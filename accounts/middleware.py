@@ -8,7 +8,13 @@ from django.utils.functional import SimpleLazyObject
 from django_scopes import scope
 
 from accounts.permissions import permissions_for_roles
-from accounts.selectors import permissions_for, school_for_user, token_scope
+from accounts.selectors import (
+    organisation_for_user,
+    organisation_schools,
+    permissions_for,
+    school_for_user,
+    token_scope,
+)
 from accounts.services import password_signin_refusal, sign_in_refusal
 from tenancy.middleware import no_school_in_scope
 from tenancy.models import School
@@ -59,11 +65,15 @@ class SchoolScopeMiddleware:
     def __call__(self, request):
         request.school = None
         request.api_token = None
+        request.organisation = None
         try:
             match = resolve(request.path_info)
         except Resolver404:
             match = None
         slug = match.kwargs.get("school_slug") if match else None
+        org_slug = match.kwargs.get("org_slug") if match else None
+        if org_slug is not None:
+            return self._organisation_request(request, org_slug)
         if slug is None:
             with no_school_in_scope():
                 return self.get_response(request)
@@ -84,6 +94,20 @@ class SchoolScopeMiddleware:
         else:
             request.school_perms = SimpleLazyObject(lambda: _perms(request.user, school))
         with scope(school=school), token_scope(token):
+            return self.get_response(request)
+
+    def _organisation_request(self, request, slug: str):
+        """The trust console (/t/<org_slug>/): open to an organisation role over it, else answered like a
+        school that is not yours. It runs scoped to the organisation's schools, so its set-based reads cover
+        them all and nothing of another organisation."""
+        found = organisation_for_user(request.user, slug)
+        if found is None:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            raise Http404("No such organisation.")
+        request.organisation, request.organisation_perms = found
+        request.trust_schools = organisation_schools(organisation=request.organisation)
+        with scope(school=list(request.trust_schools)):
             return self.get_response(request)
 
 

@@ -250,6 +250,36 @@ class RoleAssignment(SchoolOwned):
         return f"{self.role} for {self.membership.account}"
 
 
+class OrganisationRole(models.Model):
+    """A role over every school of an organisation (PRODUCT.md, Later decisions): Trust Admin or Trust Viewer.
+
+    Not school-owned: it belongs to the organisation, and opens its schools (accounts.selectors.schools_of).
+    What each role may do at a school is accounts.permissions.organisation_school_perms; granted by support
+    (support admin) or, for Trust Viewer, by a Trust Admin (accounts.services.organisation_roles)."""
+
+    class Code(models.TextChoices):
+        TRUST_ADMIN = "trust_admin", "Trust Admin"
+        TRUST_VIEWER = "trust_viewer", "Trust Viewer"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey("tenancy.Organisation", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="organisation_roles")
+    role = models.CharField(max_length=20, choices=Code.choices)
+    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["organisation__name", "role"]
+        # One role per person per organisation: Trust Admin already reads everything a Trust Viewer does.
+        constraints = [models.UniqueConstraint(fields=["organisation", "account"], name="organisation_role_once")]
+        indexes = [models.Index(fields=["account"], name="organisation_role_account_idx")]
+
+    def __str__(self):
+        return f"{self.get_role_display()} of {self.organisation}: {self.account}"
+
+
 class ContactLink(SchoolOwned):
     """A contact (parent, carer) linked to a student at the same school, as the MIS records it."""
 

@@ -136,6 +136,77 @@ def grantable_roles_for(role_codes) -> frozenset[str]:
     return frozenset(grantable)
 
 
+# --- Organisation roles (PRODUCT.md, Later decisions: Trust Admin and Trust Viewer) -------------------
+# Held over an organisation (accounts.models.OrganisationRole), never at one school: they open every school of
+# that organisation and no other (accounts.selectors.schools_of). At each of its schools they give
+# organisation_school_perms; over the organisation itself (the trust console) ORGANISATION_ROLE_PERMISSIONS.
+
+
+class OrgPerm(StrEnum):
+    """What an organisation role opens above its schools: the trust console."""
+
+    CONSOLE_VIEW = "trust.console.view"
+    VIEWERS_MANAGE = "trust.viewers.manage"  # grant and take back Trust Viewer
+
+
+TRUST_ADMIN = "trust_admin"
+TRUST_VIEWER = "trust_viewer"
+ORGANISATION_ROLE_NAMES = {TRUST_ADMIN: "Trust Admin", TRUST_VIEWER: "Trust Viewer"}
+
+ORGANISATION_ROLE_PERMISSIONS: dict[str, frozenset[OrgPerm]] = {
+    TRUST_ADMIN: frozenset(OrgPerm),
+    TRUST_VIEWER: frozenset({OrgPerm.CONSOLE_VIEW}),
+}
+
+# Which organisation roles a holder may grant (support grants both, in the support admin).
+ORGANISATION_GRANTABLE: dict[str, frozenset[str]] = {TRUST_ADMIN: frozenset({TRUST_VIEWER})}
+
+# "Read everything" at a school: every screen that shows, none that changes. Census reports and certificate
+# zips (JOBS_VIEW, CERTIFICATES_VIEW) are built as jobs, but only gather what these permissions already show.
+TRUST_READ_PERMS = frozenset(
+    {
+        Perm.DASHBOARD_VIEW,
+        Perm.USERS_VIEW,
+        Perm.ACCOUNT_MANAGER_VIEW,
+        Perm.SYNC_HISTORY_VIEW,
+        Perm.JOBS_VIEW,
+        Perm.ASSESSMENTS_PROGRESS,
+        Perm.CERTIFICATES_VIEW,
+        Perm.SUMMARY_VIEW,
+    }
+)
+
+# A Trust Admin acting as Centre Admin is not a member of the school: nothing to take for themselves, and no API
+# token (a token acts as its issuer's roles at its school, which a Trust Admin does not hold).
+_NOT_FOR_TRUST = frozenset({Perm.ASSESSMENTS_TAKE, Perm.API_TOKENS_MANAGE})
+
+
+def acting_roles_for_organisation(org_role_codes, *, act_as_centre_admin: bool) -> frozenset[str]:
+    """The school roles organisation roles stand for at each school of the organisation: a Trust Admin acts as
+    Centre Admin where the organisation's setting allows (then the same per-school rules as a Centre Admin's
+    apply to whom they may act on), nothing otherwise."""
+    if TRUST_ADMIN in set(org_role_codes) and act_as_centre_admin:
+        return frozenset({"centre_admin"})
+    return frozenset()
+
+
+def organisation_school_perms(org_role_codes, *, act_as_centre_admin: bool) -> frozenset[Perm]:
+    """What organisation roles give at one school of the organisation: reading for both, and a Centre Admin's
+    rights for a Trust Admin where the organisation allows it."""
+    codes = set(org_role_codes) & set(ORGANISATION_ROLE_PERMISSIONS)
+    if not codes:
+        return frozenset()
+    acting = acting_roles_for_organisation(codes, act_as_centre_admin=act_as_centre_admin)
+    return TRUST_READ_PERMS | (permissions_for_roles(acting) - _NOT_FOR_TRUST)
+
+
+def organisation_perms(org_role_codes) -> frozenset[OrgPerm]:
+    perms: set[OrgPerm] = set()
+    for code in org_role_codes:
+        perms |= ORGANISATION_ROLE_PERMISSIONS.get(code, frozenset())
+    return frozenset(perms)
+
+
 # --- Acting on someone's account (PRODUCT.md, Later decisions) -------------------------------------
 # An actor may act on an account only if they may grant every role that account holds, at the school where
 # it is held: otherwise an Exams Officer could reset a Centre Admin's password and sign in as them. The database
@@ -234,6 +305,21 @@ def roles_out_of_reach(actor_roles: Mapping, here, target_roles: Iterable[tuple]
 def may_act_on_roles(actor_roles: Mapping, here, target_roles: Iterable[tuple], *, strict=False) -> bool:
     """The table's answer: every role the target holds, at each school, is within the actor's reach."""
     return not roles_out_of_reach(actor_roles, here, target_roles, strict=strict)
+
+
+def organisation_roles_out_of_reach(actor_org_roles: Mapping, target_org_roles: Iterable[tuple]) -> frozenset[str]:
+    """Of the organisation roles a target holds, as (organisation, role) pairs, those the actor may not act
+    over: an organisation role opens every school of its organisation, so taking over its holder's account
+    needs the right to grant it there (a Trust Admin for a Trust Viewer of their organisation; support for
+    anyone). `actor_org_roles` maps each organisation to the organisation roles the actor holds over it."""
+    out = set()
+    for organisation, role in target_org_roles:
+        grantable: set[str] = set()
+        for code in actor_org_roles.get(organisation, ()):
+            grantable |= ORGANISATION_GRANTABLE.get(code, frozenset())
+        if role not in grantable:
+            out.add(role)
+    return frozenset(out)
 
 
 # --- Job reports ----------------------------------------------------------------------------------

@@ -14,9 +14,26 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts import extensions, labels
-from accounts.models import Account, AuditEvent, ContactLink, Membership, PersonType, RoleAssignment, StarterCode
-from accounts.permissions import Perm, grantable_roles_for, permissions_for_roles
-from tenancy.models import School
+from accounts.models import (
+    Account,
+    AuditEvent,
+    ContactLink,
+    Membership,
+    OrganisationRole,
+    PersonType,
+    RoleAssignment,
+    StarterCode,
+)
+from accounts.permissions import (
+    OrgPerm,
+    Perm,
+    acting_roles_for_organisation,
+    grantable_roles_for,
+    organisation_perms,
+    organisation_school_perms,
+    permissions_for_roles,
+)
+from tenancy.models import Organisation, School
 
 
 def accounts_with_email(email: str) -> QuerySet[Account]:
@@ -42,7 +59,9 @@ def login_account_id(login: str):
 
 
 def schools_of(user) -> list[School]:
-    """Schools the user may open: their non-archived memberships, or every active school for support."""
+    """Schools the user may open: their non-archived memberships, every school of an organisation where they
+    hold an organisation role (Trust Admin, Trust Viewer: never another organisation's), or every active
+    school for support."""
     if not user.is_authenticated:
         return []
     if user.is_staff:
@@ -53,7 +72,40 @@ def schools_of(user) -> list[School]:
             .exclude(status=Membership.Status.ARCHIVED)
             .values_list("school_id", flat=True)
         )
-    return list(School.objects.filter(id__in=school_ids, is_active=True))
+    trusts = OrganisationRole.objects.filter(account=user).values("organisation_id")
+    return list(School.objects.filter(Q(id__in=school_ids) | Q(organisation_id__in=trusts), is_active=True))
+
+
+def organisation_roles_of(user) -> list[OrganisationRole]:
+    """The organisations where the user holds an organisation role, with the role (the trust console's menu)."""
+    if not user.is_authenticated or user.deleted_at is not None:
+        return []
+    return list(OrganisationRole.objects.filter(account=user).select_related("organisation"))
+
+
+def organisation_for_user(user, slug: str) -> tuple[Organisation, frozenset[OrgPerm]] | None:
+    """The organisation a trust console URL names, with what the user's role opens there; None (a 404) when
+    it does not exist or the user holds no role over it: the two look the same."""
+    for held in organisation_roles_of(user):
+        if held.organisation.slug == slug:
+            return held.organisation, organisation_perms([held.role])
+    return None
+
+
+def organisation_schools(*, organisation: Organisation) -> list[School]:
+    return list(School.objects.filter(organisation=organisation, is_active=True).order_by("name"))
+
+
+def organisation_roles_at(*, school: School, account: Account) -> tuple[frozenset[str], bool]:
+    """The organisation roles the account holds over the school's organisation, and whether that organisation
+    lets Trust Admins act as Centre Admin. Through an API token, none: a token acts as its roles at its school."""
+    if not account.is_authenticated or through_token(account.pk):
+        return frozenset(), False
+    rows = OrganisationRole.objects.filter(account=account, organisation_id=school.organisation_id).values_list(
+        "role", "organisation__trust_admins_act_as_centre_admin"
+    )
+    rows = list(rows)
+    return frozenset(role for role, _ in rows), any(allowed for _, allowed in rows)
 
 
 def membership_schools_sign_in_settings(account: Account) -> set[bool]:
@@ -162,11 +214,23 @@ def centre_admin_account_ids(*, school: School) -> frozenset:
 
 
 def permissions_for(*, school: School, account: Account) -> frozenset[Perm]:
-    return permissions_for_roles(role_codes_for(school=school, account=account))
+    """What the account may do at the school: its roles there, and its organisation roles over the school's
+    organisation (accounts.permissions.organisation_school_perms)."""
+    org_roles, allowed = organisation_roles_at(school=school, account=account)
+    held = permissions_for_roles(role_codes_for(school=school, account=account))
+    return held | organisation_school_perms(org_roles, act_as_centre_admin=allowed)
+
+
+def acting_role_codes(*, school: School, account: Account) -> frozenset[str]:
+    """The roles the account acts with at the school: those it holds, and Centre Admin for a Trust Admin where
+    the organisation allows it. Who they may grant and act on follows from these."""
+    org_roles, allowed = organisation_roles_at(school=school, account=account)
+    acting = acting_roles_for_organisation(org_roles, act_as_centre_admin=allowed)
+    return role_codes_for(school=school, account=account) | acting
 
 
 def grantable_roles(*, school: School, account: Account) -> frozenset[str]:
-    return grantable_roles_for(role_codes_for(school=school, account=account))
+    return grantable_roles_for(acting_role_codes(school=school, account=account))
 
 
 def membership_get(*, school: School, membership_id) -> Membership:
@@ -347,6 +411,12 @@ def _search(*, school: School, q: str) -> Q:
 def search_condition(*, school: School, q: str) -> Q:
     """The Users list's search (name, username, email or MIS code), for other lists of a school's people."""
     return _search(school=school, q=q)
+
+
+def accounts_containing(word: str) -> QuerySet[Account]:
+    """Accounts whose username, names or email contain the word: the Users search's half about accounts, for
+    the trust console's people search (accounts.trust)."""
+    return _accounts_containing(word)
 
 
 def _accounts_containing(word: str) -> QuerySet[Account]:

@@ -83,6 +83,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("s/<slug:school_slug>/", include(school_patterns)),
+    # The trust console: an organisation's schools, for its Trust Admins and Trust Viewers.
+    path("t/<slug:org_slug>/", include("pages.trust_urls")),
     path("api/s/<slug:school_slug>/", include(api_school_patterns)),
     # SCIM 2.0 in: an organisation's identity provider, by its bearer token (scim/views.py).
     path("scim/v2/", include("scim.urls")),

@@ -45,9 +45,12 @@ def _start_page(user, school) -> str | None:
 @login_required
 def home(request):
     """Send each person to the first place their roles open, at their first school; support staff to the
-    support admin (PRODUCT.md, Later decisions)."""
+    support admin (PRODUCT.md, Later decisions); a trust role to the trust console."""
     if request.user.is_staff:
         return redirect("admin:index")
+    # Trust Admins and Trust Viewers start on their organisation's console, above its schools.
+    for held in account_selectors.organisation_roles_of(request.user):
+        return redirect("trust_console", org_slug=held.organisation.slug)
     for school in account_selectors.schools_of(request.user):
         url = _start_page(request.user, school)
         if url:

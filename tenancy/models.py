@@ -34,6 +34,13 @@ class Organisation(models.Model):
         help_text="Shown in every page footer and error page, e.g. a phone number and email.",
     )
     privacy_notice = models.TextField(blank=True)
+    # Trust Admins (accounts.models.OrganisationRole) read every school of the organisation; with this on
+    # they also act as each school's Centre Admin (accounts.permissions.organisation_school_perms).
+    trust_admins_act_as_centre_admin = models.BooleanField(
+        "Trust Admins may act as Centre Admin in our schools",
+        default=False,
+        help_text="Off: Trust Admins see every school of the organisation but change nothing there.",
+    )
 
     class Meta:
         ordering = ["name"]

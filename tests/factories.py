@@ -3,7 +3,7 @@
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts.models import Account, ContactLink, Membership, PersonType, RoleAssignment
+from accounts.models import Account, ContactLink, Membership, OrganisationRole, PersonType, RoleAssignment
 from tenancy.models import Organisation, School
 
 PASSWORD = "correct-horse-battery"
@@ -80,3 +80,19 @@ def member(school, *roles, person_type=PersonType.STAFF, **account_fields) -> Me
     for role in roles:
         RoleAssignmentFactory(membership=membership, role_id=role)
     return membership
+
+
+class OrganisationRoleFactory(DjangoModelFactory):
+    class Meta:
+        model = OrganisationRole
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    account = factory.SubFactory(AccountFactory)
+    role = OrganisationRole.Code.TRUST_VIEWER
+
+
+def trust_role(organisation, role="trust_viewer", **account_fields) -> Account:
+    """Someone holding an organisation role (Trust Admin, Trust Viewer) over `organisation`, at no school."""
+    account = AccountFactory(**account_fields)
+    OrganisationRoleFactory(organisation=organisation, account=account, role=role)
+    return account

@@ -1,12 +1,18 @@
 """The cross-school probe: every route of the project, requested by school B with school A's ids.
 
+It has an organisation dimension too: school A and school B belong to two organisations, and organisation B's
+Trust Admin (acting as Centre Admin, its organisation allows it) and Trust Viewer ask every route like school
+B's Centre Admin does: school A's slug, organisation A's console (/t/<org_slug>/), and their own school's and
+console's URLs with school A's ids, in the URL and in forms. They must see nothing of organisation A.
+
 It walks the URL resolver (includes, DRF routers, everything), so a new route is probed the day it
 is added, with nobody listing it. For each route it fills the URL's kwargs from KWARGS below with
 objects of a rich school A, then asks as:
 
-- school B's most powerful person (Centre Admin, holding every other role too) and school B's API token,
-  first with school A's slug (the middleware must say 404), then with school B's own slug and school
-  A's ids (the view must say 404: it looked the object up through request.school, not by bare id);
+- school B's most powerful person (Centre Admin, holding every other role too), organisation B's Trust Admin
+  and Trust Viewer, and school B's API token, first with school A's slug or organisation A's slug (the
+  middleware must say 404), then with school B's own slug (organisation B's) and school A's ids (the view
+  must say 404: it looked the object up through request.school, not by bare id);
 - nobody signed in (a school URL redirects to sign-in or says 404, never 200).
 
 Every answer is also searched for school A's marker strings (its name, its people's usernames, names,
@@ -52,6 +58,8 @@ SKIPPED = {
 }
 
 SCHOOL_KWARG = "school_slug"
+ORG_KWARG = "org_slug"  # the trust console's organisation
+TENANT_KWARGS = (SCHOOL_KWARG, ORG_KWARG)
 LOGIN_PATH = "/accounts/login/"
 
 # ---------------------------------------------------------------------------------------------------
@@ -302,12 +310,12 @@ class World:
 
 def build_world() -> World:
     """Create school A (rich) and school B (with its all-powerful persona and an API token)."""
-    from accounts.models import PersonType
+    from accounts.models import OrganisationRole, PersonType
     from accounts.services import census_report_build
     from accounts.services.tokens import api_token_issue
     from tenancy.models import Job
     from tenancy.services import job_fail, job_start, job_succeed
-    from tests.factories import ContactLinkFactory, OrganisationFactory, SchoolFactory, member
+    from tests.factories import ContactLinkFactory, OrganisationFactory, SchoolFactory, member, trust_role
 
     school_a = SchoolFactory(
         organisation=OrganisationFactory(name="ZZALDERSECRET Trust"),
@@ -348,6 +356,17 @@ def build_world() -> World:
     w.b_admin = member(school_b, *every_role, username="probe.birch.admin").account
     member(school_b, "student_portal", person_type=PersonType.STUDENT, username="probe.birch.student")
     _token, w.b_token = api_token_issue(school=school_b, account=w.b_admin, name="probe", role_codes=every_role)
+
+    # The organisation dimension: organisation B's trust roles, its Trust Admin acting as Centre Admin (the
+    # most it can be); organisation A's Trust Viewer, a grant organisation B's console must not touch.
+    org_b = school_b.organisation
+    org_b.trust_admins_act_as_centre_admin = True
+    org_b.save()
+    w.b_trust_admin = trust_role(org_b, "trust_admin", username="probe.birch.trustadmin")
+    w.b_trust_viewer = trust_role(org_b, "trust_viewer", username="probe.birch.trustviewer")
+    w.a_trust_grant = OrganisationRole.objects.create(
+        organisation=school_a.organisation, account=w.staff.account, role="trust_viewer"
+    )
     return w
 
 
@@ -414,6 +433,15 @@ class Route:
         return SCHOOL_KWARG in self.kwargs
 
     @property
+    def is_org(self) -> bool:
+        return ORG_KWARG in self.kwargs
+
+    @property
+    def is_tenant(self) -> bool:
+        """A school's page or an organisation's (the trust console): the slug says whose."""
+        return self.is_school or self.is_org
+
+    @property
     def is_api(self) -> bool:
         return self.template.startswith("/api/")
 
@@ -459,7 +487,7 @@ class Report:
 def _kwarg_values(world: World, route: Route, report: Report) -> dict[str, list[str]] | None:
     values, unknown = {}, []
     for name in route.kwargs:
-        if name == SCHOOL_KWARG:
+        if name in TENANT_KWARGS:
             continue
         filler = ROUTE_KWARGS.get((route.view, name)) or KWARGS.get(name)
         if filler is None:
@@ -486,8 +514,14 @@ def _variants(values: dict[str, list[str]]) -> list[dict[str, str]]:
     return out
 
 
-def _build(route: Route, slug: str | None, kwargs: dict[str, str], urlconf) -> str:
-    url = route.template.format(**({SCHOOL_KWARG: slug} if slug else {}), **kwargs)
+def _build(route: Route, world: "World | None", side: str, kwargs: dict[str, str], urlconf) -> str:
+    """The route's URL at school (organisation) A or B, `side`; a route of no tenant ignores it."""
+    tenant = {}
+    if world is not None and route.is_school:
+        tenant[SCHOOL_KWARG] = (world.school_a if side == "a" else world.school_b).slug
+    if world is not None and route.is_org:
+        tenant[ORG_KWARG] = (world.school_a if side == "a" else world.school_b).organisation.slug
+    url = route.template.format(**tenant, **kwargs)
     match = resolve(url, urlconf)
     if match.func is not route.pattern.callback:
         raise ValueError(f"{url} resolves to {match.func!r}, not to this route's view")
@@ -504,8 +538,11 @@ def _body(response) -> str:
 
 
 class _Persona:
-    def __init__(self, name: str, client: Client, *, session: bool = False):
+    def __init__(self, name: str, client: Client, *, session: bool = False, limited: bool = False):
         self.name, self.client, self.session = name, client, session
+        # A persona whose roles open only part of its own school may be refused (403) before a view looks an id
+        # up: that shows nothing either. The all-powerful one must reach every lookup, so it must say 404.
+        self.limited = limited
 
     def request(self, method: str, url: str, data=None, inspect: Callable[[], object] | None = None):
         """One request that leaves no trace: its writes are rolled back, its cookies restored.
@@ -570,18 +607,22 @@ FORM_ID_FIELDS = (
 FORM_ACTIONS = ("", "revoke", "welcome_email", "starter_codes")
 
 
-def _form_payloads(world: World) -> list[dict]:
+def _form_payloads(world: World, route: Route) -> list[dict]:
     ids = [str(v) for v in (*_memberships(world), *KWARGS["account_id"](world), *(j.pk for j in world.jobs))]
+    ids.append(str(world.a_trust_grant.pk))  # organisation A's Trust Viewer grant (the console's "Take back")
     base = {name: ids for name in FORM_ID_FIELDS} | {"type": "contact", "confirm": "yes", "confirm_count": "1"}
+    if route.is_org:  # a member of school A's staff (the console's "Add"); a school form would only echo it back
+        base["username"] = world.staff.account.username
     return [base | ({"action": action} if action else {}) for action in FORM_ACTIONS]
 
 
 def fingerprint(world: World) -> dict:
     """Every school-owned row of school A, and its people's accounts, as they stand."""
     from django.apps import apps
+    from django.db.models import Q
 
-    from accounts.models import Account
-    from tenancy.models import SchoolOwned
+    from accounts.models import Account, OrganisationRole
+    from tenancy.models import Organisation, SchoolOwned
 
     state = {}
     for model in apps.get_models():
@@ -590,11 +631,21 @@ def fingerprint(world: World) -> dict:
             state[model._meta.label] = repr(tuple(rows))
     people = Account.objects.filter(memberships__school=world.school_a).distinct().order_by("pk").values_list()
     state["accounts.Account"] = repr(tuple(people))
+    org_a = world.school_a.organisation_id
+    trust_roles = OrganisationRole.objects.filter(
+        Q(organisation_id=org_a) | Q(account__memberships__school=world.school_a)
+    ).distinct()
+    state["accounts.OrganisationRole"] = repr(tuple(trust_roles.order_by("pk").values_list()))
+    state["tenancy.Organisation"] = repr(tuple(Organisation.objects.filter(pk=org_a).values_list()))
     return state
 
 
 def _not_found(response) -> bool:
     return response.status_code in (404, 405)
+
+
+def _not_found_or_refused(response) -> bool:
+    return response.status_code in (403, 404, 405)
 
 
 def _to_login_or_not_found(response) -> bool:
@@ -622,12 +673,16 @@ def _probe(world: World, urlconf, only) -> Report:
     report = Report()
     b_admin = Client()
     b_admin.force_login(world.b_admin)
+    b_trust_admin, b_trust_viewer = Client(), Client()
+    b_trust_admin.force_login(world.b_trust_admin)
+    b_trust_viewer.force_login(world.b_trust_viewer)
     personas = {
         "b_admin": _Persona("school B Centre Admin", b_admin, session=True),
+        "b_trust_admin": _Persona("organisation B Trust Admin", b_trust_admin, session=True, limited=True),
+        "b_trust_viewer": _Persona("organisation B Trust Viewer", b_trust_viewer, session=True, limited=True),
         "b_token": _Persona("school B API token", Client(HTTP_AUTHORIZATION=f"Token {world.b_token}")),
         "anon": _Persona("signed-out visitor", Client()),
     }
-    a_slug, b_slug = world.school_a.slug, world.school_b.slug
     world.fingerprint = fingerprint(world)
 
     for route in all_routes(urlconf):
@@ -646,7 +701,8 @@ def _probe(world: World, urlconf, only) -> Report:
         if values is None:
             continue
         report.routes.append(route.template)
-        ours = [p for p in (personas["b_admin"], personas["b_token"]) if route.is_api or p is personas["b_admin"]]
+        people = [personas["b_admin"], personas["b_trust_admin"], personas["b_trust_viewer"]]
+        ours = people + ([personas["b_token"]] if route.is_api else [])
 
         def check(persona, method, url, allowed, expected, data=None, route=route):
             _check(report, world, persona, method, url, route, allowed, expected, data)
@@ -657,27 +713,28 @@ def _probe(world: World, urlconf, only) -> Report:
             # alone, so the other id variants matter only where a view reads them.
             first = n == 0
             try:
-                foreign = _build(route, a_slug if route.is_school else None, kwargs, urlconf)
-                own = _build(route, b_slug, kwargs, urlconf) if route.is_school else foreign
+                foreign = _build(route, world, "a", kwargs, urlconf)
+                own = _build(route, world, "b", kwargs, urlconf)
             except (ValueError, KeyError) as exc:
                 report.failures.append(f"{route.label()}: cannot build its URL: {exc}")
                 break
             for method in ("get", "post"):
                 for persona in ours:
-                    if route.is_school and first:
-                        check(persona, method, foreign, _not_found, "404 (not your school)")
+                    if route.is_tenant and first:
+                        check(persona, method, foreign, _not_found, "404 (not your school or organisation)")
                     if foreign_ids:
-                        check(persona, method, own, _not_found, "404 (another school's id)")
+                        refused = _not_found_or_refused if persona.limited else _not_found
+                        check(persona, method, own, refused, "404 (another school's id)")
                     elif method == "get":  # the persona's own page: may answer, must not show school A
                         check(persona, method, own, _not_a_crash, "no error")
-                if route.is_school and not foreign_ids and method == "post":
+                if route.is_tenant and not foreign_ids and method == "post":
                     # A screen of school B's own that takes ids from its form: school A's must change nothing.
-                    for payload in _form_payloads(world):
+                    for payload in _form_payloads(world, route):
                         for persona in ours:
                             check(persona, method, own, _not_a_crash, "no error", data=payload)
-                if route.is_school and not first:
+                if route.is_tenant and not first:
                     continue
-                if route.is_school or foreign_ids:
+                if route.is_tenant or foreign_ids:
                     check(personas["anon"], method, foreign, _to_login_or_not_found, "a redirect to sign-in, or 404")
                 elif method == "get":  # a global page such as the start page: may answer, must not show school A
                     check(personas["anon"], method, foreign, _not_a_crash, "no error")

@@ -76,3 +76,16 @@ def test_the_expiring_certificates_picture_links_to_their_holders(northfield, cl
     client.force_login(Account.objects.get(username="eo.northfield"))
     page = client.get(f"/s/{northfield.slug}/assessments/summary/?expiring=0-30").content.decode()
     assert "Showing only certificates expiring in 1–30 days (1)" in page and "inv.northfield" in page
+
+
+def test_the_trust_logins_see_both_schools_from_the_console(northfield, client):
+    with scopes_disabled():
+        for username in ("trust.admin", "trust.viewer"):
+            client.force_login(Account.objects.get(username=username))
+            assert client.get("/")["Location"] == "/t/northfield-trust/"
+            html = client.get("/t/northfield-trust/").content.decode()
+            assert "Northfield Academy" in html and "Riverside Primary" in html
+        viewer_sync = client.get("/s/northfield/sync/")
+        client.force_login(Account.objects.get(username="trust.admin"))
+        admin_sync = client.get("/s/northfield/sync/")
+    assert viewer_sync.status_code == 403 and admin_sync.status_code == 200  # the demo trust lets admins act

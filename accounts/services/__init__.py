@@ -31,6 +31,7 @@ from accounts.services.authority import (
 from accounts.services.emails import set_password_email, site_url
 from accounts.services.memberships import MEMBERSHIP_FIELDS, membership_add, membership_update
 from accounts.services.new_account import account_created_changes, check_new_account, new_account_problems
+from accounts.services.organisation_roles import organisation_role_grant, organisation_role_revoke
 from accounts.services.passwords import (
     PASSWORD_INVITATION,
     PASSWORD_METHODS,
@@ -117,6 +118,8 @@ __all__ = [
     "role_assign",
     "role_remove",
     "set_password_email_send",
+    "organisation_role_grant",
+    "organisation_role_revoke",
     "sign_in_refusal",
     "social_sign_in_match",
     "username_taken",

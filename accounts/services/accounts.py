@@ -17,6 +17,7 @@ from accounts.models import (
     AuditEvent,
     ContactLink,
     Membership,
+    OrganisationRole,
     PersonType,
     RoleAssignment,
     SetPasswordLink,
@@ -484,6 +485,8 @@ def account_delete(*, school: School, actor: Actor, account: Account, membership
             revoked_at=now
         )
         ApiToken.objects.filter(account=account, revoked_at__isnull=True).update(revoked_at=now)
+        # An erased account holds no trust role: it would still open the organisation's schools.
+        OrganisationRole.objects.filter(account=account).delete()
     SocialAccount.objects.filter(user=account).delete()
     EmailAddress.objects.filter(user=account).delete()
 

@@ -17,15 +17,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django_scopes import scopes_disabled
 
-from accounts.models import Account, Membership, Role, RoleAssignment
+from accounts.models import Account, Membership, OrganisationRole, Role, RoleAssignment
 from accounts.permissions import (
     ACCOUNT_WIDE_ACTIONS,
     ACTION_PERMS,
     BULK_NEVER_GRANTS,
     ELSEWHERE,
+    ORGANISATION_ROLE_NAMES,
     PERSON_ROLES,
     AccountAction,
+    acting_roles_for_organisation,
     opens_others,
+    organisation_roles_out_of_reach,
     roles_beyond,
     roles_out_of_reach,
 )
@@ -63,20 +66,35 @@ def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable, action: Accoun
         return {}
     here = actor.school.pk if actor.school is not None else None
     with scopes_disabled():  # the rule is about every school the account belongs to, and the actor's too
+        # The actor's organisation roles, each with its organisation's schools (none through a token, which acts
+        # as its roles at its school only): what they grant over the organisation, and act as at its schools.
+        my_orgs = [] if through_token(actor.account.pk) else _organisation_roles_with_schools(actor.account.pk)
         mine: dict = {}
         if here is not None:  # acting at no school, the actor reaches only people who hold no role
             for school_id, role_id in _held(account_ids=[actor.account.pk]).values_list("school_id", "role_id"):
                 mine.setdefault(school_id, set()).add(role_id)
+            for role, _organisation_id, allowed, school_id in my_orgs:
+                acting = acting_roles_for_organisation([role], act_as_centre_admin=allowed)
+                if acting and school_id is not None:
+                    mine.setdefault(school_id, set()).update(acting)
             mine = {school_id: token_limited(actor.account.pk, school_id, roles) for school_id, roles in mine.items()}
             if here not in mine and token_limited(actor.account.pk, here, ()):
                 mine[here] = token_limited(actor.account.pk, here, ())
         # Roles held here are out of reach only if beyond the actor here; roles elsewhere are sorted in Python.
         relevant = Q(school_id=here, role_id__in=roles_beyond(mine.get(here, ()))) | ~Q(school_id=here)
         held: dict = {}
+        org_held: dict = {}  # {account id: [(organisation id, organisation role)]}
         for start in range(0, len(ids), _CHUNK):
-            rows = _held(account_ids=ids[start : start + _CHUNK]).filter(relevant)
-            for account_id, school_id, role_id in rows.values_list("membership__account_id", "school_id", "role_id"):
-                held.setdefault(account_id, []).append((school_id, role_id))
+            chunk = ids[start : start + _CHUNK]
+            rows = (
+                _held(account_ids=chunk).filter(relevant).values_list("membership__account_id", "school_id", "role_id")
+            )
+            # Organisation roles in the same query: their codes are no school role's, so each row says which it is.
+            org_rows = OrganisationRole.objects.filter(account_id__in=chunk).values_list(
+                "account_id", "organisation_id", "role"
+            )
+            for account_id, where, role in rows.order_by().union(org_rows.order_by(), all=True):
+                (org_held if role in ORGANISATION_ROLE_NAMES else held).setdefault(account_id, []).append((where, role))
         strict = action in ACCOUNT_WIDE_ACTIONS
         if strict:  # a membership elsewhere that holds no role counts too
             elsewhere = Membership.objects.filter(account_id__in=ids, status__in=ROLES_COUNT_WHILE).exclude(
@@ -85,7 +103,25 @@ def accounts_out_of_reach(*, actor: Actor, account_ids: Iterable, action: Accoun
             for account_id, school_id in elsewhere.values_list("account_id", "school_id"):
                 held.setdefault(account_id, []).append((school_id, ELSEWHERE))
     found = {pk: roles_out_of_reach(mine, here, pairs, strict=strict) for pk, pairs in held.items()}
+    grants_over: dict = {}
+    for role, organisation_id, _allowed, _school_id in my_orgs:
+        grants_over.setdefault(organisation_id, set()).add(role)
+    for pk, pairs in org_held.items():
+        found[pk] = found.get(pk, frozenset()) | organisation_roles_out_of_reach(grants_over, pairs)
     return {pk: roles for pk, roles in found.items() if roles}
+
+
+def _organisation_roles_with_schools(account_id) -> list[tuple]:
+    """(role, organisation id, whether it lets Trust Admins act as Centre Admin, school id) for each school of
+    each organisation where the account holds an organisation role (school id None for one with no school)."""
+    return list(
+        OrganisationRole.objects.filter(account_id=account_id).values_list(
+            "role",
+            "organisation_id",
+            "organisation__trust_admins_act_as_centre_admin",
+            "organisation__schools__id",
+        )
+    )
 
 
 def _held(*, account_ids):
@@ -103,7 +139,12 @@ def out_of_reach_message(role_codes: Iterable[str]) -> str:
         )
     role_codes.discard(ELSEWHERE)
     roles = Role.objects.filter(code__in=list(role_codes)).order_by("sort_order")
-    names = ", ".join(roles.values_list("name", flat=True))
+    names = ", ".join(
+        [
+            *roles.values_list("name", flat=True),
+            *sorted(ORGANISATION_ROLE_NAMES[c] for c in role_codes if c in ORGANISATION_ROLE_NAMES),
+        ]
+    )
     return (
         f"This person holds roles you may not grant ({names}), here or at another school; only someone who may "
         "grant them, or support, can change their account."

@@ -118,6 +118,22 @@ def contacts_with_state(*, school: School) -> QuerySet[Membership]:
 
     `reason` here never says "replaced": that needs revoke_reasons, which compares contacts.
     """
+    return _with_state(Membership.objects.filter(school=school), school)
+
+
+def ready_to_revoke_counts(*, schools) -> dict:
+    """{school id: contacts Ready to Revoke Access} for several schools in one query (the trust console), by
+    the same definition as each school's Account Manager. Run inside scope(school=schools)."""
+    contacts = _with_state(Membership.objects.filter(school__in=schools), OuterRef("school_id"))
+    rows = contacts.filter(state=ContactStatus.READY_TO_REVOKE).order_by().values("school_id").annotate(n=Count("id"))
+    counts = {school.pk: 0 for school in schools}
+    counts.update({row["school_id"]: row["n"] for row in rows})
+    return counts
+
+
+def _with_state(memberships: QuerySet[Membership], school) -> QuerySet[Membership]:
+    """The contacts among `memberships`, annotated; `school` is their school, or OuterRef("school_id") when they
+    come from several schools (each subquery then looks at the contact's own school)."""
     eligible = Exists(portal_links(school=school).filter(contact_id=OuterRef("pk")))
     revoked_here = revoked_here_q(school)
     any_link = Exists(ContactLink.objects.filter(school=school, contact_id=OuterRef("pk")))
@@ -125,7 +141,7 @@ def contacts_with_state(*, school: School) -> QuerySet[Membership]:
         ContactLink.objects.filter(school=school, contact_id=OuterRef("pk"), student__status=Membership.Status.ACTIVE)
     )
     return (
-        Membership.objects.filter(school=school, person_type=PersonType.CONTACT, account__deleted_at__isnull=True)
+        memberships.filter(person_type=PersonType.CONTACT, account__deleted_at__isnull=True)
         .select_related("account")
         .annotate(
             eligible=as_bool(Q(eligible)),

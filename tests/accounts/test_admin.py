@@ -14,7 +14,7 @@ from accounts.models import Account, AuditEvent, ContactLink, SetPasswordLink, S
 from accounts.services import Actor, account_create, account_rename
 from tenancy.middleware import SupportAdminMiddleware
 from tenancy.models import ApiToken, Job
-from tests.factories import AccountFactory, ContactLinkFactory, member
+from tests.factories import AccountFactory, ContactLinkFactory, member, trust_role
 
 
 def admin_url(obj, view="change"):
@@ -49,6 +49,7 @@ def two_schools_of_rows(school_a, school_b, centre_admin, other_school_admin):
         )
         AuditEvent.objects.create(school=school, action="accounts.account.created", target_label="someone")
     UsernameHold.objects.create(username_lower="old.name", held_until=timezone.now() + timedelta(days=365))
+    trust_role(school_a.organisation, "trust_admin", username="trust.admin")
 
 
 @pytest.fixture

@@ -7,6 +7,12 @@ The table's answer: the actor's roles give the action's permission, and every ro
 school is one the actor may grant (GRANTABLE_ROLES). An Exams Officer once took over a Centre Admin's
 account with Users > Edit > "Issue a one-time starter code".
 
+The organisation roles are actors too: a Trust Viewer, a Trust Admin whose organisation keeps them read-only,
+and one it lets act as Centre Admin (the same per-school rules as a Centre Admin of school A, and of no school
+of another organisation). Two more targets hold an organisation role over school A's organisation (Trust Viewer,
+Trust Admin) with no role at any school: only a Trust Admin acting for that organisation reaches a Trust Viewer,
+and nobody but support a Trust Admin.
+
 Each case runs every target through one route and reads what changed in the database, so the answer does
 not depend on how a refusal looks. An actor without the route's permission is tried on the easiest target
 (no role anywhere): refused there, it is refused everywhere.
@@ -18,7 +24,7 @@ from dataclasses import dataclass
 import pytest
 from django_scopes import scopes_disabled
 
-from accounts.models import Account, Membership, RoleAssignment, SetPasswordLink, StarterCode
+from accounts.models import Account, Membership, OrganisationRole, RoleAssignment, SetPasswordLink, StarterCode
 from accounts.permissions import (
     ACCOUNT_WIDE_ACTIONS,
     ACTION_PERMS,
@@ -26,11 +32,14 @@ from accounts.permissions import (
     ROLE_PERMISSIONS,
     AccountAction,
     Perm,
+    acting_roles_for_organisation,
     grantable_roles_for,
+    organisation_roles_out_of_reach,
+    organisation_school_perms,
 )
 from accounts.permissions import may_act_on_roles as table_allows
 from provisioning.models import ContactJobItem
-from tests.factories import ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
+from tests.factories import AccountFactory, ContactLinkFactory, MembershipFactory, RoleAssignmentFactory
 
 A = AccountAction
 NEW_PASSWORD = "fresh-passphrase-1"
@@ -65,6 +74,37 @@ ROUTES = [
     Route(A.LINK, "api", Perm.WELCOME_EMAIL_SEND, person_type="contact", bulk=True),  # Send Welcome Email
 ]
 ACTORS = sorted(PERSON_ROLES)
+# Organisation roles as actors: name -> (organisation role, the organisation lets Trust Admins act as Centre Admin).
+TRUST_ACTORS = {
+    "trust_admin_acting": ("trust_admin", True),
+    "trust_admin_read_only": ("trust_admin", False),
+    "trust_viewer": ("trust_viewer", False),
+}
+ALL_ACTORS = ACTORS + sorted(TRUST_ACTORS)
+ORG = "organisation of school A"
+
+
+def school_roles(actor: str) -> frozenset:
+    """The school roles the actor acts with at school A (none at school B, another organisation's)."""
+    if actor in TRUST_ACTORS:
+        org_role, allowed = TRUST_ACTORS[actor]
+        return acting_roles_for_organisation([org_role], act_as_centre_admin=allowed)
+    return frozenset({actor})
+
+
+def perms_of(actor: str) -> frozenset:
+    if actor in TRUST_ACTORS:
+        org_role, allowed = TRUST_ACTORS[actor]
+        return organisation_school_perms([org_role], act_as_centre_admin=allowed)
+    return ROLE_PERMISSIONS[actor]
+
+
+def grants(actor: str) -> frozenset:
+    return grantable_roles_for(school_roles(actor))
+
+
+def org_roles(actor: str) -> set:
+    return {TRUST_ACTORS[actor][0]} if actor in TRUST_ACTORS else set()
 
 
 def test_every_account_action_has_a_route_on_the_screens():
@@ -73,19 +113,21 @@ def test_every_account_action_has_a_route_on_the_screens():
 
 def role_to_grant(actor_role: str, held_here: frozenset) -> str:
     """A role the actor may grant that the target lacks here (the roles action adds it)."""
-    choices = sorted(grantable_roles_for({actor_role}) - held_here - {"centre_admin"})
+    choices = sorted(grants(actor_role) - held_here - {"centre_admin"})
     return choices[0] if choices else "inv"
 
 
-def expected(actor_role: str, target_roles: frozenset, route: Route, held_here: frozenset) -> bool:
-    perms = ROLE_PERMISSIONS[actor_role]
+def expected(actor_role: str, target_roles: frozenset, route: Route, held_here: frozenset, org_role=None) -> bool:
+    perms = perms_of(actor_role)
     if route.perm not in perms or ACTION_PERMS.get(route.action, route.perm) not in perms:
         return False
-    if route.action == A.ROLES and role_to_grant(actor_role, held_here) not in grantable_roles_for({actor_role}):
+    if route.action == A.ROLES and role_to_grant(actor_role, held_here) not in grants(actor_role):
+        return False
+    if org_role and organisation_roles_out_of_reach({ORG: org_roles(actor_role)}, [(ORG, org_role)]):
         return False
     # The actor holds their role at school A only; the target holds `held_here` at A and the rest at B.
     held = [("A", role) for role in held_here] + [("B", role) for role in target_roles - held_here]
-    return table_allows({"A": {actor_role}}, "A", held, strict=route.action in ACCOUNT_WIDE_ACTIONS)
+    return table_allows({"A": school_roles(actor_role)}, "A", held, strict=route.action in ACCOUNT_WIDE_ACTIONS)
 
 
 @dataclass
@@ -94,6 +136,7 @@ class Target:
     membership: Membership
     roles: frozenset  # at every school
     here: frozenset  # at school A
+    org_role: str | None = None  # over school A's organisation
 
 
 def role_classes() -> list[list[str]]:
@@ -142,6 +185,18 @@ def make_targets(school_a, school_b, *, turn: int, person_type: str, student=Non
         if student is not None:
             ContactLinkFactory(school=school_a, contact=membership, student=student, portal_access=True)
         targets.append(Target(label, membership, roles, here))
+    for org_role in ("trust_viewer", "trust_admin"):  # a member here with no role, and a trust role
+        membership = MembershipFactory(
+            school=school_a,
+            person_type=person_type,
+            portal_access=student is not None,
+            account__username=f"t.{org_role}-org",
+            account__email=f"t.{org_role}-org@alder.sch.uk",
+        )
+        OrganisationRole.objects.create(organisation=school_a.organisation, account=membership.account, role=org_role)
+        if student is not None:
+            ContactLinkFactory(school=school_a, contact=membership, student=student, portal_access=True)
+        targets.append(Target(f"{org_role}-org", membership, frozenset(), frozenset(), org_role))
     return targets
 
 
@@ -157,7 +212,7 @@ def _edit_form(target: Target, actor_role: str, **overrides) -> dict:
         "mis_code": target.membership.mis_code,
         "year_group": "",
         "approved": "on",
-        "roles": sorted(target.here & grantable_roles_for({actor_role})),
+        "roles": sorted(target.here & grants(actor_role)),
         "password_method": "",
     }
     data.update(overrides)
@@ -169,7 +224,7 @@ SCREEN_EDITS = {
     A.LOCK: lambda t, role: {"locked_out": "on"},
     A.APPROVE: lambda t, role: {"approved": None},
     A.EMAIL: lambda t, role: {"email": f"new.{t.label}@alder.sch.uk"},
-    A.ROLES: lambda t, role: {"roles": sorted((t.here & grantable_roles_for({role})) | {role_to_grant(role, t.here)})},
+    A.ROLES: lambda t, role: {"roles": sorted((t.here & grants(role)) | {role_to_grant(role, t.here)})},
     A.PASSWORD: lambda t, role: {"password_method": "set", "password": NEW_PASSWORD, "password2": NEW_PASSWORD},
     A.STARTER_CODE: lambda t, role: {"password_method": "starter_code"},
     A.LINK: lambda t, role: {"password_method": "link"},
@@ -242,21 +297,29 @@ def act_on_all(client, school, targets: list[Target], route: Route):
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
-@pytest.mark.parametrize("actor_role", ACTORS)
+@pytest.mark.parametrize("actor_role", ALL_ACTORS)
 def test_an_actor_acts_only_on_accounts_whose_every_role_they_may_grant(client, school_a, school_b, actor_role, route):
-    actor = MembershipFactory(school=school_a, account__username="actor")
-    RoleAssignmentFactory(membership=actor, role_id=actor_role)
+    if actor_role in TRUST_ACTORS:  # a trust role holds no place at any school
+        actor_account = AccountFactory(username="actor")
+        org_role, allowed = TRUST_ACTORS[actor_role]
+        OrganisationRole.objects.create(organisation=school_a.organisation, account=actor_account, role=org_role)
+        school_a.organisation.trust_admins_act_as_centre_admin = allowed
+        school_a.organisation.save()
+    else:
+        actor = MembershipFactory(school=school_a, account__username="actor")
+        RoleAssignmentFactory(membership=actor, role_id=actor_role)
+        actor_account = actor.account
     if actor_role != "centre_admin":  # the school keeps a Centre Admin (deleting one asks for another)
         RoleAssignmentFactory(membership=MembershipFactory(school=school_a), role_id="centre_admin")
     student = None
     if route.action == A.LINK and route.person_type == "contact":  # Welcome Email: contacts linked to a student
         student = MembershipFactory(school=school_a, person_type="student")
     targets = make_targets(
-        school_a, school_b, turn=ACTORS.index(actor_role), person_type=route.person_type, student=student
+        school_a, school_b, turn=ALL_ACTORS.index(actor_role), person_type=route.person_type, student=student
     )
-    if route.perm not in ROLE_PERMISSIONS[actor_role]:
+    if route.perm not in perms_of(actor_role):
         targets = targets[:1]  # refused on the easiest target, refused on all
-    client.force_login(actor.account)
+    client.force_login(actor_account)
 
     responses = {}
     if route.bulk:
@@ -267,7 +330,7 @@ def test_an_actor_acts_only_on_accounts_whose_every_role_they_may_grant(client, 
     wrong = []
     with scopes_disabled():
         for target in targets:
-            want = expected(actor_role, target.roles, route, target.here)
+            want = expected(actor_role, target.roles, route, target.here, target.org_role)
             if done(target, route, actor_role, responses.get(target.label)) != want:
                 wrong.append(f"{target.label}: {'should be allowed' if want else 'should be refused'}")
     assert not wrong, f"{actor_role} via {route.name}: {wrong}"

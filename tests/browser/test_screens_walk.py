@@ -35,6 +35,8 @@ DEMO_LOGINS = [
     "admin.riverside",
     "inv.riverside",
     "parent.demo",
+    "trust.admin",
+    "trust.viewer",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
 PAGES_PER_ROLE = 40  # a guard against a walk that never ends; kinds of page, not pages
@@ -235,6 +237,8 @@ def test_the_walk_reaches_each_roles_pages(walk):
     assert any("/assessments/" in kind for kind in walk.pages["inv.northfield"])
     assert "/me/profile/" in walk.pages["parent.demo"]
     assert not any(kind.startswith("/s/") for kind in walk.pages["parent.demo"])
+    for login in ("trust.admin", "trust.viewer"):  # the trust console, and the schools it opens
+        assert {"/t/northfield-trust/", "/t/northfield-trust/people/", "/s/riverside/"} <= walk.pages[login]
     assert walk.scanned >= sum(len(kinds) for kinds in walk.pages.values()) - 5
 
 

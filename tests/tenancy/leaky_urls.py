@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from django.urls import path
 from django_scopes import scopes_disabled
 
-from accounts.models import Membership
+from accounts.models import Membership, OrganisationRole
 from config.urls import urlpatterns as real_urlpatterns
 from tenancy.models import School
 
@@ -32,7 +32,20 @@ def leaky_everyone(request):
     return HttpResponse(", ".join(School.objects.values_list("name", flat=True)))
 
 
+def leaky_trust_schools(request, org_slug):
+    # A console view that forgets its organisation: every organisation's schools, to a Trust Viewer of one.
+    return HttpResponse(", ".join(School.objects.values_list("name", flat=True)))
+
+
+def leaky_trust_take_back(request, org_slug):
+    # A console form that takes a grant's id without its organisation: another trust's grant taken back.
+    OrganisationRole.objects.filter(id__in=request.POST.getlist("id")).delete()
+    return HttpResponse("Taken back.")
+
+
 urlpatterns = [
+    path("t/<slug:org_slug>/leaky-schools/", leaky_trust_schools),
+    path("t/<slug:org_slug>/leaky-take-back/", leaky_trust_take_back),
     path("s/<slug:school_slug>/leaky/<uuid:membership_id>/", leaky_membership),
     path("s/<slug:school_slug>/widgets/<uuid:widget_id>/", widget),
     path("s/<slug:school_slug>/leaky-archive/", leaky_archive),

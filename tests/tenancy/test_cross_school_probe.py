@@ -31,6 +31,15 @@ def test_no_route_shows_one_school_to_another(world):
     assert f"school B Centre Admin GET /s/birch-probe/jobs/{world.job.pk}/" in report.requests
     assert f"school B API token GET /api/s/birch-probe/jobs/{world.job.pk}/" in report.requests
     assert f"signed-out visitor POST /s/zz-alder/jobs/{world.job.pk}/report/" in report.requests
+    # The organisation dimension: organisation B's trust roles asked school A's pages and organisation A's console.
+    org_a, org_b = world.school_a.organisation.slug, world.school_b.organisation.slug
+    assert {"/t/{org_slug}/", "/t/{org_slug}/people/", "/t/{org_slug}/viewers/remove/"} <= set(report.routes)
+    for persona in ("organisation B Trust Admin", "organisation B Trust Viewer"):
+        assert f"{persona} GET /s/zz-alder/" in report.requests
+        assert f"{persona} GET /s/birch-probe/users/{world.student.pk}/edit/" in report.requests
+        assert f"{persona} GET /t/{org_a}/people/" in report.requests
+    removing = f"organisation B Trust Admin POST /t/{org_b}/viewers/remove/ with school A's ids in the form"
+    assert removing in report.requests
 
 
 @override_settings(ROOT_URLCONF="tests.tenancy.leaky_urls")
@@ -94,3 +103,21 @@ def test_it_builds_urls_from_a_drf_router():
     templates = {probe.Route([pattern.pattern], pattern).template for pattern in router.urls}
 
     assert {"/widgets/", "/widgets/{pk}/", "/widgets/{pk}.{format}/", "/"} <= templates
+
+
+@override_settings(ROOT_URLCONF="tests.tenancy.leaky_urls")
+def test_it_reports_a_console_view_that_forgets_the_organisation(world):
+    report = probe.probe(world, urlconf="tests.tenancy.leaky_urls", only=lambda route: "/leaky-" in route.template)
+
+    org_b = world.school_b.organisation.slug
+    assert any(
+        f.startswith(f"organisation B Trust Viewer GET /t/{org_b}/leaky-schools/") and "'ZZALDERSECRET Academy'" in f
+        for f in report.failures
+    ), report.failures
+    assert any(
+        f.startswith(f"organisation B Trust Admin POST /t/{org_b}/leaky-take-back/ with school A's ids in the form")
+        and "changed school A's data (accounts.OrganisationRole)" in f
+        for f in report.failures
+    ), report.failures
+    # The middleware still guards organisation A's own console.
+    assert not any(f"/t/{world.school_a.organisation.slug}/leaky" in f for f in report.failures), report.failures

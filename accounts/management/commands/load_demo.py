@@ -9,7 +9,7 @@ from django.db import transaction
 from django_scopes import scope, scopes_disabled
 
 from accounts.models import Account, ContactLink, Membership, PersonType
-from accounts.services import Actor, account_create, membership_add, role_assign
+from accounts.services import Actor, account_create, membership_add, organisation_role_grant, role_assign
 from tenancy.models import Organisation, School
 
 DEMO_PASSWORD = "rollcall-demo-2026"
@@ -99,6 +99,12 @@ STAFF = [
     ("inv.riverside", ["riverside"], "Kwame", "Mensah", ["inv"]),
 ]
 
+# The trust's own logins (issue 24): organisation roles over every school, at none. username, given, family, role.
+TRUST_LOGINS = [
+    ("trust.admin", "Alex", "Morgan", "trust_admin"),
+    ("trust.viewer", "Jo", "Patel", "trust_viewer"),
+]
+
 
 class Command(BaseCommand):
     help = "Load the demo trust, schools and people (idempotent)."
@@ -107,11 +113,15 @@ class Command(BaseCommand):
         with scopes_disabled():
             if Organisation.objects.filter(slug="northfield-trust").exists():
                 self.stdout.write("Demo data already loaded.")
+                with transaction.atomic():
+                    _trust_logins(Organisation.objects.get(slug="northfield-trust"))
                 call_command("load_demo_assessments", stdout=self.stdout)
                 call_command("load_demo_sync", stdout=self.stdout)
                 return
         with transaction.atomic():
             self._load()
+            with scopes_disabled():
+                _trust_logins(Organisation.objects.get(slug="northfield-trust"))
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         call_command("load_demo_assessments", stdout=self.stdout)
         # The sync policy lives in provisioning, above accounts: its own command, called by name.
@@ -267,6 +277,26 @@ class Command(BaseCommand):
             mis_code="T9001",
             role_codes=("teacher_security",),
         )
+
+
+def _trust_logins(org) -> None:
+    """The Trust Admin and Trust Viewer, given by support as in real life (audited); a demo loaded before them
+    gets them too. The demo trust lets its Trust Admins act as Centre Admin, so the two logins differ."""
+    if not org.trust_admins_act_as_centre_admin:
+        org.trust_admins_act_as_centre_admin = True
+        org.save(update_fields=["trust_admins_act_as_centre_admin"])
+    support = Account.objects.get(username="support")
+    for username, given, family, role in TRUST_LOGINS:
+        account = Account.objects.filter(username=username).first()
+        if account is None:
+            account = Account.objects.create_user(
+                username,
+                DEMO_PASSWORD,
+                given_name=given,
+                family_name=family,
+                email=f"{username}@northfield-trust.org.uk",
+            )
+        organisation_role_grant(organisation=org, account=account, role=role, actor=support)
 
 
 def _chose_password(account) -> None:
