@@ -37,7 +37,7 @@ from accounts.services import (
     organisation_role_revoke,
 )
 from accounts.support_admin import ReadOnlySupportAdmin, SupportAdmin, plain
-from tenancy.models import ApiToken, Job, Organisation, School
+from tenancy.models import ApiToken, ErasureRecord, Job, Organisation, School
 
 # Roles and support status replace Django's groups; an empty "Groups" page would only confuse.
 if admin.site.is_registered(Group):
@@ -300,6 +300,16 @@ class JobAdmin(ReadOnlySupportAdmin):
     list_select_related = ("school", "created_by")
     search_fields = ("id", "error", "school__name", "created_by__username")
     date_hierarchy = "created_at"
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(ReadOnlySupportAdmin):
+    """What was erased, how many and why, never who: the school's retention page reads the same rows."""
+
+    list_display = ("at", "school", "kind", "person_type", "reason", "count")
+    list_filter = ("kind", "school")
+    list_select_related = ("school",)
+    date_hierarchy = "at"
 
 
 @admin.register(ApiToken)

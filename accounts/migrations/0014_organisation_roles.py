@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0013_restore_school_role_job_fks'),
-        ('tenancy', '0007_organisation_trust_admins_act_as_centre_admin'),
+        ('tenancy', '0009_organisation_trust_admins_act_as_centre_admin'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenancy', '0006_school_sign_in_microsoft_google_only'),
+        ('tenancy', '0008_erasure_record_and_school_export_job'),
     ]
 
     operations = [
