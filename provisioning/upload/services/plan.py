@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from accounts.labels import field_label
 from accounts.models import Account, PersonType, Role
 from accounts.permissions import ELSEWHERE, AccountAction
 from accounts.selectors import accounts_possibly_same
@@ -79,6 +80,12 @@ class RowPlan:
     account_changes: dict = field(default_factory=dict)
     membership_changes: dict = field(default_factory=dict)
     roles_to_add: tuple[str, ...] = ()
+
+    @property
+    def changes_in_words(self) -> list[tuple[str, object, object]]:
+        """(field label, before, after) for the preview: "Given Names", never given_name (found by trying it)."""
+        changed = {**self.account_changes, **self.membership_changes}
+        return [(field_label(name), before, after) for name, (before, after) in changed.items()]
 
     @property
     def errors(self) -> list[Problem]:

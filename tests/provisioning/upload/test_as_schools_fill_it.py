@@ -343,3 +343,19 @@ def test_a_new_row_with_the_email_of_an_account_of_the_organisation_is_held_not_
     assert any(
         "already has this email, perhaps the same person: add them with +Add" in str(p) for p in plan.rows[0].problems
     )
+
+
+def test_the_preview_names_changed_fields_in_words(login, school_a, eo_user):
+    """Found by trying it: the preview showed given_name: F → 芳."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import member
+
+    member(school_a, "inv", username="fwang", given_name="F", family_name="Wang", email="fwang@alder.sch.uk")
+    data = "User Name,Given Names,Family Name,Email,Person Type\r\nfwang,芳,Wang,fwang@alder.sch.uk,Staff\r\n"
+    client = login(eo_user)
+    answer = client.post(
+        f"/s/{school_a.slug}/users/upload/", {"file": SimpleUploadedFile("staff.csv", data.encode())}, follow=True
+    )
+    page = answer.content.decode()
+    assert "Given Names: F → 芳" in page and "given_name" not in page
