@@ -25,7 +25,7 @@ def school_context(request):
     return {
         "school": school,
         "perms_here": getattr(request, "school_perms", frozenset()) if school else frozenset(),
-        "my_schools": (lambda: schools_of(user)) if user is not None else (lambda: []),
+        "my_schools": (lambda: schools_of(user, to_switch_to=True)) if user is not None else (lambda: []),
         # The trust console's menu: the organisations where the person holds Trust Admin or Trust Viewer.
         "my_organisation_roles": SimpleLazyObject(lambda: organisation_roles_of(user) if user is not None else []),
         "organisation": getattr(request, "organisation", None),

@@ -58,13 +58,15 @@ def login_account_id(login: str):
     return found[0] if len(found) == 1 else None
 
 
-def schools_of(user) -> list[School]:
+def schools_of(user, *, to_switch_to: bool = False) -> list[School]:
     """Schools the user may open: their non-archived memberships, every school of an organisation where they
     hold an organisation role (Trust Admin, Trust Viewer: never another organisation's), or every active
-    school for support."""
+    school for support. `to_switch_to`: the school switcher's list, where support's reach does not count (a
+    school's pages need a role there, so every school offered led support to a refusal; support works in the
+    support admin)."""
     if not user.is_authenticated:
         return []
-    if user.is_staff:
+    if user.is_staff and not to_switch_to:
         return list(School.objects.filter(is_active=True))
     with scopes_disabled():
         school_ids = set(

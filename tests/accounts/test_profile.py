@@ -163,3 +163,10 @@ def test_it_keeps_the_only_sign_in_of_an_account_without_a_password(login, eo_us
     assert response.status_code == 200
     assert SocialAccount.objects.filter(pk=linked.pk).exists()
     assert "no password" in response.content.decode().lower()
+
+
+def test_supports_school_switcher_offers_no_school_it_would_be_refused_at(client, support_user, school_a, school_b):
+    """Found by trying it: support's switcher listed every school, and each led to 403 Not allowed."""
+    client.force_login(support_user)
+    page = client.get("/me/profile/").content.decode()
+    assert 'id="school-switcher"' not in page
