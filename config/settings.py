@@ -361,6 +361,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks each worker runs at once (processes, or threads with --pool=threads); unset: one per CPU. The night's
+# schools are one task each (provisioning.sync.nightly), so a night's length is schools x per-school time over
+# (worker replicas x this), while the database keeps up (docs/scale.md).
+CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 0) or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

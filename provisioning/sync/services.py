@@ -61,10 +61,17 @@ def _first_sync(school: School) -> bool:
 
 @transaction.atomic
 def sync_start(
-    *, school: School, actor: Account | None, trigger: str, feed: Feed | None = None, dry_run: bool | None = None
+    *,
+    school: School,
+    actor: Account | None,
+    trigger: str,
+    feed: Feed | None = None,
+    dry_run: bool | None = None,
+    send: bool = True,
 ) -> SyncRun:
     """Start a run on the newest accepted feed. The first sync of a school and any run started by hand
-    are dry runs: they store the plan and wait for Apply."""
+    are dry runs: they store the plan and wait for Apply. send=False records the run's job without sending
+    its task: the caller runs the job itself (the school's nightly task, nightly.py)."""
     from provisioning.tasks import sync_run_job  # cycle: the task module imports these services
 
     feed = feed or newest_feed(school)
@@ -79,7 +86,7 @@ def sync_start(
     )
     run = SyncRun.objects.create(school=school, feed=feed, trigger=trigger, dry_run=dry_run, created_by=_person(actor))
     run.job = job_start(school=school, kind=Job.Kind.SYNC, actor=actor, params={"run_id": str(run.pk), "action":
-                        "plan"}, task=sync_run_job)  # fmt: skip
+                        "plan"}, task=sync_run_job if send else None)  # fmt: skip
     run.save(update_fields=["job"])
     return run
 
