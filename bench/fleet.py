@@ -242,6 +242,22 @@ def receive_feeds(schools: list, feeds: list[bytes], label: str) -> None:
             assert feed.state == "valid", feed.errors[:3]
 
 
+def database_writes(db: str) -> dict:
+    """Rows inserted, updated and deleted in the database so far, and its size (pg_stat_database counts are
+    flushed by each backend within about a second: read after a pause)."""
+    from django.db import connection
+
+    time.sleep(1.5)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT tup_inserted, tup_updated, tup_deleted, xact_commit, pg_database_size(datname)"
+            " FROM pg_stat_database WHERE datname = %s", [db]
+        )  # fmt: skip
+        inserted, updated, deleted, commits, size = cursor.fetchone()
+    return {"inserted": inserted, "updated": updated, "deleted": deleted, "commits": commits, "bytes": size}
+
+
 def run_night(night_now: datetime, meter: CpuMeter, schools: int, label: str) -> dict:
     """The tick, then wait until every school sent tonight has finished."""
     from django.db.models import Count
@@ -250,6 +266,7 @@ def run_night(night_now: datetime, meter: CpuMeter, schools: int, label: str) ->
     from provisioning.models import SchoolNightly, SyncRun
     from provisioning.sync import nightly
 
+    writes_before = database_writes(meter.db)
     meter.start()
     started = time.perf_counter()
     sent = nightly.scheduled_tick(now=night_now)
@@ -271,7 +288,10 @@ def run_night(night_now: datetime, meter: CpuMeter, schools: int, label: str) ->
             for key, value in run_counts.items():
                 counts[key] = counts.get(key, 0) + value
     assert states == {"done": schools}, states
+    writes_after = database_writes(meter.db)
+    writes = {k: writes_after[k] - writes_before[k] for k in ("inserted", "updated", "deleted", "commits")}
     return {
+        "writes": writes, "database_bytes": writes_after["bytes"],
         "wall_s": wall_s, "tick_s": tick_s, "worker_cpu_s": worker_cpu, "db_cpu_s": db_cpu,
         "per_school_ms": statistics.median(seconds) * 1000, "p95_ms": p95(seconds) * 1000,
         "plan_ms": statistics.median(p for p, _ in plan_apply) * 1000 if plan_apply else 0.0,
@@ -336,6 +356,10 @@ def profile_one(school, content: bytes, night_now: datetime, label: str) -> None
     log(f"\n--- profile: one school's {label} night ---\n" + out.getvalue())
 
 
+def rows_written(night: dict) -> int:
+    return night["writes"]["inserted"] + night["writes"]["updated"] + night["writes"]["deleted"]
+
+
 # --- the run ---------------------------------------------------------------------------------------------
 
 
@@ -394,7 +418,8 @@ def main(argv=None) -> int:
                 f"{night['per_school_ms']:.0f} ms, p95 {night['p95_ms']:.0f} ms (plan {night['plan_ms']:.0f} ms, "
                 f"apply {night['apply_ms']:.0f} ms); CPU workers {night['worker_cpu_s']:.1f} s, database "
                 f"{night['db_cpu_s']:.1f} s ({meter.backends} backends); raw per school {raw * 1000:.1f} ms; "
-                f"{night['counts']}; {load()}")  # fmt: skip
+                f"{night['counts']}; rows written {night['writes']}, database {night['database_bytes'] / 1e6:.0f} MB; "
+                f"{load()}")  # fmt: skip
         if args.profile:
             with scopes_disabled():
                 profile_one(schools[0], feeds[0], first_night + timedelta(days=3), "nochange")
@@ -428,6 +453,10 @@ def main(argv=None) -> int:
                 "workers": round(nights["nochange"]["worker_cpu_s"] / s * 1000, 1),
                 "database": round(nights["nochange"]["db_cpu_s"] / s * 1000, 1),
             },
+            "database_mb": round(change5["database_bytes"] / 1e6, 1),
+            "change5_rows_written_per_school": round(rows_written(change5) / s),
+            "nochange_rows_written_per_school": round(rows_written(nights["nochange"]) / s),
+            "change5_commits_per_school": round(change5["writes"]["commits"] / s, 1),
             "england_minutes_16_workers": round(ENGLAND_SCHOOLS * england_cpu_per_school / ENGLAND_WORKERS / 60, 1),
             "targets": {"nochange_vs_raw": 5, "change5_vs_raw": 15, "england_minutes_16_workers": 5},
             "load_average": [round(x, 2) for x in os.getloadavg()],
