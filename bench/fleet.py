@@ -456,7 +456,6 @@ def main(argv=None) -> int:
             "database_mb": round(change5["database_bytes"] / 1e6, 1),
             "change5_rows_written_per_school": round(rows_written(change5) / s),
             "nochange_rows_written_per_school": round(rows_written(nights["nochange"]) / s),
-            "change5_commits_per_school": round(change5["writes"]["commits"] / s, 1),
             "england_minutes_16_workers": round(ENGLAND_SCHOOLS * england_cpu_per_school / ENGLAND_WORKERS / 60, 1),
             "targets": {"nochange_vs_raw": 5, "change5_vs_raw": 15, "england_minutes_16_workers": 5},
             "load_average": [round(x, 2) for x in os.getloadavg()],
