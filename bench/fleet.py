@@ -1,6 +1,7 @@
 """The sync fleet: every school's night through real Celery workers on Redis and PostgreSQL.
 
-    python -m bench.fleet [--schools 1000] [--people 500] [--workers 2] [--json] [--raw-sample 100] [--profile]
+    python -m bench.fleet [--schools 1000] [--people 500] [--workers 2] [--repeat 3] [--json] [--raw-sample 100]
+                          [--profile]
 
 Creates --schools schools of --people people each (students, staff, contacts and links in bench.sync's
 proportions, each school its own codes, UPNs and emails), starts one Celery worker of --workers processes
@@ -10,6 +11,8 @@ sync job, leaver timers and purges and records the night (SchoolNightly). The ni
 - initial: every school's first feed (everyone created, with roles, links and starter codes),
 - no-change: the same export pushed again,
 - 5% change: 5% of people changed and 2% leavers (bench.sync.changed_people).
+The no-change and 5% nights run --repeat times (a night putting the base exports back, untimed, before each
+repeat after the first), and each figure is the median over the repeats; the initial night runs once.
 Before each night every school's export is received (feed_intake, untimed: the MIS agent pushes during the
 day). For each night: wall time (tick to the last school finished), the tick's own time, the per-school time
 of the task (median and p95), and the CPU seconds of the worker processes and of the database's backends
@@ -356,6 +359,16 @@ def profile_one(school, content: bytes, night_now: datetime, label: str) -> None
     log(f"\n--- profile: one school's {label} night ---\n" + out.getvalue())
 
 
+def median_night(nights: list[dict]) -> dict:
+    """The median of each figure over the repeats of one kind of night."""
+    out = dict(nights[0])
+    for key, value in nights[0].items():
+        if isinstance(value, int | float):
+            out[key] = statistics.median(n[key] for n in nights)
+    out["writes"] = {k: statistics.median(n["writes"][k] for n in nights) for k in nights[0]["writes"]}
+    return out
+
+
 def rows_written(night: dict) -> int:
     return night["writes"]["inserted"] + night["writes"]["updated"] + night["writes"]["deleted"]
 
@@ -372,6 +385,7 @@ def main(argv=None) -> int:
     parser.add_argument("--raw-sample", type=int, default=100)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="no-change and 5%% nights each, reported as medians")
     args = parser.parse_args(argv)
 
     base_people, base_changed = make_people(args.people), None
@@ -400,38 +414,49 @@ def main(argv=None) -> int:
         meter = CpuMeter(worker, db)
         first_night = datetime.now(UTC).replace(hour=0, minute=30, second=0, microsecond=0) + timedelta(days=1)
 
-        nights, raws = {}, {}
-        for n, (label, night_feeds, night_files) in enumerate(
-            (("initial", feeds, files), ("nochange", feeds, files), ("change5", changed, changed_files))
-        ):
+        # Each repeat: a no-change night, then a 5% night; from the second on, a night putting the base
+        # exports back first (untimed), so each no-change night starts from the same state.
+        schedule = [("initial", feeds, files)]
+        for rep in range(args.repeat):
+            schedule += [("restore", feeds, files)] if rep else []
+            schedule += [("nochange", feeds, files), ("change5", changed, changed_files)]
+        runs: dict[str, list] = {}
+        raws: dict[str, list] = {}
+        for n, (label, night_feeds, night_files) in enumerate(schedule):
+            name = f"{label}-{n}"
             with scopes_disabled():
                 started = time.perf_counter()
-                receive_feeds(schools, night_feeds, label)
+                receive_feeds(schools, night_feeds, name)
                 log(f"{label}: exports received in {time.perf_counter() - started:.1f} s (untimed); {load()}")
-                nights[label] = night = run_night(first_night + timedelta(days=n), meter, args.schools, label)
+                night = run_night(first_night + timedelta(days=n), meter, args.schools, name)
+                if label == "restore":
+                    continue
+                runs.setdefault(label, []).append(night)
                 from django.db import connection
 
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")
-                raws[label] = raw = raw_per_school(schools, night_files, args.raw_sample)
+                raw = raw_per_school(schools, night_files, args.raw_sample)
+                raws.setdefault(label, []).append(raw)
             log(f"{label:9s} night: wall {night['wall_s']:.1f} s (tick {night['tick_s']:.2f} s); per school median "
                 f"{night['per_school_ms']:.0f} ms, p95 {night['p95_ms']:.0f} ms (plan {night['plan_ms']:.0f} ms, "
                 f"apply {night['apply_ms']:.0f} ms); CPU workers {night['worker_cpu_s']:.1f} s, database "
                 f"{night['db_cpu_s']:.1f} s ({meter.backends} backends); raw per school {raw * 1000:.1f} ms; "
                 f"{night['counts']}; rows written {night['writes']}, database {night['database_bytes'] / 1e6:.0f} MB; "
                 f"{load()}")  # fmt: skip
+        nights = {label: median_night(each) for label, each in runs.items()}
         if args.profile:
             with scopes_disabled():
-                profile_one(schools[0], feeds[0], first_night + timedelta(days=3), "nochange")
-                profile_one(schools[1], feeds[1], first_night + timedelta(days=4), "nochange-after-change")
+                profile_one(schools[0], feeds[0], first_night + timedelta(days=len(schedule)), "nochange")
+                profile_one(schools[1], feeds[1], first_night + timedelta(days=len(schedule) + 1), "nochange-again")
 
         s, people = args.schools, args.people
-        raw_ms = statistics.median(raws.values()) * 1000
+        raw_ms = statistics.median(r for each in raws.values() for r in each) * 1000
         change5 = nights["change5"]
         cpu_per_school = (change5["worker_cpu_s"] + change5["db_cpu_s"]) / s
         england_cpu_per_school = cpu_per_school * ENGLAND_PEOPLE / people
         result = {
-            "schools": s, "people": people, "workers": args.workers,
+            "schools": s, "people": people, "workers": args.workers, "repeat": args.repeat,
             "initial_wall_s": round(nights["initial"]["wall_s"], 2),
             "nochange_wall_s": round(nights["nochange"]["wall_s"], 2),
             "change5_wall_s": round(change5["wall_s"], 2),
