@@ -140,7 +140,8 @@ def _apply_stalled(run: SyncRun, actor: Account) -> bool:
 
 def sync_run_job(job: Job) -> None:
     """The job's work: make the plan (and, for a scheduled run, apply it) or apply a stored plan."""
-    run = SyncRun.objects.get(school=job.school, pk=job.params["run_id"])
+    run = SyncRun.objects.select_related("feed").get(school=job.school, pk=job.params["run_id"])
+    run.school = job.school  # the same row, already loaded by the task
     try:
         if job.params.get("action") == "apply":
             sync_apply(run=run, job=job)
