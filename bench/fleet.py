@@ -246,18 +246,22 @@ def receive_feeds(schools: list, feeds: list[bytes], label: str) -> None:
 
 
 def database_writes(db: str) -> dict:
-    """Rows inserted, updated and deleted in the database so far, and its size (pg_stat_database counts are
-    flushed by each backend within about a second: read after a pause)."""
+    """Rows inserted, updated and deleted in Rollcall's tables so far (not the raw baseline's staging tables,
+    whose COPY this process's own backend may report late), and the database's size. An idle backend (the
+    workers' kept connections, once the night is over) flushes these counts up to 10 s late (PostgreSQL 15's
+    PGSTAT_IDLE_INTERVAL): read after a longer pause."""
     from django.db import connection
 
-    time.sleep(1.5)
+    time.sleep(11)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
-            "SELECT tup_inserted, tup_updated, tup_deleted, xact_commit, pg_database_size(datname)"
-            " FROM pg_stat_database WHERE datname = %s", [db]
+            "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0)"
+            " FROM pg_stat_user_tables WHERE relname NOT LIKE 'staging\\_%%'"
         )  # fmt: skip
-        inserted, updated, deleted, commits, size = cursor.fetchone()
+        inserted, updated, deleted = (int(n) for n in cursor.fetchone())
+        cursor.execute("SELECT xact_commit, pg_database_size(datname) FROM pg_stat_database WHERE datname = %s", [db])
+        commits, size = cursor.fetchone()
     return {"inserted": inserted, "updated": updated, "deleted": deleted, "commits": commits, "bytes": size}
 
 
