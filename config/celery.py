@@ -43,3 +43,13 @@ def _unbind_task(task_id=None, **_kwargs):
     tokens = _task_log_tokens.pop(task_id, None)
     if tokens is not None:
         unbind_task_context(tokens)
+
+
+@signals.task_postrun.connect
+def _drop_broken_or_old_connections(task=None, **_kwargs):
+    """With CELERY_DB_REUSE_MAX (settings) Celery keeps connections between tasks without looking at them:
+    drop, as Django does after a request, one that outlived CONN_MAX_AGE or is left unusable by an error."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()

@@ -366,6 +366,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks each worker runs at once (processes, or threads with --pool=threads); unset: one per CPU. The night's
+# schools are one task each (provisioning.sync.nightly), so a night's length is schools x per-school time over
+# (worker replicas x this), while the database keeps up (docs/scale.md).
+CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 0) or None
+# Celery's Django fixup closes every database connection after every task, whatever CONN_MAX_AGE says: each
+# school's nightly task then opened two new PostgreSQL sessions (default and jobs_progress), a backend
+# started and its caches warmed each time. Kept for this many tasks instead; config/celery.py still drops one
+# past CONN_MAX_AGE or in error after each task, as Django does after a request.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -80,6 +80,8 @@ urlpatterns = [
     path("me/", include(signon_urls.me_urlpatterns)),
     path("", include((signon_urls.provider_urlpatterns, "oauth2_provider"))),
     path("admin/", admin.site.urls),
+    path("support/", include(sync_urls.support_urlpatterns)),
+    path("api/support/", include(sync_urls.support_api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("s/<slug:school_slug>/", include(school_patterns)),

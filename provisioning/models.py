@@ -236,14 +236,31 @@ class SyncPolicy(SchoolOwned):
 
 
 class SchoolNightly(SchoolOwned):
-    """The school's nightly work (its sync when due, leaver timers, purges) as it last failed, for its dashboard.
+    """The school's nightly work (its sync when due, leaver timers, purges): the night last sent and how it
+    went (support staff's progress of the night), and the failure its dashboard shows.
 
     A row of its own rather than a field of SyncPolicy: a running sync holds the policy row's lock for its
-    whole work, and recording another failure must never wait for it. Cleared when the work next succeeds.
+    whole work, and recording another failure must never wait for it. The failure is cleared when the work
+    next succeeds.
     """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        GUARDED = "guarded", "Stopped by the mass-change guard"
 
     failed_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)
+    # The night last sent (the school's own date) and how it went: the support staff's progress of the night
+    # (provisioning.sync.night) and the tick's "already sent tonight" (nightly.scheduled_tick).
+    night = models.DateField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["school"], name="school_nightly_one_per_school")]

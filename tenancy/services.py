@@ -52,14 +52,17 @@ def job_claim(job: Job) -> bool:
     stale = now - settings.JOB_ABANDONED_AFTER
     abandoned = Q(state=Job.State.RUNNING, last_seen__lt=stale, attempts__lt=JOB_MAX_ATTEMPTS)
     claimed = (
-        Job.objects.filter(pk=job.pk, school=job.school)
+        Job.objects.filter(pk=job.pk, school_id=job.school_id)
         # Rows from before heartbeats (none written yet) count from their start.
         .alias(last_seen=Coalesce("heartbeat_at", "started_at"))
         .filter(Q(state=Job.State.QUEUED) | abandoned)
         .update(state=Job.State.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
     )
     if claimed:
+        school = job.school if Job.school.is_cached(job) else None
         job.refresh_from_db()
+        if school is not None:
+            job.school = school  # the same row: refresh_from_db drops it, and every job's work reads it again
     return bool(claimed)
 
 

@@ -25,6 +25,8 @@ def run_school_job(school_id: str, job_id: str, work: Callable[[Job], None]) -> 
     # together (the task's name and id are bound by config/celery.py).
     with bound_contextvars(job_id=str(job_id), school=school.slug), scope(school=school):
         job = Job.objects.filter(school=school, pk=job_id).first()
+        if job is not None:
+            job.school = school  # loaded above: the claim and the work read it, not the database again
         if job is None or not job_claim(job):
             log.info("job %s already claimed or gone; nothing to do", job_id)
             return

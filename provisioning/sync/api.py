@@ -7,14 +7,16 @@ The same services as the screens, so the same rules.
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.parsers import FileUploadParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.permissions import Perm
 from provisioning.models import Feed, SyncRecord, SyncRun
 from provisioning.sync import selectors, services
 from provisioning.sync.feed_intake import feed_receive, feed_too_large
+from provisioning.sync.night import night_progress
 from tenancy.api import SchoolAPIView
 
 
@@ -158,3 +160,36 @@ class SyncRunConfirmApi(SchoolAPIView):
         run = _run(self, run_id)
         run = services.sync_apply_start(school=self.school, actor=request.user, run=run, confirm=True)
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class NightSchoolSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    failure = serializers.CharField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class NightProgressSerializer(serializers.Serializer):
+    schools = serializers.IntegerField(help_text="Active schools.")
+    not_sent = serializers.IntegerField(help_text="Schools whose night has not come (or was not sent) yet.")
+    waiting = serializers.IntegerField()
+    running = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    guarded = serializers.IntegerField(help_text="Stopped by the mass-change guard: a person must confirm.")
+    first_sent_at = serializers.DateTimeField(allow_null=True)
+    last_finished_at = serializers.DateTimeField(allow_null=True)
+    median_seconds = serializers.FloatField(allow_null=True)
+    slowest_seconds = serializers.FloatField(allow_null=True)
+    failed_schools = NightSchoolSerializer(many=True)
+    guarded_schools = NightSchoolSerializer(many=True)
+
+
+class NightProgressApi(APIView):
+    """Support staff only: the progress of the night across every school (provisioning.sync.night)."""
+
+    permission_classes = [permissions.IsAuthenticated, permissions.IsAdminUser]
+
+    @extend_schema(responses=NightProgressSerializer)
+    def get(self, request):
+        return Response(NightProgressSerializer(night_progress()).data)

@@ -7,6 +7,7 @@ hand has leavers too. The sync itself only marks people as leavers (sync_plan.py
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -17,6 +18,8 @@ from provisioning.sync.apply import deactivate_if_nothing_left
 from provisioning.sync.policy import policy_for
 from tenancy.models import School
 
+PERSON_TYPES = ("student", "staff", "contact")
+
 
 @transaction.atomic
 def leaver_timers(*, school: School, today=None) -> dict:
@@ -24,15 +27,15 @@ def leaver_timers(*, school: School, today=None) -> dict:
     today = today or timezone.localdate()
     policy = policy_for(school)
     moved = 0
-    for person_type in ("student", "staff", "contact"):
+    # One query for the three person types (each with its own grace period): every school runs this nightly.
+    past_grace = Q()
+    for person_type in PERSON_TYPES:
         grace = getattr(policy, f"{person_type}_grace_days")
-        due = Membership.objects.filter(
-            school=school, person_type=person_type, status=Membership.Status.LEFT, left_on__lte=today - timedelta(grace)
-        )
-        account_ids = list(due.values_list("account_id", flat=True))
-        if not account_ids:
-            continue
-        moved += due.update(status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now())
+        past_grace |= Q(person_type=person_type, left_on__lte=today - timedelta(grace))
+    due = Membership.objects.filter(past_grace, school=school, status=Membership.Status.LEFT)
+    account_ids = list(due.values_list("account_id", flat=True))
+    if account_ids:
+        moved = due.update(status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now())
         deactivate_if_nothing_left(account_ids)
     erased = _erase_due(school=school, policy=policy, today=today)
     if moved:
@@ -61,16 +64,21 @@ def _erase_due(*, school: School, policy: SyncPolicy, today) -> int:
     membership (here or at another school): then only the due membership is removed. Erased accounts'
     sync records lose the personal data too."""
     erased = 0
-    for person_type in ("student", "staff", "contact"):
-        days = getattr(policy, f"{person_type}_erase_days")
-        if not days:
+    past_time = Q()
+    for person_type in PERSON_TYPES:
+        if days := getattr(policy, f"{person_type}_erase_days"):
+            past_time |= Q(person_type=person_type, archived_on__lte=today - timedelta(days))
+    if not past_time:  # "never" for every person type
+        return 0
+    due = Membership.objects.filter(
+        past_time, school=school, status=Membership.Status.ARCHIVED, account__deleted_at__isnull=True
+    ).select_related("account")
+    gone = set()  # a person with two due memberships is erased once (read in one query, before either)
+    for membership in due:
+        if membership.account_id in gone:
             continue
-        due = Membership.objects.filter(
-            school=school, person_type=person_type, status=Membership.Status.ARCHIVED,
-            archived_on__lte=today - timedelta(days), account__deleted_at__isnull=True,
-        ).select_related("account")  # fmt: skip
-        for membership in due:
-            timer = _PolicyTimer(account=None, school=school)
-            if account_delete(school=school, actor=timer, account=membership.account, membership=membership):
-                erased += 1
+        timer = _PolicyTimer(account=None, school=school)
+        if account_delete(school=school, actor=timer, account=membership.account, membership=membership):
+            erased += 1
+            gone.add(membership.account_id)
     return erased

@@ -1,20 +1,24 @@
 """Each school's nightly work: its MIS sync when its night has come, its leaver timers and its purges.
 
-The scheduler's tick (every 15 minutes) sends each active school's work as a Celery task of its own, for
-every school, whether or not it syncs nightly; one school's failure is recorded on that school (its
-dashboard shows it), logged, and never holds up another's.
+The scheduler's tick (every 15 minutes) sends each active school whose night has come, and whose night was
+not sent yet, one Celery task of its own (a school whose night failed is sent again at the next tick),
+whether or not it syncs nightly: its leaver timers and purges ride the same task. The task runs the school's
+sync job itself rather than sending a second task for it. One school's failure is recorded on that school
+(its dashboard shows it, and support staff's progress of the night), logged, and never holds up another's.
 """
 
+import time as clock
 import zoneinfo
 from datetime import datetime
 
 import structlog
 from django.db import transaction
 from django.utils import timezone
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 from structlog.contextvars import bound_contextvars
 
-from provisioning.models import SchoolNightly, SyncRun
+from provisioning.models import SchoolNightly, SyncPolicy, SyncRun
+from provisioning.sync import services
 from provisioning.sync.feed_intake import newest_feed
 from provisioning.sync.fingerprint import stale_changes_fold
 from provisioning.sync.leavers import leaver_timers
@@ -23,22 +27,55 @@ from provisioning.sync.policy import policy_for, policy_lock
 from provisioning.sync.services import sync_start
 from provisioning.sync.starter_slips import credentials_purge
 from provisioning.upload.services import upload_credentials_purge
-from tenancy.models import School
+from tenancy.models import Job, School
+from tenancy.tasks import run_school_job
 
 log = structlog.stdlib.get_logger(__name__)
+State = SchoolNightly.State
+DEFAULT_NIGHTLY_TIME = SyncPolicy._meta.get_field("nightly_time").default
 
 
-def scheduled_tick(*, now: datetime | None = None) -> None:
-    """Every 15 minutes: each active school's nightly work (school_nightly) is sent as a task of its own,
-    whether or not the school syncs nightly: a school that uploads or syncs by hand has leavers too. One
-    school's failure is recorded on that school and never holds up another's."""
+def scheduled_tick(*, now: datetime | None = None) -> int:
+    """Every 15 minutes: each active school whose night has come and was not sent yet gets its nightly work
+    (school_nightly) as a task of its own, whether or not the school syncs nightly: a school that uploads or
+    syncs by hand has leavers too. Returns how many were sent."""
     from provisioning.tasks import school_nightly_task  # cycle: the task module imports this module
 
     now = now or timezone.now()
-    school_ids = list(School.objects.filter(is_active=True).order_by("name", "pk").values_list("pk", flat=True))
-    for school_id in school_ids:
+    due = schools_due(now=now)
+    for school_id in due:
         school_nightly_task.delay(str(school_id), now.isoformat())
     stale_changes_fold()
+    return len(due)
+
+
+def schools_due(*, now: datetime) -> list:
+    """The active schools whose night has come (their policy's nightly time, in their time zone) and was
+    not sent yet, or whose night failed; marked Waiting for that night before their tasks are sent, so the
+    next tick does not send them again. Three reads over every school, whatever their number."""
+    with scopes_disabled():  # the tick is about every school: which of them are due
+        schools = list(School.objects.filter(is_active=True).order_by("name", "pk").values_list("pk", "time_zone"))
+        times = dict(SyncPolicy.objects.values_list("school_id", "nightly_time"))
+        sent = {
+            school_id: (night, state)
+            for school_id, night, state in SchoolNightly.objects.values_list("school_id", "night", "state")
+        }
+        due = []
+        for school_id, time_zone in schools:
+            local = timezone.localtime(now, _zone(time_zone))
+            if local.time() < times.get(school_id, DEFAULT_NIGHTLY_TIME):
+                continue
+            night, state = sent.get(school_id, (None, ""))
+            if night != local.date() or state == State.FAILED:
+                due.append((school_id, local.date()))
+        SchoolNightly.objects.bulk_create(
+            [SchoolNightly(school_id=school_id, night=night, state=State.WAITING, sent_at=now) for school_id, night
+             in due],
+            update_conflicts=True, unique_fields=["school"],
+            update_fields=["night", "state", "sent_at", "started_at", "finished_at", "seconds"],
+            batch_size=1000,
+        )  # fmt: skip
+    return [school_id for school_id, _ in due]
 
 
 def school_nightly_run(*, school_id, now: datetime) -> SyncRun | None:
@@ -49,21 +86,36 @@ def school_nightly_run(*, school_id, now: datetime) -> SyncRun | None:
     if school is None:
         return None
     with bound_contextvars(school=school.slug), scope(school=school):
+        started = clock.perf_counter()
+        SchoolNightly.objects.filter(school=school).update(state=State.RUNNING, started_at=timezone.now())
         try:
             run = school_nightly(school=school, now=now)
         except Exception as exc:  # noqa: BLE001 - recorded on the school, whose people can act on it
             log.exception("nightly_work_failed", school=school.slug, error=str(exc))
-            _nightly_failed(school=school, message=_message(exc))
+            _nightly_failed(school=school, message=_message(exc), seconds=clock.perf_counter() - started)
             return None
-        SchoolNightly.objects.filter(school=school, failed_at__isnull=False).update(failed_at=None, failure="")
+        guarded = run is not None and run.state == SyncRun.State.NEEDS_CONFIRMATION
+        _night_finished(school, state=State.GUARDED if guarded else State.DONE, failed_at=None, failure="",
+                        seconds=clock.perf_counter() - started)  # fmt: skip
         return run
 
 
-def _tz(school: School):
+def _night_finished(school: School, **fields) -> None:
+    """One UPDATE of the row the tick made; a row only for a school's task run without a tick before it."""
+    fields["finished_at"] = timezone.now()
+    if not SchoolNightly.objects.filter(school=school).update(**fields):
+        SchoolNightly.objects.create(school=school, **fields)
+
+
+def _zone(name: str):
     try:
-        return zoneinfo.ZoneInfo(school.time_zone)
+        return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo("UTC")
+
+
+def _tz(school: School):
+    return _zone(school.time_zone)
 
 
 def _night_due(school: School, policy, now: datetime) -> bool:
@@ -95,7 +147,31 @@ def _tick_school(school: School, now: datetime) -> SyncRun | None:
             school=school, trigger=SyncRun.Trigger.SCHEDULED, state=SyncRun.State.NO_FEED, dry_run=False,
             message="No new feed since the last synchronisation.",
         )  # fmt: skip
-    return sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED, feed=feed)
+    # Its job is run by this task (_sync_tonight), not sent as a task of its own: one dispatch per school.
+    return sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED, feed=feed, send=False)
+
+
+def _sync_tonight(school: School, now: datetime) -> SyncRun | None:
+    """Tonight's sync: started if due, then its job run here. A task delivered again (its worker lost) finds
+    tonight's run started but its job unfinished, and runs the job again: the job's claim decides whether
+    it may (tenancy.services.job_claim). A run that failed fails the school's night."""
+    run = _tick_school(school, now) or _unfinished_run(school, now)
+    if run is None or run.job_id is None:
+        return run
+    run_school_job(str(school.pk), str(run.job_id), services.sync_run_job)
+    run.refresh_from_db()
+    if run.state in (SyncRun.State.FAILED, SyncRun.State.SUPERSEDED):
+        raise NightlyFailed(run.message or "the synchronisation failed.")
+    return run
+
+
+def _unfinished_run(school: School, now: datetime) -> SyncRun | None:
+    midnight = timezone.localtime(now, _tz(school)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        SyncRun.objects.filter(school=school, trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)
+        .filter(job__state__in=[Job.State.QUEUED, Job.State.RUNNING])
+        .first()
+    )
 
 
 class NightlyFailed(Exception):
@@ -110,7 +186,7 @@ def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
         if not policy_for(school).nightly_enabled:
             return None
         _pull_school(school, now)
-        return _tick_school(school, now)
+        return _sync_tonight(school, now)
 
     def timers():
         leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date())
@@ -139,5 +215,5 @@ def _message(exc: Exception) -> str:
     return (" ".join(messages) if messages else str(exc) or type(exc).__name__)[:1000]
 
 
-def _nightly_failed(*, school: School, message: str) -> None:
-    SchoolNightly.objects.update_or_create(school=school, defaults={"failed_at": timezone.now(), "failure": message})
+def _nightly_failed(*, school: School, message: str, seconds: float) -> None:
+    _night_finished(school, failed_at=timezone.now(), failure=message, state=State.FAILED, seconds=seconds)

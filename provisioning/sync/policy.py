@@ -108,9 +108,13 @@ def policy_roles(policy, person_type: str) -> list[str]:
 
 
 def policy_lock(school: School) -> SyncPolicy:
-    """Two runs for one school never overlap: each holds the policy row's lock for its whole work."""
-    policy_for(school)
-    return SyncPolicy.objects.select_for_update().get(school=school)
+    """Two runs for one school never overlap: each holds the policy row's lock for its whole work. One query
+    once the policy exists (every night of every school takes this lock twice)."""
+    try:
+        return SyncPolicy.objects.select_for_update().get(school=school)
+    except SyncPolicy.DoesNotExist:
+        policy_for(school)  # made with its defaults on first use
+        return SyncPolicy.objects.select_for_update().get(school=school)
 
 
 def roles_for(policy, person_type, person, grantable) -> list[str]:

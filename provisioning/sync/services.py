@@ -61,10 +61,17 @@ def _first_sync(school: School) -> bool:
 
 @transaction.atomic
 def sync_start(
-    *, school: School, actor: Account | None, trigger: str, feed: Feed | None = None, dry_run: bool | None = None
+    *,
+    school: School,
+    actor: Account | None,
+    trigger: str,
+    feed: Feed | None = None,
+    dry_run: bool | None = None,
+    send: bool = True,
 ) -> SyncRun:
     """Start a run on the newest accepted feed. The first sync of a school and any run started by hand
-    are dry runs: they store the plan and wait for Apply."""
+    are dry runs: they store the plan and wait for Apply. send=False records the run's job without sending
+    its task: the caller runs the job itself (the school's nightly task, nightly.py)."""
     from provisioning.tasks import sync_run_job  # cycle: the task module imports these services
 
     feed = feed or newest_feed(school)
@@ -79,7 +86,7 @@ def sync_start(
     )
     run = SyncRun.objects.create(school=school, feed=feed, trigger=trigger, dry_run=dry_run, created_by=_person(actor))
     run.job = job_start(school=school, kind=Job.Kind.SYNC, actor=actor, params={"run_id": str(run.pk), "action":
-                        "plan"}, task=sync_run_job)  # fmt: skip
+                        "plan"}, task=sync_run_job if send else None)  # fmt: skip
     run.save(update_fields=["job"])
     return run
 
@@ -133,7 +140,8 @@ def _apply_stalled(run: SyncRun, actor: Account) -> bool:
 
 def sync_run_job(job: Job) -> None:
     """The job's work: make the plan (and, for a scheduled run, apply it) or apply a stored plan."""
-    run = SyncRun.objects.get(school=job.school, pk=job.params["run_id"])
+    run = SyncRun.objects.select_related("feed").get(school=job.school, pk=job.params["run_id"])
+    run.school = job.school  # the same row, already loaded by the task
     try:
         if job.params.get("action") == "apply":
             sync_apply(run=run, job=job)
@@ -172,21 +180,38 @@ def _run_failed(run: SyncRun, message: str, *, state=SyncRun.State.FAILED) -> No
 PLAN_STEPS = 3
 
 
+# A scheduled run writes its progress at most this often. Nobody waits on a nightly run's bar, and each write
+# is a transaction of its own on the second connection: a small school's twelve writes were a quarter of its
+# nightly task (bench.fleet). A big school's steps each take longer than this, so its bar still moves, and
+# the heartbeat stays far more frequent than JOB_STALLED_AFTER.
+SCHEDULED_PROGRESS_EVERY = 2.0
+
+
 class _Steps:
     """Each call is one step done, written as the job's progress (shown while the run's transaction is
-    still open: tenancy.services.job_progress); no job, nothing written."""
+    still open: tenancy.services.job_progress); no job, nothing written. With every=N seconds a step is
+    written only N seconds after the last write (the job's claim being the first); the count is kept on
+    the job, so it finishes at 100%."""
 
-    def __init__(self, job: Job | None, total: int):
-        self.job, self.done, self.total = job, 0, total
-        self._write()
+    def __init__(self, job: Job | None, total: int, every: float = 0.0):
+        self.job, self.done, self.total, self.every = job, 0, total, every
+        self.written = time.monotonic()
+        if every and job is not None:
+            job.progress_total = total  # counted here; written with the next step or the job's finish
+        else:
+            self._write()
 
     def __call__(self) -> None:
         self.done += 1
-        self._write()
+        if self.job is not None:
+            self.job.progress_done = self.done
+        if time.monotonic() - self.written >= self.every:
+            self._write()
 
     def _write(self) -> None:
         if self.job is not None:
             job_progress(self.job, done=self.done, total=self.total)
+            self.written = time.monotonic()
 
 
 def sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
@@ -204,7 +229,8 @@ def sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
 def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     school = run.school
     started = time.perf_counter()
-    step = _Steps(job, PLAN_STEPS + (0 if run.dry_run else APPLY_STEPS + 1))
+    every = SCHEDULED_PROGRESS_EVERY if run.trigger == SyncRun.Trigger.SCHEDULED else 0.0
+    step = _Steps(job, PLAN_STEPS + (0 if run.dry_run else APPLY_STEPS + 1), every=every)
     with transaction.atomic():
         policy = policy_lock(school)
         prefer_index_lookups()

@@ -37,3 +37,12 @@ api_urlpatterns = [
     path("sync/runs/<uuid:run_id>/records/", api.SyncRunRecordsApi.as_view(), name="api_sync_run_records"),
     path("sync/runs/<uuid:run_id>/confirm/", api.SyncRunConfirmApi.as_view(), name="api_sync_run_confirm"),
 ]
+
+# Support staff's pages and API, outside any school (config/urls.py: /support/, /api/support/).
+support_urlpatterns = [
+    path("night/", views.night_progress_page, name="support_night"),
+]
+
+support_api_urlpatterns = [
+    path("night/", api.NightProgressApi.as_view(), name="api_support_night"),
+]

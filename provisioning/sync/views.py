@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
@@ -14,7 +15,7 @@ from accounts.selectors import grantable_roles
 from accounts.services import SignInMethodsRefused, school_sign_in_methods_set
 from accounts.services.names import school_year_list
 from provisioning.models import SyncRun
-from provisioning.sync import charts, labels, matches, selectors, services, starter_slips
+from provisioning.sync import charts, labels, matches, night, selectors, services, starter_slips
 from provisioning.sync.feed_intake import feed_receive, feed_too_large, newest_feed
 from provisioning.sync.feeds import bundle_csv_files
 from provisioning.sync.forms import RosterSourceForm, SignInMethodsForm, SyncPolicyForm
@@ -367,3 +368,12 @@ def sync_credentials_download(request, school_slug, run_id):
         messages.error(request, " ".join(exc.messages))
         return redirect("sync_run_detail", school_slug=school_slug, run_id=run.pk)
     return FileResponse(download.file, as_attachment=True, filename=download.filename, content_type="application/zip")
+
+
+@require_GET
+@login_required
+def night_progress_page(request):
+    """Support staff only: every school's night (provisioning.sync.night), as it stands when the page loads."""
+    if not (request.user.is_active and request.user.is_staff):
+        raise PermissionDenied("The progress of the night is for Rollcall support staff only.")
+    return render(request, "provisioning/sync/night.html", {"night": night.night_progress()})

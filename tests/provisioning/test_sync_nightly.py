@@ -96,7 +96,9 @@ def test_one_schools_failing_timers_are_recorded_on_it_and_the_next_school_carri
     assert leaver_a.status == Membership.Status.LEFT  # its timers rolled back, nothing half done
     failure = SchoolNightly.objects.get(school=school_a)
     assert "last Centre Admin" in failure.failure and failure.failed_at is not None
-    assert not SchoolNightly.objects.filter(school=school_b).exists()
+    night_b = SchoolNightly.objects.get(school=school_b)
+    assert night_b.state == "done" and night_b.failed_at is None and not night_b.failure
+    assert failure.state == "failed"
     assert any("nightly_work_failed" in str(r.msg) and "alder" in str(r.msg) for r in caplog.records)
 
     client.force_login(centre_admin)

@@ -65,16 +65,30 @@ def test_the_plan_and_the_apply_show_their_steps_before_they_commit(school_a, ce
     assert run.job.state == Job.State.SUCCEEDED and run.job.percent == 100
 
 
-def test_a_scheduled_run_counts_every_step_of_its_plan_and_apply(school_a, monkeypatch):
-    run_sync(school_a, feed_zip([student("S1")]))  # the first sync, applied: the nightly one applies at once
-    receive(school_a, feed_zip([student("S1"), student("S2")]))
+def _scheduled_run(school, monkeypatch):
+    run_sync(school, feed_zip([student("S1")]))  # the first sync, applied: the nightly one applies at once
+    receive(school, feed_zip([student("S1"), student("S2")]))
     written, real = [], services.job_progress
     monkeypatch.setattr(services, "job_progress", lambda job, **kw: written.append(kw) or real(job, **kw))
-
-    run = services.sync_start(school=school_a, actor=None, trigger=SyncRun.Trigger.SCHEDULED)
-
+    run = services.sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED)
     run.refresh_from_db()
+    return run, written
+
+
+def test_a_scheduled_run_counts_every_step_of_its_plan_and_apply(school_a, monkeypatch):
+    monkeypatch.setattr(services, "SCHEDULED_PROGRESS_EVERY", 0.0)
+    run, written = _scheduled_run(school_a, monkeypatch)
+
     total = services.PLAN_STEPS + apply.APPLY_STEPS + 1
     assert run.state == SyncRun.State.APPLIED and not run.dry_run
     assert written == [{"done": done, "total": total} for done in range(total + 1)]
+    assert (run.job.state, run.job.progress_done, run.job.progress_total) == (Job.State.SUCCEEDED, total, total)
+
+
+def test_a_quick_scheduled_run_writes_no_step_yet_finishes_at_every_step(school_a, monkeypatch):
+    """Nobody waits on a nightly run's bar: its steps are written at most every SCHEDULED_PROGRESS_EVERY."""
+    run, written = _scheduled_run(school_a, monkeypatch)
+
+    total = services.PLAN_STEPS + apply.APPLY_STEPS + 1
+    assert run.state == SyncRun.State.APPLIED and written == []
     assert (run.job.state, run.job.progress_done, run.job.progress_total) == (Job.State.SUCCEEDED, total, total)

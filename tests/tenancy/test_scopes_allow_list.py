@@ -49,6 +49,8 @@ ALLOWED = {
     "provisioning.sync.apply": "a transfer closes the old school's membership; deactivate only if none is open",
     "provisioning.sync.services": "an erased account's sync records lose personal values in every school",
     "provisioning.sync.starter_slips": "the nightly purge of credentials sheets sweeps every school",
+    "provisioning.sync.nightly": "the tick picks, from every school, those whose night has come, and marks them sent",
+    "provisioning.sync.night": "support staff's progress of the night counts every school's nightly work",
     "provisioning.upload.tasks": "the hourly purge of upload credentials sheets sweeps every school",
     # global content and public pages
     "assessments.services.content": "content is global: attempts at any school count",
