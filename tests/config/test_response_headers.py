@@ -44,7 +44,7 @@ def answers(db):
         values = probe._kwarg_values(world, route, report)
         if values is None:
             continue  # a kwarg only the probe's own tests care about (a set-password token...)
-        url = probe._build(route, world.school_a.slug if route.is_school else None, probe._variants(values)[0], None)
+        url = probe._build(route, world, "a", probe._variants(values)[0], None)
         clients = [("Centre Admin", signed_in)] + ([("API token", token)] if route.is_api else [])
         for who, client in clients:
             out.append((f"{who} GET {url} [{route.view}]", client.get(url)))
