@@ -39,7 +39,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.sync import HEADERS, PG_ADMIN_URL, changed_people, csv_files, make_people, zipped
+from bench import sync as bench_sync
+from bench.sync import HEADERS, changed_people, csv_files, drop_database, make_people, zipped
 
 ENGLAND_SCHOOLS, ENGLAND_PEOPLE, ENGLAND_WORKERS = 24_000, 1_000, 16
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -86,20 +87,7 @@ def school_people(base: dict, n: int) -> dict:
 
 
 def create_database() -> str:
-    import psycopg
-
-    name = f"rollcall_fleet_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return bench_sync.create_database("rollcall_fleet")
 
 
 def environment(db: str, workdir: Path, redis_db: int) -> dict:

@@ -124,10 +124,11 @@ def zipped(files: dict[str, bytes]) -> bytes:
 # --- the database --------------------------------------------------------------------------------------
 
 
-def create_database() -> str:
+def create_database(prefix: str = "rollcall_bench_sync") -> str:
+    """A fresh database of this process's own (bench.fleet's too)."""
     import psycopg
 
-    name = f"rollcall_bench_sync_{os.getpid()}"
+    name = f"{prefix}_{os.getpid()}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
