@@ -38,6 +38,7 @@ from django_scopes import scope, scopes_disabled
 
 from accounts.audit import audit_record
 from accounts.credentials import STARTER_CODE_DAYS
+from accounts.labels import value_words
 from accounts.models import Account, StarterCode
 from provisioning.models import SyncRun
 from tenancy import pdf, spreadsheets
@@ -409,7 +410,15 @@ def _write_xlsx(archive: zipfile.ZipFile, groups: list[tuple[tuple, list[Person]
     sheet.append(spreadsheets.text_cells(sheet, header))
     for _group, members in groups:
         for p in members:
-            row = [p.person_type, p.year_group, p.form, p.family_name, p.given_name, p.username, p.code]
+            row = [
+                value_words("person_type", p.person_type),
+                p.year_group,
+                p.form,
+                p.family_name,
+                p.given_name,
+                p.username,
+                p.code,
+            ]
             sheet.append(spreadsheets.text_cells(sheet, row))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / XLSX_NAME

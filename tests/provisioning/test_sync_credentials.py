@@ -147,6 +147,7 @@ def test_it_prepares_one_zip_of_the_spreadsheet_and_a_pdf_per_form(client_nc, sc
     rows, _pdfs = _unzip(content)
     assert rows[0][5:] == ("User Name", "Starter code")
     assert [r[5] for r in rows[1:]] == ORDER
+    assert {r[0] for r in rows[1:]} <= {"Student", "Staff", "Contact"}  # in words, not "student"
 
 
 def test_it_prints_one_slip_per_person_with_their_code(client_nc, school_a, settings, capture):

@@ -165,9 +165,9 @@ def test_it_runs_the_census_job_in_a_real_worker_and_ignores_a_redelivery(real_w
     with job.report.open("rb") as fh:
         lines = fh.read().decode().splitlines()
     assert lines[0] == "Person type,Status,Year group,People"
-    assert "student,active,Year 7,3" in lines
-    assert "student,active,Year 8,2" in lines
-    assert "contact,active,,1" in lines
+    assert "Student,Active,Year 7,3" in lines
+    assert "Student,Active,Year 8,2" in lines
+    assert "Contact,Active,,1" in lines
     finished_at = job.finished_at
 
     # The same message delivered again: the worker finds the job claimed and leaves it alone.
@@ -220,3 +220,21 @@ def test_a_job_whose_worker_died_is_taken_up_again_but_not_forever(school_a, cen
         heartbeat_at=timezone.now() - JOB_STALE_AFTER - timedelta(minutes=1), attempts=JOB_MAX_ATTEMPTS
     )
     assert not job_claim(job)
+
+
+@pytest.mark.django_db
+def test_the_census_is_in_words_and_in_school_year_order(school_a):
+    """Found by trying it: the census said "contact,active" and sorted years 10, 11, 7."""
+    from accounts.services.reports import census_report_build
+    from tenancy.models import Job
+    from tests.factories import MembershipFactory
+
+    for year in ("10", "7", "11"):
+        MembershipFactory(school=school_a, person_type="student", year_group=year)
+    job = Job.objects.create(school=school_a, kind="demo")
+    census_report_build(job)
+    job.refresh_from_db()
+    lines = job.report.read().decode("utf-8-sig").splitlines()
+    students = [line for line in lines if line.startswith("Student,")]
+    assert [line.split(",")[2] for line in students] == ["7", "10", "11"]
+    assert all(",Active," in line for line in students)
