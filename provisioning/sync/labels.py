@@ -6,6 +6,9 @@ from accounts.labels import field_label, labelled_changes, value_words
 
 PERSON_OUTCOMES = {
     "create": "New account",
+    # A membership here on an account the person already has (a confirmed possible match, a second person
+    # type): not a new account (found by trying it).
+    "joined": "Added to this school (existing account)",
     "update": "Details changed",
     "transfer": "Moved here from another school",
     "archive": "Leaver",

@@ -180,7 +180,12 @@ def record_rows(*, school: School, run: SyncRun, records) -> list[dict]:
         row = {
             "outcome": r.outcome,
             "entity": r.entity,
-            "outcome_label": labels.outcome_label(r.outcome, r.entity),
+            "outcome_label": labels.outcome_label(
+                "joined"
+                if r.entity == "person" and r.outcome == "create" and r.after.get("existing_account")
+                else r.outcome,
+                r.entity,
+            ),
             "person_type": labels.person_type_label(r.person_type),
             "mis_code": r.mis_code,
             "username": r.username,

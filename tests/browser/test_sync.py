@@ -121,6 +121,7 @@ def test_a_possible_match_is_held_then_confirmed_as_the_same_person(page, nomina
     page.get_by_role("button", name="Synchronise Users").click()
     expect(page.locator("#sync-counts dd[data-outcome='create']")).to_have_text("1")
     expect(records).to_contain_text("Confirmed as the same person")
+    expect(records).to_contain_text("Added to this school (existing account)")
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("heading", name="Sync report")).to_be_visible()
     assert Membership.objects.get(school=school_a, mis_code="T9").account_id == ann.pk
