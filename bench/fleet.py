@@ -439,8 +439,10 @@ def main(argv=None) -> int:
         nights = {label: median_night(each) for label, each in runs.items()}
         if args.profile:
             with scopes_disabled():
-                profile_one(schools[0], feeds[0], first_night + timedelta(days=len(schedule)), "nochange")
-                profile_one(schools[1], feeds[1], first_night + timedelta(days=len(schedule) + 1), "nochange-again")
+                # The last night applied the changed exports: the same again is a no-change night, the base
+                # exports a night of about 5% changes (back).
+                profile_one(schools[0], changed[0], first_night + timedelta(days=len(schedule)), "nochange")
+                profile_one(schools[1], feeds[1], first_night + timedelta(days=len(schedule) + 1), "change5")
 
         s, people = args.schools, args.people
         raw_ms = statistics.median(r for each in raws.values() for r in each) * 1000

@@ -30,13 +30,19 @@ def run_school_job(school_id: str, job_id: str, work: Callable[[Job], None]) -> 
         if job is None or not job_claim(job):
             log.info("job %s already claimed or gone; nothing to do", job_id)
             return
-        try:
-            work(job)
-        except Exception as exc:  # noqa: BLE001 - recorded for the person who started the job
-            log.exception("job %s failed", job_id)
-            # A ValidationError's str() is the repr of its list of messages.
-            cause = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            job_fail(job, message=f"The job stopped with an error and changed nothing: {cause}")
+        run_claimed_job(job, work)
+
+
+def run_claimed_job(job: Job, work: Callable[[Job], None]) -> None:
+    """The work of a job its caller holds (claimed), in its school's scope. An error is recorded on the
+    job, in words a person can act on, and the caller carries on."""
+    try:
+        work(job)
+    except Exception as exc:  # noqa: BLE001 - recorded for the person who started the job
+        log.exception("job %s failed", job.pk)
+        # A ValidationError's str() is the repr of its list of messages.
+        cause = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        job_fail(job, message=f"The job stopped with an error and changed nothing: {cause}")
 
 
 @shared_task(name="tenancy.job_reports_purge")

@@ -63,9 +63,10 @@ def plan_changes(*, school, policy, run, content: bytes, today: date | None = No
     changes = _Changes(school, policy, new, old, before, today, since, fingerprint)
     changes.state.active_count = active_count
     changes.by_hand.update(by_hand)
-    for person_type, code in _transferred_in(school, before):
-        changes.by_hand[person_type].add(code)
-    return changes.plan()
+    skips, transfers = _records_carried(school, before)
+    for record in transfers:
+        changes.by_hand[record["person_type"]].add(record["mis_code"])
+    return changes.plan(skips)
 
 
 def _changed_by_hand(school, before: SyncRun) -> dict[str, set[str]] | None:
@@ -86,12 +87,23 @@ def _changed_by_hand(school, before: SyncRun) -> dict[str, set[str]] | None:
     return codes
 
 
-def _transferred_in(school, before: SyncRun) -> list[tuple[str, str]]:
-    """People that run took over from another school. Their account came with its username and details, which
-    the full comparison weighs against what this school holds, whatever their line says: they are planned again
-    too (their username stays theirs: username_policy.rename_stem)."""
-    records = SyncRecord.objects.filter(school=school, run=before, outcome=Outcome.TRANSFER).exclude(mis_code="")
-    return list(records.values_list("person_type", "mis_code"))
+RECORD_FIELDS = ["entity", "outcome", "person_type", "mis_code", "membership_id", "account_id", "username",
+                 "before", "after", "reason"]  # fmt: skip
+
+
+def _records_carried(school, before: SyncRun) -> tuple[list[dict], list[dict]]:
+    """That run's records this plan starts from, in one read (every school plans every night): its skips
+    (_Changes._carried_skips), and the people it took over from another school. Their account came with its
+    username and details, which the full comparison weighs against what this school holds, whatever their line
+    says: they are planned again too (their username stays theirs: username_policy.rename_stem)."""
+    records = SyncRecord.objects.filter(school=school, run=before, outcome__in=[Outcome.SKIPPED, Outcome.TRANSFER])
+    skips, transfers = [], []
+    for record in records.order_by("id").values(*RECORD_FIELDS):
+        if record["outcome"] == Outcome.SKIPPED:
+            skips.append(record)
+        elif record["mis_code"]:
+            transfers.append(record)
+    return skips, transfers
 
 
 def _last_applied(school, run, policy) -> SyncRun | None:
@@ -139,13 +151,13 @@ class _Changes:
         self.link_encoding = "utf-8"
         self.gone_pairs: set[tuple[str, str]] = set()
 
-    def plan(self) -> SyncPlan | None:
+    def plan(self, skips: list[dict]) -> SyncPlan | None:
         for file_name, person_type in PERSON_FILES.items():
             self.feed.modes[person_type] = "bulk" if file_name in self.new else "absent"
             if file_name in self.new and not self._people(file_name, person_type):
                 return None
         self.feed.modes["link"] = "bulk" if LINK_FILE in self.new else "absent"
-        carried = self._carried_skips()
+        carried = self._carried_skips(skips)
         if carried is None:
             return None
         self._load_members()
@@ -220,13 +232,8 @@ class _Changes:
 
     # --- the earlier run's skips -----------------------------------------------------------------------
 
-    def _carried_skips(self) -> list[dict] | None:
+    def _carried_skips(self, records: list[dict]) -> list[dict] | None:
         """Skips of the earlier run for people (and links) nothing touched plan the same again: carried over."""
-        fields = ["entity", "outcome", "person_type", "mis_code", "membership_id", "account_id", "username",
-                  "before", "after", "reason"]  # fmt: skip
-        records = SyncRecord.objects.filter(school=self.school, run=self.before, outcome=Outcome.SKIPPED).values(
-            *fields
-        )
         carried = []
         for record in records:
             record = {**record, "membership_id": _text(record["membership_id"]),
@@ -306,15 +313,22 @@ class _Changes:
         members = self.state.members
         if connection.vendor == "postgresql":
             roles = self.state.roles
+            wanted = {(pt, code) for pt, codes in self.touched.items() for code in codes if code}
+            if not wanted:
+                return
+            # One query for the three person types (every school plans every night); a code another type
+            # also uses may come back for that type too, and is left out here.
+            types, codes = sorted({pt for pt, _ in wanted}), sorted({code for _, code in wanted})
             with connection.cursor() as cursor:
-                for person_type, codes in self.touched.items():
-                    if codes - {""}:
-                        cursor.execute(MEMBERS_PG, [self.school.pk, person_type, pg_array(sorted(codes - {""}))])
-                        for *values, role_ids in cursor.fetchall():
-                            row = dict(zip(STATE_KEYS, values, strict=True))
-                            members[(person_type, row["mis_code"])] = row
-                            if role_ids:
-                                roles[row["id"]].update(role_ids)
+                cursor.execute(MEMBERS_PG, [self.school.pk, pg_array(types), pg_array(codes)])
+                for *values, role_ids in cursor.fetchall():
+                    row = dict(zip(STATE_KEYS, values, strict=True))
+                    key = (row["person_type"], row["mis_code"])
+                    if key not in wanted:
+                        continue
+                    members[key] = row
+                    if role_ids:
+                        roles[row["id"]].update(role_ids)
             return
         for person_type, codes in self.touched.items():
             for chunk in in_chunks(codes - {""}, "text"):
@@ -418,14 +432,14 @@ class _Changes:
         }
 
 
-# PG_MEMBERS for some people of one type, each with its role ids (ids as text: str() of thousands of
-# UUIDs costs more than reading them).
+# PG_MEMBERS for some people, each with its role ids (ids as text: str() of thousands of UUIDs costs more
+# than reading them).
 MEMBERS_PG = """
 SELECT m.id::text, m.account_id::text, m.person_type, m.mis_code, m.status, m.year_group, m.form, m.portal_access,
        a.username, a.given_name, a.family_name, a.email, a.upn, a.home_school_id::text,
        ARRAY(SELECT r.role_id FROM accounts_roleassignment r WHERE r.membership_id = m.id AND r.school_id = m.school_id)
   FROM accounts_membership m JOIN accounts_account a ON a.id = m.account_id
- WHERE m.school_id = %s AND m.person_type = %s AND m.mis_code = ANY(%s::text[])
+ WHERE m.school_id = %s AND m.person_type = ANY(%s::text[]) AND m.mis_code = ANY(%s::text[])
 """
 
 HELD_LINKS_PG = """

@@ -10,25 +10,27 @@ sync job itself rather than sending a second task for it. One school's failure i
 import time as clock
 import zoneinfo
 from datetime import datetime
+from functools import partial
 
 import structlog
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 from structlog.contextvars import bound_contextvars
 
-from provisioning.models import SchoolNightly, SyncPolicy, SyncRun
+from provisioning.models import RosterSource, SchoolNightly, SyncPolicy, SyncRun
 from provisioning.sync import services
 from provisioning.sync.feed_intake import newest_feed
 from provisioning.sync.fingerprint import stale_changes_fold
 from provisioning.sync.leavers import leaver_timers
 from provisioning.sync.oneroster_rest import roster_pull_nightly
 from provisioning.sync.policy import policy_for, policy_lock
-from provisioning.sync.services import sync_start
+from provisioning.sync.services import SUPERSEDED_BY_A_NEWER_RUN, sync_start_tonight
 from provisioning.sync.starter_slips import credentials_purge
 from provisioning.upload.services import upload_credentials_purge
 from tenancy.models import Job, School
-from tenancy.tasks import run_school_job
+from tenancy.tasks import run_claimed_job, run_school_job
 
 log = structlog.stdlib.get_logger(__name__)
 State = SchoolNightly.State
@@ -118,28 +120,49 @@ def _tz(school: School):
     return _zone(school.time_zone)
 
 
-def _night_due(school: School, policy, now: datetime) -> bool:
-    """The school's night has come and tonight's scheduled run has not been made yet."""
+def _night_due(school: School, policy, now: datetime) -> tuple[bool, bool, bool]:
+    """(the school's night has come and tonight's scheduled run has not been made yet, the school never applied
+    a run, a plan waits for Apply), in one query: every school asks all three every night."""
     local = timezone.localtime(now, _tz(school))
     if local.time() < policy.nightly_time:
-        return False
+        return False, False, False
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return not SyncRun.objects.filter(
-        school=school, trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight
-    ).exists()
+    runs = SyncRun.objects.filter(school=OuterRef("pk"))
+    made, applied, waiting = (
+        School.objects.filter(pk=school.pk)
+        .annotate(
+            made=Exists(runs.filter(trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)),
+            applied=Exists(runs.filter(state=SyncRun.State.APPLIED)),
+            waiting=Exists(runs.filter(state__in=SUPERSEDED_BY_A_NEWER_RUN)),
+        )
+        .values_list("made", "applied", "waiting")
+        .get()
+    )
+    return not made, not applied, waiting
 
 
-def _pull_school(school: School, now: datetime) -> None:
+def _pull_school(school: School, policy, now: datetime) -> None:
     """A school whose feed comes from a OneRoster server has it pulled first, outside the lock (the server may
     take minutes); the plan below then starts from it like from a pushed feed."""
-    if _night_due(school, policy_for(school), now):
+    if policy.pulls and _night_due(school, policy, now)[0]:
         roster_pull_nightly(school=school, now=now)
+
+
+def _policy_read(school: School) -> SyncPolicy:
+    """The school's policy, and whether its feed is pulled from a OneRoster server (`pulls`), in one query."""
+    pulling = RosterSource.objects.filter(school=OuterRef("school"), enabled=True)
+    policy = SyncPolicy.objects.filter(school=school).annotate(pulls=Exists(pulling)).first()
+    if policy is None:  # made with its defaults on first use
+        policy = policy_for(school)
+        policy.pulls = pulling.filter(school=school).exists()
+    return policy
 
 
 @transaction.atomic
 def _tick_school(school: School, now: datetime) -> SyncRun | None:
     policy = policy_lock(school)
-    if not _night_due(school, policy, now):
+    due, first, waiting = _night_due(school, policy, now)
+    if not due:
         return None
     feed = newest_feed(school)
     if feed is None or feed.applied_at is not None:
@@ -148,18 +171,23 @@ def _tick_school(school: School, now: datetime) -> SyncRun | None:
             message="No new feed since the last synchronisation.",
         )  # fmt: skip
     # Its job is run by this task (_sync_tonight), not sent as a task of its own: one dispatch per school.
-    return sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED, feed=feed, send=False)
+    return sync_start_tonight(school=school, feed=feed, first=first, supersede=waiting)
 
 
 def _sync_tonight(school: School, now: datetime) -> SyncRun | None:
-    """Tonight's sync: started if due, then its job run here. A task delivered again (its worker lost) finds
-    tonight's run started but its job unfinished, and runs the job again: the job's claim decides whether
-    it may (tenancy.services.job_claim). A run that failed fails the school's night."""
-    run = _tick_school(school, now) or _unfinished_run(school, now)
-    if run is None or run.job_id is None:
-        return run
-    run_school_job(str(school.pk), str(run.job_id), services.sync_run_job)
-    run.refresh_from_db()
+    """Tonight's sync: started if due, and its job, claimed as it was started, run here. A task delivered again
+    (its worker lost) finds tonight's run started but its job unfinished, and runs the job again: the job's
+    claim decides whether it may (tenancy.services.job_claim). A run that failed fails the school's night."""
+    run = _tick_school(school, now)
+    if run is not None and run.job_id is not None:
+        run.job.school = school  # the same rows, held here: the job's work reads neither again
+        run_claimed_job(run.job, partial(services.sync_run_job, run=run))
+    else:
+        run = run or _unfinished_run(school, now)
+        if run is None or run.job_id is None:
+            return run
+        run_school_job(str(school.pk), str(run.job_id), services.sync_run_job)
+        run.refresh_from_db()
     if run.state in (SyncRun.State.FAILED, SyncRun.State.SUPERSEDED):
         raise NightlyFailed(run.message or "the synchronisation failed.")
     return run
@@ -182,14 +210,16 @@ def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
     """The school's sync when its night has come (nightly sync on), its leaver timers and its purges.
     Each part runs, and commits, even when one before it failed; their failures are raised together."""
 
+    policy = _policy_read(school)  # read once for the parts below; the sync locks it again
+
     def sync():
-        if not policy_for(school).nightly_enabled:
+        if not policy.nightly_enabled:
             return None
-        _pull_school(school, now)
+        _pull_school(school, policy, now)
         return _sync_tonight(school, now)
 
     def timers():
-        leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date())
+        leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date(), policy=policy)
 
     def purges():
         credentials_purge(school=school)

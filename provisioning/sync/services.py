@@ -11,6 +11,8 @@ the scheduler (nightly.py) start runs only through this module.
 import gc
 import io
 import time
+import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -67,28 +69,52 @@ def sync_start(
     trigger: str,
     feed: Feed | None = None,
     dry_run: bool | None = None,
-    send: bool = True,
 ) -> SyncRun:
     """Start a run on the newest accepted feed. The first sync of a school and any run started by hand
-    are dry runs: they store the plan and wait for Apply. send=False records the run's job without sending
-    its task: the caller runs the job itself (the school's nightly task, nightly.py)."""
+    are dry runs: they store the plan and wait for Apply. Its job's task is sent once this commits."""
     from provisioning.tasks import sync_run_job  # cycle: the task module imports these services
 
+    return _sync_start(school=school, actor=actor, trigger=trigger, feed=feed, dry_run=dry_run, task=sync_run_job)
+
+
+def sync_start_tonight(*, school: School, feed: Feed, first: bool, supersede: bool) -> SyncRun:
+    """Tonight's scheduled run, inside the school's nightly task's transaction (which holds the policy lock and
+    knows whether the school ever applied a run, `first`, and whether a plan waits for Apply, `supersede`). Its
+    job is recorded as claimed, its task not sent: the nightly task runs it at once (nightly.py). The run is
+    recorded as planning, which it is from now on."""
+    return _sync_start(school=school, actor=None, trigger=SyncRun.Trigger.SCHEDULED, feed=feed, dry_run=first,
+                       first=first, claimed=True, supersede=supersede)  # fmt: skip
+
+
+# A plan waiting for Apply (or for a person to confirm it) is superseded by a newer run.
+SUPERSEDED_BY_A_NEWER_RUN = [SyncRun.State.PLANNED, SyncRun.State.NEEDS_CONFIRMATION]
+
+
+def _sync_start(
+    *, school, actor, trigger, feed, dry_run, task=None, first: bool | None = None, claimed=False, supersede=True
+):
     feed = feed or newest_feed(school)
     if feed is None or feed.state != Feed.State.VALID:
         raise SyncRefused("There is no accepted feed to synchronise from; upload one first.")
+
+    def first_sync() -> bool:  # asked only when it decides
+        return _first_sync(school) if first is None else first
+
     if dry_run is None:
-        dry_run = trigger != SyncRun.Trigger.SCHEDULED or _first_sync(school)
-    elif not dry_run and _first_sync(school):
+        dry_run = trigger != SyncRun.Trigger.SCHEDULED or first_sync()
+    elif not dry_run and first_sync():
         dry_run = True
-    SyncRun.objects.filter(school=school, state__in=[SyncRun.State.PLANNED, SyncRun.State.NEEDS_CONFIRMATION]).update(
-        state=SyncRun.State.SUPERSEDED, message="A newer run was started."
-    )
-    run = SyncRun.objects.create(school=school, feed=feed, trigger=trigger, dry_run=dry_run, created_by=_person(actor))
-    run.job = job_start(school=school, kind=Job.Kind.SYNC, actor=actor, params={"run_id": str(run.pk), "action":
-                        "plan"}, task=sync_run_job if send else None)  # fmt: skip
-    run.save(update_fields=["job"])
-    return run
+    if supersede:
+        SyncRun.objects.filter(school=school, state__in=SUPERSEDED_BY_A_NEWER_RUN).update(
+            state=SyncRun.State.SUPERSEDED, message="A newer run was started."
+        )
+    # The job first, naming the run's id made here: the run is then written once, with its job.
+    run_id = uuid.uuid4()
+    job = job_start(school=school, kind=Job.Kind.SYNC, actor=actor, params={"run_id": str(run_id), "action": "plan"},
+                    task=task, claimed=claimed)  # fmt: skip
+    state = SyncRun.State.PLANNING if claimed else SyncRun.State.QUEUED
+    return SyncRun.objects.create(id=run_id, school=school, feed=feed, trigger=trigger, dry_run=dry_run,
+                                  created_by=_person(actor), job=job, state=state)  # fmt: skip
 
 
 def _person(actor):
@@ -138,9 +164,11 @@ def _apply_stalled(run: SyncRun, actor: Account) -> bool:
     )
 
 
-def sync_run_job(job: Job) -> None:
-    """The job's work: make the plan (and, for a scheduled run, apply it) or apply a stored plan."""
-    run = SyncRun.objects.select_related("feed").get(school=job.school, pk=job.params["run_id"])
+def sync_run_job(job: Job, run: SyncRun | None = None) -> None:
+    """The job's work: make the plan (and, for a scheduled run, apply it) or apply a stored plan. `run` is
+    the job's run when its caller holds it already (the nightly task that started it)."""
+    if run is None:
+        run = SyncRun.objects.select_related("feed").get(school=job.school, pk=job.params["run_id"])
     run.school = job.school  # the same row, already loaded by the task
     try:
         if job.params.get("action") == "apply":
@@ -234,7 +262,8 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     with transaction.atomic():
         policy = policy_lock(school)
         prefer_index_lookups()
-        SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
+        if run.state != SyncRun.State.PLANNING:  # a nightly run is started as planning (sync_start_tonight)
+            SyncRun.objects.filter(school=school, pk=run.pk).update(state=SyncRun.State.PLANNING)
         with run.feed.file.open("rb") as handle:
             content = handle.read()
         step()  # the feed read
@@ -351,7 +380,8 @@ _ACCOUNT_FIELDS = {"given_name", "family_name", "email", "upn", "username"}
 
 def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, step: _Steps) -> None:
     started = time.perf_counter()
-    with sync_writes(run.school):
+    # A plan with nothing to change writes nothing: no need to name the writes to the change triggers.
+    with sync_writes(run.school) if items else nullcontext():
         result = apply_plan(school=run.school, policy=policy, items=items, job=job, step=step)
     # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
     run.applied_fingerprint = state.applied_fingerprint(run.school, run.fingerprint, wrote=bool(items))

@@ -236,8 +236,16 @@ class SyncReach:
         self.school_pk = str(school.pk)
         given = (policy_roles(policy, "student"), policy_roles(policy, "contact"), policy.staff_roles or [])
         self.may_give = {role for roles in given for role in roles}
-        self.pairs = sync_out_of_reach(school=school, may_give=self.may_give)
-        self._names = dict(Role.objects.values_list("code", "name"))
+        # Both read when first needed: a quiet night's plan of nobody (incremental.py) asks neither, and every
+        # school plans one every night.
+        self._pairs: dict | None = None
+        self._names: dict | None = None
+
+    @property
+    def pairs(self) -> dict:
+        if self._pairs is None:
+            self._pairs = sync_out_of_reach(school=self.school, may_give=self.may_give)
+        return self._pairs
 
     def include(self, account_ids) -> None:
         """Also know these accounts (newcomers' accounts held by other schools): one more query."""
@@ -250,6 +258,8 @@ class SyncReach:
         roles = sorted({role for school, role in pairs if identity or school == self.school_pk})
         if not roles:
             return ""
+        if self._names is None:
+            self._names = dict(Role.objects.values_list("code", "name"))
         names = ", ".join(self._names.get(role, role) for role in roles)
         return (
             f"Holds roles the MIS sync may not change ({names}), here or at another school: left as they are. "
