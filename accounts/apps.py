@@ -11,6 +11,9 @@ class AccountsConfig(AppConfig):
 
         from . import receivers  # noqa: F401
         from .models import PersonType
+        from .support_admin import audit_other_admins
+
+        audit_other_admins()
 
         # The census report counts people by person type.
         register_count_labels({t.value: t.label for t in PersonType})

@@ -61,12 +61,48 @@ def plain(value):
 def audit_school(obj) -> School | None:
     if isinstance(obj, School):
         return obj
-    return getattr(obj, "school", None) or getattr(obj, "home_school", None)
+    # An email address or a linked Microsoft/Google account belongs to an account: its home school sees it.
+    owner = getattr(obj, "user", None)
+    return getattr(obj, "school", None) or getattr(obj, "home_school", None) or getattr(owner, "home_school", None)
 
 
-class SupportAdmin(admin.ModelAdmin):
-    """Any support staff member (is_staff) may use it, and each change leaves an audit event
-    `admin.<model>.added|changed|deleted` with the changed fields before and after."""
+class AuditedAdmin(admin.ModelAdmin):
+    """Each change leaves an audit event `admin.<model>.added|changed|deleted` with the changed fields before and
+    after (secrets masked by accounts.audit)."""
+
+    def audit(self, request, obj, verb: str, changes: dict) -> None:
+        audit_record(
+            action=f"admin.{obj._meta.model_name}.{verb}",
+            actor=request.user,
+            school=audit_school(obj),
+            target_type=obj._meta.model_name,
+            target_id=str(obj.pk),
+            target_label=str(obj)[:200],
+            changes=changes,
+        )
+
+    def save_model(self, request, obj, form, change):
+        # The admin's change view already runs in a transaction, so the event commits with the change.
+        before = type(obj)._base_manager.get(pk=obj.pk) if change else None
+        super().save_model(request, obj, form, change)
+        changes = {
+            name: [plain(getattr(before, name)) if before else None, plain(form.cleaned_data.get(name))]
+            for name in form.changed_data
+        }
+        self.audit(request, obj, "changed" if change else "added", changes)
+
+    def delete_model(self, request, obj):
+        self.audit(request, obj, "deleted", {"deleted": [str(obj), None]})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.audit(request, obj, "deleted", {"deleted": [str(obj), None]})
+        super().delete_queryset(request, queryset)
+
+
+class SupportAdmin(AuditedAdmin):
+    """Any support staff member (is_staff) may use it, and each change is audited (AuditedAdmin)."""
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
@@ -106,35 +142,20 @@ class SupportAdmin(admin.ModelAdmin):
 
         return SameSchoolForm
 
-    def audit(self, request, obj, verb: str, changes: dict) -> None:
-        audit_record(
-            action=f"admin.{obj._meta.model_name}.{verb}",
-            actor=request.user,
-            school=audit_school(obj),
-            target_type=obj._meta.model_name,
-            target_id=str(obj.pk),
-            target_label=str(obj)[:200],
-            changes=changes,
-        )
 
-    def save_model(self, request, obj, form, change):
-        # The admin's change view already runs in a transaction, so the event commits with the change.
-        before = type(obj)._base_manager.get(pk=obj.pk) if change else None
-        super().save_model(request, obj, form, change)
-        changes = {
-            name: [plain(getattr(before, name)) if before else None, plain(form.cleaned_data.get(name))]
-            for name in form.changed_data
-        }
-        self.audit(request, obj, "changed" if change else "added", changes)
-
-    def delete_model(self, request, obj):
-        self.audit(request, obj, "deleted", {"deleted": [str(obj), None]})
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.audit(request, obj, "deleted", {"deleted": [str(obj), None]})
-        super().delete_queryset(request, queryset)
+def audit_other_admins(site=admin.site) -> None:
+    """Django's, allauth's and celery-beat's own admin pages (sites, email addresses, linked Microsoft/Google
+    accounts and their apps, the schedules of every nightly task) change who may sign in as whom and when each
+    school's night runs: each is registered again with AuditedAdmin in front of its own ModelAdmin, so support
+    staff's changes there are audited like every other (secrets masked by accounts.audit). Called from
+    AccountsConfig.ready(), after the admin has imported every app's admin module."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, AuditedAdmin):
+            continue
+        own = type(model_admin)  # its own permissions (Django's model permissions) kept: only the audit is added
+        audited = type(f"Audited{own.__name__}", (AuditedAdmin, own), {"__module__": __name__})
+        site.unregister(model)
+        site.register(model, audited)
 
 
 class ReadOnlySupportAdmin(SupportAdmin):

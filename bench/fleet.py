@@ -348,6 +348,7 @@ def profile_one(school, content: bytes, night_now: datetime, label: str) -> None
         log(f"{query['time']:>6} {query['sql'][:150]}")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
     log(f"\n--- profile: one school's {label} night ---\n" + out.getvalue())
 
 
