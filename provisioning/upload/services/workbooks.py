@@ -52,7 +52,6 @@ def credentials_workbook(credentials: list[dict]) -> bytes:
     sheet = workbook.create_sheet("Starter codes")
     sheet.append(text_cells(sheet, ["User Name", "Given Names", "Family Name", "Email", "Starter code", "Expires"]))
     for item in credentials:
-        account = item["account"]
-        sheet.append([text_cell(sheet, v) for v in (account.username, account.given_name, account.family_name,
-                                              account.email, item["code"], f"{item['expires']:%d %b %Y}")])  # fmt: skip
+        sheet.append([text_cell(sheet, v) for v in (item["username"], item["given_name"], item["family_name"],
+                                              item["email"], item["code"], f"{item['expires']:%d %b %Y}")])  # fmt: skip
     return _save(workbook)
