@@ -58,18 +58,54 @@ def apply_plan(*, school, policy, items: list[dict], job=None, step=lambda: None
     step()
     codes = []
     if new_accounts and policy.password_method == "random":
-        # The accounts services' one starter-code mechanism, in the shape a COPY wants.
-        values = starter_code_values(new_accounts)
-        insert_rows(
-            StarterCode,
-            ["id", "account_id", "code_hash"],
-            [(pk, a, code_hash) for pk, (a, _code, code_hash) in zip(new_ids(len(values)), values, strict=True)],
-            same={"school_id": school.pk, "created_at": now, "expires_at": now + timedelta(days=STARTER_CODE_DAYS),
-                  "job_id": job.pk if job is not None else None},
-        )  # fmt: skip
-        codes = [(a, code) for a, code, _hash in values]
+        codes, _expires = insert_starter_codes(school, new_accounts, now, job)
     step()
     return {"codes": codes}
+
+
+# The writers of new people, shared by the sync above and +Upload Users (provisioning.upload.services.apply):
+# one statement per table whatever the number of rows (COPY on PostgreSQL), the columns every new row shares
+# given once. Which rows to write is the caller's plan; what a new row holds is decided here, once.
+
+
+def insert_accounts(school, rows: list[tuple], now, *, password: str, must_change: bool) -> None:
+    """New accounts, rows of ACCOUNT_INSERT (id, username, given_name, family_name, email, upn), at home here."""
+    same = {
+        "password": password, "email_verified": False, "home_school_id": school.pk, "approved": True,
+        "locked_out": False, "override_network_auth": False, "must_change_password": must_change, "is_active": True,
+        "is_staff": False, "is_superuser": False, "date_joined": now,
+    }  # fmt: skip
+    insert_rows(Account, ACCOUNT_INSERT, rows, same=same)
+
+
+def insert_memberships(school, rows: list[tuple], now) -> None:
+    """New active memberships, rows of MEMBERSHIP_INSERT."""
+    same = {"school_id": school.pk, "status": Membership.Status.ACTIVE, "created_at": now, "updated_at": now}
+    insert_rows(Membership, MEMBERSHIP_INSERT, rows, same=same)
+
+
+def insert_roles(school, grants: list[tuple], now, *, granted_by=None) -> None:
+    """Role assignments, grants of (membership id, role code); granted_by: the person granting them, if any."""
+    rows = [(pk, m, role) for pk, (m, role) in zip(new_ids(len(grants)), grants, strict=True)]
+    same = {"school_id": school.pk, "granted_at": now}
+    if granted_by is not None:
+        same["granted_by_id"] = granted_by.pk
+    insert_rows(RoleAssignment, ["id", "membership_id", "role_id"], rows, same=same)
+
+
+def insert_starter_codes(school, account_ids: list, now, job=None) -> tuple[list[tuple], object]:
+    """A starter code for each account: the accounts services' one mechanism (starter_code_values), in the
+    shape a COPY wants. Returns ([(account id, plain code)], when they expire)."""
+    values = starter_code_values(account_ids)
+    expires = now + timedelta(days=STARTER_CODE_DAYS)
+    insert_rows(
+        StarterCode,
+        ["id", "account_id", "code_hash"],
+        [(pk, a, code_hash) for pk, (a, _code, code_hash) in zip(new_ids(len(values)), values, strict=True)],
+        same={"school_id": school.pk, "created_at": now, "expires_at": expires,
+              "job_id": job.pk if job is not None else None},
+    )  # fmt: skip
+    return [(a, code) for a, code, _hash in values], expires
 
 
 def _create_accounts(school, policy, creates, now) -> list[str]:
@@ -87,12 +123,7 @@ def _create_accounts(school, policy, creates, now) -> list[str]:
         a = item["after"]
         rows.append((item["account_id"], item["username"], a.get("given_name", ""), a.get("family_name", ""),
                      a.get("email", ""), a.get("upn", "")))  # fmt: skip
-    same = {
-        "password": password, "email_verified": False, "home_school_id": school.pk, "approved": True,
-        "locked_out": False, "override_network_auth": False, "must_change_password": must_change, "is_active": True,
-        "is_staff": False, "is_superuser": False, "date_joined": now,
-    }  # fmt: skip
-    insert_rows(Account, ACCOUNT_INSERT, rows, same=same)
+    insert_accounts(school, rows, now, password=password, must_change=must_change)
     return [row[0] for row in rows]
 
 
@@ -102,8 +133,7 @@ def _create_memberships(school, items, now) -> None:
         a = item["after"]
         rows.append((item["membership_id"], item["account_id"], item["person_type"], item["mis_code"],
                      a.get("year_group", ""), a.get("form", ""), bool(a.get("portal_access"))))  # fmt: skip
-    same = {"school_id": school.pk, "status": Membership.Status.ACTIVE, "created_at": now, "updated_at": now}
-    insert_rows(Membership, MEMBERSHIP_INSERT, rows, same=same)
+    insert_memberships(school, rows, now)
 
 
 def _close_transferred(school, transfers, today) -> None:
@@ -167,10 +197,7 @@ def _grant_roles(school, people, now) -> None:
             continue
         already = set(item["before"].get("roles", []))
         grants.extend((item["membership_id"], role) for role in after["roles"] if role not in already)
-    rows = [(pk, m, role) for pk, (m, role) in zip(new_ids(len(grants)), grants, strict=True)]
-    insert_rows(
-        RoleAssignment, ["id", "membership_id", "role_id"], rows, same={"school_id": school.pk, "granted_at": now}
-    )
+    insert_roles(school, grants, now)
 
 
 def _archive(items, today) -> None:

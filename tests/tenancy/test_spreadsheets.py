@@ -134,7 +134,7 @@ def _oneroster_pull_report(school, capture, admin) -> bytes:
 
 # Modules that use the writer for a file that is no export: the feed rewritten without its password columns.
 NOT_EXPORTS = {"provisioning.sync.feed_secrets"}
-MAKES_EXPORT = re.compile(r"\b(csv_writer|csv_bytes|workbook)\(")
+MAKES_EXPORT = re.compile(r"\b(csv_writer|csv_bytes|workbook|row_workbook)\(")
 
 
 def _export_modules() -> set[str]:
@@ -161,16 +161,22 @@ def exporters(monkeypatch) -> set[str]:
     """The modules that started a spreadsheet while the test ran."""
     seen: set[str] = set()
     real_workbook, real_init = spreadsheets.workbook, spreadsheets._SafeCsvWriter.__init__
+    real_row_workbook = spreadsheets.row_workbook
 
     def workbook(**kwargs):
         seen.add(_caller())
         return real_workbook(**kwargs)
+
+    def row_workbook(*args, **kwargs):
+        seen.add(_caller())
+        return real_row_workbook(*args, **kwargs)
 
     def init(self, out, **kwargs):
         seen.add(_caller())
         real_init(self, out, **kwargs)
 
     monkeypatch.setattr(spreadsheets, "workbook", workbook)
+    monkeypatch.setattr(spreadsheets, "row_workbook", row_workbook)
     monkeypatch.setattr(spreadsheets._SafeCsvWriter, "__init__", init)
     return seen
 
@@ -193,3 +199,33 @@ def test_every_export_built_from_hostile_values_holds_no_formula(
     # The hostile values did reach the files (as text), so the check above had something to check.
     assert {"=2+5", "=cmd|' /C calc'!A0", "+SUM(1)"} <= seen
     assert any(v.startswith(FORMULA_STARTS) for v in seen)
+
+
+def test_row_workbook_writes_text_as_text_and_keeps_numbers_dates_and_styles():
+    import datetime
+
+    from openpyxl import load_workbook
+    from python_calamine import CalamineWorkbook
+
+    rows = [
+        [],  # an empty row stays empty: the header may sit lower down, as in the file sent
+        [("Name", spreadsheets.BOLD), ("Code", spreadsheets.BOLD)],
+        [*HOSTILE[:2], 7, 2.5, True, datetime.date(2012, 5, 1), None, "a<b & c>d", " spaced ", "bell\x07"],
+        ["x", (None, spreadsheets.fill_style(0)), ("warned", spreadsheets.fill_style(1))],
+    ]
+    data = spreadsheets.row_workbook('Users "1"', rows, fills=("F8C9C4", "FCE8B2"))
+    assert_no_formulas(data, "rows.xlsx")
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet.title == 'Users "1"'
+    assert sheet.cell(1, 1).value is None
+    assert [c.value for c in sheet[2]][:3] == ["Name", "Code", None] and sheet.cell(2, 1).font.b
+    assert [sheet.cell(3, n).value for n in range(1, 11)] == [
+        *HOSTILE[:2], 7, 2.5, True, datetime.datetime(2012, 5, 1), None, "a<b & c>d", " spaced ", "bell",
+    ]  # fmt: skip
+    assert sheet.cell(3, 1).data_type == "s"
+    assert sheet.cell(4, 2).fill.fgColor.rgb.endswith("F8C9C4") and sheet.cell(4, 2).value is None
+    assert sheet.cell(4, 3).fill.fgColor.rgb.endswith("FCE8B2")
+    assert sheet.cell(4, 1).fill.fgColor.rgb in (None, "00000000")
+    # The reader uploads go through reads it back the same (a result file is sent back corrected).
+    values = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    assert values[2][:3] == [HOSTILE[0], HOSTILE[1], 7]

@@ -10,16 +10,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record, masked
-from accounts.credentials import LINK_DAYS, keyed_hash, starter_codes_build
-from accounts.models import Account, AuditEvent, Membership, RoleAssignment, SetPasswordLink, StarterCode
+from accounts.credentials import LINK_DAYS, keyed_hash
+from accounts.models import Account, AuditEvent, Membership, SetPasswordLink
 from accounts.services import account_created_changes, set_password_email, site_url
 from provisioning.models import UploadBatch
+from provisioning.sync.apply import insert_accounts, insert_memberships, insert_roles, insert_starter_codes
+from provisioning.sync.bulk import insert_rows, new_ids, update_rows
 from provisioning.upload.reader import UploadRefused
 from provisioning.upload.services.plan import (
-    ACCOUNT_UPDATE_FIELDS,
     ADD,
     CREATE,
-    MEMBERSHIP_UPDATE_FIELDS,
     OUTCOME_LABELS,
     UPDATE,
     RowPlan,
@@ -115,36 +115,36 @@ def _apply_batch(*, job: Job, batch: UploadBatch) -> None:
 
 
 class _Writer:
-    """Bulk writes for one apply. Query count grows with batches of WRITE_BATCH rows, not with rows."""
+    """Set-based writes for one apply, with the MIS sync's writers of new people (provisioning.sync.apply):
+    one statement per table (COPY on PostgreSQL), so the query count does not grow with rows at all."""
 
     def __init__(self, *, school: School, actor: Account, job: Job, password_method: str):
         self.school, self.actor, self.job, self.method = school, actor, job, password_method
         self.now = timezone.now()
-        self.events: list[AuditEvent] = []
+        self.events: list[tuple] = []
         self.credentials: list[dict] = []
         self.invitations: list[tuple[Account, str]] = []
         self.done = 0
 
-    def audit(self, action: str, *, account: Account | dict | None = None, changes: dict, **target) -> None:
+    def audit(self, action: str, *, account: tuple | None = None, changes: dict, **target) -> None:
+        """One event, written with the others by flush_audit. account: (id, username)."""
         if account is not None:
-            account_id = account["id"] if isinstance(account, dict) else account.pk
-            username = account["username"] if isinstance(account, dict) else account.username
-            target = {"target_type": "account", "target_id": str(account_id), "target_label": username}
-        self.events.append(
-            AuditEvent(
-                action=action,
-                actor=self.actor,
-                actor_label=self.actor.username if self.actor else "",
-                school=self.school,
-                changes=masked(changes),
-                job=self.job,
-                at=self.now,
-                **target,
-            )  # fmt: skip
-        )
+            target = {"target_type": "account", "target_id": str(account[0]), "target_label": account[1]}
+        self.events.append((action, target["target_type"], target["target_id"], target["target_label"],
+                            masked(changes)))  # fmt: skip
 
     def flush_audit(self) -> None:
-        AuditEvent.objects.bulk_create(self.events, batch_size=WRITE_BATCH)
+        """The events as accounts.audit writes them (the same columns, secrets masked), in one statement:
+        accounts.audit's own writers make a model object per event, which costs more than the write here."""
+        ids = new_ids(len(self.events))
+        insert_rows(
+            AuditEvent,
+            ["id", "action", "target_type", "target_id", "target_label", "changes"],
+            [(pk, *event) for pk, event in zip(ids, self.events, strict=True)],
+            same={"at": self.now, "actor_id": self.actor.pk if self.actor else None,
+                  "actor_label": self.actor.username if self.actor else "", "school_id": self.school.pk,
+                  "job_id": self.job.pk},
+        )  # fmt: skip
         self.events = []
 
     def progress(self, n: int) -> None:
@@ -158,116 +158,97 @@ class _Writer:
         self._credentials(created)
         self.flush_audit()
 
-    def _create(self, rows: list[RowPlan]) -> list[Account]:
-        unusable = make_password(None)  # one unusable hash for all: it can never match any password
-        accounts, memberships, roles = [], [], []
-        for row in rows:
+    def _create(self, rows: list[RowPlan]) -> list[tuple]:
+        """New accounts, memberships and roles; returns ACCOUNT_INSERT tuples of the accounts."""
+        accounts, memberships, grants = [], [], []
+        for row, pk, membership_id in zip(rows, new_ids(len(rows)), new_ids(len(rows)), strict=True):
             c = row.clean
-            account = Account(
-                id=uuid.uuid4(), username=c["username"], given_name=c["given_name"], family_name=c["family_name"],
-                email=c["email"], upn=c["upn"], home_school=self.school, must_change_password=True,
-                password=unusable, date_joined=self.now,
-            )  # fmt: skip
-            accounts.append(account)
-            membership = self._membership(account.pk, c)
-            memberships.append(membership)
-            roles += [self._role(membership.pk, code) for code in c["roles"]]
+            accounts.append((pk, c["username"], c["given_name"], c["family_name"], c["email"], c["upn"]))
+            memberships.append(self._membership(membership_id, pk, c))
+            grants += [(membership_id, code) for code in c["roles"]]
+            account = (pk, c["username"])
             self.audit("accounts.account.created", account=account, changes=account_created_changes(
-                username=account.username, person_type=c["person_type"], given_name=account.given_name,
-                family_name=account.family_name, email=account.email, mis_code=c["mis_code"], password="unusable",
+                username=c["username"], person_type=c["person_type"], given_name=c["given_name"],
+                family_name=c["family_name"], email=c["email"], mis_code=c["mis_code"], password="unusable",
             ))  # fmt: skip
             for code in c["roles"]:
                 self.audit("accounts.role.assigned", account=account, changes={"role": [None, code]})
-        for start in range(0, len(accounts), WRITE_BATCH):
-            Account.objects.bulk_create(accounts[start : start + WRITE_BATCH])
-            self.progress(len(accounts[start : start + WRITE_BATCH]))
-        Membership.objects.bulk_create(memberships, batch_size=WRITE_BATCH)
-        RoleAssignment.objects.bulk_create(roles, batch_size=WRITE_BATCH)
+        # One unusable password for all (it can never match any password); a starter code or link comes next.
+        insert_accounts(self.school, accounts, self.now, password=make_password(None), must_change=True)
+        insert_memberships(self.school, memberships, self.now)
+        insert_roles(self.school, grants, self.now, granted_by=self.actor)
+        self.progress(len(rows))
         return accounts
 
-    def _membership(self, account_id, clean: dict) -> Membership:
-        return Membership(
-            id=uuid.uuid4(), school=self.school, account_id=account_id, person_type=clean["person_type"],
-            mis_code=clean["mis_code"], year_group=clean["year_group"], form=clean["form"],
-        )  # fmt: skip
-
-    def _role(self, membership_id, code: str) -> RoleAssignment:
-        return RoleAssignment(id=uuid.uuid4(), school=self.school, membership_id=membership_id, role_id=code,
-                              granted_by=self.actor)  # fmt: skip
+    @staticmethod
+    def _membership(membership_id, account_id, clean: dict) -> tuple:
+        """A MEMBERSHIP_INSERT row: portal access is the MIS's flag, which an upload never sets."""
+        return (membership_id, account_id, clean["person_type"], clean["mis_code"], clean["year_group"],
+                clean["form"], False)  # fmt: skip
 
     def _add_existing(self, rows: list[RowPlan]) -> None:
-        memberships, roles = [], []
-        for row in rows:
-            membership = self._membership(row.account["id"], row.clean)
-            memberships.append(membership)
-            roles += [self._role(membership.pk, code) for code in row.clean["roles"]]
-            self.audit("accounts.membership.added", account=row.account, changes={
+        memberships, grants = [], []
+        for row, membership_id in zip(rows, new_ids(len(rows)), strict=True):
+            memberships.append(self._membership(membership_id, row.account["id"], row.clean))
+            grants += [(membership_id, code) for code in row.clean["roles"]]
+            account = (row.account["id"], row.account["username"])
+            self.audit("accounts.membership.added", account=account, changes={
                 "person_type": [None, row.clean["person_type"]], "mis_code": [None, row.clean["mis_code"]],
                 "upload": [None, "add this person to your school"],
             })  # fmt: skip
             for code in row.clean["roles"]:
-                self.audit("accounts.role.assigned", account=row.account, changes={"role": [None, code]})
-        Membership.objects.bulk_create(memberships, batch_size=WRITE_BATCH)
-        RoleAssignment.objects.bulk_create(roles, batch_size=WRITE_BATCH)
+                self.audit("accounts.role.assigned", account=account, changes={"role": [None, code]})
+        insert_memberships(self.school, memberships, self.now)
+        insert_roles(self.school, grants, self.now, granted_by=self.actor)
         self.progress(len(rows))
 
     def _update(self, rows: list[RowPlan]) -> None:
-        accounts, memberships, roles = [], [], []
-        account_fields, membership_fields = set(), set()
+        account_changes, membership_changes, grants = [], [], []
         for row in rows:
+            account = (row.account["id"], row.account["username"])
             if row.account_changes:
-                account = Account(id=row.account["id"], **{k: row.account[k] for k in ACCOUNT_UPDATE_FIELDS})
-                account.email_verified = row.account["email_verified"]
-                for name, (_old, new) in row.account_changes.items():
-                    setattr(account, name, new)
-                if "email" in row.account_changes:
-                    account.email_verified = False
-                    account_fields.add("email_verified")
-                account_fields |= set(row.account_changes)
-                accounts.append(account)
-                self.audit("accounts.account.updated", account=row.account, changes=row.account_changes)
+                values = {name: new for name, (_old, new) in row.account_changes.items()}
+                if "email" in values:
+                    values["email_verified"] = False
+                account_changes.append((row.account["id"], values))
+                self.audit("accounts.account.updated", account=account, changes=row.account_changes)
             if row.membership_changes:
-                membership = Membership(id=row.membership["id"], school=self.school,
-                                        **{k: row.membership[k] for k in MEMBERSHIP_UPDATE_FIELDS})  # fmt: skip
-                for name, (_old, new) in row.membership_changes.items():
-                    setattr(membership, name, new)
-                membership.updated_at = self.now
-                membership_fields |= {*row.membership_changes, "updated_at"}
-                memberships.append(membership)
-                self.audit("accounts.membership.updated", account=row.account, changes=row.membership_changes)
+                values = {name: new for name, (_old, new) in row.membership_changes.items()}
+                membership_changes.append((row.membership["id"], {**values, "updated_at": self.now}))
+                self.audit("accounts.membership.updated", account=account, changes=row.membership_changes)
             for code in row.roles_to_add:
-                roles.append(self._role(row.membership["id"], code))
-                self.audit("accounts.role.assigned", account=row.account, changes={"role": [None, code]})
-        if accounts:
-            Account.objects.bulk_update(accounts, sorted(account_fields), batch_size=WRITE_BATCH)
-        if memberships:
-            Membership.objects.bulk_update(memberships, sorted(membership_fields), batch_size=WRITE_BATCH)
-        RoleAssignment.objects.bulk_create(roles, batch_size=WRITE_BATCH)
+                grants.append((row.membership["id"], code))
+                self.audit("accounts.role.assigned", account=account, changes={"role": [None, code]})
+        update_rows(Account, account_changes)
+        update_rows(Membership, membership_changes)
+        insert_roles(self.school, grants, self.now, granted_by=self.actor)
         self.progress(len(rows))
 
-    def _credentials(self, created: list[Account]) -> None:
+    def _credentials(self, created: list[tuple]) -> None:
         """Starter codes on the credentials sheet; invitations for people with an email when chosen."""
         invite = self.method == UploadBatch.PasswordMethod.INVITATIONS
-        by_link = [a for a in created if invite and a.email]
-        by_code = [a for a in created if not (invite and a.email)]
+        by_link = [a for a in created if invite and a[4]]
+        by_code = [a for a in created if not (invite and a[4])]
         if by_code:
-            rows, plain = starter_codes_build(school=self.school, accounts=by_code, job=self.job)
-            StarterCode.objects.bulk_create(rows, batch_size=WRITE_BATCH)
-            expires = rows[0].expires_at
-            for account in by_code:
-                self.credentials.append({"account": account, "code": plain[account.pk], "expires": expires})
-                changes = {"starter_code": ["", "issued"], "expires_at": [None, expires.isoformat()]}
-                self.audit("accounts.starter_code.issued", account=account, changes=changes)
+            codes, expires = insert_starter_codes(self.school, [a[0] for a in by_code], self.now, self.job)
+            changes = {"starter_code": ["", "issued"], "expires_at": [None, expires.isoformat()]}
+            for (pk, username, given_name, family_name, email, _upn), (_pk, code) in zip(by_code, codes, strict=True):
+                self.credentials.append({"username": username, "given_name": given_name, "family_name": family_name,
+                                         "email": email, "code": code, "expires": expires})  # fmt: skip
+                self.audit("accounts.starter_code.issued", account=(pk, username), changes=changes)
         links = []
-        for account in by_link:
+        for pk, username, given_name, family_name, email, _upn in by_link:
             token = secrets.token_urlsafe(32)
             links.append(SetPasswordLink(
-                id=uuid.uuid4(), school=self.school, account=account, purpose=SetPasswordLink.Purpose.INVITATION,
+                id=uuid.uuid4(), school=self.school, account_id=pk, purpose=SetPasswordLink.Purpose.INVITATION,
                 token_hash=keyed_hash(token, purpose="set-password"), expires_at=self.now + timedelta(days=LINK_DAYS),
                 job=self.job, created_at=self.now,
             ))  # fmt: skip
+            account = Account(id=pk, username=username, given_name=given_name, family_name=family_name, email=email,
+                              home_school=self.school)  # fmt: skip
             self.invitations.append((account, token))
-            self.audit("accounts.set_password_link.invitation", account=account, changes={"token": ["", "issued"]})
+            changes = {"token": ["", "issued"]}
+            self.audit("accounts.set_password_link.invitation", account=(pk, username), changes=changes)
         SetPasswordLink.objects.bulk_create(links, batch_size=WRITE_BATCH)
 
 

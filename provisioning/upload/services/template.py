@@ -2,7 +2,6 @@
 
 from accounts.models import Account
 from provisioning.upload import selectors
-from provisioning.upload.services.workbooks import _save
 from provisioning.upload.validation import COLUMNS, SAMPLE_USERNAME, RowContext
 from tenancy import spreadsheets
 from tenancy.models import School
@@ -83,7 +82,7 @@ def template_workbook(*, school: School, account: Account) -> bytes:
     for row in notes.iter_rows():
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    return _save(workbook)
+    return spreadsheets.xlsx_bytes(workbook)
 
 
 def template_csv(*, school: School, account: Account) -> bytes:
