@@ -8,13 +8,11 @@ from datetime import timedelta
 
 from allauth.socialaccount.models import SocialAccount
 from django.core.cache import cache
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Paginator
 from django.db.models import (
-    BooleanField,
     CharField,
     Count,
     Exists,
-    Expression,
     F,
     OuterRef,
     Prefetch,
@@ -27,6 +25,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts import extensions, labels
+from accounts.keyset import KeysetPage, page_beside
 from accounts.models import (
     Account,
     AuditEvent,
@@ -337,33 +336,9 @@ SORT_IN_MEMORY_UP_TO = 5000
 INDEX_WALK_UP_TO_OFFSET = 10_000
 
 
-class UserListPage(Page):
-    """A page of the Users list that may have been found by seeking from a person (keyset paging) rather than
-    by its number: then whether a page comes before or after is known from the rows read, not from the count,
-    and `next_after` / `previous_before` are the membership ids the Next and Previous links carry."""
-
-    def __init__(self, rows, number, paginator, *, has_previous: bool, has_next: bool):
-        super().__init__(rows, number, paginator)
-        self._has_previous, self._has_next = has_previous, has_next
-        self.next_after = str(rows[-1].pk) if rows and has_next else ""
-        self.previous_before = str(rows[0].pk) if rows and has_previous else ""
-
-    def has_next(self):
-        return self._has_next
-
-    def has_previous(self):
-        return self._has_previous
-
-    def next_page_number(self):
-        return min(self.number + 1, self.paginator.num_pages)
-
-    def previous_page_number(self):
-        return max(self.number - 1, 1)
-
-
 def user_list_page(
     *, school: School, filters: UserListFilters, page, per_page: int, after=None, before=None
-) -> UserListPage:
+) -> KeysetPage:
     """One page of the Users list: the count, then the page with the plan that suits its size.
 
     `after` (or `before`) is the membership id of the last (first) person of the page the reader came from: the
@@ -379,7 +354,7 @@ def user_list_page(
     forward = bool(after)
     position = _position(school=school, filters=filters, membership_id=after or before)
     if position is not None:
-        found = _page_beside(listed, position, number, paginator, forward=forward)
+        found = page_beside(listed, position, number, paginator, forward=forward)
         if found is not None:
             return found
         # Nothing after the person (the list got shorter): the last page. Less than a page before them: the first.
@@ -406,37 +381,16 @@ def _position(*, school: School, filters: UserListFilters, membership_id) -> tup
     return tuple(row) if row else None
 
 
-def _page_beside(listed, position: tuple, number: int, paginator, *, forward: bool) -> UserListPage | None:
-    """The page that follows (or, backwards, precedes) a position; None when there is no such page."""
-    per_page = paginator.per_page
-    descending = listed.query.order_by[-1].descending
-    later = forward != descending  # seek towards larger keys
-    keys = [order.expression for order in listed.query.order_by]
-    seek = listed.filter(_row_compare(keys[:-1], ">=" if later else "<=", position[:-1]))
-    seek = seek.filter(_row_compare(keys, ">" if later else "<", position))
-    if not forward:
-        seek = seek.reverse()
-    rows = list(seek[: per_page + 1])
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    # The number shown comes from the link; a page with people before it is never called page 1.
-    if forward and rows:
-        return UserListPage(rows, max(number, 2), paginator, has_previous=True, has_next=more)
-    if not forward and more:
-        return UserListPage(rows[::-1], max(number, 2), paginator, has_previous=True, has_next=True)
-    return None
-
-
-def _page_by_number(school: School, filters: UserListFilters, listed, number: int, paginator) -> UserListPage:
+def _page_by_number(school: School, filters: UserListFilters, listed, number: int, paginator) -> KeysetPage:
     per_page, total = paginator.per_page, paginator.count
     start = (number - 1) * per_page
     size = max(0, min(per_page, total - start))
     from_end = total - start - size  # how many come after this page
     flags = {"has_previous": number > 1, "has_next": number < paginator.num_pages}
     if start <= from_end and start <= INDEX_WALK_UP_TO_OFFSET:
-        return UserListPage(list(listed[start : start + size]), number, paginator, **flags)
+        return KeysetPage(list(listed[start : start + size]), number, paginator, **flags)
     if from_end <= INDEX_WALK_UP_TO_OFFSET:  # nearer the end (the Last link): read backwards
-        return UserListPage(list(listed.reverse()[from_end : from_end + size])[::-1], number, paginator, **flags)
+        return KeysetPage(list(listed.reverse()[from_end : from_end + size])[::-1], number, paginator, **flags)
     # Deep in the middle, by number alone: sort everything. The sort carries only the ids (and their keys), and
     # the page's own rows, with their accounts and sign-in flags, are read after.
     ids = list(
@@ -445,49 +399,7 @@ def _page_by_number(school: School, filters: UserListFilters, listed, number: in
         .values_list("pk", flat=True)[start : start + size]
     )
     rows = {m.pk: m for m in listed.filter(pk__in=ids)}
-    return UserListPage([rows[pk] for pk in ids if pk in rows], number, paginator, **flags)
-
-
-class _RowCompare(Expression):
-    """(a, b, c) > (x, y, z): a row comparison, which PostgreSQL turns into one index seek on (a, b, c) and
-    SQLite evaluates as the same lexicographic order."""
-
-    conditional = True
-    output_field = BooleanField()
-
-    def __init__(self, lhs: list, op: str, rhs: list):
-        super().__init__()
-        self.lhs, self.op, self.rhs = lhs, op, rhs
-
-    def get_source_expressions(self):
-        return [*self.lhs, *self.rhs]
-
-    def set_source_expressions(self, exprs):
-        self.lhs, self.rhs = exprs[: len(self.lhs)], exprs[len(self.lhs) :]
-
-    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
-        clone = self.copy()
-        clone.lhs = [e.resolve_expression(query, allow_joins, reuse, summarize) for e in self.lhs]
-        clone.rhs = [  # values become parameters typed as the key they are compared with (resolved once)
-            v if hasattr(v, "resolve_expression") else Value(v, output_field=e.output_field)
-            for e, v in zip(clone.lhs, self.rhs, strict=True)
-        ]
-        return clone
-
-    def as_sql(self, compiler, connection):
-        sides, params = [], []
-        for side in (self.lhs, self.rhs):
-            parts = []
-            for expression in side:
-                sql, part_params = compiler.compile(expression)
-                parts.append(sql)
-                params.extend(part_params)
-            sides.append(f"({', '.join(parts)})")
-        return f"{sides[0]} {self.op} {sides[1]}", params
-
-
-def _row_compare(keys: list, op: str, values: tuple) -> _RowCompare:
-    return _RowCompare(list(keys), op, list(values))
+    return KeysetPage([rows[pk] for pk in ids if pk in rows], number, paginator, **flags)
 
 
 def _sort_keys(filters: UserListFilters, *, sort_in_memory: bool) -> list:
