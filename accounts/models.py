@@ -80,11 +80,19 @@ class Account(AbstractBaseUser, PermissionsMixin):
             models.UniqueConstraint(Lower("username"), name="account_username_ci_unique"),
         ]
         indexes = [
-            models.Index(Lower("email"), name="account_email_ci_idx"),
+            # Sign-in by email looks up the first column; the Users list's sort by email pages with both
+            # (the username breaks ties among the many people with no email).
+            models.Index(Lower("email"), Lower("username"), name="account_email_user_ci_idx"),
             models.Index(fields=["upn"], name="account_upn_idx"),
-            # The Users list sorts by these (and PostgreSQL adds trigram indexes for its search).
-            models.Index(Lower("family_name"), Lower("given_name"), name="account_family_given_ci_idx"),
-            models.Index(Lower("given_name"), Lower("family_name"), name="account_given_family_ci_idx"),
+            # The Users list sorts by these (and PostgreSQL adds trigram indexes for its search). The
+            # username (unique) ends each, so a page that starts after a given person is one index seek
+            # even among many people of the same name.
+            models.Index(
+                Lower("family_name"), Lower("given_name"), Lower("username"), name="account_family_given_user_idx"
+            ),
+            models.Index(
+                Lower("given_name"), Lower("family_name"), Lower("username"), name="account_given_family_user_idx"
+            ),
             # The few deleted accounts (tombstones), so lists can leave them out with a cheap anti-join.
             models.Index(fields=["id"], condition=models.Q(deleted_at__isnull=False), name="account_deleted_idx"),
         ]
@@ -114,7 +122,7 @@ class LowerExact(models.Lookup):
     """`iexact` as the username and email indexes hold it: lower() on both sides.
 
     Django's own iexact compiles to UPPER(col) = UPPER(%s) on PostgreSQL, which account_username_ci_unique and
-    account_email_ci_idx (lower()) cannot serve, so each sign-in would read every account (17 ms at 100,000,
+    account_email_user_ci_idx (lower()) cannot serve, so each sign-in would read every account (17 ms at 100,000,
     growing with them; 0.02 ms through the index). Registered on the two fields, it serves every caller alike:
     Rollcall's backends and selectors, allauth's username and email look-ups, the admin. SQLite's LOWER, like its
     LIKE, folds ASCII only, as before."""
@@ -210,7 +218,8 @@ class Membership(SchoolOwned):
             models.Index(fields=["school", "year_group"], name="membership_year_idx"),
             # Beside membership_mis_code_unique, which leaves out empty codes and begins with the person
             # type: the sort by MIS code, look-ups by code alone (uploads) and the people without a code.
-            models.Index(fields=["school", "mis_code"], name="membership_mis_code_idx"),
+            # The id ends it so the Users list's next page after a person is one seek among equal (empty) codes.
+            models.Index(fields=["school", "mis_code", "id"], name="membership_mis_code_id_idx"),
         ]
 
     def __str__(self):

@@ -101,7 +101,12 @@ def users_list(request, school_slug):
     form = UserFilterForm(request.GET, roles=roles, year_groups=selectors.year_groups(school=school))
     filters = form.filters()
     page = selectors.user_list_page(
-        school=school, filters=filters, page=request.GET.get("page"), per_page=form.page_size()
+        school=school,
+        filters=filters,
+        page=request.GET.get("page"),
+        per_page=form.page_size(),
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
     )
     rows = list(page.object_list)
     started = selectors.started_assessment_ids(school=school, membership_ids=[m.pk for m in rows])

@@ -56,6 +56,18 @@ def test_it_lists_with_the_screens_filters(api, centre_admin, teacher):
     assert row["id"] == str(teacher.pk) and row["roles"] == ["slt"] and row["linked_signins"] is False
 
 
+def test_it_pages_with_the_cursor_it_hands_out(api, centre_admin, school_a):
+    for n in range(30):
+        person(school_a, username=f"p{n:02d}", family_name=f"Page{n:02d}")
+    client = api(centre_admin)
+    first = client.get(BASE, {"per_page": 25}).json()
+    second = client.get(BASE, {"per_page": 25, "page": 2, "after": first["next_after"]}).json()
+    assert second["page"] == 2 and second["next_after"] == "" and len(second["results"]) == 6
+    assert second["results"] == client.get(BASE, {"per_page": 25, "page": 2}).json()["results"]
+    back = client.get(BASE, {"per_page": 25, "page": 1, "before": second["previous_before"]}).json()
+    assert back["results"] == first["results"] and back["previous_before"] == ""
+
+
 def test_it_retrieves_one_person(api, eo_user, teacher):
     body = api(eo_user).get(f"{BASE}{teacher.pk}/").json()
     assert body["username"] == "t.teacher" and body["mis_code"] == "T100"

@@ -114,3 +114,21 @@ def test_an_invigilator_reaches_only_assessments(page, inv_user):
         response = page.goto(path)
         assert response.status == 403, path
         expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+
+
+def test_a_centre_admin_pages_a_filtered_list_with_next_and_previous(page, centre_admin, school_a):
+    for n in range(30):
+        person(school_a, person_type="student", username=f"pupil{n:02d}", family_name=f"Pupil{n:02d}")
+    sign_in(page, centre_admin)
+    page.goto("/s/alder/users/?person_type=student&per_page=25")
+    pages = page.get_by_role("navigation", name="Pages")
+    expect(pages).to_contain_text("Page 1 of 2")
+    expect(_row(page, "pupil00")).to_be_visible()
+    pages.get_by_role("link", name="Next").click()
+    expect(pages).to_contain_text("Page 2 of 2")
+    expect(_row(page, "pupil25")).to_be_visible()
+    expect(_row(page, "pupil00")).to_have_count(0)
+    assert "person_type=student" in page.url and "after=" in page.url
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Previous").click()
+    expect(pages).to_contain_text("Page 1 of 2")
+    expect(_row(page, "pupil00")).to_be_visible()
