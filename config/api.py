@@ -19,13 +19,16 @@ class SignedInUnlessDebug(permissions.BasePermission):
         return settings.DEBUG or bool(request.user and request.user.is_authenticated)
 
 
-# The answers every school operation can give besides its own, described once. DRF words them as
-# {"detail": "..."} (not found, no permission, not signed in) or {"field": ["message", ...]} (bad input).
+# The answers every school operation can give besides its own, described once: {"detail": "..."} (not found,
+# no permission, not signed in), and for bad input also "errors", the messages per field (exception_handler).
 ERROR_SCHEMA = {
     "type": "object",
-    "description": 'Why the request was refused: {"detail": "..."}, or a list of messages per field.',
-    "properties": {"detail": {"type": "string"}},
-    "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "description": 'Why the request was refused: {"detail": "..."}; bad input adds "errors", the messages per field.',
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["detail"],
 }
 ERROR_ANSWERS = {
     "400": "Bad input: a field missing, of the wrong type or refused, with a message for each.",
@@ -74,4 +77,22 @@ def exception_handler(exc, context):
         return Response({"detail": "; ".join(sum(errors.values(), [])), "errors": errors}, status=400)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, exceptions.ValidationError):
+        # A serializer's refusal in the same shape: its messages ("This field is required.") say which field.
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        detail = "; ".join(_messages(errors))
+        return Response({"detail": detail, "errors": errors}, status=exc.status_code)
     return views.exception_handler(exc, context)
+
+
+def _messages(errors, field: str = ""):
+    """Each message of DRF's nested errors ({"contact_ids": {"0": ["..."]}}), named by where it is."""
+    if isinstance(errors, dict):
+        for name, value in errors.items():
+            inner = name if name != "non_field_errors" else ""
+            yield from _messages(value, f"{field} {inner}".strip() if field else inner)
+    elif isinstance(errors, list):
+        for value in errors:
+            yield from _messages(value, field)
+    else:
+        yield f"{field}: {errors}" if field else str(errors)
