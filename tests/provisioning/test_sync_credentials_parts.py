@@ -167,10 +167,12 @@ def test_a_job_taken_up_again_drops_the_first_attempts_parts(school_a, nominated
     job.refresh_from_db()
     assert job.attempts == 2 and job.params["attempt"] == 2 and job.params["parts_done"] == {}
     assert _files_of(run) == [f"{run.pk}.csv"]  # attempt 1's part went with its plan
+    render, rendered = credentials._credentials_pdf, []
+    monkeypatch.setattr(credentials, "_credentials_pdf", lambda **kw: rendered.append(1) or render(**kw))
     for args in first_parts[1:]:
         tasks.sync_credentials_part(*args)  # attempt 1's other parts come late: nothing rendered or kept
     job.refresh_from_db()
-    assert job.params["parts_done"] == {} and _files_of(run) == [f"{run.pk}.csv"]
+    assert rendered == [] and job.params["parts_done"] == {} and _files_of(run) == [f"{run.pk}.csv"]
     for args in held:
         tasks.sync_credentials_part(*args)
     job.refresh_from_db()
