@@ -4,6 +4,7 @@ then one task that zips them. Tasks are eager here, as under `make run`'s embedd
 import csv
 import io
 import re
+import urllib.parse
 import zipfile
 from datetime import timedelta
 
@@ -209,3 +210,14 @@ def test_one_schools_failed_slips_leave_another_schools_alone(
     job_b = _prepare(school_b, None, run_b, capture)
     assert job_a.state == "failed" and "no fonts" in job_a.error and _files_of(run_a) == [f"{run_a.pk}.csv"]
     assert job_b.state == "succeeded" and _zip(job_b).namelist()[1:] == PDFS
+
+
+def test_a_sheets_cut_lines_go_round_its_slips_only():
+    def path(slips):
+        svg = urllib.parse.unquote(credentials._cut_lines(slips).split(",", 1)[1])
+        return re.search(r' d="([^"]*)"', svg).group(1)
+
+    # Three slips: two rows across the sheet's width, the second row's left half only.
+    assert path(3) == "M0 0H190M0 53H190M0 106H95M0 0V106M95 0V106M190 0V53"
+    assert path(1) == "M0 0H95M0 53H95M0 0V53M95 0V53"
+    assert path(10).count("H190") == 6 and "M190 0V265" in path(10)
