@@ -615,8 +615,8 @@ SLIP_W, SLIP_H = 95, 53  # mm, as the template lays them out: two across, five d
 @functools.cache
 def _cut_lines(slips: int) -> str:
     """The dashed lines to cut a sheet of this many slips along, as one image drawn behind the sheet: an
-    image behind each slip made WeasyPrint draw ten a page, and they took a quarter of its time. Edges
-    that two slips share are drawn once."""
+    image behind each slip made WeasyPrint draw ten a page (about 7% of its time in a profile of 2,000
+    slips; now 1%). Edges that two slips share are drawn once."""
     full, half = divmod(slips, 2)
     rows, width = full + half, 2 * SLIP_W
     path = [f"M0 {SLIP_H * i}H{width}" for i in range(full + 1)] if full else [f"M0 0H{SLIP_W}"]
