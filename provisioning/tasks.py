@@ -4,6 +4,7 @@ Every task of Rollcall is named "<app>.<task>" (provisioning.sync_scheduled_tick
 django-celery-beat runs needs a data migration of its PeriodicTask (provisioning migration 0013)."""
 
 from datetime import datetime
+from functools import partial
 
 from celery import shared_task
 from django.utils import timezone
@@ -11,7 +12,7 @@ from django.utils import timezone
 from provisioning import retention
 from provisioning.sync import nightly, oneroster_rest, services, starter_slips
 from tenancy.services import for_each_school
-from tenancy.tasks import run_school_job
+from tenancy.tasks import run_school_job, run_school_job_step
 
 
 @shared_task(name="provisioning.sync_run_job")
@@ -21,7 +22,20 @@ def sync_run_job(school_id: str, job_id: str) -> None:
 
 @shared_task(name="provisioning.sync_credentials_prepare")
 def sync_credentials_prepare(school_id: str, job_id: str) -> None:
-    run_school_job(school_id, job_id, starter_slips.credentials_prepare)
+    run_school_job(school_id, job_id, starter_slips.credentials_prepare, fail=starter_slips.credentials_parts_fail)
+
+
+@shared_task(name="provisioning.sync_credentials_part")
+def sync_credentials_part(school_id: str, job_id: str, attempt: int, index: int) -> None:
+    """One PDF of the job's slips, on whichever worker is free (starter_slips.credentials_prepare)."""
+    work = partial(starter_slips.credentials_part, attempt=attempt, index=index)
+    run_school_job_step(school_id, job_id, work, fail=starter_slips.credentials_parts_fail)
+
+
+@shared_task(name="provisioning.sync_credentials_finish")
+def sync_credentials_finish(school_id: str, job_id: str, attempt: int) -> None:
+    work = partial(starter_slips.credentials_finish, attempt=attempt)
+    run_school_job_step(school_id, job_id, work, fail=starter_slips.credentials_parts_fail)
 
 
 @shared_task(name="provisioning.roster_pull")

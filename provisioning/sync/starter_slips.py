@@ -6,30 +6,35 @@ could not come back for the slips. A first sync of a big school creates tens of 
 WeasyPrint takes about 10 ms of CPU a slip, so the zip is made by a background job ("Prepare starter
 codes") and kept in private storage beside the codes until it is downloaded or expires. The slips come as
 one PDF per person type / year group / form, in parts of at most SLIPS_PER_PART slips, so the memory a
-render takes stays the same however many people there are.
+render takes stays the same however many people there are. Each PDF is a task of its own, so a big school's
+slips render on every worker at once (credentials_prepare), each writing its file to private storage beside
+the codes; the task of the last part to finish sends the one that zips them.
 
 Rows arrive as the CSV that services._store_credentials wrote:
 person type, year group, form, family name, given name, user name, starter code.
 """
 
 import csv
+import functools
 import io
 import os
 import re
 import tempfile
 import unicodedata
+import urllib.parse
 import zipfile
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -136,11 +141,15 @@ def credentials_prepare_start(*, school: School, actor: Account, run: SyncRun, b
 
 
 def credentials_prepare(job: Job) -> None:
-    """The job: the zip is written to a temporary file, then stored beside the codes. The codes are not
-    touched; they go when the zip is downloaded or expires. A message delivered twice finds the job claimed
-    (tenancy.tasks.run_school_job). A job whose worker wrote no progress for JOB_STALE_AFTER may be claimed
-    again while the first attempt carries on (one stuck, not dead), so each attempt writes its own file
-    and the first to finish is kept (_prepared)."""
+    """The job's first task: plans the PDFs (one per group, in parts of at most SLIPS_PER_PART) and sends
+    one task per part, so the parts render on every worker at once; the part that completes the set sends
+    the task that zips them (credentials_finish). The plan is written to the job, with the attempt it
+    belongs to: a job whose worker wrote no progress for JOB_STALE_AFTER may be claimed again while the
+    first attempt carries on (one stuck, not dead), and the parts of an attempt that is no longer the job's
+    delete what they wrote (_part_record). The codes are never put in a task's message: each part reads
+    them from private storage. The codes file is not touched; it goes when the zip is downloaded or expires."""
+    from provisioning.tasks import sync_credentials_finish, sync_credentials_part  # cycle, as above
+
     try:
         run = _available(job.school, job.params.get("run_id"))
     except CredentialsGone as exc:
@@ -151,24 +160,153 @@ def credentials_prepare(job: Job) -> None:
         return
     with run.credentials.open("rb") as handle:
         groups = _groups(_people(handle.read()))
-    job_progress(job, done=0, total=sum(len(members) for _group, members in groups))
+    parts = [
+        {"name": name, "group": list(group), "chunk": chunk, "slips": sum(page["slips"] for page in pages)}
+        for name, group, chunk, pages in _parts(groups)
+    ]
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(school=job.school, pk=job.pk)
+        earlier = _part_names(locked)  # an earlier attempt's, if this job was taken up again
+        job.params = {**locked.params, "attempt": job.attempts, "parts": parts, "parts_done": {}}
+        Job.objects.filter(school=job.school, pk=job.pk).update(params=job.params)
+    for name in earlier:
+        _storage().delete(name)
+    job_progress(job, done=0, total=sum(part["slips"] for part in parts))
+    # Sent at once, not on commit: this task runs outside any transaction (run_school_job opens none), so
+    # the plan above is committed already; and tasks run eagerly (tests, `make run`) finish here in turn.
+    # The biggest first (a year's contacts, 500 slips, against forms of 30): the last to start are short, and
+    # the workers finish close together instead of one rendering a big part alone at the end.
+    ids = (str(job.school_id), str(job.pk), job.attempts)
+    for index in sorted(range(len(parts)), key=lambda i: -parts[i]["slips"]):
+        sync_credentials_part.delay(*ids, index)
+    if not parts:
+        sync_credentials_finish.delay(*ids)
+
+
+def credentials_part(job: Job, *, attempt: int, index: int) -> None:
+    """One part's PDF, written to private storage and recorded on the job. A part already recorded (its
+    message delivered twice) is not rendered again; one of an attempt no longer the job's is not rendered."""
+    from provisioning.tasks import sync_credentials_finish  # cycle, as above
+
+    part = _part_wanted(job, attempt, index)
+    if part is not None:
+        run = SyncRun.objects.get(school=job.school, pk=job.params["run_id"])
+        with run.credentials.open("rb") as handle:
+            members = _members(handle.read(), tuple(part["group"]))
+        per_part = SLIPS_PER_PART // SLIPS_PER_PAGE
+        pages = _pages(tuple(part["group"]), members)[part["chunk"] * per_part : (part["chunk"] + 1) * per_part]
+        expires = dateformat.format(_local(job.school, _codes_expire_at(job.school, run)), "j M Y H:i")
+        content = _credentials_pdf(
+            school=job.school, pages=pages, expires=expires, sign_in_url=sign_in_url(job.params.get("base_url", ""))
+        )
+        saved = _storage().save(_part_name(job, attempt, index), ContentFile(content))
+        if not _part_record(job, attempt, index, saved):
+            return
+    elif not _parts_complete(job, attempt):
+        return
+    # The set is complete: this part's task sends the zip's. A part delivered again once all were recorded
+    # sends it again, in case the first was lost with its worker; credentials_finish keeps one zip.
+    sync_credentials_finish.delay(str(job.school_id), str(job.pk), attempt)
+
+
+def credentials_finish(job: Job, *, attempt: int) -> None:
+    """The spreadsheet and every part's PDF, in order, into one zip written to a temporary file, then stored
+    beside the codes (_prepared); the parts' files go."""
+    if not _parts_complete(job, attempt):
+        return  # an attempt that is no longer the job's, or a message from before the parts were planned
+    try:
+        run = _available(job.school, job.params.get("run_id"))
+    except CredentialsGone as exc:
+        credentials_parts_fail(job, message=exc.messages[0])
+        return
+    except SyncRun.DoesNotExist:
+        credentials_parts_fail(job, message=RUN_GONE)
+        return
+    with run.credentials.open("rb") as handle:
+        groups = _groups(_people(handle.read()))
+    parts, done = job.params["parts"], job.params["parts_done"]
     name = _zip_names(job)[-1]
     fd, path = tempfile.mkstemp(suffix=".zip")
     try:
         with os.fdopen(fd, "w+b") as tmp:
-            counts = credentials_zip_write(
-                school=job.school,
-                run=run,
-                groups=groups,
-                fileobj=tmp,
-                sign_in_url=sign_in_url(job.params.get("base_url", "")),
-                on_progress=lambda done: job_progress(job, done=done),
-            )
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+                _write_xlsx(archive, groups)
+                for index, part in enumerate(parts):
+                    with _storage().open(done[str(index)], "rb") as pdf_file:
+                        archive.writestr(f"{SLIPS_DIR}{part['name']}.pdf", pdf_file.read())
             tmp.seek(0)
             saved = _storage().save(name, File(tmp, name=name))
     finally:
         os.unlink(path)
-    _prepared(job, run, saved, counts)
+    names = _part_names(job)
+    _prepared(job, run, saved, {"slips": sum(part["slips"] for part in parts), "pdfs": len(parts)})
+    for part_name in names:
+        _storage().delete(part_name)
+
+
+def credentials_parts_fail(job: Job, *, message: str) -> None:
+    """Fail the job with its reason and delete every part written so far; a part still rendering finds the
+    job failed when it comes to record its file, and deletes it (_part_record). A job that finished
+    meanwhile (a second delivery of its last task failing after the first succeeded) is left as it is."""
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(school=job.school, pk=job.pk)
+        if locked.is_finished:
+            return
+        names = _part_names(locked)
+        job.params = {k: v for k, v in locked.params.items() if k != "parts_done"}
+        Job.objects.filter(school=job.school, pk=job.pk).update(params=job.params)
+        job_fail(job, message=message)
+    for name in names:
+        _storage().delete(name)
+
+
+def _part_wanted(job: Job, attempt: int, index: int) -> dict | None:
+    """The part to render, or None when the job's attempt is another or the part is recorded already."""
+    params = job.params
+    if params.get("attempt") != attempt or str(index) in params.get("parts_done", {}):
+        return None
+    return params["parts"][index]
+
+
+def _parts_complete(job: Job, attempt: int) -> bool:
+    params = job.params
+    return params.get("attempt") == attempt and len(params.get("parts_done", {})) == len(params.get("parts", [1]))
+
+
+def _part_record(job: Job, attempt: int, index: int, saved: str) -> bool:
+    """Record a part's file on the job, under the job's row lock, and move the progress on; True when the set
+    is now complete. A file the job no longer wants (failed, another attempt, the part recorded already by a
+    second delivery) is deleted here, so none is left behind."""
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(school=job.school, pk=job.pk)
+        job.params, wanted = locked.params, locked.state == Job.State.RUNNING
+        done = job.params.get("parts_done", {})
+        if not wanted or job.params.get("attempt") != attempt or str(index) in done:
+            keep = wanted and done.get(str(index)) == saved
+        else:
+            done[str(index)] = saved
+            Job.objects.filter(school=job.school, pk=job.pk).update(params=job.params)
+            parts = job.params["parts"]
+            job_progress(job, done=sum(parts[int(i)]["slips"] for i in done))
+            return len(done) == len(parts)
+    if not keep:
+        _storage().delete(saved)
+    return False
+
+
+def _part_name(job: Job, attempt: int, index: int) -> str:
+    return f"sync-credentials/{job.params['run_id']}-{job.pk}-{attempt}-part{index:04d}.pdf"
+
+
+def _part_names(job: Job) -> set[str]:
+    """Every file the job's parts may have written: those recorded, and each attempt's part of each index
+    (one written and lost with its worker before it was recorded)."""
+    parts = len(job.params.get("parts", []))
+    names = set(job.params.get("parts_done", {}).values())
+    if "run_id" in job.params:
+        attempts = range(1, max(job.attempts, 1) + 1)
+        names |= {_part_name(job, attempt, index) for attempt in attempts for index in range(parts)}
+    return names
 
 
 def _prepared(job: Job, run: SyncRun, saved: str, counts: dict) -> None:
@@ -188,31 +326,9 @@ def _prepared(job: Job, run: SyncRun, saved: str, counts: dict) -> None:
             return
         for name in {recorded.params.get("zip"), *_zip_names(recorded)} - {None, saved}:
             storage.delete(name)  # a lost worker's
-        job.params = {**recorded.params, "zip": saved}
+        params = {k: v for k, v in recorded.params.items() if k != "parts_done"}  # their files go next
+        job.params = {**params, "zip": saved}
         job_succeed(job, counts=counts)
-
-
-def credentials_zip_write(
-    *,
-    school: School,
-    run: SyncRun,
-    groups: list[tuple[tuple, list["Person"]]],
-    fileobj,
-    sign_in_url: str,
-    on_progress: Callable[[int], None] | None = None,
-) -> dict[str, int]:
-    """The spreadsheet, then each group's slips as PDFs of at most SLIPS_PER_PART, into a zip."""
-    expires = dateformat.format(_local(school, _codes_expire_at(school, run)), "j M Y H:i")
-    done = files = 0
-    with zipfile.ZipFile(fileobj, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        _write_xlsx(archive, groups)
-        for name, pages in _parts(groups):
-            pdf = _credentials_pdf(school=school, pages=pages, expires=expires, sign_in_url=sign_in_url)
-            archive.writestr(f"{SLIPS_DIR}{name}.pdf", pdf)
-            done, files = done + sum(page["slips"] for page in pages), files + 1
-            if on_progress:
-                on_progress(done)
-    return {"slips": done, "pdfs": files}
 
 
 # --- Download, expiry, purge ----------------------------------------------------------------------
@@ -294,7 +410,8 @@ def credentials_purge(*, school: School | None = None) -> int:
             _credentials_delete(run)
             erasure_record(school=run.school, kind=ErasureRecord.Kind.STARTER_CODES, reason="expired")
             purged += 1
-        jobs = list(Job.objects.filter(kind=Job.Kind.SYNC_CREDENTIALS, params__has_key="zip", **of_school))
+        files = Q(params__has_key="zip") | Q(params__has_key="parts_done")
+        jobs = list(Job.objects.filter(files, kind=Job.Kind.SYNC_CREDENTIALS, **of_school))
         runs = SyncRun.objects.filter(pk__in={j.params["run_id"] for j in jobs}, credentials_expire_at__gte=now)
         live = {str(pk) for pk in runs.values_list("pk", flat=True)}
         for job in jobs:
@@ -344,10 +461,11 @@ def _zip_names(job: Job) -> list[str]:
 
 
 def _zip_delete(job: Job) -> None:
-    for name in {job.params.get("zip"), *_zip_names(job)} - {None}:
+    """The job's zip, and any part of it left (a job stopped part-way through, its run now expired)."""
+    for name in {job.params.get("zip"), *_zip_names(job), *_part_names(job)} - {None}:
         _storage().delete(name)
-    if "zip" in job.params:
-        job.params = {k: v for k, v in job.params.items() if k != "zip"}
+    if "zip" in job.params or "parts_done" in job.params:
+        job.params = {k: v for k, v in job.params.items() if k not in ("zip", "parts_done")}
         Job.objects.filter(school=job.school, pk=job.pk).update(params=job.params)
 
 
@@ -356,6 +474,12 @@ def _zip_delete(job: Job) -> None:
 
 def _people(content: bytes) -> list[Person]:
     return [Person(*row) for row in csv.reader(io.StringIO(content.decode())) if row]
+
+
+def _members(content: bytes, group: tuple[str, str, str]) -> list[Person]:
+    """One group's people, in the order _groups gives them: a part reads only its own."""
+    rows = csv.reader(io.StringIO(content.decode()))
+    return sorted((Person(*row) for row in rows if row and tuple(row[:3]) == group), key=_name_order)
 
 
 def _natural(value: str) -> tuple:
@@ -454,8 +578,9 @@ def _unique(label: str, taken: set[str]) -> str:
     return name
 
 
-def _parts(groups: list[tuple[tuple, list[Person]]]) -> Iterator[tuple[str, list[dict]]]:
-    """Each PDF's name and sheets: a group's sheets, SLIPS_PER_PART slips at most, numbered "part 01"..."""
+def _parts(groups: list[tuple[tuple, list[Person]]]) -> Iterator[tuple[str, tuple, int, list[dict]]]:
+    """Each PDF's name, group, chunk of the group (from 0) and sheets: a group's sheets, SLIPS_PER_PART slips
+    at most, numbered "part 01"..."""
     taken: set[str] = set()
     per_part = SLIPS_PER_PART // SLIPS_PER_PAGE
     for group, members in groups:
@@ -464,7 +589,7 @@ def _parts(groups: list[tuple[tuple, list[Person]]]) -> Iterator[tuple[str, list
         chunks = [pages[i : i + per_part] for i in range(0, len(pages), per_part)]
         width = max(2, len(str(len(chunks))))
         for number, chunk in enumerate(chunks, 1):
-            yield (label if len(chunks) == 1 else f"{label} - part {number:0{width}d}"), chunk
+            yield (label if len(chunks) == 1 else f"{label} - part {number:0{width}d}"), group, number - 1, chunk
 
 
 def _pages(group: tuple[str, str, str], members: list[Person]) -> list[dict]:
@@ -478,9 +603,32 @@ def _pages(group: tuple[str, str, str], members: list[Person]) -> list[dict]:
             "of": len(chunks),
             "rows": [chunk[i : i + 2] for i in range(0, len(chunk), 2)],
             "slips": len(chunk),
+            "cut_lines": _cut_lines(len(chunk)),
         }
         for number, chunk in enumerate(chunks, 1)
     ]
+
+
+SLIP_W, SLIP_H = 95, 53  # mm, as the template lays them out: two across, five down
+
+
+@functools.cache
+def _cut_lines(slips: int) -> str:
+    """The dashed lines to cut a sheet of this many slips along, as one image drawn behind the sheet: an
+    image behind each slip made WeasyPrint draw ten a page (about 7% of its time in a profile of 2,000
+    slips; now 1%). Edges that two slips share are drawn once."""
+    full, half = divmod(slips, 2)
+    rows, width = full + half, 2 * SLIP_W
+    path = [f"M0 {SLIP_H * i}H{width}" for i in range(full + 1)] if full else [f"M0 0H{SLIP_W}"]
+    path += [f"M0 {SLIP_H * rows}H{SLIP_W}"] if half else []
+    path += [f"M0 0V{SLIP_H * rows}", f"M{SLIP_W} 0V{SLIP_H * rows}"]
+    path += [f"M{width} 0V{SLIP_H * full}"] if full else []
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}mm" height="{SLIP_H * 5}mm" '
+        f'viewBox="0 0 {width} {SLIP_H * 5}"><path d="{"".join(path)}" fill="none" stroke="#8a93a5" '
+        'stroke-width="0.3" stroke-dasharray="2 1.2"/></svg>'
+    )
+    return "data:image/svg+xml," + urllib.parse.quote(svg, safe="")
 
 
 def _credentials_pdf(*, school: School, pages: list[dict], expires: str, sign_in_url: str) -> bytes:
