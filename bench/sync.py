@@ -346,7 +346,9 @@ def main(argv=None) -> int:
             initial_records_per_s=round(n / result["initial_s"]),
             nochange_records_per_s=round(n / result["nochange_s"]),
             change5_records_per_s=round(n / result["change5_s"]),
-            targets={"initial_vs_copy": 30, "nochange_vs_copy": 3, "change5_vs_copy": 10},
+            # Issue 23's regression bars (medians of 3, foreign keys in place): the figures they were set from
+            # were 141x, 1.4x and 12.6x.
+            targets={"initial_vs_copy": 150, "nochange_vs_copy": 3, "change5_vs_copy": 15},
         )
         print(f"COPY of the same files: {result['copy_ms']} ms (median of 5)")
         for key, label in (("initial", "initial import"), ("nochange", "no-change re-sync"),
