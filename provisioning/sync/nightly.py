@@ -27,8 +27,8 @@ from provisioning.sync.leavers import leaver_timers
 from provisioning.sync.oneroster_rest import roster_pull_nightly
 from provisioning.sync.policy import policy_for, policy_lock
 from provisioning.sync.services import SUPERSEDED_BY_A_NEWER_RUN, sync_start_tonight
-from provisioning.sync.starter_slips import credentials_purge
-from provisioning.upload.services import upload_credentials_purge
+from provisioning.sync.starter_slips import credentials_purge, credentials_purge_candidates
+from provisioning.upload.services import upload_credentials_purge, upload_credentials_purge_candidates
 from tenancy.models import Job, School
 from tenancy.tasks import run_claimed_job, run_school_job
 
@@ -222,8 +222,9 @@ def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
         leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date(), policy=policy)
 
     def purges():
-        credentials_purge(school=school)
-        upload_credentials_purge(school=school)
+        if _purges_due(school):  # most nights of most schools: nothing, known in one query
+            credentials_purge(school=school)
+            upload_credentials_purge(school=school)
 
     run, failures, first = None, [], None
     for name, part in (("MIS sync", sync), ("Leaver timers", timers), ("Purges", purges)):
@@ -238,6 +239,15 @@ def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
     if failures:
         raise NightlyFailed("; ".join(failures)) from first
     return run
+
+
+def _purges_due(school: School) -> bool:
+    """Whether any of the school's purges has something to look at: each purge's own candidates, asked together."""
+    candidates = [*credentials_purge_candidates(school), upload_credentials_purge_candidates(school)]
+    found = School.objects.filter(pk=school.pk).annotate(
+        **{f"purge_{n}": Exists(qs) for n, qs in enumerate(candidates)}
+    )
+    return any(found.values_list(*[f"purge_{n}" for n in range(len(candidates))]).get())
 
 
 def _message(exc: Exception) -> str:

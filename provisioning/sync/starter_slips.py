@@ -404,20 +404,32 @@ def credentials_purge(*, school: School | None = None) -> int:
     work purges its own), or of every school."""
     purged = 0
     now = timezone.now()
-    of_school = {"school": school} if school is not None else {}
     with scopes_disabled():
-        for run in SyncRun.objects.filter(credentials_expire_at__lt=now, **of_school).exclude(credentials=""):
+        expired, with_files = credentials_purge_candidates(school, now=now)
+        for run in expired:
             _credentials_delete(run)
             erasure_record(school=run.school, kind=ErasureRecord.Kind.STARTER_CODES, reason="expired")
             purged += 1
-        files = Q(params__has_key="zip") | Q(params__has_key="parts_done")
-        jobs = list(Job.objects.filter(files, kind=Job.Kind.SYNC_CREDENTIALS, **of_school))
+        jobs = list(with_files)
         runs = SyncRun.objects.filter(pk__in={j.params["run_id"] for j in jobs}, credentials_expire_at__gte=now)
         live = {str(pk) for pk in runs.values_list("pk", flat=True)}
         for job in jobs:
             if job.params["run_id"] not in live:
                 _zip_delete(job)
     return purged
+
+
+def credentials_purge_candidates(school: School | None, *, now=None) -> list:
+    """What credentials_purge looks at (of one school, or of every school): the runs whose sheet is past its
+    24 hours, and the jobs holding a prepared zip or its parts (deleted once their run's 24 hours are over).
+    The school's nightly work asks first whether there is any, in one query with the other purges'."""
+    now = now or timezone.now()
+    of_school = {"school": school} if school is not None else {}
+    files = Q(params__has_key="zip") | Q(params__has_key="parts_done")
+    return [
+        SyncRun.objects.filter(credentials_expire_at__lt=now, **of_school).exclude(credentials=""),
+        Job.objects.filter(files, kind=Job.Kind.SYNC_CREDENTIALS, **of_school),
+    ]
 
 
 def sign_in_url(base_url: str = "") -> str:

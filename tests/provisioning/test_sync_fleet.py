@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -188,7 +189,7 @@ def test_a_schools_no_change_night_is_a_fixed_handful_of_queries(school_a):
     with CaptureQueriesContext(connection) as queries:
         run = nightly.school_nightly_run(school_id=school_a.pk, now=now)
     assert run.state == SyncRun.State.APPLIED and run.counts.get("unchanged") == 20
-    assert len(queries) <= 30, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    assert len(queries) <= 28, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
 def test_tonights_run_supersedes_a_plan_waiting_for_apply(school_a, django_capture_on_commit_callbacks):
@@ -207,3 +208,26 @@ def test_tonights_run_supersedes_a_plan_waiting_for_apply(school_a, django_captu
     waiting.refresh_from_db()
     assert (waiting.state, waiting.message) == (SyncRun.State.SUPERSEDED, "A newer run was started.")
     assert tonight.state == SyncRun.State.APPLIED
+
+
+def test_the_purges_run_only_when_something_is_due_and_then_purge_it(school_a, monkeypatch):
+    """Most nights of most schools have nothing to purge: one query says so, and the purges are not run. A sheet
+    past its 24 hours is then purged by the same night."""
+    _policy(school_a)
+    called = []
+    real = nightly.credentials_purge
+    monkeypatch.setattr(nightly, "credentials_purge", lambda **kw: called.append(kw) or real(**kw))
+
+    nightly.school_nightly_run(school_id=school_a.pk, now=timezone.now())
+    assert called == []
+
+    with scope(school=school_a):
+        run = SyncRun.objects.create(school=school_a, trigger="manual", state="applied")
+        run.credentials.save(f"{run.pk}.csv", ContentFile(b"student,,,Doe,Jo,jo.doe,ABCD-1234\n"), save=False)
+        run.credentials_expire_at = timezone.now() - timedelta(minutes=1)
+        run.save()
+    nightly.school_nightly_run(school_id=school_a.pk, now=timezone.now())
+
+    assert len(called) == 1
+    run.refresh_from_db()
+    assert not run.credentials

@@ -16,6 +16,7 @@ from provisioning.upload.services.apply import (
     upload_apply_run,
     upload_apply_start,
     upload_credentials_purge,
+    upload_credentials_purge_candidates,
 )
 from provisioning.upload.services.plan import (
     ACCOUNT_UPDATE_FIELDS,
@@ -64,6 +65,7 @@ __all__ = [
     "upload_apply_run",
     "upload_apply_start",
     "upload_credentials_purge",
+    "upload_credentials_purge_candidates",
     "upload_plan",
     "upload_preview",
     "upload_receive",

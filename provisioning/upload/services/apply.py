@@ -272,13 +272,16 @@ def send_invitations(*, school: School, invitations: list[tuple[Account, str]], 
         connection.send_messages(messages)
 
 
+def upload_credentials_purge_candidates(school: School | None):
+    """The batches whose credentials sheet is past its 24 hours (of one school, or of every school)."""
+    qs = UploadBatch.objects.filter(credentials_expire_at__lte=timezone.now()).exclude(credentials="")
+    return qs.filter(school=school) if school is not None else qs
+
+
 def upload_credentials_purge(*, school: School | None = None) -> int:
     """Delete credentials sheets older than 24 hours: the starter codes then live only in people's hands."""
-    qs = UploadBatch.objects.filter(credentials_expire_at__lte=timezone.now()).exclude(credentials="")
-    if school is not None:
-        qs = qs.filter(school=school)
     purged = 0
-    for batch in qs:
+    for batch in upload_credentials_purge_candidates(school):
         batch.credentials.delete(save=False)
         UploadBatch.objects.filter(school=batch.school, pk=batch.pk).update(credentials="")
         erasure_record(school=batch.school, kind=ErasureRecord.Kind.STARTER_CODES, reason="expired")
