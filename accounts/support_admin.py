@@ -7,6 +7,7 @@ add, change or delete. It lives in accounts, not tenancy, because the audit reco
 """
 
 import datetime
+import functools
 import uuid
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -68,7 +69,20 @@ def audit_school(obj) -> School | None:
 
 class AuditedAdmin(admin.ModelAdmin):
     """Each change leaves an audit event `admin.<model>.added|changed|deleted` with the changed fields before and
-    after (secrets masked by accounts.audit)."""
+    after (secrets masked by accounts.audit). With audit_actions, each bulk action of the changelist ("Mark as
+    verified", "Disable selected tasks") leaves `admin.<model>.<action>` for every row it was run on: the other
+    apps' admin actions write with queryset.update, which no save_model sees. Rollcall's own actions call
+    services, which audit."""
+
+    audit_actions = False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.audit_actions:
+            for name, (func, action_name, description) in list(actions.items()):
+                if name != "delete_selected":  # audited by delete_queryset
+                    actions[name] = (_audited_action(func, name), action_name, description)
+        return actions
 
     def audit(self, request, obj, verb: str, changes: dict) -> None:
         audit_record(
@@ -143,6 +157,17 @@ class SupportAdmin(AuditedAdmin):
         return SameSchoolForm
 
 
+def _audited_action(func, name: str):
+    @functools.wraps(func)
+    def run(modeladmin, request, queryset):
+        with transaction.atomic():  # the events and the action's writes together, or neither
+            for obj in queryset:
+                modeladmin.audit(request, obj, name, {"action": [None, name]})
+            return func(modeladmin, request, queryset)
+
+    return run
+
+
 def audit_other_admins(site=admin.site) -> None:
     """Django's, allauth's and celery-beat's own admin pages (sites, email addresses, linked Microsoft/Google
     accounts and their apps, the schedules of every nightly task) change who may sign in as whom and when each
@@ -153,7 +178,7 @@ def audit_other_admins(site=admin.site) -> None:
         if isinstance(model_admin, AuditedAdmin):
             continue
         own = type(model_admin)  # its own permissions (Django's model permissions) kept: only the audit is added
-        audited = type(f"Audited{own.__name__}", (AuditedAdmin, own), {"__module__": __name__})
+        audited = type(f"Audited{own.__name__}", (AuditedAdmin, own), {"__module__": __name__, "audit_actions": True})
         site.unregister(model)
         site.register(model, audited)
 

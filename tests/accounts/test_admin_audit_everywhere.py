@@ -82,3 +82,19 @@ def test_switching_off_a_scheduled_task_is_audited(support, db):
     task.refresh_from_db()
     assert task.enabled is False
     assert AuditEvent.objects.get(action="admin.periodictask.changed").changes["enabled"] == [True, False]
+
+
+def test_a_bulk_action_of_another_apps_admin_is_audited_for_each_row(support, eo_user, centre_admin):
+    """allauth's "Mark as verified" writes with queryset.update: each address it verifies is audited."""
+    addresses = [
+        EmailAddress.objects.create(user=account, email=account.email, verified=False, primary=True)
+        for account in (eo_user, centre_admin)
+    ]
+    url = reverse("admin:account_emailaddress_changelist")
+    data = {"action": "make_verified", "_selected_action": [str(a.pk) for a in addresses]}
+
+    assert support.post(url, data).status_code == 302
+
+    assert all(a.verified for a in EmailAddress.objects.filter(pk__in=[a.pk for a in addresses]))
+    events = AuditEvent.objects.filter(action="admin.emailaddress.make_verified")
+    assert {e.target_id for e in events} == {str(a.pk) for a in addresses}
