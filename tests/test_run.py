@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-pytestmark = pytest.mark.worker
+pytestmark = [
+    pytest.mark.worker,
+    # Each case starts bin/run on the embedded default whatever database this run of the suite uses, so a run on
+    # PostgreSQL would only repeat, a minute and a half later, what the embedded run has already proved.
+    pytest.mark.skipif(
+        bool(os.environ.get("DATABASE_URL") or os.environ.get("CELERY_BROKER_URL")),
+        reason="starts the embedded default itself: the suite's run on the embedded default covers it",
+    ),
+]
 
 VENV_BIN = Path(settings.BASE_DIR) / ".venv" / "bin"
 START_TIMEOUT = 120
