@@ -4,6 +4,7 @@ export whose first sync plans a few sensible changes."""
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django_scopes import scope, scopes_disabled
 
 from accounts.models import Account
@@ -24,9 +25,19 @@ from tests.provisioning.sync_helpers import run_sync
 pytestmark = pytest.mark.django_db(transaction=False)
 
 
+@pytest.fixture(scope="module")
+def _demo_loaded(django_db_setup, django_db_blocker):
+    """The demo, loaded once for the module (four seconds on PostgreSQL) in a transaction rolled back at its end;
+    each test runs in a savepoint inside it, as a test of its own would, so what one test changes the next
+    does not see."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("load_demo", stdout=open("/dev/null", "w"))
+        yield
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def northfield(django_db_blocker):
-    call_command("load_demo", stdout=open("/dev/null", "w"))
+def northfield(_demo_loaded, db):
     with scopes_disabled():
         school = School.objects.get(slug="northfield")
     with scope(school=school):
