@@ -75,10 +75,10 @@ def test_a_failed_school_is_sent_again_at_the_next_tick_and_a_done_one_is_not(sc
     _policy(school_b)
     timers = nightly.leaver_timers
 
-    def failing_at_a(*, school, today, policy=None):
+    def failing_at_a(*, school, today, policy=None, due=None):
         if school == school_a:
             raise RuntimeError("disk full")
-        return timers(school=school, today=today, policy=policy)
+        return timers(school=school, today=today, policy=policy, due=due)
 
     monkeypatch.setattr(nightly, "leaver_timers", failing_at_a)
     nightly.scheduled_tick(now=_at(3))
