@@ -133,4 +133,9 @@ def _first_warnings(warnings: list[str]) -> list[str]:
 
 
 def newest_feed(school: School) -> Feed | None:
-    return Feed.objects.filter(school=school, state=Feed.State.VALID).order_by("-received_at").first()
+    return newest_feeds(school).first()
+
+
+def newest_feeds(school: School):
+    """The school's accepted feeds, newest first: runs plan from the first."""
+    return Feed.objects.filter(school=school, state=Feed.State.VALID).order_by("-received_at")

@@ -19,9 +19,9 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 from structlog.contextvars import bound_contextvars
 
-from provisioning.models import RosterSource, SchoolNightly, SyncPolicy, SyncRun
+from provisioning.models import Feed, RosterSource, SchoolNightly, SyncPolicy, SyncRun
 from provisioning.sync import services
-from provisioning.sync.feed_intake import newest_feed
+from provisioning.sync.feed_intake import newest_feeds
 from provisioning.sync.fingerprint import stale_changes_fold
 from provisioning.sync.leavers import leaver_timers, leavers_past_grace
 from provisioning.sync.oneroster_rest import roster_pull_nightly
@@ -123,22 +123,31 @@ def _tz(school: School):
 def _night_due(school: School, policy, now: datetime) -> tuple[bool, bool, bool]:
     """(the school's night has come and tonight's scheduled run has not been made yet, the school never applied
     a run, a plan waits for Apply), in one query: every school asks all three every night."""
+    return _night_and_feed(school, policy, now, feed=False)[0]
+
+
+def _night_and_feed(school: School, policy, now: datetime, *, feed=True) -> tuple[tuple[bool, bool, bool], Feed | None]:
+    """_night_due's three answers, and (with `feed`) the school's newest accepted feed, in one query: asked on the
+    newest feed's row, or on the school's when it has none."""
     local = timezone.localtime(now, _tz(school))
     if local.time() < policy.nightly_time:
-        return False, False, False
+        return (False, False, False), None
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    runs = SyncRun.objects.filter(school=OuterRef("pk"))
-    made, applied, waiting = (
-        School.objects.filter(pk=school.pk)
-        .annotate(
-            made=Exists(runs.filter(trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)),
-            applied=Exists(runs.filter(state=SyncRun.State.APPLIED)),
-            waiting=Exists(runs.filter(state__in=SUPERSEDED_BY_A_NEWER_RUN)),
-        )
-        .values_list("made", "applied", "waiting")
-        .get()
-    )
-    return not made, not applied, waiting
+
+    def questions(outer: str) -> dict:
+        runs = SyncRun.objects.filter(school=OuterRef(outer))
+        return {
+            "made": Exists(runs.filter(trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)),
+            "applied": Exists(runs.filter(state=SyncRun.State.APPLIED)),
+            "waiting": Exists(runs.filter(state__in=SUPERSEDED_BY_A_NEWER_RUN)),
+        }
+
+    newest = newest_feeds(school).annotate(**questions("school")).first() if feed else None
+    if newest is not None:
+        return (not newest.made, not newest.applied, newest.waiting), newest
+    found = School.objects.filter(pk=school.pk).annotate(**questions("pk"))
+    made, applied, waiting = found.values_list("made", "applied", "waiting").get()
+    return (not made, not applied, waiting), None
 
 
 def _pull_school(school: School, policy, now: datetime) -> None:
@@ -177,10 +186,9 @@ def _policy_read(school: School) -> SyncPolicy:
 @transaction.atomic
 def _tick_school(school: School, now: datetime) -> SyncRun | None:
     policy = policy_lock(school)
-    due, first, waiting = _night_due(school, policy, now)
+    (due, first, waiting), feed = _night_and_feed(school, policy, now)
     if not due:
         return None
-    feed = newest_feed(school)
     if feed is None or feed.applied_at is not None:
         return SyncRun.objects.create(
             school=school, trigger=SyncRun.Trigger.SCHEDULED, state=SyncRun.State.NO_FEED, dry_run=False,
