@@ -160,8 +160,8 @@ def _pull_school(school: School, policy, now: datetime) -> None:
 def _school_read(school_id) -> tuple[School | None, SyncPolicy | None]:
     """The active school and its policy (as _policy_read reads it), in one query; the policy None when the school
     has none yet (made on first use by _policy_read)."""
-    pulling = RosterSource.objects.filter(school=OuterRef("school"), enabled=True)
     with scopes_disabled():  # the school is not known until read: its policy row is read with it, by its key
+        pulling = RosterSource.objects.filter(school=OuterRef("school"), enabled=True)
         policy = (
             SyncPolicy.objects.filter(school_id=school_id, school__is_active=True)
             .select_related("school")

@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
 from provisioning import tasks
 from provisioning.models import SchoolNightly, SyncRun
@@ -192,6 +192,23 @@ def test_a_schools_no_change_night_is_a_fixed_handful_of_queries(school_a):
         run = nightly.school_nightly_run(school_id=school_a.pk, now=now)
     assert run.state == SyncRun.State.APPLIED and run.counts.get("unchanged") == 20
     assert len(queries) <= 22, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+
+@pytest.mark.scoped
+def test_a_schools_task_runs_as_a_worker_runs_it_with_no_scope_active(school_a):
+    """A worker enters no school's scope before the task: the task reads the school (and its policy) first, then
+    enters its scope (the tests' bodies otherwise run with scoping off, which hid a policy read outside it)."""
+    with scopes_disabled():
+        _policy(school_a, nightly_enabled=True, nightly_time=time(0, 0))
+        run_sync(school_a, feed_zip([student("A1")]))
+        receive(school_a, feed_zip([student("A1"), student("A2")]))
+
+    tasks.school_nightly_task(str(school_a.pk), timezone.now().isoformat())
+
+    with scopes_disabled():
+        (run,) = SyncRun.objects.filter(school=school_a, trigger="scheduled")
+        assert run.state == "applied" and run.counts == {"unchanged": 1, "create": 1}
+        assert SchoolNightly.objects.get(school=school_a).state == "done"
 
 
 def test_tonights_run_supersedes_a_plan_waiting_for_apply(school_a, django_capture_on_commit_callbacks):
