@@ -151,6 +151,9 @@ class Feed(SchoolOwned):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     applied_at = models.DateTimeField(null=True, blank=True)
+    # What a line-by-line comparison reads of it (feed_diff.feed_digest): a night whose feed has the digest of
+    # the last applied run's reads that run's feed as its own, not again from storage. Blank: not known.
+    digest = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-received_at"]

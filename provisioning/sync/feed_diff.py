@@ -6,6 +6,7 @@ code's edge) makes the comparison step aside, and the run plans in full.
 """
 
 import csv
+import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -26,19 +27,11 @@ class FeedFile:
 
 def feed_files(content: bytes) -> dict[str, FeedFile] | None:
     """The export's CSV files as lines. None for anything a line-by-line comparison could misread."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-        infos = archive.infolist()
-    except zipfile.BadZipFile:
+    entries = _csv_entries(content)
+    if entries is None:
         return None
     files = {}
-    for info in infos:
-        base = info.filename.rsplit("/", 1)[-1].lower()
-        if not base.endswith(".csv") or base[:-4] not in (*PERSON_FILES, LINK_FILE):
-            continue
-        data = archive.read(info)
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
+    for name, data in entries:
         try:
             data.decode("utf-8")
             encoding = "utf-8"
@@ -51,8 +44,41 @@ def feed_files(content: bytes) -> dict[str, FeedFile] | None:
         if not lines:
             return None
         header = next(csv.reader([lines[0].decode(encoding, errors="replace")]), [])
-        files[base[:-4]] = FeedFile(header=header, data=data, lines=lines[1:], encoding=encoding, quoted=quoted)
+        files[name] = FeedFile(header=header, data=data, lines=lines[1:], encoding=encoding, quoted=quoted)
     return files or None
+
+
+def _csv_entries(content: bytes) -> list[tuple[str, bytes]] | None:
+    """(file name, bytes without a byte order mark) of the export's CSV files this comparison reads, in the
+    zip's order; None when it is not a zip."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        infos = archive.infolist()
+    except zipfile.BadZipFile:
+        return None
+    entries = []
+    for info in infos:
+        base = info.filename.rsplit("/", 1)[-1].lower()
+        if not base.endswith(".csv") or base[:-4] not in (*PERSON_FILES, LINK_FILE):
+            continue
+        data = archive.read(info)
+        entries.append((base[:-4], data[3:] if data.startswith(b"\xef\xbb\xbf") else data))
+    return entries
+
+
+def feed_digest(content: bytes) -> str:
+    """A digest of exactly what feed_files reads of an export (each CSV file's name and bytes, in order), kept
+    with the feed when it is received: two exports with the same digest read as the same lines, whatever the
+    zip's own dates (an MIS agent zips its export afresh each night). "" when it is not a zip of such files."""
+    entries = _csv_entries(content)
+    if not entries:
+        return ""
+    digest = hashlib.sha256()
+    for name, data in entries:
+        for part in (name.encode(), data):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return digest.hexdigest()
 
 
 def read_cells(file: FeedFile, lines: list[bytes]) -> list[list[str]]:

@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 
 from accounts.models import Account
 from provisioning.models import Feed
+from provisioning.sync.feed_diff import feed_digest
 from provisioning.sync.feed_secrets import drop_secret_columns
 from provisioning.sync.feeds import FeedUnreadable, parse_feed
 from provisioning.sync.policy import policy_date_order
@@ -115,6 +116,8 @@ def feed_receive(*, school: School, actor: Account | None, name: str, content: b
         warnings=_first_warnings(warnings),
         received_by=actor if actor is not None and actor.is_authenticated else None,
     )
+    if feed.state == Feed.State.VALID and feed.file_format == Feed.Format.ROLLCALL_CSV:
+        feed.digest = feed_digest(content)
     feed.file.save(name.rsplit("/", 1)[-1] or "feed", ContentFile(content), save=False)
     feed.save()
     return feed
@@ -130,4 +133,9 @@ def _first_warnings(warnings: list[str]) -> list[str]:
 
 
 def newest_feed(school: School) -> Feed | None:
-    return Feed.objects.filter(school=school, state=Feed.State.VALID).order_by("-received_at").first()
+    return newest_feeds(school).first()
+
+
+def newest_feeds(school: School):
+    """The school's accepted feeds, newest first: runs plan from the first."""
+    return Feed.objects.filter(school=school, state=Feed.State.VALID).order_by("-received_at")

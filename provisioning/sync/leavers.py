@@ -21,15 +21,23 @@ from tenancy.models import School
 PERSON_TYPES = ("student", "staff", "contact")
 
 
-def leaver_timers(*, school: School, today=None, policy: SyncPolicy | None = None) -> dict:
+def leaver_timers(*, school: School, today=None, policy: SyncPolicy | None = None, due: bool | None = None) -> dict:
     """Leavers past their grace period are archived (cannot sign in); archived leavers past their erase time
-    are erased. `policy` when the caller read it already (the school's nightly task)."""
+    are erased. `policy` when the caller read it already, `due` when it asked already whether any leaver is
+    past their grace (leavers_past_grace: the school's nightly task asks with its other questions)."""
     today = today or timezone.localdate()
     policy = policy or policy_for(school)
-    if not _erase_filter(policy, today) and not _past_grace(school, policy, today).exists():
+    if due is None and not _erase_filter(policy, today):
+        due = _past_grace(school, policy, today).exists()
+    if not _erase_filter(policy, today) and not due:
         # Most nights of most schools: nothing due, known in one read, without a transaction.
         return {"archived": 0, "erased": 0}
     return _leaver_timers(school=school, today=today, policy=policy)
+
+
+def leavers_past_grace(school: School, policy: SyncPolicy, today):
+    """The school's leavers past their grace period, whom leaver_timers archives (a query, not read)."""
+    return _past_grace(school, policy, today)
 
 
 def _past_grace(school: School, policy: SyncPolicy, today):

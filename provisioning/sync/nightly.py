@@ -19,11 +19,11 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 from structlog.contextvars import bound_contextvars
 
-from provisioning.models import RosterSource, SchoolNightly, SyncPolicy, SyncRun
+from provisioning.models import Feed, RosterSource, SchoolNightly, SyncPolicy, SyncRun
 from provisioning.sync import services
-from provisioning.sync.feed_intake import newest_feed
+from provisioning.sync.feed_intake import newest_feeds
 from provisioning.sync.fingerprint import stale_changes_fold
-from provisioning.sync.leavers import leaver_timers
+from provisioning.sync.leavers import leaver_timers, leavers_past_grace
 from provisioning.sync.oneroster_rest import roster_pull_nightly
 from provisioning.sync.policy import policy_for, policy_lock
 from provisioning.sync.services import SUPERSEDED_BY_A_NEWER_RUN, sync_start_tonight
@@ -84,14 +84,14 @@ def school_nightly_run(*, school_id, now: datetime) -> SyncRun | None:
     """One school's nightly work, in its scope. A failure is recorded on the school (its dashboard shows
     it) and logged, and goes no further: the other schools' tasks, and under an eager Celery the tick
     itself, carry on. Idempotent, so a task delivered twice does no harm."""
-    school = School.objects.filter(pk=school_id, is_active=True).first()
+    school, policy = _school_read(school_id)
     if school is None:
         return None
     with bound_contextvars(school=school.slug), scope(school=school):
         started = clock.perf_counter()
         SchoolNightly.objects.filter(school=school).update(state=State.RUNNING, started_at=timezone.now())
         try:
-            run = school_nightly(school=school, now=now)
+            run = school_nightly(school=school, now=now, policy=policy)
         except Exception as exc:  # noqa: BLE001 - recorded on the school, whose people can act on it
             log.exception("nightly_work_failed", school=school.slug, error=str(exc))
             _nightly_failed(school=school, message=_message(exc), seconds=clock.perf_counter() - started)
@@ -123,22 +123,31 @@ def _tz(school: School):
 def _night_due(school: School, policy, now: datetime) -> tuple[bool, bool, bool]:
     """(the school's night has come and tonight's scheduled run has not been made yet, the school never applied
     a run, a plan waits for Apply), in one query: every school asks all three every night."""
+    return _night_and_feed(school, policy, now, feed=False)[0]
+
+
+def _night_and_feed(school: School, policy, now: datetime, *, feed=True) -> tuple[tuple[bool, bool, bool], Feed | None]:
+    """_night_due's three answers, and (with `feed`) the school's newest accepted feed, in one query: asked on the
+    newest feed's row, or on the school's when it has none."""
     local = timezone.localtime(now, _tz(school))
     if local.time() < policy.nightly_time:
-        return False, False, False
+        return (False, False, False), None
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    runs = SyncRun.objects.filter(school=OuterRef("pk"))
-    made, applied, waiting = (
-        School.objects.filter(pk=school.pk)
-        .annotate(
-            made=Exists(runs.filter(trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)),
-            applied=Exists(runs.filter(state=SyncRun.State.APPLIED)),
-            waiting=Exists(runs.filter(state__in=SUPERSEDED_BY_A_NEWER_RUN)),
-        )
-        .values_list("made", "applied", "waiting")
-        .get()
-    )
-    return not made, not applied, waiting
+
+    def questions(outer: str) -> dict:
+        runs = SyncRun.objects.filter(school=OuterRef(outer))
+        return {
+            "made": Exists(runs.filter(trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)),
+            "applied": Exists(runs.filter(state=SyncRun.State.APPLIED)),
+            "waiting": Exists(runs.filter(state__in=SUPERSEDED_BY_A_NEWER_RUN)),
+        }
+
+    newest = newest_feeds(school).annotate(**questions("school")).first() if feed else None
+    if newest is not None:
+        return (not newest.made, not newest.applied, newest.waiting), newest
+    found = School.objects.filter(pk=school.pk).annotate(**questions("pk"))
+    made, applied, waiting = found.values_list("made", "applied", "waiting").get()
+    return (not made, not applied, waiting), None
 
 
 def _pull_school(school: School, policy, now: datetime) -> None:
@@ -146,6 +155,22 @@ def _pull_school(school: School, policy, now: datetime) -> None:
     take minutes); the plan below then starts from it like from a pushed feed."""
     if policy.pulls and _night_due(school, policy, now)[0]:
         roster_pull_nightly(school=school, now=now)
+
+
+def _school_read(school_id) -> tuple[School | None, SyncPolicy | None]:
+    """The active school and its policy (as _policy_read reads it), in one query; the policy None when the school
+    has none yet (made on first use by _policy_read)."""
+    with scopes_disabled():  # the school is not known until read: its policy row is read with it, by its key
+        pulling = RosterSource.objects.filter(school=OuterRef("school"), enabled=True)
+        policy = (
+            SyncPolicy.objects.filter(school_id=school_id, school__is_active=True)
+            .select_related("school")
+            .annotate(pulls=Exists(pulling))
+            .first()
+        )
+    if policy is not None:
+        return policy.school, policy
+    return School.objects.filter(pk=school_id, is_active=True).first(), None
 
 
 def _policy_read(school: School) -> SyncPolicy:
@@ -161,10 +186,9 @@ def _policy_read(school: School) -> SyncPolicy:
 @transaction.atomic
 def _tick_school(school: School, now: datetime) -> SyncRun | None:
     policy = policy_lock(school)
-    due, first, waiting = _night_due(school, policy, now)
+    (due, first, waiting), feed = _night_and_feed(school, policy, now)
     if not due:
         return None
-    feed = newest_feed(school)
     if feed is None or feed.applied_at is not None:
         return SyncRun.objects.create(
             school=school, trigger=SyncRun.Trigger.SCHEDULED, state=SyncRun.State.NO_FEED, dry_run=False,
@@ -206,11 +230,19 @@ class NightlyFailed(Exception):
     """A part of a school's nightly work failed (the others still ran)."""
 
 
-def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
+def school_nightly(*, school: School, now: datetime, policy: SyncPolicy | None = None) -> SyncRun | None:
     """The school's sync when its night has come (nightly sync on), its leaver timers and its purges.
-    Each part runs, and commits, even when one before it failed; their failures are raised together."""
+    Each part runs, and commits, even when one before it failed; their failures are raised together.
+    `policy` as _school_read gives it, when the caller read it with the school."""
 
-    policy = _policy_read(school)  # read once for the parts below; the sync locks it again
+    policy = policy or _policy_read(school)  # read once for the parts below; the sync locks it again
+    today = timezone.localtime(now, _tz(school)).date()
+    asked: dict[str, bool] = {}
+
+    def due() -> dict[str, bool]:  # asked once, after the sync, by the first part that needs it
+        if not asked:
+            asked.update(_due_after_sync(school, policy, today))
+        return asked
 
     def sync():
         if not policy.nightly_enabled:
@@ -219,10 +251,10 @@ def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
         return _sync_tonight(school, now)
 
     def timers():
-        leaver_timers(school=school, today=timezone.localtime(now, _tz(school)).date(), policy=policy)
+        leaver_timers(school=school, today=today, policy=policy, due=due()["leavers"])
 
     def purges():
-        if _purges_due(school):  # most nights of most schools: nothing, known in one query
+        if due()["purges"]:  # most nights of most schools: nothing, known with the leavers in one query
             credentials_purge(school=school)
             upload_credentials_purge(school=school)
 
@@ -241,13 +273,16 @@ def school_nightly(*, school: School, now: datetime) -> SyncRun | None:
     return run
 
 
-def _purges_due(school: School) -> bool:
-    """Whether any of the school's purges has something to look at: each purge's own candidates, asked together."""
+def _due_after_sync(school: School, policy: SyncPolicy, today) -> dict[str, bool]:
+    """Whether any leaver is past their grace period (leaver_timers), and whether any of the school's purges has
+    something to look at (each purge's own candidates), in one query: most nights of most schools, neither.
+    Asked after the sync, which may have made leavers."""
     candidates = [*credentials_purge_candidates(school), upload_credentials_purge_candidates(school)]
-    found = School.objects.filter(pk=school.pk).annotate(
-        **{f"purge_{n}": Exists(qs) for n, qs in enumerate(candidates)}
-    )
-    return any(found.values_list(*[f"purge_{n}" for n in range(len(candidates))]).get())
+    questions = {"leavers": Exists(leavers_past_grace(school, policy, today))}
+    questions |= {f"purge_{n}": Exists(qs) for n, qs in enumerate(candidates)}
+    found = School.objects.filter(pk=school.pk).annotate(**questions).values_list(*questions).get()
+    answers = dict(zip(questions, found, strict=True))
+    return {"leavers": answers.pop("leavers"), "purges": any(answers.values())}
 
 
 def _message(exc: Exception) -> str:

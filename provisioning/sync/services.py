@@ -195,7 +195,6 @@ def sync_run_job(job: Job, run: SyncRun | None = None) -> None:
     except Exception as exc:
         _run_failed(run, f"Nothing was changed: {exc}")
         raise
-    job_succeed(job, counts=run.counts)
 
 
 def _run_failed(run: SyncRun, message: str, *, state=SyncRun.State.FAILED) -> None:
@@ -286,7 +285,15 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         else:
             _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step)
         run.save()
+        _job_succeeded(job, run)
     return run
+
+
+def _job_succeeded(job: Job | None, run: SyncRun) -> None:
+    """The job finished with its run's counts, in the run's transaction: both or neither are recorded (and one
+    commit the less a night). The last write to the job's row of the run: progress written aside stops here."""
+    if job is not None:
+        job_succeed(job, counts=run.counts)
 
 
 def _make_plan(run: SyncRun, policy: SyncPolicy, content: bytes) -> SyncPlan:
@@ -346,6 +353,7 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         step()  # the plan read back
         _apply_items(run=run, policy=policy, items=items, job=job, step=step)
         run.save()
+        _job_succeeded(job, run)
     return run
 
 

@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
 from provisioning import tasks
 from provisioning.models import SchoolNightly, SyncRun
@@ -75,10 +75,10 @@ def test_a_failed_school_is_sent_again_at_the_next_tick_and_a_done_one_is_not(sc
     _policy(school_b)
     timers = nightly.leaver_timers
 
-    def failing_at_a(*, school, today, policy=None):
+    def failing_at_a(*, school, today, policy=None, due=None):
         if school == school_a:
             raise RuntimeError("disk full")
-        return timers(school=school, today=today, policy=policy)
+        return timers(school=school, today=today, policy=policy, due=due)
 
     monkeypatch.setattr(nightly, "leaver_timers", failing_at_a)
     nightly.scheduled_tick(now=_at(3))
@@ -178,9 +178,11 @@ def test_a_task_delivered_twice_while_its_job_runs_does_nothing_more(school_a):
 
 def test_a_schools_no_change_night_is_a_fixed_handful_of_queries(school_a):
     """A night is thousands of small schools: what a school's night costs beyond its rows is its fixed queries
-    (bench.fleet). A no-change night of a school that synced before: the nightly row, the policy (read, then
-    locked), tonight's run started with its job claimed as it is written, the plan from the changed lines
-    (none), the run recorded, the timers and purges. Was 51 on PostgreSQL (34 here) before the cuts of issue 23."""
+    (bench.fleet). A no-change night of a school that synced before: the school with its policy, the nightly
+    row, the policy locked, tonight's night asked on the newest feed, the run started with its job claimed as it
+    is written, the plan from the changed lines (none; the last feed not read again: same digest), the run
+    recorded, the leavers and purges asked together. Was 51 on PostgreSQL (34 here) before the cuts of issue 23,
+    26 before its third pass."""
     _policy(school_a, nightly_enabled=True, nightly_time=time(0, 0))
     people = [student(f"A{n}") for n in range(20)]
     run_sync(school_a, feed_zip(people))
@@ -189,7 +191,24 @@ def test_a_schools_no_change_night_is_a_fixed_handful_of_queries(school_a):
     with CaptureQueriesContext(connection) as queries:
         run = nightly.school_nightly_run(school_id=school_a.pk, now=now)
     assert run.state == SyncRun.State.APPLIED and run.counts.get("unchanged") == 20
-    assert len(queries) <= 28, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    assert len(queries) <= 22, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+
+@pytest.mark.scoped
+def test_a_schools_task_runs_as_a_worker_runs_it_with_no_scope_active(school_a):
+    """A worker enters no school's scope before the task: the task reads the school (and its policy) first, then
+    enters its scope (the tests' bodies otherwise run with scoping off, which hid a policy read outside it)."""
+    with scopes_disabled():
+        _policy(school_a, nightly_enabled=True, nightly_time=time(0, 0))
+        run_sync(school_a, feed_zip([student("A1")]))
+        receive(school_a, feed_zip([student("A1"), student("A2")]))
+
+    tasks.school_nightly_task(str(school_a.pk), timezone.now().isoformat())
+
+    with scopes_disabled():
+        (run,) = SyncRun.objects.filter(school=school_a, trigger="scheduled")
+        assert run.state == "applied" and run.counts == {"unchanged": 1, "create": 1}
+        assert SchoolNightly.objects.get(school=school_a).state == "done"
 
 
 def test_tonights_run_supersedes_a_plan_waiting_for_apply(school_a, django_capture_on_commit_callbacks):

@@ -78,10 +78,10 @@ def test_one_schools_failing_timers_are_recorded_on_it_and_the_next_school_carri
     leaver_a, leaver_b = _nightly_school(school_a, "A1"), _nightly_school(school_b, "B1")
     timers = nightly.leaver_timers
 
-    def refusing(*, school, today=None, policy=None):
+    def refusing(*, school, today=None, policy=None, due=None):
         if school == school_a:  # Alder Academy: the tick's first school, by name
             raise ValidationError("This is the school's last Centre Admin; give the role to someone else first.")
-        return timers(school=school, today=today, policy=policy)
+        return timers(school=school, today=today, policy=policy, due=due)
 
     monkeypatch.setattr(nightly, "leaver_timers", refusing)
 
