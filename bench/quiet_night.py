@@ -1,13 +1,15 @@
 """One school's no-change night, repeated in one process: what a quiet school's night costs beyond its rows.
 
-    python -m bench.quiet_night [--people 500] [--nights 30] [--queries]
+    python -m bench.quiet_night [--people 500] [--nights 30] [--queries] [--profile]
 
 Makes one school as bench.fleet makes each of its schools (past its first sync, syncing nightly from
 midnight), applies its export once, then receives the same export again before each of --nights nights and
 runs the school's nightly work (provisioning.sync.nightly.school_nightly_run) in this process, without Celery.
 Prints the median wall time and CPU time of this process per night, the mean CPU of its PostgreSQL backend
 (read from /proc: PostgreSQL on this machine), the run's plan and apply seconds, and the queries of one more
-night (listed with --queries). Compare two commits back to back, alternating: other users' load moves both.
+night (listed with --queries). --profile prints where the nights' time went (pyinstrument, sampled; `pip install
+pyinstrument` first: not one of Rollcall's requirements). Compare two commits back to back, alternating: other
+users' load moves both.
 """
 
 import argparse
@@ -30,6 +32,7 @@ def main(argv=None) -> int:
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--nights", type=int, default=30)
     parser.add_argument("--queries", action="store_true")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
 
     db = bench_sync.create_database("rollcall_quiet_night")
@@ -65,10 +68,19 @@ def main(argv=None) -> int:
         receive(0)
         night(0)  # everyone created
         walls, cpus, database, plans, applies = [], [], [], [], []
+        profiler = None
+        if args.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0002)
         for n in range(1, args.nights + 1):
             receive(n)
             db_before, cpu_before, wall_before = backend_cpu(), time.process_time(), time.perf_counter()
+            if profiler:
+                profiler.start()
             run = night(n)
+            if profiler:
+                profiler.stop()
             walls.append(time.perf_counter() - wall_before)
             cpus.append(time.process_time() - cpu_before)
             database.append(backend_cpu() - db_before)
@@ -86,6 +98,8 @@ def main(argv=None) -> int:
               f"(this process, median), PostgreSQL backend {statistics.mean(database) * 1000:.1f} ms (mean); "
               f"plan {ms(plans):.1f} ms, apply {ms(applies):.1f} ms; {len(queries)} queries; "
               f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
+        if profiler:
+            print(profiler.output_text(unicode=True, show_all=False, short_mode=False))
         if args.queries:
             for query in queries.captured_queries:
                 print(f"{query['time']:>6} {query['sql'][:150]}")

@@ -32,6 +32,7 @@ from provisioning.sync.plan_item import Outcome, SyncPlan
 from provisioning.sync.plan_newcomers import EMPTY_USERNAME, NEEDS_DECISION
 from provisioning.sync.state import STATE_FIELDS, STATE_KEYS, SchoolState, fingerprint_and_active, state_row
 from provisioning.sync.sync_plan import MISSING, MOVED, make_plan
+from tenancy.compiled_reads import CompiledRead
 
 PERSON_FILES, LINK_FILE = feeds.PERSON_FILES, feeds.LINK_FILE
 BATCH = IN_BATCH
@@ -121,13 +122,7 @@ def _records_carried(school, before: SyncRun) -> tuple[list[dict], list[dict]]:
 def _last_applied(school, run, policy) -> SyncRun | None:
     if run.feed is None or run.feed.file_format != "rollcall_csv":
         return None
-    before = (
-        SyncRun.objects.filter(school=school, state=SyncRun.State.APPLIED, applied_at__isnull=False)
-        .exclude(pk=run.pk)
-        .select_related("feed")
-        .order_by("-applied_at")
-        .first()
-    )
+    before = next(iter(_LAST_APPLIED(school_id=school.pk, run_id=run.pk)), None)
     if before is None or before.feed is None or before.feed.file_format != "rollcall_csv":
         return None
     if run.feed.errors or before.feed.errors:
@@ -141,6 +136,20 @@ def _last_applied(school, run, policy) -> SyncRun | None:
     if policy.rename_existing:  # renames of people whose lines did not change: only the full comparison sees them
         return None
     return before
+
+
+# Every night of every school asks it: compiled once (tenancy.compiled_reads).
+_LAST_APPLIED = CompiledRead(
+    "the last applied run",
+    lambda school_id, run_id: (
+        SyncRun.objects.filter(school=school_id, state=SyncRun.State.APPLIED, applied_at__isnull=False)
+        .exclude(pk=run_id)
+        .select_related("feed")
+        .order_by("-applied_at")[:1]
+    ),
+    school_id="uuid",
+    run_id="uuid",
+)
 
 
 class _Changes:

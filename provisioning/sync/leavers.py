@@ -35,18 +35,23 @@ def leaver_timers(*, school: School, today=None, policy: SyncPolicy | None = Non
     return _leaver_timers(school=school, today=today, policy=policy)
 
 
-def leavers_past_grace(school: School, policy: SyncPolicy, today):
-    """The school's leavers past their grace period, whom leaver_timers archives (a query, not read)."""
-    return _past_grace(school, policy, today)
-
-
-def _past_grace(school: School, policy: SyncPolicy, today):
+def leavers_past_grace(school, cutoffs: dict):
+    """The school's leavers past their grace period, whom leaver_timers archives (a query, not read): those whose
+    leaving date is on or before their person type's cut-off (grace_cutoffs)."""
     # One query for the three person types (each with its own grace period): every school runs this nightly.
     past_grace = Q()
     for person_type in PERSON_TYPES:
-        grace = getattr(policy, f"{person_type}_grace_days")
-        past_grace |= Q(person_type=person_type, left_on__lte=today - timedelta(grace))
+        past_grace |= Q(person_type=person_type, left_on__lte=cutoffs[person_type])
     return Membership.objects.filter(past_grace, school=school, status=Membership.Status.LEFT)
+
+
+def grace_cutoffs(policy: SyncPolicy, today) -> dict:
+    """Per person type, the last leaving date whose grace period is over today."""
+    return {pt: today - timedelta(getattr(policy, f"{pt}_grace_days")) for pt in PERSON_TYPES}
+
+
+def _past_grace(school: School, policy: SyncPolicy, today):
+    return leavers_past_grace(school, grace_cutoffs(policy, today))
 
 
 def _erase_filter(policy: SyncPolicy, today) -> Q:

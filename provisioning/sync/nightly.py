@@ -23,12 +23,13 @@ from provisioning.models import Feed, RosterSource, SchoolNightly, SyncPolicy, S
 from provisioning.sync import services
 from provisioning.sync.feed_intake import newest_feeds
 from provisioning.sync.fingerprint import stale_changes_fold
-from provisioning.sync.leavers import leaver_timers, leavers_past_grace
+from provisioning.sync.leavers import PERSON_TYPES, grace_cutoffs, leaver_timers, leavers_past_grace
 from provisioning.sync.oneroster_rest import roster_pull_nightly
 from provisioning.sync.policy import policy_for, policy_lock
 from provisioning.sync.services import SUPERSEDED_BY_A_NEWER_RUN, sync_start_tonight
 from provisioning.sync.starter_slips import credentials_purge, credentials_purge_candidates
 from provisioning.upload.services import upload_credentials_purge, upload_credentials_purge_candidates
+from tenancy.compiled_reads import CompiledRead
 from tenancy.models import Job, School
 from tenancy.tasks import run_claimed_job, run_school_job
 
@@ -133,21 +134,40 @@ def _night_and_feed(school: School, policy, now: datetime, *, feed=True) -> tupl
     if local.time() < policy.nightly_time:
         return (False, False, False), None
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def questions(outer: str) -> dict:
-        runs = SyncRun.objects.filter(school=OuterRef(outer))
-        return {
-            "made": Exists(runs.filter(trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)),
-            "applied": Exists(runs.filter(state=SyncRun.State.APPLIED)),
-            "waiting": Exists(runs.filter(state__in=SUPERSEDED_BY_A_NEWER_RUN)),
-        }
-
-    newest = newest_feeds(school).annotate(**questions("school")).first() if feed else None
-    if newest is not None:
-        return (not newest.made, not newest.applied, newest.waiting), newest
-    found = School.objects.filter(pk=school.pk).annotate(**questions("pk"))
-    made, applied, waiting = found.values_list("made", "applied", "waiting").get()
+    if feed:
+        for newest in _NEWEST_FEED_AND_NIGHT(school_id=school.pk, midnight=midnight):
+            newest.school = school
+            return (not newest.made, not newest.applied, newest.waiting), newest
+    ((made, applied, waiting),) = _NIGHT(school_id=school.pk, midnight=midnight)
     return (not made, not applied, waiting), None
+
+
+def _night_questions(outer: str, midnight: datetime) -> dict:
+    runs = SyncRun.objects.filter(school=OuterRef(outer))
+    return {
+        "made": Exists(runs.filter(trigger=SyncRun.Trigger.SCHEDULED, created_at__gte=midnight)),
+        "applied": Exists(runs.filter(state=SyncRun.State.APPLIED)),
+        "waiting": Exists(runs.filter(state__in=SUPERSEDED_BY_A_NEWER_RUN)),
+    }
+
+
+# Every school asks these every night: compiled once (tenancy.compiled_reads).
+_NEWEST_FEED_AND_NIGHT = CompiledRead(
+    "the newest feed and tonight's questions",
+    lambda school_id, midnight: newest_feeds(school_id).annotate(**_night_questions("school", midnight))[:1],
+    school_id="uuid",
+    midnight="datetime",
+)
+_NIGHT = CompiledRead(
+    "tonight's questions",
+    lambda school_id, midnight: (
+        School.objects.filter(pk=school_id)
+        .annotate(**_night_questions("pk", midnight))
+        .values_list("made", "applied", "waiting")
+    ),
+    school_id="uuid",
+    midnight="datetime",
+)
 
 
 def _pull_school(school: School, policy, now: datetime) -> None:
@@ -161,16 +181,20 @@ def _school_read(school_id) -> tuple[School | None, SyncPolicy | None]:
     """The active school and its policy (as _policy_read reads it), in one query; the policy None when the school
     has none yet (made on first use by _policy_read)."""
     with scopes_disabled():  # the school is not known until read: its policy row is read with it, by its key
-        pulling = RosterSource.objects.filter(school=OuterRef("school"), enabled=True)
-        policy = (
-            SyncPolicy.objects.filter(school_id=school_id, school__is_active=True)
-            .select_related("school")
-            .annotate(pulls=Exists(pulling))
-            .first()
-        )
-    if policy is not None:
-        return policy.school, policy
-    return School.objects.filter(pk=school_id, is_active=True).first(), None
+        for policy in _SCHOOL_AND_POLICY(school_id=school_id):
+            return policy.school, policy
+        return School.objects.filter(pk=school_id, is_active=True).first(), None
+
+
+_SCHOOL_AND_POLICY = CompiledRead(
+    "the school and its policy",
+    lambda school_id: (
+        SyncPolicy.objects.filter(school_id=school_id, school__is_active=True)
+        .select_related("school")
+        .annotate(pulls=Exists(RosterSource.objects.filter(school=OuterRef("school"), enabled=True)))[:1]
+    ),
+    school_id="uuid",
+)
 
 
 def _policy_read(school: School) -> SyncPolicy:
@@ -277,12 +301,29 @@ def _due_after_sync(school: School, policy: SyncPolicy, today) -> dict[str, bool
     """Whether any leaver is past their grace period (leaver_timers), and whether any of the school's purges has
     something to look at (each purge's own candidates), in one query: most nights of most schools, neither.
     Asked after the sync, which may have made leavers."""
-    candidates = [*credentials_purge_candidates(school), upload_credentials_purge_candidates(school)]
-    questions = {"leavers": Exists(leavers_past_grace(school, policy, today))}
+    cutoffs = {f"{pt}_left_by": day for pt, day in grace_cutoffs(policy, today).items()}
+    ((leavers, *purges),) = _LEAVERS_AND_PURGES(school_id=school.pk, now=timezone.now(), **cutoffs)
+    return {"leavers": leavers, "purges": any(purges)}
+
+
+def _leavers_and_purges(school_id, now, student_left_by, staff_left_by, contact_left_by):
+    cutoffs = {"student": student_left_by, "staff": staff_left_by, "contact": contact_left_by}
+    candidates = [
+        *credentials_purge_candidates(school_id, now=now),
+        upload_credentials_purge_candidates(school_id, now=now),
+    ]
+    questions = {"leavers": Exists(leavers_past_grace(school_id, cutoffs))}
     questions |= {f"purge_{n}": Exists(qs) for n, qs in enumerate(candidates)}
-    found = School.objects.filter(pk=school.pk).annotate(**questions).values_list(*questions).get()
-    answers = dict(zip(questions, found, strict=True))
-    return {"leavers": answers.pop("leavers"), "purges": any(answers.values())}
+    return School.objects.filter(pk=school_id).annotate(**questions).values_list(*questions)
+
+
+_LEAVERS_AND_PURGES = CompiledRead(
+    "leavers past their grace, and purges due",
+    _leavers_and_purges,
+    school_id="uuid",
+    now="datetime",
+    **{f"{pt}_left_by": "date" for pt in PERSON_TYPES},
+)
 
 
 def _message(exc: Exception) -> str:

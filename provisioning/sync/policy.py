@@ -14,6 +14,7 @@ from accounts.permissions import BULK_NEVER_GRANTS, ROLE_PERMISSIONS
 from accounts.selectors import grantable_roles
 from provisioning.models import SyncPolicy
 from provisioning.sync.username_policy import username_stem
+from tenancy.compiled_reads import CompiledRead
 from tenancy.models import School
 
 
@@ -109,12 +110,19 @@ def policy_roles(policy, person_type: str) -> list[str]:
 
 def policy_lock(school: School) -> SyncPolicy:
     """Two runs for one school never overlap: each holds the policy row's lock for its whole work. One query
-    once the policy exists (every night of every school takes this lock twice)."""
-    try:
-        return SyncPolicy.objects.select_for_update().get(school=school)
-    except SyncPolicy.DoesNotExist:
-        policy_for(school)  # made with its defaults on first use
-        return SyncPolicy.objects.select_for_update().get(school=school)
+    once the policy exists (every night of every school takes this lock twice: compiled once, _POLICY_LOCKED)."""
+    for policy in _POLICY_LOCKED(school_id=school.pk):
+        policy.school = school
+        return policy
+    policy_for(school)  # made with its defaults on first use
+    return SyncPolicy.objects.select_for_update().get(school=school)
+
+
+_POLICY_LOCKED = CompiledRead(
+    "the school's policy, locked",
+    lambda school_id: SyncPolicy.objects.select_for_update().filter(school_id=school_id),
+    school_id="uuid",
+)
 
 
 def roles_for(policy, person_type, person, grantable) -> list[str]:

@@ -27,6 +27,7 @@ ALLOWED = {
     # tenancy itself, the support admin, migrations and management commands
     "tenancy.middleware": "SupportAdminMiddleware: support staff's admin sees every school",
     "tenancy.tokens": "the API schema and docs take a token of any school; they read no school's data",
+    "tenancy.compiled_reads": "compiles a read with stand-in values, once; each call then checks the scope itself",
     "accounts.management.commands.load_demo": "a management command: loads the demo trust's schools",
     "assessments.management.commands.load_demo_assessments": "a management command: finds the demo schools",
     "provisioning.management.commands.load_demo_sync": "a management command: finds the demo schools",

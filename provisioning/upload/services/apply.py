@@ -272,9 +272,9 @@ def send_invitations(*, school: School, invitations: list[tuple[Account, str]], 
         connection.send_messages(messages)
 
 
-def upload_credentials_purge_candidates(school: School | None):
+def upload_credentials_purge_candidates(school: School | None, *, now=None):
     """The batches whose credentials sheet is past its 24 hours (of one school, or of every school)."""
-    qs = UploadBatch.objects.filter(credentials_expire_at__lte=timezone.now()).exclude(credentials="")
+    qs = UploadBatch.objects.filter(credentials_expire_at__lte=now or timezone.now()).exclude(credentials="")
     return qs.filter(school=school) if school is not None else qs
 
 
