@@ -1,15 +1,16 @@
 """One school's no-change night, repeated in one process: what a quiet school's night costs beyond its rows.
 
-    python -m bench.quiet_night [--people 500] [--nights 30] [--queries] [--profile]
+    python -m bench.quiet_night [--people 500] [--nights 30] [--queries] [--profile] [--changed]
 
 Makes one school as bench.fleet makes each of its schools (past its first sync, syncing nightly from
 midnight), applies its export once, then receives the same export again before each of --nights nights and
 runs the school's nightly work (provisioning.sync.nightly.school_nightly_run) in this process, without Celery.
 Prints the median wall time and CPU time of this process per night, the mean CPU of its PostgreSQL backend
 (read from /proc: PostgreSQL on this machine), the run's plan and apply seconds, and the queries of one more
-night (listed with --queries). --profile prints where the nights' time went (pyinstrument, sampled; `pip install
-pyinstrument` first: not one of Rollcall's requirements). Compare two commits back to back, alternating: other
-users' load moves both.
+night (listed with --queries). With --changed, each timed night is bench.fleet's 5% night instead (its
+changed export, bench.sync.changed_people), after an untimed night putting the base export back. --profile
+prints where the nights' time went (pyinstrument, sampled; `pip install pyinstrument` first: not one of
+Rollcall's requirements). Compare two commits back to back, alternating: other users' load moves both.
 """
 
 import argparse
@@ -33,6 +34,7 @@ def main(argv=None) -> int:
     parser.add_argument("--nights", type=int, default=30)
     parser.add_argument("--queries", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--changed", action="store_true")
     args = parser.parse_args(argv)
 
     db = bench_sync.create_database("rollcall_quiet_night")
@@ -47,12 +49,14 @@ def main(argv=None) -> int:
 
         with scopes_disabled():
             (school,) = fleet.make_schools(1)
-        content = bench_sync.zipped(bench_sync.csv_files(fleet.school_people(bench_sync.make_people(args.people), 0)))
+        people = bench_sync.make_people(args.people)
+        content = bench_sync.zipped(bench_sync.csv_files(fleet.school_people(people, 0)))
+        changed = bench_sync.zipped(bench_sync.csv_files(fleet.school_people(bench_sync.changed_people(people), 0)))
         first = datetime.now(UTC).replace(hour=0, minute=30, second=0, microsecond=0) + timedelta(days=1)
 
-        def receive(n: int) -> None:  # the MIS agent's push during the day: not timed
+        def receive(n: int, export: bytes = content) -> None:  # the MIS agent's push during the day: not timed
             with scopes_disabled(), scope(school=school):
-                feed_receive(school=school, actor=None, name=f"night-{n}.zip", content=content, source="api")
+                feed_receive(school=school, actor=None, name=f"night-{n}.zip", content=export, source="api")
 
         def night(n: int):
             with scopes_disabled():
@@ -73,12 +77,21 @@ def main(argv=None) -> int:
             from pyinstrument import Profiler
 
             profiler = Profiler(interval=0.0002)
-        for n in range(1, args.nights + 1):
-            receive(n)
+        kind = "5%-change" if args.changed else "no-change"
+        day = 0  # a night a day: the next night's
+        for _ in range(args.nights):
+            day += 1
+            if args.changed:  # the base export back, untimed; then the changed one
+                receive(day)
+                night(day)
+                day += 1
+                receive(day, changed)
+            else:
+                receive(day)
             db_before, cpu_before, wall_before = backend_cpu(), time.process_time(), time.perf_counter()
             if profiler:
                 profiler.start()
-            run = night(n)
+            run = night(day)
             if profiler:
                 profiler.stop()
             walls.append(time.perf_counter() - wall_before)
@@ -87,14 +100,14 @@ def main(argv=None) -> int:
             assert run.state == "applied", (run.state, run.message)
             plans.append(run.plan_seconds or 0.0)
             applies.append(run.apply_seconds or 0.0)
-        receive(args.nights + 1)
+        receive(day + 1)
         with CaptureQueriesContext(connection) as queries:
-            night(args.nights + 1)
+            night(day + 1)
 
         def ms(values):
             return statistics.median(values) * 1000
 
-        print(f"{args.nights} no-change nights of {args.people} people: wall {ms(walls):.1f} ms, CPU {ms(cpus):.1f} ms "
+        print(f"{args.nights} {kind} nights of {args.people} people: wall {ms(walls):.1f} ms, CPU {ms(cpus):.1f} ms "
               f"(this process, median), PostgreSQL backend {statistics.mean(database) * 1000:.1f} ms (mean); "
               f"plan {ms(plans):.1f} ms, apply {ms(applies):.1f} ms; {len(queries)} queries; "
               f"load {os.getloadavg()[0]:.2f}")  # fmt: skip

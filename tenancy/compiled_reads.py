@@ -55,20 +55,23 @@ class _Compiled:
 class CompiledRead:
     """`build(**values)` returns the queryset (model instances, or values_list tuples); `values` names each
     value's kind ("uuid", "date", "datetime", "int"). Calling the read with those values returns the rows as a
-    list, as list(queryset) would. A value naming the school must be called `school_id` (checked against the
-    school in scope)."""
+    list, as list(queryset) would. One of the values is the school's key, `school_id`, and the queryset must
+    keep to that school: compiled with scopes disabled, it has not the filter a scoped manager would add, and
+    each call checks `school_id` against the school in scope instead."""
 
     def __init__(self, name: str, build: Callable[..., models.QuerySet], **values: str):
         unknown = set(values.values()) - set(_KINDS)
         if unknown:
             raise ImproperlyConfigured(f"{name}: unknown kinds {sorted(unknown)}")
+        if values.get("school_id") != "uuid":
+            raise ImproperlyConfigured(f"{name}: a compiled read names its school (school_id='uuid')")
         self.name, self.build, self.values = name, build, values
         self._compiled: dict[str, _Compiled] = {}
 
     def __call__(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> list:
         if set(values) != set(self.values):
             raise TypeError(f"{self.name} takes {sorted(self.values)}, was given {sorted(values)}")
-        _check_scope(self.name, values.get("school_id"))
+        _check_scope(self.name, values["school_id"])
         connection = connections[using]
         compiled = self._compiled.get(using) or self._compile(using)
         if compiled.for_update and connection.get_autocommit():
@@ -132,7 +135,7 @@ def _check_scope(name: str, school_id) -> None:
     if "school" not in scope:
         raise ScopeError(f"A scope on dimension(s) school needs to be active for {name}.")
     school = scope["school"]
-    if school is not None and school_id is not None and _uuid(getattr(school, "pk", school)) != _uuid(school_id):
+    if school is not None and _uuid(getattr(school, "pk", school)) != _uuid(school_id):
         raise ScopeError(f"{name} was asked about another school than the one in scope.")
 
 

@@ -113,6 +113,11 @@ def test_it_takes_exactly_its_values(school_a):
         read(school_id=school_a.pk)
 
 
+def test_it_names_its_school():
+    with pytest.raises(ImproperlyConfigured, match="names its school"):
+        CompiledRead("any school", lambda day: _left_by(None, day), day="date")
+
+
 @pytest.mark.scoped
 def test_it_needs_a_school_in_scope_and_only_that_school(leavers, school_a, school_b):
     read = CompiledRead("leavers", _leavers, school_id="uuid", day="date")
