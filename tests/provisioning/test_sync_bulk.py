@@ -70,6 +70,36 @@ def test_copy_layout_puts_columns_that_never_change_once_at_the_end_of_each_line
     )  # fmt: skip
 
 
+def test_update_rows_changes_each_row_in_only_its_own_fields_in_one_statement(school_a):
+    from django.test.utils import CaptureQueriesContext
+
+    with scope(school=school_a):
+        people = [member(school_a, person_type="student", given_name=f"G{i}", family_name=f"F{i}") for i in range(4)]
+    accounts = [m.account for m in people]
+    changes = [
+        (accounts[0].pk, {"given_name": "Zoë"}),
+        (accounts[1].pk, {"family_name": "O'Brien", "email": "", "is_active": False}),
+        (accounts[2].pk, {"given_name": "tab\there", "family_name": "Ødegård"}),
+        (accounts[3].pk, {}),  # nothing to change
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        bulk.update_rows(Account, changes)
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1  # whichever fields each row changes
+    stored = {a.pk: a for a in Account.objects.filter(pk__in=[a.pk for a in accounts])}
+    expected = [
+        ("Zoë", "F0", accounts[0].email, True),
+        ("G1", "O'Brien", "", False),
+        ("tab\there", "Ødegård", accounts[2].email, True),
+        ("G3", "F3", accounts[3].email, True),
+    ]
+    got = [
+        (stored[a.pk].given_name, stored[a.pk].family_name, stored[a.pk].email, stored[a.pk].is_active)
+        for a in accounts
+    ]
+    assert got == expected
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 1000])
 def test_new_ids_are_distinct_time_ordered_uuids_as_text(n):
     before = time.time_ns() // 1_000_000

@@ -130,7 +130,7 @@ def test_it_needs_a_school_in_scope_and_only_that_school(leavers, school_a, scho
 
 
 @pytest.mark.skipif(not connection.features.has_select_for_update, reason="SQLite has no row locks")
-@pytest.mark.django_db(transaction=True)  # outside the test's own transaction
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # outside the test's own transaction
 def test_a_locking_read_needs_a_transaction(school_a, leavers):
     read = CompiledRead(
         "locked", lambda school_id: Membership.objects.select_for_update().filter(school=school_id), school_id="uuid"
