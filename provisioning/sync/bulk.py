@@ -65,7 +65,9 @@ def copy_layout(columns: list[tuple], same: list, is_json: list[bool], n: int):
     escaped once; the others are converted column by column (_column_text)."""
     varying, fixed = [], []
     for i, column in enumerate(columns):
-        (fixed if column.count(column[0]) == n else varying).append(i)
+        # First against last: a varying column (ids, names) is told so at once, without a pass over it.
+        constant = column[0] == column[-1] and column.count(column[0]) == n
+        (fixed if constant else varying).append(i)
     fixed_text = [_cell_text(columns[i][0], is_json[i]) for i in fixed]
     fixed_text += [_cell_text(v, is_json[len(columns) + j]) for j, v in enumerate(same)]
     fixed += range(len(columns), len(columns) + len(same))
