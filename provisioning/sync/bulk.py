@@ -6,7 +6,9 @@ not grow with the number of records.
 
 import json
 import os
+import threading
 import time
+from contextlib import contextmanager
 
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
@@ -49,12 +51,84 @@ def _copy_rows(opts, model_fields, columns: list[tuple], same: list, n: int) -> 
     is_json = [isinstance(f, models.JSONField) for f in model_fields]
     order, batches = copy_layout(columns, same, is_json, n)
     names = ", ".join(_quote(model_fields[i].column) for i in order)
+    _checks_settled()
     # Django's own error classes (IntegrityError...), as from any other query: callers catch those, not
     # psycopg's, which the raw COPY would raise.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {_quote(opts.db_table)} ({names}) FROM STDIN") as copy:
             for text in batches:
                 copy.write(text)
+    _checks_start()
+
+
+# --- foreign-key checks while Python works --------------------------------------------------------------
+
+_aside = threading.local()
+
+
+@contextmanager
+def checks_aside():
+    """PostgreSQL: the deferred foreign-key checks of each COPY inside run on the database right after it,
+    while Python builds the next rows, instead of all at the commit with Python waiting.
+
+    The same checks, in the same transaction: only when they run changes (SET CONSTRAINTS ALL IMMEDIATE
+    fires the pending ones; ALL DEFERRED puts back the schema's own mode, every deferrable constraint being
+    INITIALLY DEFERRED). So each COPY inside must write rows whose parents are written already (the apply
+    writes accounts, memberships, then what hangs off them). They run in a thread on the raw psycopg
+    connection, which serialises its users: any query of this thread meanwhile waits for them (Django's
+    through an execute wrapper, which first raises a failed check as Django's IntegrityError, as a
+    commit would; COPY through _checks_settled). Leaving the block waits for the last ones, failed or not."""
+    if connection.vendor != "postgresql" or getattr(_aside, "active", False):
+        yield
+        return
+    _aside.active, _aside.pending = True, None
+    try:
+        with connection.execute_wrapper(_settled_first):
+            yield
+    finally:
+        _aside.active = False
+        pending, _aside.pending = _aside.pending, None
+        if pending is not None:
+            pending[0].join()
+    if pending is not None and pending[1]:
+        _raise(pending[1][0])
+
+
+def _checks_start() -> None:
+    if not getattr(_aside, "active", False):
+        return
+    raw, failed = connection.connection, []
+
+    def check():
+        try:
+            raw.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
+        except BaseException as exc:  # raised in the caller's thread (_checks_settled)
+            failed.append(exc)
+
+    thread = threading.Thread(target=check, name="rollcall-fk-checks", daemon=True)
+    thread.start()
+    _aside.pending = (thread, failed)
+
+
+def _checks_settled() -> None:
+    pending = getattr(_aside, "pending", None)
+    if not pending:
+        return
+    _aside.pending = None
+    thread, failed = pending
+    thread.join()
+    if failed:
+        _raise(failed[0])
+
+
+def _raise(exc) -> None:
+    with connection.wrap_database_errors:
+        raise exc
+
+
+def _settled_first(execute, sql, params, many, context):
+    _checks_settled()
+    return execute(sql, params, many, context)
 
 
 def copy_layout(columns: list[tuple], same: list, is_json: list[bool], n: int):
@@ -65,7 +139,9 @@ def copy_layout(columns: list[tuple], same: list, is_json: list[bool], n: int):
     escaped once; the others are converted column by column (_column_text)."""
     varying, fixed = [], []
     for i, column in enumerate(columns):
-        (fixed if column.count(column[0]) == n else varying).append(i)
+        # First against last: a varying column (ids, names) is told so at once, without a pass over it.
+        constant = column[0] == column[-1] and column.count(column[0]) == n
+        (fixed if constant else varying).append(i)
     fixed_text = [_cell_text(columns[i][0], is_json[i]) for i in fixed]
     fixed_text += [_cell_text(v, is_json[len(columns) + j]) for j, v in enumerate(same)]
     fixed += range(len(columns), len(columns) + len(same))

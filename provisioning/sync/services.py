@@ -26,7 +26,7 @@ from accounts.models import Account
 from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import guard, incremental, notifications, state
 from provisioning.sync.apply import APPLY_STEPS, apply_plan
-from provisioning.sync.bulk import insert_rows, prefer_index_lookups
+from provisioning.sync.bulk import checks_aside, insert_rows, prefer_index_lookups
 from provisioning.sync.feed_intake import newest_feed
 from provisioning.sync.feeds import parse_feed
 from provisioning.sync.fingerprint import sync_writes
@@ -269,21 +269,23 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         plan = _make_plan(run, policy, content)
         run.renames_asked = policy.rename_existing
         step()  # planned
-        _store_records(run, plan.items)
-        run.counts = dict(plan.counts)
-        run.fingerprint = plan.fingerprint
-        run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
-        contacts_to_revoke_check(run, plan.items)
-        notifications.notify_after_commit(run)
-        run.planned_at = timezone.now()
-        run.plan_seconds = time.perf_counter() - started
-        step()  # the plan stored
-        if guard.stops(run):
-            run.state = SyncRun.State.NEEDS_CONFIRMATION
-        elif run.dry_run:
-            run.state = SyncRun.State.PLANNED
-        else:
-            _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step)
+        # The foreign-key checks of the records and of what the apply writes run while Python goes on (bulk.py).
+        with checks_aside():
+            _store_records(run, plan.items)
+            run.counts = dict(plan.counts)
+            run.fingerprint = plan.fingerprint
+            run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
+            contacts_to_revoke_check(run, plan.items)
+            notifications.notify_after_commit(run)
+            run.planned_at = timezone.now()
+            run.plan_seconds = time.perf_counter() - started
+            step()  # the plan stored
+            if guard.stops(run):
+                run.state = SyncRun.State.NEEDS_CONFIRMATION
+            elif run.dry_run:
+                run.state = SyncRun.State.PLANNED
+            else:
+                _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step)
         run.save()
         _job_succeeded(job, run)
     return run
@@ -351,7 +353,8 @@ def sync_apply(*, run: SyncRun, job: Job | None = None) -> SyncRun:
             )
         _refuse_if_now_out_of_reach(school, policy, items)
         step()  # the plan read back
-        _apply_items(run=run, policy=policy, items=items, job=job, step=step)
+        with checks_aside():
+            _apply_items(run=run, policy=policy, items=items, job=job, step=step)
         run.save()
         _job_succeeded(job, run)
     return run

@@ -4,7 +4,7 @@ import time
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -184,3 +184,45 @@ def test_a_transfer_closes_the_other_schools_membership_from_inside_this_schools
         old.refresh_from_db()
     assert old.status == "archived"
     assert Account.objects.get(pk=old.account_id).home_school_id == school_a.pk
+
+
+ON_POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite checks every key at the commit")
+
+
+@ON_POSTGRESQL
+def test_checks_aside_refuses_a_row_whose_parent_is_not_there_before_the_next_query(school_a, school_b):
+    """The keys are checked while Python goes on, and a broken one stops the next query, as the commit would."""
+    run = SyncRun.objects.create(school=school_a, trigger="manual")
+    with pytest.raises(IntegrityError, match="sync_record_run_fk"), transaction.atomic():
+        with bulk.checks_aside():
+            _records(run, ["another school's run"], school_id=school_b.pk)
+            SyncRun.objects.count()  # never runs against a transaction the failed check aborted
+    assert not SyncRecord.objects.exists()
+
+
+@ON_POSTGRESQL
+def test_checks_aside_raises_a_failed_check_when_the_block_ends(school_a, school_b):
+    run = SyncRun.objects.create(school=school_a, trigger="manual")
+    with pytest.raises(IntegrityError, match="sync_record_run_fk"), transaction.atomic():
+        with bulk.checks_aside():
+            _records(run, ["another school's run"], school_id=school_b.pk)
+    assert not SyncRecord.objects.exists()
+
+
+def test_checks_aside_keeps_rows_whose_parents_are_there_and_leaves_nothing_running(school_a):
+    run = SyncRun.objects.create(school=school_a, trigger="manual")
+    with bulk.checks_aside():
+        _records(run, ["one", "two"])
+        assert SyncRecord.objects.filter(run=run).count() == 2
+        _records(run, ["three"])
+    assert getattr(bulk._aside, "pending", None) is None
+    assert SyncRecord.objects.filter(run=run).count() == 3
+    connection.check_constraints()
+
+
+def test_outside_checks_aside_the_checks_wait_for_the_commit(school_a, school_b):
+    run = SyncRun.objects.create(school=school_a, trigger="manual")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _records(run, ["another school's run"], school_id=school_b.pk)
+        assert SyncRecord.objects.count() == 1  # written: nothing checked it yet
+        connection.check_constraints()  # what the commit does

@@ -33,6 +33,8 @@ ALLOWED = {
     "provisioning.management.commands.load_demo_sync": "a management command: finds the demo schools",
     "accounts.migrations.0013_restore_school_role_job_fks": "a migration: repairs rows of every school",
     "provisioning.migrations.0011_restore_sync_record_fks": "a migration: repairs rows of every school",
+    "accounts.migrations.0016_membership_keys_with_their_school": "a migration: repairs rows of every school",
+    "provisioning.migrations.0019_sync_record_run_key_with_its_school": "a migration: repairs rows of every school",
     # a person belongs to several schools: these reads and writes are about all of them
     "accounts.selectors": (
         "schools_of: a person's schools; account_match_existing: one account across schools; "
