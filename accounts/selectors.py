@@ -48,6 +48,7 @@ from accounts.permissions import (
     permissions_for_roles,
 )
 from tenancy.models import Organisation, School
+from tenancy.sql import pg_array
 
 
 def accounts_with_email(email: str) -> QuerySet[Account]:
@@ -543,7 +544,7 @@ def accounts_possibly_same(*, organisation_id, emails, exclude_ids=()) -> dict[s
     # PostgreSQL: every email in one array parameter, one query (a first import's 65,000 emails were 72 queries
     # of 900); SQLite: batches under its limit on query parameters.
     if connection.vendor == "postgresql":
-        batches = [RawSQL("SELECT unnest(%s::text[])", [wanted])] if wanted else []
+        batches = [RawSQL("SELECT unnest(%s::text[])", [pg_array(wanted)])] if wanted else []
     else:
         batches = [wanted[start : start + 900] for start in range(0, len(wanted), 900)]
     with scopes_disabled():  # the organisation's other schools: the match is about the person, not this school

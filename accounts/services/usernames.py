@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Account, UsernameHold
+from tenancy.sql import pg_array
 
 USERNAME_HOLD_DAYS = 365
 _BATCH = 900  # names in one __in lookup: under SQLite's default limit on query parameters
@@ -69,13 +70,13 @@ def usernames_taken(names: list[str]) -> dict[str, object]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT lower(username), id FROM {Account._meta.db_table} WHERE lower(username) = ANY(%s::text[])",
-                [names],
+                [pg_array(names)],
             )
             taken.update({name: pk for name, pk in cursor.fetchall()})
             cursor.execute(
                 f"SELECT username_lower, account_id FROM {UsernameHold._meta.db_table}"
                 " WHERE username_lower = ANY(%s::text[]) AND held_until > %s",
-                [names, now],
+                [pg_array(names), now],
             )
             for name, account_id in cursor.fetchall():
                 taken.setdefault(name, ("hold", account_id))
