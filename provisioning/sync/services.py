@@ -26,12 +26,13 @@ from accounts.models import Account
 from provisioning.models import Feed, SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import guard, incremental, notifications, state
 from provisioning.sync.apply import APPLY_STEPS, apply_plan
-from provisioning.sync.bulk import checks_aside, insert_rows, prefer_index_lookups
+from provisioning.sync.bulk import checks_aside, prefer_index_lookups
 from provisioning.sync.feed_intake import newest_feed
 from provisioning.sync.feeds import parse_feed
 from provisioning.sync.fingerprint import sync_writes
 from provisioning.sync.plan_item import Outcome
 from provisioning.sync.plan_newcomers import NEEDS_DECISION
+from provisioning.sync.plan_records import records_stored
 from provisioning.sync.policy import policy_lock
 from provisioning.sync.revoke_warning import contacts_to_revoke_check
 from provisioning.sync.sync_plan import SyncPlan, SyncReach, make_plan
@@ -41,10 +42,6 @@ from tenancy.services import job_give_up, job_progress, job_start, job_succeed
 from tenancy.spreadsheets import internal_csv_writer
 
 CREDENTIALS_HOURS = 24
-RECORD_FIELDS = [
-    "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
-    "username", "before", "after", "reason",
-]  # fmt: skip
 USERNAME_UNIQUE = "account_username_ci_unique"  # accounts.Account's constraint
 OPEN_STATES = (SyncRun.State.QUEUED, SyncRun.State.PLANNING, SyncRun.State.PLANNED, SyncRun.State.NEEDS_CONFIRMATION)
 
@@ -258,6 +255,7 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
     started = time.perf_counter()
     every = SCHEDULED_PROGRESS_EVERY if run.trigger == SyncRun.Trigger.SCHEDULED else 0.0
     step = _Steps(job, PLAN_STEPS + (0 if run.dry_run else APPLY_STEPS + 1), every=every)
+    run_committed = not transaction.get_connection().in_atomic_block  # plan_records.py: whether others see it
     with transaction.atomic():
         policy = policy_lock(school)
         prefer_index_lookups()
@@ -269,25 +267,26 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         plan = _make_plan(run, policy, content)
         run.renames_asked = policy.rename_existing
         step()  # planned
-        # The foreign-key checks of the records and of what the apply writes run while Python goes on (bulk.py).
-        with checks_aside():
-            _store_records(run, plan.items)
-            run.counts = dict(plan.counts)
-            run.fingerprint = plan.fingerprint
-            run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
-            contacts_to_revoke_check(run, plan.items)
-            notifications.notify_after_commit(run)
-            run.planned_at = timezone.now()
-            run.plan_seconds = time.perf_counter() - started
-            step()  # the plan stored
-            if guard.stops(run):
-                run.state = SyncRun.State.NEEDS_CONFIRMATION
-            elif run.dry_run:
-                run.state = SyncRun.State.PLANNED
-            else:
-                _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step)
-        run.save()
-        _job_succeeded(job, run)
+        # The records, a big plan's on a connection of their own (plan_records.py), committed as the block ends;
+        # the foreign-key checks of what the apply writes run while Python goes on (bulk.py), settled first.
+        with records_stored(run, plan.items, run_committed=run_committed):
+            with checks_aside():
+                run.counts = dict(plan.counts)
+                run.fingerprint = plan.fingerprint
+                run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
+                contacts_to_revoke_check(run, plan.items)
+                notifications.notify_after_commit(run)
+                run.planned_at = timezone.now()
+                run.plan_seconds = time.perf_counter() - started
+                step()  # the plan stored
+                if guard.stops(run):
+                    run.state = SyncRun.State.NEEDS_CONFIRMATION
+                elif run.dry_run:
+                    run.state = SyncRun.State.PLANNED
+                else:
+                    _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step)
+            run.save()
+            _job_succeeded(job, run)
     return run
 
 
@@ -394,10 +393,11 @@ def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, st
     # A plan with nothing to change writes nothing: no need to name the writes to the change triggers.
     with sync_writes(run.school) if items else nullcontext():
         result = apply_plan(school=run.school, policy=policy, items=items, job=job, step=step)
+        if result["codes"]:
+            # Written now, while the last foreign-key checks run (the next query waits for them).
+            _store_credentials(run, result["codes"], items)
     # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
     run.applied_fingerprint = state.applied_fingerprint(run.school, run.fingerprint, wrote=bool(items))
-    if result["codes"]:
-        _store_credentials(run, result["codes"], items)
     if run.feed_id:
         Feed.objects.filter(school=run.school, pk=run.feed_id).update(applied_at=timezone.now())
     if run.renames_asked:  # the school's one-off "Rename existing accounts to the new pattern" is done
@@ -415,16 +415,6 @@ def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, st
         changes={"counts": [None, dict(run.counts)], "feed": [None, run.feed.file_name if run.feed else ""]},
         job=job,
     )
-
-
-def _store_records(run: SyncRun, items: list[dict]) -> None:
-    school_id = run.school_id
-    rows = [
-        (school_id, run.pk, i["entity"], i["outcome"], i["person_type"], i["mis_code"], i["membership_id"] or None,
-         i["account_id"] or None, i["username"], i["before"], i["after"], i["reason"][:300])
-        for i in items
-    ]  # fmt: skip
-    insert_rows(SyncRecord, RECORD_FIELDS, rows)
 
 
 def _store_credentials(run: SyncRun, codes: list, items: list[dict]) -> None:

@@ -51,7 +51,7 @@ def seen_during(monkeypatch):
 @needs_postgresql
 def test_the_plan_and_the_apply_show_their_steps_before_they_commit(school_a, centre_admin, seen_during):
     receive(school_a, feed_zip([student("S1"), student("S2")], staff_rows=[staff("T1")]))
-    seen_during(services, "_store_records")  # after reading the feed and planning
+    seen_during(services, "records_stored")  # after reading the feed and planning
     seen_during(apply, "_apply_links")  # after the plan read back and five of the apply's seven phases
 
     run = services.sync_start(school=school_a, actor=centre_admin, trigger=SyncRun.Trigger.MANUAL)  # a dry run

@@ -1,0 +1,102 @@
+"""A run's plan stored as its SyncRecord rows: in the run's own transaction, or, for a big plan, on a
+connection of its own while the run's transaction writes the school's rows.
+
+Why a second connection: a first import of a big school is bound by PostgreSQL's single backend (about 11 s
+of its 14 for 100,000 people: the COPYs into indexed tables and their foreign-key checks), while the worker's
+second core waits. The records (188,000 rows for 100,000 people: about 2 s of that backend's time with their
+checks) are the run's, not the school's: nothing the apply writes refers to them, and they refer only to the
+run, committed before the run starts. So they can go through another backend at the same time.
+
+What stays as before: the records and the school's changes are both kept or both dropped. The records'
+transaction stays open until the run's transaction has done all its work (its foreign-key checks included);
+it commits just before the run's does, and rolls back if anything in the run's fails first. The one window
+left is the run's own COMMIT failing after the records' (a lost connection, or a deferred check of the
+last few rows the run wrote through the ORM): the run is then marked failed ("Nothing was changed") and
+keeps the records of what it had planned; the school's rows are as they were. The records' own checks run
+before that decision (SET CONSTRAINTS ALL IMMEDIATE), so a bad record fails the run before anything commits.
+
+Used only when the run's row is committed (the caller was not inside a transaction when the run started:
+the other connection could not see the row otherwise), on PostgreSQL, and for plans of at least
+RECORDS_ASIDE_MIN records: below that, a connection's setup costs more than it saves.
+"""
+
+import threading
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+
+from provisioning.models import SyncRecord
+from provisioning.sync.bulk import insert_rows
+
+RECORD_FIELDS = [
+    "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
+    "username", "before", "after", "reason",
+]  # fmt: skip
+RECORDS_ASIDE_MIN = 20_000
+
+
+def record_rows(run, items: list[dict]) -> list[tuple]:
+    school_id = run.school_id
+    return [
+        (school_id, run.pk, i["entity"], i["outcome"], i["person_type"], i["mis_code"], i["membership_id"] or None,
+         i["account_id"] or None, i["username"], i["before"], i["after"], i["reason"][:300])
+        for i in items
+    ]  # fmt: skip
+
+
+@contextmanager
+def records_stored(run, items: list[dict], *, run_committed: bool):
+    """The run's records, stored for the block: written before it (in the caller's transaction), or, for a
+    big plan whose run is committed, written aside while the block runs and committed as it ends without
+    an error. End the block just before the caller's transaction commits."""
+    rows = record_rows(run, items)
+    if not run_committed or connection.vendor != "postgresql" or len(rows) < RECORDS_ASIDE_MIN:
+        insert_rows(SyncRecord, RECORD_FIELDS, rows)
+        yield
+        return
+    aside = _RecordsAside(rows)
+    try:
+        yield
+    except BaseException:
+        aside.finish(commit=False)
+        raise
+    aside.finish(commit=True)
+
+
+class _Dropped(Exception):
+    """The run's transaction failed: the records' transaction is rolled back with it."""
+
+
+class _RecordsAside:
+    def __init__(self, rows: list[tuple]):
+        self.rows, self.commit, self.error = rows, False, None
+        self.decided = threading.Event()
+        self.thread = threading.Thread(target=self._write, name="rollcall-plan-records", daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        # A thread has a Django connection of its own (connections are per thread), closed as it ends.
+        try:
+            with transaction.atomic():
+                insert_rows(SyncRecord, RECORD_FIELDS, self.rows)
+                self.rows = None
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the records' checks, now
+                self.decided.wait()
+                if not self.commit:
+                    raise _Dropped
+        except _Dropped:
+            pass
+        except BaseException as exc:  # raised in the run's thread, which then rolls back
+            self.error = exc
+        finally:
+            connection.close()
+
+    def finish(self, *, commit: bool) -> None:
+        """Commit (or roll back) the records and wait for it; a failure of theirs is raised here, before
+        the caller's transaction commits."""
+        self.commit = commit
+        self.decided.set()
+        self.thread.join()
+        if commit and self.error is not None:
+            raise self.error
