@@ -12,14 +12,15 @@ from provisioning.sync.revoke_forecast import contacts_moving_to_revoke
 from provisioning.sync.selectors import CONTACTS_TO_REVOKE
 
 
-def contacts_to_revoke_check(run: SyncRun, items: list[dict]) -> int:
-    """Count the contacts the plan moves into Ready to Revoke Access (into run.counts; the caller saves
-    the run). Over the guard's threshold the run warns (selectors.run_warnings) and its nominated contacts
-    are emailed (notifications.py).
+def contacts_to_revoke(run: SyncRun, items: list[dict]) -> int:
+    """How many contacts the plan moves into Ready to Revoke Access. Read before anything is applied (the
+    school as the plan found it); kept in the run's counts by contacts_to_revoke_record."""
+    return len(contacts_moving_to_revoke(school=run.school, items=items))
 
-    Called while the plan is made, before anything is applied. A count of 0 is not stored: a run whose
-    counts hold only unchanged and skipped records stays repeatable as it is."""
-    count = len(contacts_moving_to_revoke(school=run.school, items=items))
+
+def contacts_to_revoke_record(run: SyncRun, count: int) -> None:
+    """The count in run.counts (the caller saves the run). Over the guard's threshold the run warns
+    (selectors.run_warnings) and its nominated contacts are emailed (notifications.py). A count of 0 is not
+    stored: a run whose counts hold only unchanged and skipped records stays repeatable as it is."""
     if count:
         run.counts[CONTACTS_TO_REVOKE] = count
-    return count

@@ -14,6 +14,7 @@ import time
 import uuid
 from contextlib import nullcontext
 from datetime import timedelta
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -34,7 +35,7 @@ from provisioning.sync.plan_item import Outcome
 from provisioning.sync.plan_newcomers import NEEDS_DECISION
 from provisioning.sync.plan_records import records_stored
 from provisioning.sync.policy import policy_lock
-from provisioning.sync.revoke_warning import contacts_to_revoke_check
+from provisioning.sync.revoke_warning import contacts_to_revoke, contacts_to_revoke_record
 from provisioning.sync.sync_plan import SyncPlan, SyncReach, make_plan
 from provisioning.sync.username_policy import planned_names_taken
 from tenancy.models import Job, School
@@ -267,24 +268,32 @@ def _sync_plan(*, run: SyncRun, job: Job | None = None) -> SyncRun:
         plan = _make_plan(run, policy, content)
         run.renames_asked = policy.rename_existing
         step()  # planned
-        # The records, a big plan's on a connection of their own (plan_records.py), committed as the block ends;
-        # the foreign-key checks of what the apply writes run while Python goes on (bulk.py), settled first.
-        with records_stored(run, plan.items, run_committed=run_committed):
+        # The records, a big plan's on a connection of their own (plan_records.py), committed as the block ends,
+        # and there too the revoke forecast, read while this transaction applies; the foreign-key checks of
+        # what the apply writes run while Python goes on (bulk.py), settled first.
+        run.counts = dict(plan.counts)
+
+        def forecast_counted() -> None:  # the forecast in the counts: before the run's audit and email
+            contacts_to_revoke_record(run, revoke.result())
+            notifications.notify_after_commit(run)
+
+        forecast = partial(contacts_to_revoke, run, plan.items)
+        with records_stored(run, plan.items, run_committed=run_committed, before=forecast) as revoke:
             with checks_aside():
-                run.counts = dict(plan.counts)
                 run.fingerprint = plan.fingerprint
                 run.guard_count, run.guard_threshold = plan.guard_count, plan.guard_threshold
-                contacts_to_revoke_check(run, plan.items)
-                notifications.notify_after_commit(run)
                 run.planned_at = timezone.now()
                 run.plan_seconds = time.perf_counter() - started
                 step()  # the plan stored
                 if guard.stops(run):
                     run.state = SyncRun.State.NEEDS_CONFIRMATION
+                    forecast_counted()
                 elif run.dry_run:
                     run.state = SyncRun.State.PLANNED
+                    forecast_counted()
                 else:
-                    _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step)
+                    _apply_items(run=run, policy=policy, items=plan.items, job=job, step=step,
+                                 applied=forecast_counted)  # fmt: skip
             run.save()
             _job_succeeded(job, run)
     return run
@@ -388,7 +397,11 @@ def _identity(item) -> bool:
 _ACCOUNT_FIELDS = {"given_name", "family_name", "email", "upn", "username"}
 
 
-def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, step: _Steps) -> None:
+def _apply_items(
+    *, run: SyncRun, policy: SyncPolicy, items: list[dict], job, step: _Steps, applied=lambda: None
+) -> None:
+    """`applied`: called once the plan's rows are written, before the run's audit record (which holds its
+    counts)."""
     started = time.perf_counter()
     # A plan with nothing to change writes nothing: no need to name the writes to the change triggers.
     with sync_writes(run.school) if items else nullcontext():
@@ -396,6 +409,7 @@ def _apply_items(*, run: SyncRun, policy: SyncPolicy, items: list[dict], job, st
         if result["codes"]:
             # Written now, while the last foreign-key checks run (the next query waits for them).
             _store_credentials(run, result["codes"], items)
+    applied()
     # Nothing written (a no-change run): the school is as the plan found it, under the same lock.
     run.applied_fingerprint = state.applied_fingerprint(run.school, run.fingerprint, wrote=bool(items))
     if run.feed_id:

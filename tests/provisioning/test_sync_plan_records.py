@@ -127,3 +127,30 @@ def test_a_small_plan_writes_its_records_in_the_runs_transaction(school_a, aside
     assert aside == []
     with scopes_disabled():
         assert SyncRecord.objects.filter(run=run).count() == 4
+
+
+def test_the_revoke_forecast_is_read_aside_from_the_school_as_the_plan_found_it(school_a, aside, monkeypatch):
+    """Read on the records' connection while the run applies: it cannot see the run's writes, so it counts
+    the contacts the plan moves (after the apply they are in Ready to Revoke Access already, and a read then
+    would count none), and the run waits for it before its counts are kept."""
+    from tests.provisioning.test_sync_revoke_warning import _family, _flags_off
+
+    _family(school_a)
+    readers = []
+    real = services.contacts_to_revoke
+
+    def forecast(*args):
+        readers.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(services, "contacts_to_revoke", forecast)
+    feed = receive(school_a, _flags_off({"C1", "C2"}))
+    run = SyncRun.objects.create(school=school_a, feed=feed, trigger=SyncRun.Trigger.SCHEDULED, dry_run=False)
+    services.sync_plan(run=run)
+
+    assert readers == ["rollcall-plan-records"]
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.APPLIED and run.counts["contacts_to_revoke"] == 2
+    with scopes_disabled():
+        assert sorted(SyncRecord.objects.filter(run=run).values_list("mis_code", "outcome")) == [
+            ("C1", "update"), ("C2", "update")]  # fmt: skip
