@@ -318,6 +318,7 @@ def read_people(
     pick = operator.itemgetter(*[index.get(c, width) for c in PERSON_COLUMNS])  # absent columns read the pad cell
     people, seen = [], {}
     staff = person_type == "staff"
+    dates = _DatesRead(date_order)
     for number, row in enumerate(table[1:], start=2):
         if len(row) == width:
             row.append("")
@@ -328,10 +329,11 @@ def read_people(
             if not "".join(row).strip():
                 continue
         before = feed.error_total
-        code = mis_code_text(code)
+        if not code.isascii():  # an ASCII code is as mis_code_text spells it once stripped, and has no problem
+            code = mis_code_text(code)
         if not code:
             feed.error(file_name, number, "mis_code", "The MIS code is empty.")
-        elif mis_code_problem(code):
+        elif not code.isascii() and mis_code_problem(code):
             feed.error(file_name, number, "mis_code", f"The MIS code {mis_code_problem(code)}.")
         elif len(code) > 64:
             feed.error(file_name, number, "mis_code", "The MIS code is longer than 64 characters.")
@@ -347,23 +349,23 @@ def read_people(
             elif flag:
                 active = False
         if leaving:
-            try:
-                if parse_feed_date(leaving, date_order) <= today:
-                    active = False
-            except FeedDateError as exc:
-                feed.error(file_name, number, "leaving_date", str(exc))
+            when = dates.read(leaving)
+            if isinstance(when, FeedDateError):
+                feed.error(file_name, number, "leaving_date", str(when))
+            elif when <= today:
+                active = False
         if dob:  # read by no stage of the sync: a bad one is said, never held against the row
-            try:
-                parse_feed_date(dob, date_order)
-            except FeedDateError as exc:
-                feed.row_warning(file_name, number, "date_of_birth", f"{exc} Ignored.")
+            when = dates.read(dob)
+            if isinstance(when, FeedDateError):
+                feed.row_warning(file_name, number, "date_of_birth", f"{when} Ignored.")
         portal_flag = parse_bool(portal) if portal else False
         if portal_flag is None:
             feed.error(file_name, number, "portal_access", "Use yes or no.")
         if len(given) > 150 or len(family) > 150:
             feed.error(file_name, number, "given_name", "A name is longer than 150 characters.")
-        if UNSAFE_TEXT.search(given) or UNSAFE_TEXT.search(family):
-            feed.error(file_name, number, "given_name", f"A name {UNSAFE_TEXT_MESSAGE}.")
+        if not _plain(given) or not _plain(family):
+            if UNSAFE_TEXT.search(given) or UNSAFE_TEXT.search(family):
+                feed.error(file_name, number, "given_name", f"A name {UNSAFE_TEXT_MESSAGE}.")
         if feed.error_total != before:
             if code and not mis_code_problem(code):
                 feed.reject(person_type, code)
@@ -388,6 +390,30 @@ def read_people(
     return people
 
 
+def _plain(text: str) -> bool:
+    """Printable ASCII: nothing UNSAFE_TEXT could find (its ASCII characters are the controls, which
+    isprintable() refuses), so a feed's 200,000 names are not each searched with it."""
+    return text.isascii() and text.isprintable()
+
+
+class _DatesRead:
+    """parse_feed_date of each distinct text once (a school's 55,000 students have a few thousand birthdays):
+    the date, or the FeedDateError saying why not."""
+
+    def __init__(self, order: str):
+        self.order, self.seen = order, {}
+
+    def read(self, text: str) -> date | FeedDateError:
+        found = self.seen.get(text)
+        if found is None:
+            try:
+                found = parse_feed_date(text, self.order)
+            except FeedDateError as exc:
+                found = exc
+            self.seen[text] = found
+        return found
+
+
 def read_links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
     """Rows of the links file (header first) to contact links, each naming both ends by MIS code."""
     if not table:
@@ -409,7 +435,8 @@ def read_links(feed: ParsedFeed, table: list[list[str]]) -> list[dict]:
         else:  # ragged: cut or pad to the header, then the pad cell absent columns read
             row = (row + [""] * width)[:width] + [""]
         contact, student, relationship, portal_text = map(strip, pick(row))
-        contact, student = mis_code_text(contact), mis_code_text(student)
+        if not (contact.isascii() and student.isascii()):  # ASCII codes are as mis_code_text spells them
+            contact, student = mis_code_text(contact), mis_code_text(student)
         if not (contact or student or relationship or portal_text):
             continue
         portal = parse_bool(portal_text) if portal_text else True
