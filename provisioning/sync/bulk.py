@@ -138,6 +138,48 @@ def _raise(exc) -> None:
         raise exc
 
 
+class ReadAside:
+    """A read sent to PostgreSQL now and fetched when needed (rows()), so the database works on it while Python
+    goes on: the planner's reads of a night's changed people and their links (incremental.py), each 50 to 70 ms
+    of the server's time for a 5% night of 100,000 people, beside as much of Python's comparing feed lines.
+
+    It runs in a thread on the run's raw psycopg connection, in its transaction: the connection serialises its
+    users, so any other query meanwhile waits for it. Rows are psycopg's tuples; a failure is raised by rows(),
+    as Django's error classes. PostgreSQL only (ReadAside.of holds rows read another way)."""
+
+    def __init__(self, sql: str, params):
+        self.rows_read, self.error, self.thread = None, None, None
+        _checks_settled()
+        connection.ensure_connection()
+        raw = connection.connection
+
+        def read():
+            try:
+                with raw.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    self.rows_read = cursor.fetchall()
+            except BaseException as exc:  # raised in the caller's thread (rows)
+                self.error = exc
+
+        self.thread = threading.Thread(target=read, name="rollcall-read-aside", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "ReadAside":
+        """Rows read already (another database's way), for a caller that takes either."""
+        read = cls.__new__(cls)
+        read.rows_read, read.error, read.thread = rows, None, None
+        return read
+
+    def rows(self) -> list[tuple]:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            _raise(self.error)
+        return self.rows_read
+
+
 def _settled_first(execute, sql, params, many, context):
     _checks_settled()
     return execute(sql, params, many, context)

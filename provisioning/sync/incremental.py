@@ -26,7 +26,7 @@ from django.db import connection
 from accounts.models import ContactLink, Membership, RoleAssignment
 from provisioning.models import SyncPolicy, SyncRecord, SyncRun
 from provisioning.sync import feed_diff, feeds
-from provisioning.sync.bulk import IN_BATCH, in_chunks, pg_array
+from provisioning.sync.bulk import IN_BATCH, ReadAside, in_chunks, pg_array
 from provisioning.sync.fingerprint import changes_by_hand
 from provisioning.sync.plan_item import Outcome, SyncPlan
 from provisioning.sync.plan_newcomers import EMPTY_USERNAME, NEEDS_DECISION
@@ -181,9 +181,13 @@ class _Changes:
         carried = self._carried_skips(skips)
         if carried is None:
             return None
-        self._load_members()
+        members = self._members_read()  # PostgreSQL reads them while the links file is compared
+        compared = self._links_compared() if LINK_FILE in self.new else None
+        if compared is False:
+            return None
+        self._load_members(members)
         self._link_touched_settle()
-        if LINK_FILE in self.new and not self._links(carried):
+        if compared is not None and not self._links(carried, compared):
             return None
         self._load_state()
         plan = make_plan(school=self.school, policy=self.policy, feed=self.feed, state=self.state, settled=self.settled)
@@ -276,23 +280,29 @@ class _Changes:
 
     # --- links ---------------------------------------------------------------------------------------
 
-    def _links(self, carried: list[dict]) -> bool:
+    def _links_compared(self) -> tuple[set[bytes], dict, set] | bool:
+        """The links file's lines new or changed, each pair's first line, and the pairs gone (or planned again);
+        False when most of the file changed. Needs nothing the school holds."""
         new, old = self.new[LINK_FILE], self.old[LINK_FILE]
         contact_at, student_at = feed_diff.column_at(new, "contact_code"), feed_diff.column_at(new, "student_code")
         added, removed = feed_diff.added_removed(new, old)
         if added is None:
             return False
-        added = set(added)
-        encoding = self.link_encoding = new.encoding
         pairs = feed_diff.pairs(new, new.lines, contact_at, student_at)
         first = feed_diff.first_lines(pairs, new.lines)  # each pair's first line, in file order: the one that counts
-        self.current_pairs = first
         gone = set(feed_diff.pairs(old, removed, contact_at, student_at))
         if len(first) < len(pairs) - pairs.count((b"", b"")):
             # A pair on several lines: lines that only swapped places are neither added nor removed, yet another
             # line may now come first. Such pairs are planned again (a file without repeats skips this read).
             old_first = feed_diff.first_lines(feed_diff.pairs(old, old.lines, contact_at, student_at), old.lines)
             gone.update(pair for pair, line in first.items() if old_first.get(pair, line) != line)
+        return set(added), first, gone
+
+    def _links(self, carried: list[dict], compared: tuple[set[bytes], dict, set]) -> bool:
+        new = self.new[LINK_FILE]
+        added, first, gone = compared
+        encoding = self.link_encoding = new.encoding
+        self.current_pairs = first
         contacts = {code.encode(encoding) for code in self.link_touched["contact"]}
         students = {code.encode(encoding) for code in self.link_touched["student"]}
         carried_pairs = set()
@@ -329,27 +339,34 @@ class _Changes:
 
     # --- what the school holds for those people --------------------------------------------------------
 
-    def _load_members(self) -> None:
+    def _members_read(self) -> ReadAside | None:
+        """PostgreSQL: the touched people's memberships, accounts and roles, one query for the three person
+        types (every school plans every night), sent now and read by _load_members. None elsewhere, or when
+        nobody is touched."""
+        if connection.vendor != "postgresql":
+            return None
+        wanted = {(pt, code) for pt, codes in self.touched.items() for code in codes if code}
+        if not wanted:
+            return None
+        types, codes = sorted({pt for pt, _ in wanted}), sorted({code for _, code in wanted})
+        return ReadAside(MEMBERS_PG, [self.school.pk, pg_array(types), pg_array(codes)])
+
+    def _load_members(self, read: ReadAside | None) -> None:
         """The touched people's memberships, accounts and roles: what the planner compares them with."""
         members = self.state.members
         if connection.vendor == "postgresql":
-            roles = self.state.roles
-            wanted = {(pt, code) for pt, codes in self.touched.items() for code in codes if code}
-            if not wanted:
+            if read is None:
                 return
-            # One query for the three person types (every school plans every night); a code another type
-            # also uses may come back for that type too, and is left out here.
-            types, codes = sorted({pt for pt, _ in wanted}), sorted({code for _, code in wanted})
-            with connection.cursor() as cursor:
-                cursor.execute(MEMBERS_PG, [self.school.pk, pg_array(types), pg_array(codes)])
-                for *values, role_ids in cursor.fetchall():
-                    row = dict(zip(STATE_KEYS, values, strict=True))
-                    key = (row["person_type"], row["mis_code"])
-                    if key not in wanted:
-                        continue
-                    members[key] = row
-                    if role_ids:
-                        roles[row["id"]].update(role_ids)
+            roles = self.state.roles
+            touched = self.touched
+            for *values, role_ids in read.rows():
+                row = dict(zip(STATE_KEYS, values, strict=True))
+                # a code another type also uses may come back for that type too, and is left out here
+                if row["mis_code"] not in touched[row["person_type"]]:
+                    continue
+                members[(row["person_type"], row["mis_code"])] = row
+                if role_ids:
+                    roles[row["id"]].update(role_ids)
             return
         for person_type, codes in self.touched.items():
             for chunk in in_chunks(codes - {""}, "text"):
@@ -427,9 +444,13 @@ class _Changes:
             by["contact"].add(ends.get(("contact", contact_code)))
             by["student"].add(ends.get(("student", student_code)))
         by["contact"].update(ends.get(("contact", link["contact_code"])) for link in self.feed.links)
-        found = {link[0]: link for link in _links_held(self.school, by["contact"] - {None}, by["student"] - {None})}
-        # The contacts file's codes are read only when some held link needs them (none in a night without change).
-        contacts_in_feed = set() if contact_absent or not found else self._contact_codes()
+        contact_ids, student_ids = by["contact"] - {None}, by["student"] - {None}
+        if not contact_ids and not student_ids:
+            return  # no held link to read (a night without change)
+        held = _links_held(self.school, contact_ids, student_ids)
+        # The contacts file's codes, which a held link's contact must be among: on PostgreSQL while it reads.
+        contacts_in_feed = set() if contact_absent else self._contact_codes()
+        found = {link[0]: link for link in held.rows()}
         for link_id, contact_id, student_id, relationship, portal, contact_code, student_code in found.values():
             pair = (contact_code, student_code)
             self._held_link(link_id, contact_id, student_id, relationship, portal, pair, contact_absent,
@@ -473,18 +494,14 @@ SELECT l.id::text, l.contact_id::text, l.student_id::text, l.relationship, l.por
 """
 
 
-def _links_held(school, contact_ids: set[str], student_ids: set[str]) -> list[tuple]:
+def _links_held(school, contact_ids: set[str], student_ids: set[str]) -> ReadAside:
     """The school's contact links whose contact is one of contact_ids or whose student is one of student_ids,
     with both ends' MIS codes: (id, contact id, student id, relationship, portal access, contact code, student
-    code), ids as text. On PostgreSQL one query (a link of both is read once; two queries cost 70 ms against 50
-    for a 5% night), the ids sent as text: str() of some 60,000 UUIDs cost more than the query."""
-    if not contact_ids and not student_ids:
-        return []
+    code), ids as text, from rows(). On PostgreSQL one query (a link of both is read once; two queries cost 70
+    ms against 50 for a 5% night), the ids sent as text (str() of some 60,000 UUIDs cost more than the query),
+    read aside (bulk.ReadAside) while Python goes on."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            arrays = [pg_array(sorted(contact_ids)), pg_array(sorted(student_ids))]
-            cursor.execute(HELD_LINKS_PG, [school.pk, *arrays])
-            return cursor.fetchall()
+        return ReadAside(HELD_LINKS_PG, [school.pk, pg_array(sorted(contact_ids)), pg_array(sorted(student_ids))])
     fields = ("id", "contact_id", "student_id", "relationship", "portal_access", "contact__mis_code",
               "student__mis_code")  # fmt: skip
     out = []
@@ -492,7 +509,7 @@ def _links_held(school, contact_ids: set[str], student_ids: set[str]) -> list[tu
         for chunk in in_chunks(ids, "uuid"):
             rows = ContactLink.objects.filter(school=school, **{f"{end}_id__in": chunk}).order_by()
             out.extend((str(i), str(c), str(s), *rest) for i, c, s, *rest in rows.values_list(*fields))
-    return out
+    return ReadAside.of(out)
 
 
 def _text(value) -> str:

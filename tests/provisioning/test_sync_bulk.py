@@ -268,3 +268,31 @@ def test_a_big_write_has_its_foreign_key_checks_planned_for_the_table_as_it_now_
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
         read = _membership_rows_read(cursor) - before
     assert read <= 2 * n  # about one membership read a role; the stale plan read the school's 3,000 for each
+
+
+@ON_POSTGRESQL
+def test_a_read_aside_runs_while_python_goes_on_and_queries_meanwhile_wait_for_it(school_a):
+    """Sent at once; a query of Django's meanwhile waits for it on the same connection, in the same
+    transaction (it sees a row written there and not committed)."""
+    with transaction.atomic():
+        MembershipFactory(school=school_a, mis_code="S77")
+        started = time.perf_counter()
+        read = bulk.ReadAside(
+            "SELECT pg_sleep(0.3), count(*) FROM accounts_membership WHERE school_id = %s", [school_a.pk]
+        )
+        sent = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 2")
+            assert cursor.fetchone() == (2,)
+        waited = time.perf_counter() - started
+        assert read.rows() == [("", 1)] and read.rows() == [("", 1)]
+    assert sent < 0.2 <= waited  # the read did not hold up its sender, the next query waited for it
+
+
+@ON_POSTGRESQL
+def test_a_read_aside_that_fails_raises_djangos_error_when_its_rows_are_asked_for(school_a):
+    from django.db import ProgrammingError
+
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        bulk.ReadAside("SELECT * FROM no_such_table", []).rows()
+    assert bulk.ReadAside.of([(1,)]).rows() == [(1,)]
