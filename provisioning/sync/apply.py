@@ -17,7 +17,7 @@ from django_scopes import scopes_disabled
 from accounts.credentials import STARTER_CODE_DAYS, starter_code_values
 from accounts.models import Account, ContactLink, Membership, RoleAssignment, StarterCode
 from accounts.services import usernames_hold
-from provisioning.sync.bulk import insert_rows, new_ids, pk_chunks, update_rows
+from provisioning.sync.bulk import in_chunks, insert_rows, new_ids, update_rows
 from provisioning.sync.plan_item import Outcome
 
 ACCOUNT_FIELDS = ("username", "given_name", "family_name", "email", "upn")
@@ -141,9 +141,9 @@ def _close_transferred(school, transfers, today) -> None:
     job's scope holds: it is the other school's row)."""
     if not transfers:
         return
-    old_ids = [_uuid(i["after"]["from_membership_id"]) for i in transfers]
+    old_ids = [str(i["after"]["from_membership_id"]) for i in transfers]
     with scopes_disabled():
-        for chunk in pk_chunks(old_ids):
+        for chunk in in_chunks(old_ids, "uuid"):
             Membership.objects.filter(id__in=chunk).update(
                 status=Membership.Status.ARCHIVED, archived_on=today, updated_at=timezone.now()
             )
@@ -203,25 +203,25 @@ def _grant_roles(school, people, now) -> None:
 def _archive(items, today) -> None:
     """Leavers: Left (still signing in for the grace period) or Archived; an account with nothing left
     anywhere stops signing in."""
-    left = [_uuid(i["membership_id"]) for i in items if i["after"]["status"] == Membership.Status.LEFT]
-    archived = [_uuid(i["membership_id"]) for i in items if i["after"]["status"] == Membership.Status.ARCHIVED]
+    left = [str(i["membership_id"]) for i in items if i["after"]["status"] == Membership.Status.LEFT]
+    archived = [str(i["membership_id"]) for i in items if i["after"]["status"] == Membership.Status.ARCHIVED]
     stamp = timezone.now()
-    for chunk in pk_chunks(left):
+    for chunk in in_chunks(left, "uuid"):
         Membership.objects.filter(id__in=chunk).update(status=Membership.Status.LEFT, left_on=today, updated_at=stamp)
-    for chunk in pk_chunks(archived):
+    for chunk in in_chunks(archived, "uuid"):
         Membership.objects.filter(id__in=chunk).update(
             status=Membership.Status.ARCHIVED, archived_on=today, updated_at=stamp
         )
     if archived:
-        deactivate_if_nothing_left([_uuid(i["account_id"]) for i in items if i["after"]["status"] == "archived"])
+        deactivate_if_nothing_left([i["account_id"] for i in items if i["after"]["status"] == "archived"])
 
 
 def deactivate_if_nothing_left(account_ids) -> None:
-    """One UPDATE per batch: the accounts none of whose memberships, at any school (not only the one in
+    """One UPDATE (per batch on SQLite): the accounts none of whose memberships, at any school (not only the one in
     scope), is still open."""
     with scopes_disabled():
         still_open = Membership.objects.filter(account_id=OuterRef("pk")).exclude(status=Membership.Status.ARCHIVED)
-        for chunk in pk_chunks(sorted({_uuid(a) for a in account_ids})):
+        for chunk in in_chunks({str(_uuid(a)) for a in account_ids}, "uuid"):
             Account.objects.filter(id__in=chunk, is_active=True).exclude(Exists(still_open)).update(is_active=False)
 
 
@@ -236,10 +236,10 @@ def _apply_links(school, links) -> None:
         elif item["outcome"] == Outcome.UPDATE:
             updates.append((_uuid(item["membership_id"]), {k: a[k] for k in ("relationship", "portal_access")}))
         elif item["outcome"] == Outcome.ARCHIVE:
-            deletes.append(_uuid(item["membership_id"]))
+            deletes.append(str(item["membership_id"]))
     creates = [(pk, *row) for pk, row in zip(new_ids(len(creates)), creates, strict=True)]
     insert_rows(ContactLink, ["id", "contact_id", "student_id", "relationship", "portal_access"], creates,
                 same={"school_id": school.pk})  # fmt: skip
     update_rows(ContactLink, updates)
-    for chunk in pk_chunks(deletes):
+    for chunk in in_chunks(deletes, "uuid"):
         ContactLink.objects.filter(school=school, id__in=chunk).delete()

@@ -15,7 +15,6 @@ from django.db.models.expressions import RawSQL
 
 from tenancy.sql import pg_array  # noqa: F401 - the sync modules take it from here
 
-BATCH = 1000
 IN_BATCH = 900  # values in one __in lookup: under SQLite's default limit on query parameters
 
 
@@ -352,11 +351,6 @@ def new_ids(n: int) -> list[str]:
 
 
 _VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
-
-
-def pk_chunks(ids: list, size: int = BATCH):
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
 
 
 def in_chunks(values, db_type: str):
