@@ -4,13 +4,15 @@ Either way a write of N rows is one statement, not N queries, and the number of 
 not grow with the number of records.
 """
 
+import contextvars
 import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
 
 from tenancy.sql import pg_array  # noqa: F401 - the sync modules take it from here
@@ -378,3 +380,94 @@ def prefer_index_lookups() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL random_page_cost = 1.1")
+
+
+# --- rows written on a connection of their own -----------------------------------------------------------
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+@contextmanager
+def rows_stored(model, fields: list[str], rows: list[tuple], *, committed: bool, aside_from: int,
+                before: Callable[[], object] = lambda: None):  # fmt: skip
+    """Rows of `model` stored for the block: written before it, in the caller's transaction; or, when there are
+    at least `aside_from` of them, on PostgreSQL, and everything they refer to was committed before the
+    caller's transaction began (`committed`: the other connection sees only that), written aside on a
+    connection of their own while the block runs, their checks run there at once, and committed as the block
+    ends without an error, just before the caller's transaction commits (end the block there), or rolled back
+    if it fails. The one window left: the caller's own COMMIT failing after theirs (a lost connection).
+
+    `before` reads the database as it is before the block writes to it (no writes of its own); the block gets a
+    handle whose result() is its value: read at once, or aside after the rows (result() then waits), where it
+    cannot see the caller's uncommitted writes. Used for a sync's plan records (plan_records.py) and an
+    upload's audit events (provisioning.upload.services.apply)."""
+    if not committed or connection.vendor != "postgresql" or len(rows) < aside_from:
+        insert_rows(model, fields, rows)
+        yield _Done(before())
+        return
+    aside = _RowsAside(model, fields, rows, before)
+    try:
+        yield aside
+    except BaseException:
+        aside.finish(commit=False)
+        raise
+    aside.finish(commit=True)
+
+
+class _Dropped(Exception):
+    """The caller's transaction failed: the rows' transaction is rolled back with it."""
+
+
+class _RowsAside:
+    def __init__(self, model, fields: list[str], rows: list[tuple], before: Callable[[], object]):
+        self.model, self.fields = model, fields
+        self.rows, self.before, self.commit, self.error, self.value = rows, before, False, None, None
+        self.decided, self.read = threading.Event(), threading.Event()
+        context = contextvars.copy_context()  # the caller's school scope (django_scopes keeps it in a ContextVar)
+        self.thread = threading.Thread(target=context.run, args=(self._write,), name="rollcall-rows-aside",
+                                       daemon=True)  # fmt: skip
+        self.thread.start()
+
+    def result(self):
+        """`before`'s value, once read (an error of the thread's is raised here)."""
+        self.read.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def _write(self) -> None:
+        # A thread has a Django connection of its own (connections are per thread), closed as it ends.
+        try:
+            with transaction.atomic():
+                prefer_index_lookups()  # as the run's transaction reads
+                insert_rows(self.model, self.fields, self.rows)
+                self.rows = None
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the rows' checks, now
+                self.value = self.before()
+                self.read.set()
+                self.decided.wait()
+                if not self.commit:
+                    raise _Dropped
+        except _Dropped:
+            pass
+        except BaseException as exc:  # raised in the caller's thread, which then rolls back
+            self.error = exc
+        finally:
+            self.read.set()
+            connection.close()
+
+    def finish(self, *, commit: bool) -> None:
+        """Commit (or roll back) the rows and wait for it; a failure of theirs is raised here, before the
+        caller's transaction commits."""
+        self.commit = commit
+        self.decided.set()
+        self.thread.join()
+        if commit and self.error is not None:
+            raise self.error

@@ -27,15 +27,11 @@ them aside (medians of eight nights each, interleaved in one process), and 1.29 
 forecast aside too (six each): docs/scale.md, issue 23's sixth pass.
 """
 
-import contextvars
-import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import connection, transaction
-
 from provisioning.models import SyncRecord
-from provisioning.sync.bulk import insert_rows, prefer_index_lookups
+from provisioning.sync.bulk import rows_stored
 
 RECORD_FIELDS = [
     "school_id", "run_id", "entity", "outcome", "person_type", "mis_code", "membership_id", "account_id",
@@ -53,83 +49,15 @@ def record_rows(run, items: list[dict]) -> list[tuple]:
     ]  # fmt: skip
 
 
-class _Done:
-    def __init__(self, value):
-        self.value = value
-
-    def result(self):
-        return self.value
-
-
 @contextmanager
 def records_stored(run, items: list[dict], *, run_committed: bool, before: Callable[[], object] = lambda: None):
     """The run's records, stored for the block: written before it (in the caller's transaction), or, for a
     big plan whose run is committed, written aside while the block runs and committed as it ends without
-    an error. End the block just before the caller's transaction commits.
+    an error (bulk.rows_stored). End the block just before the caller's transaction commits.
 
     `before` reads the school as it is before the block writes to it (no writes of its own); the block gets
     a handle whose result() is its value: read at once, or aside after the records (result() then waits)."""
     rows = record_rows(run, items)
-    if not run_committed or connection.vendor != "postgresql" or len(rows) < RECORDS_ASIDE_MIN:
-        insert_rows(SyncRecord, RECORD_FIELDS, rows)
-        yield _Done(before())
-        return
-    aside = _RecordsAside(rows, before)
-    try:
-        yield aside
-    except BaseException:
-        aside.finish(commit=False)
-        raise
-    aside.finish(commit=True)
-
-
-class _Dropped(Exception):
-    """The run's transaction failed: the records' transaction is rolled back with it."""
-
-
-class _RecordsAside:
-    def __init__(self, rows: list[tuple], before: Callable[[], object]):
-        self.rows, self.before, self.commit, self.error, self.value = rows, before, False, None, None
-        self.decided, self.read = threading.Event(), threading.Event()
-        context = contextvars.copy_context()  # the caller's school scope (django_scopes keeps it in a ContextVar)
-        self.thread = threading.Thread(target=context.run, args=(self._write,), name="rollcall-plan-records",
-                                       daemon=True)  # fmt: skip
-        self.thread.start()
-
-    def result(self):
-        """`before`'s value, once read (an error of the thread's is raised here)."""
-        self.read.wait()
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-    def _write(self) -> None:
-        # A thread has a Django connection of its own (connections are per thread), closed as it ends.
-        try:
-            with transaction.atomic():
-                prefer_index_lookups()  # as the run's transaction reads
-                insert_rows(SyncRecord, RECORD_FIELDS, self.rows)
-                self.rows = None
-                with connection.cursor() as cursor:
-                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the records' checks, now
-                self.value = self.before()
-                self.read.set()
-                self.decided.wait()
-                if not self.commit:
-                    raise _Dropped
-        except _Dropped:
-            pass
-        except BaseException as exc:  # raised in the run's thread, which then rolls back
-            self.error = exc
-        finally:
-            self.read.set()
-            connection.close()
-
-    def finish(self, *, commit: bool) -> None:
-        """Commit (or roll back) the records and wait for it; a failure of theirs is raised here, before
-        the caller's transaction commits."""
-        self.commit = commit
-        self.decided.set()
-        self.thread.join()
-        if commit and self.error is not None:
-            raise self.error
+    with rows_stored(SyncRecord, RECORD_FIELDS, rows, committed=run_committed, before=before,
+                     aside_from=RECORDS_ASIDE_MIN) as handle:  # fmt: skip
+        yield handle

@@ -9,7 +9,7 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Account, Membership
 from provisioning.models import SyncRecord, SyncRun
-from provisioning.sync import apply, plan_records, services
+from provisioning.sync import apply, bulk, plan_records, services
 from tests.provisioning.sync_helpers import contact, feed_zip, receive, student
 
 pytestmark = [
@@ -25,13 +25,13 @@ def aside(monkeypatch):
     """Every plan is big enough to go aside; records which thread wrote the records."""
     monkeypatch.setattr(plan_records, "RECORDS_ASIDE_MIN", 1)
     writers = []
-    real = plan_records._RecordsAside._write
+    real = bulk._RowsAside._write
 
     def write(self):
         writers.append(threading.current_thread().name)
         real(self)
 
-    monkeypatch.setattr(plan_records._RecordsAside, "_write", write)
+    monkeypatch.setattr(bulk._RowsAside, "_write", write)
     return writers
 
 
@@ -66,7 +66,7 @@ def test_a_big_plans_records_are_written_aside_and_kept_with_the_changes(school_
 
     services.sync_plan(run=run)
 
-    assert aside == ["rollcall-plan-records"]
+    assert aside == ["rollcall-rows-aside"]
     assert seen == [(0, 0)]  # written, but nobody else sees them (nor the accounts) before the run commits
     run.refresh_from_db()
     assert run.state == SyncRun.State.APPLIED
@@ -87,7 +87,7 @@ def test_a_run_that_fails_after_its_records_were_written_keeps_neither(school_a,
     with pytest.raises(RuntimeError):
         services.sync_plan(run=run)
 
-    assert aside == ["rollcall-plan-records"]
+    assert aside == ["rollcall-rows-aside"]
     assert _seen_from_outside(run) == (0, 0)
 
 
@@ -148,7 +148,7 @@ def test_the_revoke_forecast_is_read_aside_from_the_school_as_the_plan_found_it(
     run = SyncRun.objects.create(school=school_a, feed=feed, trigger=SyncRun.Trigger.SCHEDULED, dry_run=False)
     services.sync_plan(run=run)
 
-    assert readers == ["rollcall-plan-records"]
+    assert readers == ["rollcall-rows-aside"]
     run.refresh_from_db()
     assert run.state == SyncRun.State.APPLIED and run.counts["contacts_to_revoke"] == 2
     with scopes_disabled():
