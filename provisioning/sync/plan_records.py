@@ -5,7 +5,8 @@ Why a second connection: a first import of a big school is bound by PostgreSQL's
 of its 14 for 100,000 people: the COPYs into indexed tables and their foreign-key checks), while the worker's
 second core waits. The records (188,000 rows for 100,000 people: about 2 s of that backend's time with their
 checks) are the run's, not the school's: nothing the apply writes refers to them, and they refer only to the
-run, committed before the run starts. So they can go through another backend at the same time.
+run, committed before the run starts. So they can go through another backend at the same time (bulk.rows_stored,
+which an upload's audit events use too).
 
 What stays as before: the records and the school's changes are both kept or both dropped. The records'
 transaction stays open until the run's transaction has done all its work (its foreign-key checks included);
