@@ -2,10 +2,11 @@
 
 import csv
 import io
+import threading
 import zipfile
 
 from provisioning.models import SyncRun
-from provisioning.sync import services
+from provisioning.sync import bulk, services
 from provisioning.sync.feed_intake import feed_receive
 from provisioning.sync.policy import policy_for
 
@@ -74,3 +75,16 @@ def run_sync(school, content, *, actor=None, apply=True, confirm=False, **policy
         services.sync_apply(run=run)
         run.refresh_from_db()
     return run
+
+
+def threads_writing_aside(monkeypatch) -> list[str]:
+    """The names of the threads that write rows aside (bulk.rows_stored) from now on, in a list kept up to date."""
+    writers = []
+    real = bulk._RowsAside._write
+
+    def write(self):
+        writers.append(threading.current_thread().name)
+        real(self)
+
+    monkeypatch.setattr(bulk._RowsAside, "_write", write)
+    return writers

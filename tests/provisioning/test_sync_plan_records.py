@@ -9,8 +9,8 @@ from django_scopes import scopes_disabled
 
 from accounts.models import Account, Membership
 from provisioning.models import SyncRecord, SyncRun
-from provisioning.sync import apply, bulk, plan_records, services
-from tests.provisioning.sync_helpers import contact, feed_zip, receive, student
+from provisioning.sync import apply, plan_records, services
+from tests.provisioning.sync_helpers import contact, feed_zip, receive, student, threads_writing_aside
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -24,15 +24,7 @@ FEED = feed_zip([student("S1"), student("S2")], contacts=[contact("C1")], links=
 def aside(monkeypatch):
     """Every plan is big enough to go aside; records which thread wrote the records."""
     monkeypatch.setattr(plan_records, "RECORDS_ASIDE_MIN", 1)
-    writers = []
-    real = bulk._RowsAside._write
-
-    def write(self):
-        writers.append(threading.current_thread().name)
-        real(self)
-
-    monkeypatch.setattr(bulk._RowsAside, "_write", write)
-    return writers
+    return threads_writing_aside(monkeypatch)
 
 
 def _seen_from_outside(run) -> tuple[int, int]:

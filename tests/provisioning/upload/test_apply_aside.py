@@ -1,16 +1,14 @@
 """A big apply's audit events go through a connection of their own (bulk.rows_stored), kept or dropped with
 the apply's changes, never one without the other."""
 
-import threading
-
 import pytest
 from django.db import connection
 
 from accounts.models import Account, AuditEvent
-from provisioning.sync import bulk
 from provisioning.upload import services
 from provisioning.upload.services import apply as upload_apply
 from tenancy.models import Job
+from tests.provisioning.sync_helpers import threads_writing_aside
 from tests.provisioning.upload.helpers import csv_bytes, staff_row
 
 pytestmark = [
@@ -23,15 +21,7 @@ pytestmark = [
 def aside(monkeypatch):
     """Every apply's events are enough to go aside; records which thread wrote them."""
     monkeypatch.setattr(upload_apply, "AUDIT_ASIDE_MIN", 1)
-    writers = []
-    real = bulk._RowsAside._write
-
-    def write(self):
-        writers.append(threading.current_thread().name)
-        real(self)
-
-    monkeypatch.setattr(bulk._RowsAside, "_write", write)
-    return writers
+    return threads_writing_aside(monkeypatch)
 
 
 def _apply(school, actor, rows: int) -> Job:
