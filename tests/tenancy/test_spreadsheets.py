@@ -210,7 +210,18 @@ def test_row_workbook_writes_text_as_text_and_keeps_numbers_dates_and_styles():
     rows = [
         [],  # an empty row stays empty: the header may sit lower down, as in the file sent
         [("Name", spreadsheets.BOLD), ("Code", spreadsheets.BOLD)],
-        [*HOSTILE[:2], 7, 2.5, True, datetime.date(2012, 5, 1), None, "a<b & c>d", " spaced ", "bell\x07"],
+        [
+            *HOSTILE[:2],
+            7,
+            2.5,
+            True,
+            datetime.date(2012, 5, 1),
+            None,
+            "a<b & c>d",
+            " spaced ",
+            "bell\x07",
+            "Zoë\x0bØ",
+        ],  # fmt: skip
         ["x", (None, spreadsheets.fill_style(0)), ("warned", spreadsheets.fill_style(1))],
     ]
     data = spreadsheets.row_workbook('Users "1"', rows, fills=("F8C9C4", "FCE8B2"))
@@ -219,8 +230,8 @@ def test_row_workbook_writes_text_as_text_and_keeps_numbers_dates_and_styles():
     assert sheet.title == 'Users "1"'
     assert sheet.cell(1, 1).value is None
     assert [c.value for c in sheet[2]][:3] == ["Name", "Code", None] and sheet.cell(2, 1).font.b
-    assert [sheet.cell(3, n).value for n in range(1, 11)] == [
-        *HOSTILE[:2], 7, 2.5, True, datetime.datetime(2012, 5, 1), None, "a<b & c>d", " spaced ", "bell",
+    assert [sheet.cell(3, n).value for n in range(1, 12)] == [
+        *HOSTILE[:2], 7, 2.5, True, datetime.datetime(2012, 5, 1), None, "a<b & c>d", " spaced ", "bell", "ZoëØ",
     ]  # fmt: skip
     assert sheet.cell(3, 1).data_type == "s"
     assert sheet.cell(4, 2).fill.fgColor.rgb.endswith("F8C9C4") and sheet.cell(4, 2).value is None

@@ -103,13 +103,14 @@ AUDIT_ASIDE_MIN = 5_000
 
 def _apply_batch(*, job: Job, batch: UploadBatch, committed: bool = False) -> None:
     school, actor = job.school, batch.created_by
-    plan = upload_preview(school=school, account=actor, batch=batch)
+    table = batch_table(batch)  # read once: the plan and the report both need it
+    plan = upload_preview(school=school, account=actor, batch=batch, table=table)
     job_progress(job, done=0, total=max(plan.writes, 1))
     writer = _Writer(school=school, actor=actor, job=job, password_method=batch.password_method)
     writer.write(plan)
     # The events refer only to the school, the job and the person applying, all committed before the job ran.
     with rows_stored(AuditEvent, *writer.audit_rows(), committed=committed, aside_from=AUDIT_ASIDE_MIN):
-        report = report_workbook(batch_table(batch), plan)
+        report = report_workbook(table, plan)
         if writer.credentials:
             batch.credentials.save(f"{uuid.uuid4().hex}.xlsx",
                                    ContentFile(credentials_workbook(writer.credentials)), save=False)  # fmt: skip

@@ -42,13 +42,20 @@ def batch_table(batch: UploadBatch) -> Table:
 
 
 def upload_preview(
-    *, school: School, account: Account, batch: UploadBatch, mode: str | None = None, add_existing: bool | None = None
+    *,
+    school: School,
+    account: Account,
+    batch: UploadBatch,
+    mode: str | None = None,
+    add_existing: bool | None = None,
+    table: Table | None = None,
 ) -> UploadPlan:
-    """The plan against the registry as it is now (the file is read again; nothing is cached)."""
+    """The plan against the registry as it is now (the file is read again, or `table`, the caller's own reading
+    of it just now; nothing is cached)."""
     return upload_plan(
         school=school,
         account=account,
-        table=batch_table(batch),
+        table=table or batch_table(batch),
         mode=mode or batch.mode,
         add_existing=batch.add_existing if add_existing is None else add_existing,
     )
