@@ -5,6 +5,7 @@ not grow with the number of records.
 """
 
 import contextvars
+import gc
 import json
 import os
 import threading
@@ -380,6 +381,23 @@ def prefer_index_lookups() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL random_page_cost = 1.1")
+
+
+# --- Python's cyclic garbage collector --------------------------------------------------------------------
+
+
+@contextmanager
+def collector_paused():
+    """The cyclic garbage collector off for the block. A sync's plan or an upload's apply makes a few hundred
+    thousand small dicts and tuples that all live until its end: the collector's passes over them find
+    nothing, and cost a fifth of a re-sync. Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- rows written on a connection of their own -----------------------------------------------------------
